@@ -1,0 +1,3 @@
+//! One module per subcommand of the `carp-agent` binary.
+pub mod decode;
+pub mod simulate;

@@ -1,0 +1,1 @@
+//! Election engine: STUB, to be replaced.

@@ -1,0 +1,1 @@
+//! CARP v2 advertisement codec: STUB, to be replaced.

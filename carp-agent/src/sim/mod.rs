@@ -1,0 +1,1 @@
+//! Simulated segment of CARP nodes: STUB, to be replaced.

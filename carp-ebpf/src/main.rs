@@ -3,7 +3,9 @@
 #![no_std]
 #![no_main]
 
-use aya_ebpf::{bindings::xdp_action, btf_maps::PerCpuArray, macros::btf_map, macros::xdp, programs::XdpContext};
+use aya_ebpf::{
+    bindings::xdp_action, btf_maps::PerCpuArray, macros::btf_map, macros::xdp, programs::XdpContext,
+};
 use carp_common::{IPPROTO_CARP, Stats};
 
 #[btf_map]

@@ -1,1 +1,3 @@
-pub fn placeholder() {}
+//! The test lab: privilege checks now; network namespaces, veths and agents
+//! started as real processes as the lab grows.
+pub mod privileges;

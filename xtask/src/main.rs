@@ -1,1 +1,52 @@
-fn main() {}
+//! Project tasks: `cargo xtask setup | build | test | demo | lint`.
+mod cmd;
+mod demo;
+mod setup;
+mod test;
+
+use clap::{Parser, Subcommand};
+
+#[derive(Debug, Parser)]
+#[command(
+    name = "cargo xtask",
+    about = "Build, test and demo tasks for carp-agent"
+)]
+struct Cli {
+    #[command(subcommand)]
+    task: Task,
+}
+
+#[derive(Debug, Subcommand)]
+enum Task {
+    /// Install what a fresh machine lacks (Debian packages, nightly rust-src, bpf-linker).
+    Setup,
+    /// Build the agent and its embedded XDP program.
+    Build {
+        /// Build with optimisations.
+        #[arg(long)]
+        release: bool,
+    },
+    /// Run every test: unit, property, simulation, BPF and namespace tests.
+    Test,
+    /// Run the main job: a demo of a CARP election and failover.
+    Demo,
+    /// rustfmt and clippy, as CI runs them.
+    Lint,
+}
+
+fn main() -> anyhow::Result<()> {
+    match Cli::parse().task {
+        Task::Setup => setup::run(),
+        Task::Build { release } => {
+            setup::run()?;
+            let mut args = vec!["build", "--workspace"];
+            if release {
+                args.push("--release");
+            }
+            cmd::cargo(&args)
+        }
+        Task::Test => test::run(),
+        Task::Demo => demo::run(),
+        Task::Lint => test::lint(),
+    }
+}

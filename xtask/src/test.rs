@@ -1,0 +1,31 @@
+//! `cargo xtask test`: every test the project has, on a machine set up by `setup`.
+use crate::{cmd, setup};
+
+pub fn run() -> anyhow::Result<()> {
+    setup::run()?;
+    cmd::cargo(&["test", "--workspace", "--no-fail-fast"])?;
+    let fuzz = cmd::workspace_root().join("carp-agent/fuzz/Cargo.toml");
+    if fuzz.exists() {
+        // The fuzz target must keep building even though fuzzing itself is manual.
+        cmd::cargo(&[
+            "check",
+            "--quiet",
+            "--manifest-path",
+            &fuzz.to_string_lossy(),
+        ])?;
+    }
+    Ok(())
+}
+
+pub fn lint() -> anyhow::Result<()> {
+    setup::run()?;
+    cmd::cargo(&["fmt", "--all", "--check"])?;
+    cmd::cargo(&[
+        "clippy",
+        "--workspace",
+        "--all-targets",
+        "--",
+        "-D",
+        "warnings",
+    ])
+}

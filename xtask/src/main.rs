@@ -39,7 +39,7 @@ fn main() -> anyhow::Result<()> {
         Task::Setup => setup::run(),
         Task::Build { release } => {
             setup::run()?;
-            let mut args = vec!["build", "--workspace"];
+            let mut args = vec!["build"];
             if release {
                 args.push("--release");
             }

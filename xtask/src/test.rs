@@ -3,7 +3,7 @@ use crate::{cmd, setup};
 
 pub fn run() -> anyhow::Result<()> {
     setup::run()?;
-    cmd::cargo(&["test", "--workspace", "--no-fail-fast"])?;
+    cmd::cargo(&["test", "--no-fail-fast"])?;
     let fuzz = cmd::workspace_root().join("carp-agent/fuzz/Cargo.toml");
     if fuzz.exists() {
         // The fuzz target must keep building even though fuzzing itself is manual.

@@ -7,6 +7,15 @@ fn main() -> anyhow::Result<()> {
         .no_deps()
         .exec()
         .context("reading cargo metadata")?;
+    // aya-build watches carp-ebpf's directory only; the program also compiles
+    // carp-common, so a change to the shared ABI must rebuild it too.
+    for package in &metadata.packages {
+        if package.name.as_str() == "carp-common" {
+            if let Some(dir) = package.manifest_path.parent() {
+                println!("cargo:rerun-if-changed={dir}");
+            }
+        }
+    }
     let ebpf = metadata
         .packages
         .into_iter()

@@ -11,9 +11,9 @@ use carp_common::Stats;
 pub static XDP_OBJECT: &[u8] = aya::include_bytes_aligned!(concat!(env!("OUT_DIR"), "/carp-xdp"));
 
 /// Name of the XDP program inside [`XDP_OBJECT`].
-pub const XDP_PROGRAM: &str = "carp_xdp";
+pub const XDP_PROGRAM: &str = carp_common::PROGRAM_NAME;
 /// Name of the per-CPU statistics map.
-pub const STATS_MAP: &str = "CARP_STATS";
+pub const STATS_MAP: &str = carp_common::MAP_STATS;
 
 #[derive(Debug, thiserror::Error)]
 pub enum DataplaneError {

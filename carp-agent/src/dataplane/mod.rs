@@ -1,19 +1,31 @@
-//! Loading the XDP program and reading its maps.
+//! The agent's side of the XDP dataplane: load the embedded program, pin its
+//! maps for `bpftool`, attach it to interfaces, mirror engine state into the
+//! maps, sum the per-CPU counters, and read validated adverts.
+pub mod bpffs;
+pub mod events;
+
+use std::path::{Path, PathBuf};
 
 use aya::{
     Ebpf,
-    maps::PerCpuArray,
-    programs::{ProgramError, Xdp},
+    maps::{HashMap, MapData, PerCpuArray, RingBuf},
+    programs::{ProgramError, Xdp, XdpMode, xdp::XdpLinkId},
 };
-use carp_common::Stats;
+use carp_common::{
+    IfaceEntry, MAP_EVENTS, MAP_IFACES, MAP_STATS, MAP_VHIDS, MAP_VIPS, PROGRAM_NAME, Stats,
+    VhidEntry, VhidKey, VipEntry, VipKey,
+};
+use tracing::warn;
+
+pub use events::{AdvertReader, ReceivedAdvert};
 
 /// The XDP object built by `build.rs` from `carp-ebpf`, with BTF.
 pub static XDP_OBJECT: &[u8] = aya::include_bytes_aligned!(concat!(env!("OUT_DIR"), "/carp-xdp"));
 
 /// Name of the XDP program inside [`XDP_OBJECT`].
-pub const XDP_PROGRAM: &str = carp_common::PROGRAM_NAME;
+pub const XDP_PROGRAM: &str = PROGRAM_NAME;
 /// Name of the per-CPU statistics map.
-pub const STATS_MAP: &str = carp_common::MAP_STATS;
+pub const STATS_MAP: &str = MAP_STATS;
 
 #[derive(Debug, thiserror::Error)]
 pub enum DataplaneError {
@@ -21,13 +33,40 @@ pub enum DataplaneError {
     Object(#[from] aya::EbpfError),
     #[error("XDP program {XDP_PROGRAM}: {0}")]
     Program(#[from] ProgramError),
+    #[error("attaching XDP to {interface} ({mode}): {source}")]
+    Attach {
+        interface: String,
+        mode: &'static str,
+        source: ProgramError,
+    },
     #[error("map {name}: {source}")]
     Map {
         name: &'static str,
         source: aya::maps::MapError,
     },
+    #[error("pinning map {name} at {path}: {source}")]
+    Pin {
+        name: String,
+        path: PathBuf,
+        source: aya::pin::PinError,
+    },
     #[error("map {0} is missing from the XDP object")]
     MissingMap(&'static str),
+    #[error(transparent)]
+    Bpffs(#[from] bpffs::BpffsError),
+}
+
+/// How to attach: the kernel's choice (native where the driver supports it)
+/// with a fallback to generic (skb) mode, or one mode only.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, clap::ValueEnum)]
+pub enum AttachMode {
+    /// Native (driver) mode, falling back to skb mode with a warning.
+    #[default]
+    Auto,
+    /// Native (driver) mode only.
+    Native,
+    /// Generic mode (slower; works on every interface).
+    Skb,
 }
 
 /// Parses the embedded object and loads the XDP program into the kernel
@@ -51,18 +90,180 @@ pub fn read_stats(ebpf: &Ebpf) -> Result<Stats, DataplaneError> {
     let map = ebpf
         .map(STATS_MAP)
         .ok_or(DataplaneError::MissingMap(STATS_MAP))?;
-    let array: PerCpuArray<_, Stats> =
-        PerCpuArray::try_from(map).map_err(|source| DataplaneError::Map {
-            name: STATS_MAP,
-            source,
-        })?;
-    let per_cpu = array.get(&0, 0).map_err(|source| DataplaneError::Map {
-        name: STATS_MAP,
-        source,
-    })?;
+    let array: PerCpuArray<_, Stats> = PerCpuArray::try_from(map).map_err(map_err(STATS_MAP))?;
+    let per_cpu = array.get(&0, 0).map_err(map_err(STATS_MAP))?;
     let mut total = Stats::default();
     for cpu in per_cpu.iter() {
         total.add(cpu);
     }
     Ok(total)
+}
+
+fn map_err(name: &'static str) -> impl FnOnce(aya::maps::MapError) -> DataplaneError {
+    move |source| DataplaneError::Map { name, source }
+}
+
+/// A loaded, pinned XDP object and the interfaces it is attached to.
+/// Dropping it detaches the program (links are fd-based) and removes the pins.
+pub struct Dataplane {
+    ebpf: Ebpf,
+    pin_dir: Option<PathBuf>,
+    links: Vec<(String, XdpLinkId)>,
+}
+
+impl Dataplane {
+    /// Loads the program and pins every map under `<bpffs_root>/carp/`,
+    /// replacing pins left by an agent that was killed.
+    pub fn load_pinned(bpffs_root: &Path) -> Result<Self, DataplaneError> {
+        let ebpf = load()?;
+        let dir = bpffs::prepare_pin_dir(bpffs_root)?;
+        for (name, map) in ebpf.maps() {
+            let path = dir.join(name);
+            map.pin(&path).map_err(|source| DataplaneError::Pin {
+                name: name.to_string(),
+                path: path.clone(),
+                source,
+            })?;
+        }
+        Ok(Self {
+            ebpf,
+            pin_dir: Some(dir),
+            links: Vec::new(),
+        })
+    }
+
+    /// Loads the program without pinning (tests, `decode`-style tools).
+    pub fn load_unpinned() -> Result<Self, DataplaneError> {
+        Ok(Self {
+            ebpf: load()?,
+            pin_dir: None,
+            links: Vec::new(),
+        })
+    }
+
+    /// Attaches to `interface`; returns the mode actually used.
+    pub fn attach(
+        &mut self,
+        interface: &str,
+        mode: AttachMode,
+    ) -> Result<AttachMode, DataplaneError> {
+        let program = xdp_program(&mut self.ebpf)?;
+        let try_mode = |program: &mut Xdp, xdp_mode, label| {
+            program
+                .attach(interface, xdp_mode)
+                .map_err(|source| DataplaneError::Attach {
+                    interface: interface.to_string(),
+                    mode: label,
+                    source,
+                })
+        };
+        let (link, used) = match mode {
+            AttachMode::Native => (
+                try_mode(program, XdpMode::Driver, "native")?,
+                AttachMode::Native,
+            ),
+            AttachMode::Skb => (try_mode(program, XdpMode::Skb, "skb")?, AttachMode::Skb),
+            AttachMode::Auto => match try_mode(program, XdpMode::Driver, "native") {
+                Ok(link) => (link, AttachMode::Native),
+                Err(err) => {
+                    warn!("{err}; falling back to skb (generic) mode, which is slower");
+                    (try_mode(program, XdpMode::Skb, "skb")?, AttachMode::Skb)
+                }
+            },
+        };
+        self.links.push((interface.to_string(), link));
+        Ok(used)
+    }
+
+    /// Detaches from every interface (also done on drop).
+    pub fn detach_all(&mut self) {
+        let links = std::mem::take(&mut self.links);
+        if let Ok(program) = xdp_program(&mut self.ebpf) {
+            for (interface, link) in links {
+                if let Err(err) = program.detach(link) {
+                    warn!("detaching XDP from {interface}: {err}");
+                }
+            }
+        }
+    }
+
+    pub fn ebpf(&self) -> &Ebpf {
+        &self.ebpf
+    }
+
+    pub fn ebpf_mut(&mut self) -> &mut Ebpf {
+        &mut self.ebpf
+    }
+
+    pub fn stats(&self) -> Result<Stats, DataplaneError> {
+        read_stats(&self.ebpf)
+    }
+
+    fn hash_map<K: aya::Pod, V: aya::Pod>(
+        &mut self,
+        name: &'static str,
+    ) -> Result<HashMap<&mut MapData, K, V>, DataplaneError> {
+        let map = self
+            .ebpf
+            .map_mut(name)
+            .ok_or(DataplaneError::MissingMap(name))?;
+        HashMap::try_from(map).map_err(map_err(name))
+    }
+
+    pub fn set_iface(&mut self, ifindex: u32, entry: IfaceEntry) -> Result<(), DataplaneError> {
+        self.hash_map(MAP_IFACES)?
+            .insert(ifindex, entry, 0)
+            .map_err(map_err(MAP_IFACES))
+    }
+
+    pub fn set_vhid(&mut self, key: VhidKey, entry: VhidEntry) -> Result<(), DataplaneError> {
+        self.hash_map(MAP_VHIDS)?
+            .insert(key, entry, 0)
+            .map_err(map_err(MAP_VHIDS))
+    }
+
+    pub fn remove_vhid(&mut self, key: VhidKey) -> Result<(), DataplaneError> {
+        self.hash_map::<VhidKey, VhidEntry>(MAP_VHIDS)?
+            .remove(&key)
+            .map_err(map_err(MAP_VHIDS))
+    }
+
+    pub fn set_vip(&mut self, key: VipKey, entry: VipEntry) -> Result<(), DataplaneError> {
+        self.hash_map(MAP_VIPS)?
+            .insert(key, entry, 0)
+            .map_err(map_err(MAP_VIPS))
+    }
+
+    pub fn remove_vip(&mut self, key: VipKey) -> Result<(), DataplaneError> {
+        self.hash_map::<VipKey, VipEntry>(MAP_VIPS)?
+            .remove(&key)
+            .map_err(map_err(MAP_VIPS))
+    }
+
+    /// Takes the event ring buffer out of the object for an async reader.
+    pub fn take_advert_reader(&mut self) -> Result<AdvertReader, DataplaneError> {
+        let map = self
+            .ebpf
+            .take_map(MAP_EVENTS)
+            .ok_or(DataplaneError::MissingMap(MAP_EVENTS))?;
+        let ring = RingBuf::try_from(map).map_err(map_err(MAP_EVENTS))?;
+        AdvertReader::new(ring).map_err(|e| DataplaneError::Map {
+            name: MAP_EVENTS,
+            source: aya::maps::MapError::SyscallError(aya::sys::SyscallError {
+                call: "epoll registration",
+                io_error: e,
+            }),
+        })
+    }
+}
+
+impl Drop for Dataplane {
+    fn drop(&mut self) {
+        self.detach_all();
+        if let Some(dir) = self.pin_dir.take() {
+            if let Err(err) = bpffs::remove_pins(&dir) {
+                warn!("removing pins: {err}");
+            }
+        }
+    }
 }

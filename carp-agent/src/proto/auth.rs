@@ -8,7 +8,7 @@ use std::str::FromStr;
 use hmac::{Hmac, Mac as _};
 use sha1::Sha1;
 
-use super::error::PasswordTooLong;
+use super::error::PasswordError;
 
 /// Longest password the BSDs and ucarp accept: they copy it NUL-terminated into
 /// a 20-byte buffer.
@@ -24,11 +24,14 @@ pub struct AuthKey([u8; MAX_PASSWORD_LEN + 1]);
 
 impl AuthKey {
     /// Builds the key from password bytes, refusing what the peers would truncate.
-    pub fn from_password(password: &[u8]) -> Result<Self, PasswordTooLong> {
+    pub fn from_password(password: &[u8]) -> Result<Self, PasswordError> {
         if password.len() > MAX_PASSWORD_LEN {
-            return Err(PasswordTooLong {
+            return Err(PasswordError::TooLong {
                 len: password.len(),
             });
+        }
+        if let Some(at) = password.iter().position(|&b| b == 0) {
+            return Err(PasswordError::ContainsNul { at });
         }
         let mut key = [0; MAX_PASSWORD_LEN + 1];
         key[..password.len()].copy_from_slice(password);
@@ -42,7 +45,7 @@ impl AuthKey {
 }
 
 impl FromStr for AuthKey {
-    type Err = PasswordTooLong;
+    type Err = PasswordError;
 
     fn from_str(password: &str) -> Result<Self, Self::Err> {
         AuthKey::from_password(password.as_bytes())
@@ -171,6 +174,14 @@ mod tests {
         assert_eq!(
             err.to_string(),
             "password is 20 bytes; CARP peers (FreeBSD, OpenBSD, ucarp) use at most 19"
+        );
+    }
+
+    #[test]
+    fn nul_in_password_is_refused() {
+        assert_eq!(
+            AuthKey::from_password(b"ab\0c"),
+            Err(PasswordError::ContainsNul { at: 2 })
         );
     }
 

@@ -117,9 +117,13 @@ pub enum NotCarp {
     Protocol(u8),
 }
 
-/// A password the BSD peers cannot use.
+/// A password the BSD peers cannot use as given.
 #[derive(Debug, Clone, PartialEq, Eq, Error)]
-#[error("password is {len} bytes; CARP peers (FreeBSD, OpenBSD, ucarp) use at most 19")]
-pub struct PasswordTooLong {
-    pub len: usize,
+pub enum PasswordError {
+    /// The peers keep at most 19 bytes, so a longer one would never match.
+    #[error("password is {len} bytes; CARP peers (FreeBSD, OpenBSD, ucarp) use at most 19")]
+    TooLong { len: usize },
+    /// The peers store a C string: a NUL would end the password there.
+    #[error("password has a NUL byte at offset {at}; CARP peers would end the password there")]
+    ContainsNul { at: usize },
 }

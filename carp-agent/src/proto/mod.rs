@@ -22,7 +22,7 @@ pub mod packet;
 
 pub use advert::{ADVERT_LEN, Advertisement};
 pub use auth::{Auth, AuthKey, MAX_PASSWORD_LEN, VipSet};
-pub use error::{DecodeError, Layer, LengthError, NotCarp, PasswordTooLong};
+pub use error::{DecodeError, Layer, LengthError, NotCarp, PasswordError};
 pub use ip::{CARP_GROUP_V4, CARP_GROUP_V6, Envelope, IPPROTO_CARP};
 pub use link::{EthernetHeader, MacAddr, VlanTag};
 pub use packet::{CarpPacket, FrameBuilder, decode_frame, decode_ip};

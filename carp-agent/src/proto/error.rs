@@ -11,7 +11,6 @@ use super::advert::ADVERT_LEN;
 
 /// A frame or packet that is not a valid CARP v2 advertisement.
 #[derive(Debug, Clone, PartialEq, Eq, Error)]
-#[non_exhaustive]
 pub enum DecodeError {
     /// The capture ends before a header it announces (carpstats `hdrops`).
     #[error("{layer} truncated: needs {needed} bytes, only {available} present")]

@@ -3,6 +3,8 @@ use crate::{cmd, setup};
 
 pub fn run() -> anyhow::Result<()> {
     setup::run()?;
+    // The lab runs carp-agent as a process: build the binary before the tests.
+    cmd::cargo(&["build", "--quiet"])?;
     cmd::cargo(&["test", "--no-fail-fast"])?;
     let fuzz = cmd::workspace_root().join("carp-agent/fuzz/Cargo.toml");
     if fuzz.exists() {

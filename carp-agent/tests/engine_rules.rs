@@ -680,3 +680,49 @@ fn removing_a_master_reports_init() {
     assert_eq!(engine.state(key(1)), None);
     assert_eq!(engine.next_timeout(), None);
 }
+
+#[test]
+fn backup_following_a_better_master_ignores_a_rival_it_would_preempt() {
+    // ours: advskew 100, preempt. Master .1 (advskew 50) outranks us.
+    let mut engine = backup(config().advskew(100).preempt(true));
+    engine
+        .handle_advert(secs(1.0), key(1), advert(1, 1, 50))
+        .unwrap();
+    let armed = engine.next_timeout();
+    // A rival we outrank (e.g. a demoted master's last advert): no takeover, timer untouched.
+    engine
+        .handle_advert(secs(1.1), key(1), advert(2, 1, 240))
+        .unwrap();
+    assert_eq!(engine.state(key(1)), Some(State::Backup));
+    assert!(drain(&mut engine).is_empty());
+    assert_eq!(engine.next_timeout(), armed);
+    assert_eq!(engine.status(key(1)).unwrap().master, Some(ip(1)));
+    // Our own master demoted below us: preempt it.
+    engine
+        .handle_advert(secs(1.2), key(1), advert(1, 1, 240))
+        .unwrap();
+    assert_eq!(engine.state(key(1)), Some(State::Master));
+    // If the better master vanished, master-down still fires.
+    let mut engine = backup(config().advskew(100).preempt(true));
+    engine
+        .handle_advert(secs(1.0), key(1), advert(1, 1, 50))
+        .unwrap();
+    engine
+        .handle_advert(secs(2.0), key(1), advert(2, 1, 240))
+        .unwrap();
+    engine.handle_timeout(secs(4.0 + 100.0 / 256.0));
+    assert_eq!(engine.state(key(1)), Some(State::Master));
+}
+
+#[test]
+fn backup_without_preemption_follows_whichever_master_it_hears() {
+    let mut engine = backup(config().advskew(100));
+    engine
+        .handle_advert(secs(1.0), key(1), advert(1, 1, 50))
+        .unwrap();
+    engine
+        .handle_advert(secs(2.0), key(1), advert(2, 1, 240))
+        .unwrap();
+    assert_eq!(engine.status(key(1)).unwrap().master, Some(ip(2)));
+    assert_eq!(engine.next_timeout(), Some(secs(5.0 + 100.0 / 256.0)));
+}

@@ -25,6 +25,9 @@
 //! - BACKUP hears a master slower than its own master-down: MASTER.
 //! - OpenBSD: BACKUP hears a master with a higher demote byte: MASTER, whatever
 //!   the preempt setting.
+//! - Not FreeBSD: a BACKUP that follows a master outranking it ignores a
+//!   takeover-triggering advert from some other host (that master will make
+//!   the other yield); this avoids a second master after, e.g., a demotion.
 //! - BACKUP hears its master's bow-out (advbase 255, advskew 255): MASTER.
 //! - BACKUP hears nothing for master-down: MASTER. A new MASTER advertises at once.
 //! - Any change of the host demotion makes every MASTER advertise at once.

@@ -38,6 +38,22 @@ pub struct VhidStatus {
     pub master: Option<IpAddr>,
 }
 
+/// The master a BACKUP listens to, as last heard.
+#[derive(Clone, Copy, Debug)]
+struct KnownMaster {
+    source: IpAddr,
+    rank: Rank,
+}
+
+impl KnownMaster {
+    fn of(flavor: Flavor, advert: &PeerAdvert) -> Self {
+        KnownMaster {
+            source: advert.source,
+            rank: Rank::new(flavor, advert.advbase, advert.advskew, advert.demote),
+        }
+    }
+}
+
 pub(crate) struct Vhid {
     key: VhidKey,
     config: VhidConfig,
@@ -46,9 +62,8 @@ pub(crate) struct Vhid {
     deadline: Option<Time>,
     /// When a BACKUP last accepted an advert (or entered BACKUP).
     last_heard: Time,
-    /// Source of the master a BACKUP last accepted; a bow-out from anyone else is
-    /// stale and ignored.
-    master: Option<IpAddr>,
+    /// The master a BACKUP last accepted (or yielded to).
+    master: Option<KnownMaster>,
     send_health: SendHealth,
 }
 
@@ -83,7 +98,7 @@ impl Vhid {
             interval: advertised.interval(),
             master_down: advertised.master_down(self.config.flavor),
             deadline: self.deadline,
-            master: self.master,
+            master: self.master.map(|m| m.source),
         }
     }
 
@@ -117,13 +132,21 @@ impl Vhid {
         }
     }
 
+    fn our_rank(&self, ours: Advertised) -> Rank {
+        Rank::new(self.config.flavor, ours.advbase, ours.advskew, ours.demote)
+    }
+
     fn contest(&self, advert: &PeerAdvert, ours: Advertised) -> Contest {
-        let flavor = self.config.flavor;
+        let peer = KnownMaster::of(self.config.flavor, advert);
+        self.contest_with(peer, ours)
+    }
+
+    fn contest_with(&self, peer: KnownMaster, ours: Advertised) -> Contest {
         contest(
-            Rank::new(flavor, ours.advbase, ours.advskew, ours.demote),
+            self.our_rank(ours),
             self.config.source,
-            Rank::new(flavor, advert.advbase, advert.advskew, advert.demote),
-            advert.source,
+            peer.rank,
+            peer.source,
             self.config.tie_break,
         )
     }
@@ -145,16 +168,16 @@ impl Vhid {
             // the address rule means our own address: a looped-back advert.
             Contest::WeWin { .. } | Contest::Tie => return,
         };
-        self.become_backup(now, Some(advert.source), reason, host);
+        let winner = KnownMaster::of(self.config.flavor, advert);
+        self.become_backup(now, Some(winner), reason, host);
     }
 
     fn backup_hears(&mut self, now: Time, advert: &PeerAdvert, host: &mut Host<'_>) {
         let ours = self.advertised(host.demotion);
-        let peer = Peer::from(advert);
         if advert.is_bow_out() && self.config.accept_bow_out {
             // Only our own master's bow-out counts: if another master has been
             // heard since, it already took over and this one is stale.
-            if self.master.is_none_or(|master| master == advert.source) {
+            if self.master.is_none_or(|m| m.source == advert.source) {
                 let reason = Reason::BowOut {
                     source: advert.source,
                 };
@@ -162,28 +185,51 @@ impl Vhid {
             }
             return;
         }
+        let master_down = ours.master_down(self.config.flavor);
+        match self.takeover_reason(advert, ours, master_down) {
+            // A rival's advert while the master we follow outranks us: that master
+            // will make the rival yield, so taking over would only add a second
+            // master for an interval. (Often the rival's advert is simply older
+            // than our master's, e.g. a demoted master's last word.) If our master
+            // is gone, master-down still fires.
+            Some(_) if self.follows_better_master_than(advert, ours) => {}
+            Some(reason) => self.become_master(now, reason, host),
+            None => {
+                self.master = Some(KnownMaster::of(self.config.flavor, advert));
+                self.last_heard = now;
+                self.deadline = Some(now + master_down);
+            }
+        }
+    }
+
+    /// Why a BACKUP hearing `advert` should take over, if it should.
+    fn takeover_reason(
+        &self,
+        advert: &PeerAdvert,
+        ours: Advertised,
+        master_down: Duration,
+    ) -> Option<Reason> {
+        let peer = Peer::from(advert);
         if self.config.flavor == Flavor::OpenBsd && advert.demote > ours.demote {
-            let reason = Reason::MoreDemotedMaster {
+            return Some(Reason::MoreDemotedMaster {
                 peer,
                 ours: ours.demote,
-            };
-            self.become_master(now, reason, host);
-            return;
+            });
         }
         if self.config.preempt {
             if let Contest::WeWin { by_address } = self.contest(advert, ours) {
-                self.become_master(now, Reason::Preempting { peer, by_address }, host);
-                return;
+                return Some(Reason::Preempting { peer, by_address });
             }
         }
-        let master_down = ours.master_down(self.config.flavor);
-        if advert.interval() > master_down {
-            self.become_master(now, Reason::MasterTooSlow { peer, master_down }, host);
-            return;
-        }
-        self.master = Some(advert.source);
-        self.last_heard = now;
-        self.deadline = Some(now + master_down);
+        (advert.interval() > master_down).then_some(Reason::MasterTooSlow { peer, master_down })
+    }
+
+    /// Whether we follow a master other than `advert`'s sender that outranks us.
+    fn follows_better_master_than(&self, advert: &PeerAdvert, ours: Advertised) -> bool {
+        self.master.is_some_and(|m| {
+            m.source != advert.source
+                && matches!(self.contest_with(m, ours), Contest::PeerWins { .. })
+        })
     }
 
     pub(crate) fn on_timeout(&mut self, now: Time, host: &mut Host<'_>) {
@@ -248,7 +294,7 @@ impl Vhid {
     fn become_backup(
         &mut self,
         now: Time,
-        master: Option<IpAddr>,
+        master: Option<KnownMaster>,
         reason: Reason,
         host: &mut Host<'_>,
     ) {

@@ -726,3 +726,44 @@ fn backup_without_preemption_follows_whichever_master_it_hears() {
     assert_eq!(engine.status(key(1)).unwrap().master, Some(ip(2)));
     assert_eq!(engine.next_timeout(), Some(secs(5.0 + 100.0 / 256.0)));
 }
+
+#[test]
+fn bow_out_with_another_live_master() {
+    let bow = advert(1, 255, 255);
+    // ours: advskew 100, preempt on. (other master's advskew, heard how long before
+    // the bow-out) -> takes over? A live master we would follow: follow it. One we
+    // would preempt, or one silent for over 1.5 of its intervals (1.79 s for
+    // advskew 50): take over.
+    let cases = [
+        (50, 0.5, false),
+        (50, 1.75, false),
+        (50, 1.85, true),
+        (200, 0.5, true),
+    ];
+    for (advskew, silent, takes_over) in cases {
+        let mut engine = backup(config().advskew(100).preempt(true));
+        engine
+            .handle_advert(secs(1.0), key(1), advert(1, 1, 0))
+            .unwrap();
+        engine
+            .handle_advert(secs(1.1), key(1), advert(2, 1, advskew))
+            .unwrap();
+        let at = 1.1 + silent;
+        engine.handle_advert(secs(at), key(1), bow).unwrap();
+        let expected = if takes_over {
+            State::Master
+        } else {
+            State::Backup
+        };
+        assert_eq!(
+            engine.state(key(1)),
+            Some(expected),
+            "{advskew} silent {silent}"
+        );
+        if !takes_over {
+            let status = engine.status(key(1)).unwrap();
+            assert_eq!(status.master, Some(ip(2)));
+            assert_eq!(status.deadline, Some(secs(1.1 + 3.0 + 100.0 / 256.0)));
+        }
+    }
+}

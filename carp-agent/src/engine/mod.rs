@@ -25,16 +25,21 @@
 //! - BACKUP hears a master slower than its own master-down: MASTER.
 //! - OpenBSD: BACKUP hears a master with a higher demote byte: MASTER, whatever
 //!   the preempt setting.
-//! - Not FreeBSD: a BACKUP that follows a master outranking it ignores a
-//!   takeover-triggering advert from some other host (that master will make
-//!   the other yield); this avoids a second master after, e.g., a demotion.
-//! - BACKUP hears its master's bow-out (advbase 255, advskew 255): MASTER.
+//! - BACKUP hears a bow-out (advbase 255, advskew 255): MASTER at once, unless
+//!   it heard, within 1.5 of its intervals, another master it would follow
+//!   anyway (then it follows that one).
+//! - Not in the BSDs: a BACKUP that heard, within 1.5 of its intervals, another
+//!   master outranking it does not take over on an advert that would trigger a
+//!   takeover (preempt, demote byte, too slow): that master makes the sender
+//!   yield anyway. Adverts from different hosts arrive out of order, and this
+//!   avoids a second master for an interval, e.g. after a demotion.
 //! - BACKUP hears nothing for master-down: MASTER. A new MASTER advertises at once.
 //! - Any change of the host demotion makes every MASTER advertise at once.
 
 pub mod action;
 pub mod config;
 pub mod demotion;
+mod heard;
 mod host;
 mod preference;
 pub mod time;

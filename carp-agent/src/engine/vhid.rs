@@ -6,6 +6,7 @@ use std::time::Duration;
 
 use super::action::{Action, AdminState, Peer, Reason, State, VhidKey};
 use super::config::{Flavor, TieBreak, VhidConfig};
+use super::heard::{Heard, HeardMasters};
 use super::preference::{Contest, Rank, contest};
 use super::time::Time;
 use super::timing::{Advertised, PeerAdvert};
@@ -38,22 +39,6 @@ pub struct VhidStatus {
     pub master: Option<IpAddr>,
 }
 
-/// The master a BACKUP listens to, as last heard.
-#[derive(Clone, Copy, Debug)]
-struct KnownMaster {
-    source: IpAddr,
-    rank: Rank,
-}
-
-impl KnownMaster {
-    fn of(flavor: Flavor, advert: &PeerAdvert) -> Self {
-        KnownMaster {
-            source: advert.source,
-            rank: Rank::new(flavor, advert.advbase, advert.advskew, advert.demote),
-        }
-    }
-}
-
 pub(crate) struct Vhid {
     key: VhidKey,
     config: VhidConfig,
@@ -62,8 +47,10 @@ pub(crate) struct Vhid {
     deadline: Option<Time>,
     /// When a BACKUP last accepted an advert (or entered BACKUP).
     last_heard: Time,
-    /// The master a BACKUP last accepted (or yielded to).
-    master: Option<KnownMaster>,
+    /// The master a BACKUP follows: the last one accepted (or yielded to).
+    master: Option<IpAddr>,
+    /// Every master a BACKUP heard lately, to see through reordered adverts.
+    heard: HeardMasters,
     send_health: SendHealth,
 }
 
@@ -76,6 +63,7 @@ impl Vhid {
             deadline: None,
             last_heard: Time::ZERO,
             master: None,
+            heard: HeardMasters::default(),
             send_health: SendHealth::default(),
         }
     }
@@ -98,7 +86,7 @@ impl Vhid {
             interval: advertised.interval(),
             master_down: advertised.master_down(self.config.flavor),
             deadline: self.deadline,
-            master: self.master.map(|m| m.source),
+            master: self.master,
         }
     }
 
@@ -119,6 +107,7 @@ impl Vhid {
         }
         self.deadline = None;
         self.master = None;
+        self.heard.clear();
         self.send_health.reset()
     }
 
@@ -136,17 +125,21 @@ impl Vhid {
         Rank::new(self.config.flavor, ours.advbase, ours.advskew, ours.demote)
     }
 
-    fn contest(&self, advert: &PeerAdvert, ours: Advertised) -> Contest {
-        let peer = KnownMaster::of(self.config.flavor, advert);
-        self.contest_with(peer, ours)
+    fn peer_rank(&self, advert: &PeerAdvert) -> Rank {
+        Rank::new(
+            self.config.flavor,
+            advert.advbase,
+            advert.advskew,
+            advert.demote,
+        )
     }
 
-    fn contest_with(&self, peer: KnownMaster, ours: Advertised) -> Contest {
+    fn contest(&self, advert: &PeerAdvert, ours: Advertised) -> Contest {
         contest(
             self.our_rank(ours),
             self.config.source,
-            peer.rank,
-            peer.source,
+            self.peer_rank(advert),
+            advert.source,
             self.config.tie_break,
         )
     }
@@ -168,34 +161,60 @@ impl Vhid {
             // the address rule means our own address: a looped-back advert.
             Contest::WeWin { .. } | Contest::Tie => return,
         };
-        let winner = KnownMaster::of(self.config.flavor, advert);
+        let winner = Heard {
+            advert: *advert,
+            at: now,
+        };
         self.become_backup(now, Some(winner), reason, host);
     }
 
     fn backup_hears(&mut self, now: Time, advert: &PeerAdvert, host: &mut Host<'_>) {
         let ours = self.advertised(host.demotion);
+        let master_down = ours.master_down(self.config.flavor);
         if advert.is_bow_out() && self.config.accept_bow_out {
-            // Only our own master's bow-out counts: if another master has been
-            // heard since, it already took over and this one is stale.
-            if self.master.is_none_or(|m| m.source == advert.source) {
-                let reason = Reason::BowOut {
-                    source: advert.source,
-                };
-                self.become_master(now, reason, host);
+            self.heard.forget(advert.source);
+            // Another master still advertising that we would follow anyway (often
+            // one that already took over) makes the bow-out moot: follow it.
+            let successor = self
+                .heard
+                .alive(now)
+                .filter(|h| self.takeover_reason(&h.advert, ours, master_down).is_none())
+                .max_by_key(|h| h.at)
+                .copied();
+            match successor {
+                Some(h) => {
+                    self.master = Some(h.source());
+                    self.last_heard = h.at;
+                    self.deadline = Some(h.at + master_down);
+                }
+                None => {
+                    let reason = Reason::BowOut {
+                        source: advert.source,
+                    };
+                    self.become_master(now, reason, host);
+                }
             }
             return;
         }
-        let master_down = ours.master_down(self.config.flavor);
-        match self.takeover_reason(advert, ours, master_down) {
-            // A rival's advert while the master we follow outranks us: that master
-            // will make the rival yield, so taking over would only add a second
-            // master for an interval. (Often the rival's advert is simply older
-            // than our master's, e.g. a demoted master's last word.) If our master
-            // is gone, master-down still fires.
-            Some(_) if self.follows_better_master_than(advert, ours) => {}
+        let takeover = self.takeover_reason(advert, ours, master_down);
+        // A master other than the sender that outranks us is in charge, and it
+        // will make the sender yield: taking over would only add a second master
+        // for an interval. (Typically the sender's advert is older than that
+        // master's, e.g. a demoted master's last word.) If that master is gone,
+        // master-down still fires.
+        let outranked = self.heard.alive(now).any(|h| {
+            h.source() != advert.source
+                && matches!(self.contest(&h.advert, ours), Contest::PeerWins { .. })
+        });
+        self.heard.record(Heard {
+            advert: *advert,
+            at: now,
+        });
+        match takeover {
+            Some(_) if outranked => {}
             Some(reason) => self.become_master(now, reason, host),
             None => {
-                self.master = Some(KnownMaster::of(self.config.flavor, advert));
+                self.master = Some(advert.source);
                 self.last_heard = now;
                 self.deadline = Some(now + master_down);
             }
@@ -222,14 +241,6 @@ impl Vhid {
             }
         }
         (advert.interval() > master_down).then_some(Reason::MasterTooSlow { peer, master_down })
-    }
-
-    /// Whether we follow a master other than `advert`'s sender that outranks us.
-    fn follows_better_master_than(&self, advert: &PeerAdvert, ours: Advertised) -> bool {
-        self.master.is_some_and(|m| {
-            m.source != advert.source
-                && matches!(self.contest_with(m, ours), Contest::PeerWins { .. })
-        })
     }
 
     pub(crate) fn on_timeout(&mut self, now: Time, host: &mut Host<'_>) {
@@ -288,18 +299,23 @@ impl Vhid {
     fn become_master(&mut self, now: Time, reason: Reason, host: &mut Host<'_>) {
         self.transition(State::Master, reason, host);
         self.master = None;
+        self.heard.clear();
         self.advertise(now, host);
     }
 
     fn become_backup(
         &mut self,
         now: Time,
-        master: Option<KnownMaster>,
+        master: Option<Heard>,
         reason: Reason,
         host: &mut Host<'_>,
     ) {
         self.transition(State::Backup, reason, host);
-        self.master = master;
+        self.master = master.map(|m| m.source());
+        self.heard.clear();
+        if let Some(m) = master {
+            self.heard.record(m);
+        }
         self.last_heard = now;
         let master_down = self
             .advertised(host.demotion)

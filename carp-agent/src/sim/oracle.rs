@@ -128,12 +128,13 @@ pub fn settle_bound(segment: &Segment, vhid: u8) -> Duration {
     max_of(segment, vhid, |e| e.master_down) + max_of(segment, vhid, |e| e.interval) + delay * 4
 }
 
-/// After the master crashes, some candidate is MASTER within this: the crashed
-/// master's last advert reaches a backup at most `D` after the crash, and the
-/// fastest backup's master-down runs from there.
-pub fn failover_bound(segment: &Segment, vhid: u8) -> Duration {
+/// After the master crashes (or is cut off: pass it as `excluded`), some other
+/// candidate is MASTER within this: the master's last advert reaches a backup at
+/// most `D` after the crash, and the fastest backup's master-down runs from there.
+pub fn failover_bound(segment: &Segment, vhid: u8, excluded: Option<NodeId>) -> Duration {
     let fastest = candidates(segment, vhid)
         .into_iter()
+        .filter(|&n| Some(n) != excluded)
         .filter_map(|n| expected(segment, n, vhid))
         .map(|e| e.master_down)
         .min()

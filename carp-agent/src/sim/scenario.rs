@@ -433,7 +433,7 @@ impl Checked {
     fn failover(&mut self, master: NodeId, at: Time) {
         self.segment.schedule(at, Fault::Crash(master));
         self.segment.run_until(at);
-        let bound = oracle::failover_bound(&self.segment, 1);
+        let bound = oracle::failover_bound(&self.segment, 1, Some(master));
         let took = self.takeover_time(at, Some(master), bound);
         let label = format!(
             "vhid 1 failover after {} crashed",
@@ -477,7 +477,7 @@ impl Checked {
         self.segment
             .schedule(at, Fault::Partition(vec![vec![master], others]));
         self.segment.run_until(at);
-        let bound = oracle::failover_bound(&self.segment, 1);
+        let bound = oracle::failover_bound(&self.segment, 1, Some(master));
         let took = self.takeover_time(at, Some(master), bound);
         let label = format!(
             "vhid 1 master elected behind the partition from {}",

@@ -8,11 +8,11 @@
 
 use std::time::{Duration, Instant};
 
-use carp_agent::engine::{State, TieBreak, Time, VhidConfig};
+use carp_agent::engine::{Reason, State, TieBreak, Time, VhidConfig};
 use carp_agent::sim::scenario::{
     self, ScenarioKind, ScenarioOptions, boot_all, random_chaos, random_topology,
 };
-use carp_agent::sim::{Fault, NetConditions, NodeId, NodeSpec, Segment, SimRng, oracle};
+use carp_agent::sim::{Fault, Happening, NetConditions, NodeId, NodeSpec, Segment, SimRng, oracle};
 
 /// Seeds per property.
 const SEEDS: u64 = 2_000;
@@ -47,7 +47,12 @@ fn for_each_seed(test: &str, count: u64, property: impl Fn(u64) -> Result<(), Fa
         }
     }
     if let Some((seed, failure)) = failures.first() {
-        let others: Vec<String> = failures.iter().skip(1).take(9).map(|(s, _)| s.to_string()).collect();
+        let others: Vec<String> = failures
+            .iter()
+            .skip(1)
+            .take(9)
+            .map(|(s, _)| s.to_string())
+            .collect();
         let mut message = format!(
             "{} of {} seeds failed\nseed {seed} failed: {}\nreplay with CARP_SIM_SEED={seed} cargo test -p carp-agent --test simulation {test}",
             failures.len(),
@@ -88,7 +93,12 @@ fn fail(segment: &Segment, what: impl Into<String>) -> Failure {
                 )
             })
             .collect();
-        lines.push(format!("{} {}: {}", spec.name, spec.address, vhids.join("; ")));
+        lines.push(format!(
+            "{} {}: {}",
+            spec.name,
+            spec.address,
+            vhids.join("; ")
+        ));
     }
     lines.extend(segment.timeline().iter().map(|e| segment.render(e)));
     let timeline = lines.join("\n");
@@ -199,39 +209,46 @@ fn steady_state_has_no_transitions() {
 /// from the crash), even with some advert loss beforehand.
 #[test]
 fn crashed_master_is_replaced_within_master_down() {
-    for_each_seed("crashed_master_is_replaced_within_master_down", SEEDS, |seed| {
-        let mut rng = SimRng::new(seed);
-        let (mut segment, booted, _, vhids) = random_segment(&mut rng, |_| {});
-        let settled = settled_after(&mut segment, booted);
-        segment.run_until(settled);
-        if rng.chance(0.3) {
-            segment.schedule(settled, Fault::SetLoss(rng.unit() * 0.05));
-        }
-        let vhid = rng.between(1, u64::from(vhids)) as u8;
-        // a random phase against the master's advert schedule
-        let crash = settled + rng.duration(Duration::ZERO, Duration::from_secs(3));
-        segment.run_until(crash);
-        let Some(&master) = segment.masters(vhid).first() else {
-            return Err(fail(&segment, format!("vhid {vhid}: no master before the crash")));
-        };
-        segment.schedule(crash, Fault::Crash(master));
-        segment.run_until(crash);
-        let bound = oracle::failover_bound(&segment, vhid, None);
-        if segment.masters(vhid).is_empty() {
-            segment.run_until(crash + bound);
-            if oracle::first_master_since(&segment, vhid, crash, Some(master)).is_none() {
+    for_each_seed(
+        "crashed_master_is_replaced_within_master_down",
+        SEEDS,
+        |seed| {
+            let mut rng = SimRng::new(seed);
+            let (mut segment, booted, _, vhids) = random_segment(&mut rng, |_| {});
+            let settled = settled_after(&mut segment, booted);
+            segment.run_until(settled);
+            if rng.chance(0.3) {
+                segment.schedule(settled, Fault::SetLoss(rng.unit() * 0.05));
+            }
+            let vhid = rng.between(1, u64::from(vhids)) as u8;
+            // a random phase against the master's advert schedule
+            let crash = settled + rng.duration(Duration::ZERO, Duration::from_secs(3));
+            segment.run_until(crash);
+            let Some(&master) = segment.masters(vhid).first() else {
                 return Err(fail(
                     &segment,
-                    format!(
-                        "vhid {vhid}: no MASTER within {:.3} s of the crash of {}",
-                        bound.as_secs_f64(),
-                        segment.name(master)
-                    ),
+                    format!("vhid {vhid}: no master before the crash"),
                 ));
+            };
+            segment.schedule(crash, Fault::Crash(master));
+            segment.run_until(crash);
+            let bound = oracle::failover_bound(&segment, vhid, None);
+            if segment.masters(vhid).is_empty() {
+                segment.run_until(crash + bound);
+                if oracle::first_master_since(&segment, vhid, crash, Some(master)).is_none() {
+                    return Err(fail(
+                        &segment,
+                        format!(
+                            "vhid {vhid}: no MASTER within {:.3} s of the crash of {}",
+                            bound.as_secs_f64(),
+                            segment.name(master)
+                        ),
+                    ));
+                }
             }
-        }
-        Ok(())
-    });
+            Ok(())
+        },
+    );
 }
 
 /// Invariant 4: a MASTER demoted by 240 (others not demoted, preemption on; a
@@ -242,50 +259,60 @@ fn crashed_master_is_replaced_within_master_down() {
 /// interval of the new master plus two delays.
 #[test]
 fn demoted_master_hands_over_within_an_interval() {
-    for_each_seed("demoted_master_hands_over_within_an_interval", SEEDS, |seed| {
-        let mut rng = SimRng::new(seed);
-        let (mut segment, booted, _, vhids) = random_segment(&mut rng, |c| c.preempt = true);
-        let settled = settled_after(&mut segment, booted);
-        let delay = segment.conditions().max_delay;
-        let vhid = rng.between(1, u64::from(vhids)) as u8;
-        let demote_at = settled + rng.duration(Duration::ZERO, Duration::from_secs(3));
-        segment.run_until(demote_at);
-        let master = sole_master(&segment, vhid)?;
-        segment.schedule(demote_at, Fault::Demote(master, 240));
-        segment.run_until(demote_at);
-        let shortest_interval = oracle::candidates(&segment, vhid)
-            .into_iter()
-            .filter_map(|n| oracle::expected(&segment, n, vhid))
-            .map(|e| e.interval)
-            .min()
-            .unwrap_or_default();
-        assert!(delay * 2 < shortest_interval, "seed {seed}: topology too slow for the claim");
-        segment.run_until(demote_at + delay * 2);
-        check_all_converged(&segment)?;
-        if oracle::most_preferred(&segment, vhid) != Some(master)
-            && segment.state(master, vhid) != Some(State::Backup)
-        {
-            return Err(fail(&segment, format!("vhid {vhid}: demoted master did not step down")));
-        }
+    for_each_seed(
+        "demoted_master_hands_over_within_an_interval",
+        SEEDS,
+        |seed| {
+            let mut rng = SimRng::new(seed);
+            let (mut segment, booted, _, vhids) = random_segment(&mut rng, |c| c.preempt = true);
+            let settled = settled_after(&mut segment, booted);
+            let delay = segment.conditions().max_delay;
+            let vhid = rng.between(1, u64::from(vhids)) as u8;
+            let demote_at = settled + rng.duration(Duration::ZERO, Duration::from_secs(3));
+            segment.run_until(demote_at);
+            let master = sole_master(&segment, vhid)?;
+            segment.schedule(demote_at, Fault::Demote(master, 240));
+            segment.run_until(demote_at);
+            let shortest_interval = oracle::candidates(&segment, vhid)
+                .into_iter()
+                .filter_map(|n| oracle::expected(&segment, n, vhid))
+                .map(|e| e.interval)
+                .min()
+                .unwrap_or_default();
+            assert!(
+                delay * 2 < shortest_interval,
+                "seed {seed}: topology too slow for the claim"
+            );
+            segment.run_until(demote_at + delay * 2);
+            check_all_converged(&segment)?;
+            if oracle::most_preferred(&segment, vhid) != Some(master)
+                && segment.state(master, vhid) != Some(State::Backup)
+            {
+                return Err(fail(
+                    &segment,
+                    format!("vhid {vhid}: demoted master did not step down"),
+                ));
+            }
 
-        let restore_at = segment.now() + rng.duration(Duration::ZERO, Duration::from_secs(2));
-        segment.schedule(restore_at, Fault::Demote(master, -240));
-        segment.run_until(restore_at);
-        // the demotion touched every vhid of the host
-        let longest_interval = oracle::vhids(&segment)
-            .into_iter()
-            .flat_map(|v| {
-                let segment = &segment;
-                oracle::candidates(segment, v)
-                    .into_iter()
-                    .filter_map(move |n| oracle::expected(segment, n, v))
-            })
-            .map(|e| e.interval)
-            .max()
-            .unwrap_or_default();
-        segment.run_until(restore_at + longest_interval + delay * 2);
-        check_all_converged(&segment)
-    });
+            let restore_at = segment.now() + rng.duration(Duration::ZERO, Duration::from_secs(2));
+            segment.schedule(restore_at, Fault::Demote(master, -240));
+            segment.run_until(restore_at);
+            // the demotion touched every vhid of the host
+            let longest_interval = oracle::vhids(&segment)
+                .into_iter()
+                .flat_map(|v| {
+                    let segment = &segment;
+                    oracle::candidates(segment, v)
+                        .into_iter()
+                        .filter_map(move |n| oracle::expected(segment, n, v))
+                })
+                .map(|e| e.interval)
+                .max()
+                .unwrap_or_default();
+            segment.run_until(restore_at + longest_interval + delay * 2);
+            check_all_converged(&segment)
+        },
+    );
 }
 
 /// Invariant 5: when the master shuts down gracefully, its bow-out makes a
@@ -296,27 +323,44 @@ fn demoted_master_hands_over_within_an_interval() {
 /// bow-out for stale.
 #[test]
 fn bow_out_hands_over_within_a_delivery_delay() {
-    for_each_seed("bow_out_hands_over_within_a_delivery_delay", SEEDS, |seed| {
-        let mut rng = SimRng::new(seed);
-        let (mut segment, booted, _, vhids) = random_segment(&mut rng, |_| {});
-        let settled = settled_after(&mut segment, booted);
-        let delay = segment.conditions().max_delay;
-        let vhid = rng.between(1, u64::from(vhids)) as u8;
-        let stop = settled + rng.duration(Duration::ZERO, Duration::from_secs(3));
-        segment.run_until(stop);
-        let master = sole_master(&segment, vhid)?;
-        segment.schedule(stop, Fault::Shutdown(master));
-        segment.run_until(stop + delay);
-        let first = oracle::first_master_since(&segment, vhid, stop, Some(master));
-        if first.is_none() {
-            return Err(fail(
-                &segment,
-                format!("vhid {vhid}: no takeover within {delay:?} of the bow-out"),
-            ));
-        }
-        segment.run_until(stop + delay * 2);
-        check_all_converged(&segment)
-    });
+    for_each_seed(
+        "bow_out_hands_over_within_a_delivery_delay",
+        SEEDS,
+        |seed| {
+            let mut rng = SimRng::new(seed);
+            let (mut segment, booted, _, vhids) = random_segment(&mut rng, |_| {});
+            let settled = settled_after(&mut segment, booted);
+            let delay = segment.conditions().max_delay;
+            let vhid = rng.between(1, u64::from(vhids)) as u8;
+            let stop = settled + rng.duration(Duration::ZERO, Duration::from_secs(3));
+            segment.run_until(stop);
+            let master = sole_master(&segment, vhid)?;
+            segment.schedule(stop, Fault::Shutdown(master));
+            segment.run_until(stop + delay);
+            // The first takeover must come from the bow-out rule itself: FreeBSD's
+            // "master advertises slower than our master-down" would also fire on
+            // advbase 255 and hide a broken bow-out.
+            let bowed_out = segment.spec(master).address;
+            let first = segment.timeline().iter().find(|e| {
+            e.at >= stop
+                && matches!(&e.what, Happening::StateChange { vhid: v, to: State::Master, .. } if *v == vhid)
+        });
+            match first.map(|e| &e.what) {
+                Some(Happening::StateChange {
+                    reason: Reason::BowOut { source },
+                    ..
+                }) if *source == bowed_out => {}
+                other => {
+                    return Err(fail(
+                        &segment,
+                        format!("vhid {vhid}: no bow-out takeover within {delay:?}: {other:?}"),
+                    ));
+                }
+            }
+            segment.run_until(stop + delay * 2);
+            check_all_converged(&segment)
+        },
+    );
 }
 
 /// Every scripted story of `carp-agent simulate` holds its own checks.
@@ -344,8 +388,12 @@ fn simulate_scenarios_hold_their_checks() {
                 return Err(fail(&report.segment, format!("{kind:?}: {v}")));
             }
             let unmet: Vec<_> = report.measurements.iter().filter(|m| !m.ok()).collect();
-            if !unmet.is_empty() || (kind != ScenarioKind::Random && report.measurements.is_empty()) {
-                return Err(fail(&report.segment, format!("{kind:?}: measurements {unmet:?}")));
+            if !unmet.is_empty() || (kind != ScenarioKind::Random && report.measurements.is_empty())
+            {
+                return Err(fail(
+                    &report.segment,
+                    format!("{kind:?}: measurements {unmet:?}"),
+                ));
             }
         }
         Ok(())
@@ -359,7 +407,11 @@ fn twins(tie_break: TieBreak) -> Segment {
             NodeSpec {
                 name: format!("node{host}"),
                 address,
-                vhids: vec![VhidConfig::new(1, address).advskew(100).tie_break(tie_break)],
+                vhids: vec![
+                    VhidConfig::new(1, address)
+                        .advskew(100)
+                        .tie_break(tie_break),
+                ],
             }
         })
         .collect();
@@ -382,7 +434,10 @@ fn twins(tie_break: TieBreak) -> Segment {
 fn tie_break_by_address_ends_the_freebsd_flap() {
     let freebsd = twins(TieBreak::AlwaysYield);
     let flaps = oracle::transitions_after(&freebsd, 1, Time::from_secs(10));
-    assert!(flaps >= 20, "FreeBSD's rule should flap, saw {flaps} transitions");
+    assert!(
+        flaps >= 20,
+        "FreeBSD's rule should flap, saw {flaps} transitions"
+    );
 
     let ours = twins(TieBreak::HigherAddress);
     assert_eq!(ours.masters(1), vec![1], "10.0.0.2 has the higher address");

@@ -65,14 +65,6 @@ pub struct Engine {
     shut_down: bool,
 }
 
-impl std::fmt::Debug for Vhid {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("Vhid")
-            .field("state", &self.state())
-            .finish()
-    }
-}
-
 impl Engine {
     /// An engine with no vhids and no demotion.
     pub fn new() -> Self {

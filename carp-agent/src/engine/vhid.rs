@@ -39,6 +39,7 @@ pub struct VhidStatus {
     pub master: Option<IpAddr>,
 }
 
+#[derive(Debug)]
 pub(crate) struct Vhid {
     key: VhidKey,
     config: VhidConfig,
@@ -121,24 +122,13 @@ impl Vhid {
         }
     }
 
-    fn our_rank(&self, ours: Advertised) -> Rank {
-        Rank::new(self.config.flavor, ours.advbase, ours.advskew, ours.demote)
-    }
-
-    fn peer_rank(&self, advert: &PeerAdvert) -> Rank {
-        Rank::new(
-            self.config.flavor,
-            advert.advbase,
-            advert.advskew,
-            advert.demote,
-        )
-    }
-
+    /// How `advert`'s sender compares with us advertising `ours`.
     fn contest(&self, advert: &PeerAdvert, ours: Advertised) -> Contest {
+        let flavor = self.config.flavor;
         contest(
-            self.our_rank(ours),
+            Rank::new(flavor, ours.advbase, ours.advskew, ours.demote),
             self.config.source,
-            self.peer_rank(advert),
+            Rank::new(flavor, advert.advbase, advert.advskew, advert.demote),
             advert.source,
             self.config.tie_break,
         )
@@ -172,28 +162,7 @@ impl Vhid {
         let ours = self.advertised(host.demotion);
         let master_down = ours.master_down(self.config.flavor);
         if advert.is_bow_out() && self.config.accept_bow_out {
-            self.heard.forget(advert.source);
-            // Another master still advertising that we would follow anyway (often
-            // one that already took over) makes the bow-out moot: follow it.
-            let successor = self
-                .heard
-                .alive(now)
-                .filter(|h| self.takeover_reason(&h.advert, ours, master_down).is_none())
-                .max_by_key(|h| h.at)
-                .copied();
-            match successor {
-                Some(h) => {
-                    self.master = Some(h.source());
-                    self.last_heard = h.at;
-                    self.deadline = Some(h.at + master_down);
-                }
-                None => {
-                    let reason = Reason::BowOut {
-                        source: advert.source,
-                    };
-                    self.become_master(now, reason, host);
-                }
-            }
+            self.bow_out_heard(now, advert.source, ours, host);
             return;
         }
         let takeover = self.takeover_reason(advert, ours, master_down);
@@ -218,6 +187,28 @@ impl Vhid {
                 self.last_heard = now;
                 self.deadline = Some(now + master_down);
             }
+        }
+    }
+
+    /// A master bows out: take over at once, unless another master is still
+    /// advertising that we would follow anyway (often one that already took
+    /// over); then follow that one.
+    fn bow_out_heard(&mut self, now: Time, source: IpAddr, ours: Advertised, host: &mut Host<'_>) {
+        let master_down = ours.master_down(self.config.flavor);
+        self.heard.forget(source);
+        let successor = self
+            .heard
+            .alive(now)
+            .filter(|h| self.takeover_reason(&h.advert, ours, master_down).is_none())
+            .max_by_key(|h| h.at)
+            .copied();
+        match successor {
+            Some(h) => {
+                self.master = Some(h.source());
+                self.last_heard = h.at;
+                self.deadline = Some(h.at + master_down);
+            }
+            None => self.become_master(now, Reason::BowOut { source }, host),
         }
     }
 

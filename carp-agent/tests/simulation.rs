@@ -15,7 +15,7 @@ use carp_agent::sim::scenario::{
 use carp_agent::sim::{Fault, Happening, NetConditions, NodeId, NodeSpec, Segment, SimRng, oracle};
 
 /// Seeds per property.
-const SEEDS: u64 = 2_000;
+const SEEDS: u64 = 3_000;
 
 /// The seeds to run: `CARP_SIM_SEED` alone if set, else `0..count`, where
 /// `CARP_SIM_SEEDS` can raise `count` for a longer soak.

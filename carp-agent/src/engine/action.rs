@@ -1,0 +1,337 @@
+//! What the engine asks its caller to do, and the vocabulary for it.
+
+use std::fmt;
+use std::net::IpAddr;
+use std::time::Duration;
+
+use super::timing::PeerAdvert;
+
+/// An interface, named by the caller's index (e.g. the Linux ifindex).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub struct Iface(pub u32);
+
+impl fmt::Display for Iface {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "if{}", self.0)
+    }
+}
+
+/// One vhid on one interface: the unit of election.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub struct VhidKey {
+    /// Parent interface.
+    pub iface: Iface,
+    /// Virtual host id.
+    pub vhid: u8,
+}
+
+impl fmt::Display for VhidKey {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{} vhid {}", self.iface, self.vhid)
+    }
+}
+
+/// carp(4) states.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub enum State {
+    /// Not participating (link down, not started, or shut down).
+    Init,
+    /// Listening to a master, ready to take over.
+    Backup,
+    /// Owns the virtual addresses and advertises.
+    Master,
+}
+
+impl fmt::Display for State {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.pad(match self {
+            State::Init => "INIT",
+            State::Backup => "BACKUP",
+            State::Master => "MASTER",
+        })
+    }
+}
+
+/// Target of an administrative state change (`ifconfig em0 vhid 1 state backup`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum AdminState {
+    /// Give up mastership now; the backups take over after master-down.
+    Backup,
+    /// Become master now; the ordinary rules then apply.
+    Master,
+}
+
+impl fmt::Display for AdminState {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            AdminState::Backup => "backup",
+            AdminState::Master => "master",
+        })
+    }
+}
+
+/// The sender of an advert that caused a transition, for the log.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub struct Peer {
+    /// Source address.
+    pub source: IpAddr,
+    /// advbase field.
+    pub advbase: u8,
+    /// advskew field.
+    pub advskew: u8,
+    /// Demote byte (always 0 from FreeBSD hosts).
+    pub demote: u8,
+}
+
+impl From<&PeerAdvert> for Peer {
+    fn from(advert: &PeerAdvert) -> Self {
+        Peer {
+            source: advert.source,
+            advbase: advert.advbase,
+            advskew: advert.advskew,
+            demote: advert.demote,
+        }
+    }
+}
+
+impl fmt::Display for Peer {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(
+            f,
+            "{} (advbase {} advskew {}",
+            self.source, self.advbase, self.advskew
+        )?;
+        if self.demote != 0 {
+            write!(f, " demote {}", self.demote)?;
+        }
+        f.write_str(")")
+    }
+}
+
+/// Why a vhid changed state.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Reason {
+    /// The parent interface came up (INIT -> BACKUP).
+    LinkUp,
+    /// The parent interface went down (-> INIT).
+    LinkDown,
+    /// A BACKUP heard no acceptable advert for its master-down interval.
+    MasterDown {
+        /// Time since the last acceptable advert (or since entering BACKUP).
+        silent_for: Duration,
+    },
+    /// A preempting BACKUP heard a less preferred master.
+    Preempting {
+        /// The master being replaced.
+        peer: Peer,
+        /// Only the higher-address tie-break made it less preferred.
+        by_address: bool,
+    },
+    /// A MASTER heard a more preferred master.
+    MorePreferredMaster {
+        /// The winner.
+        peer: Peer,
+        /// Only the higher-address tie-break made it more preferred.
+        by_address: bool,
+        /// Our advskew on the wire when host demotion raised it, for the log.
+        demoted_advskew: Option<u8>,
+    },
+    /// A MASTER heard an equal master and yields, as FreeBSD does.
+    EqualMaster {
+        /// The other master.
+        peer: Peer,
+    },
+    /// A BACKUP's master advertises slower than the BACKUP's master-down, so it
+    /// would time out anyway (FreeBSD "master will time out").
+    MasterTooSlow {
+        /// The slow master.
+        peer: Peer,
+        /// Our master-down interval.
+        master_down: Duration,
+    },
+    /// OpenBSD: the master's demote byte is higher than ours; taken over
+    /// regardless of advskew and preempt.
+    MoreDemotedMaster {
+        /// The demoted master.
+        peer: Peer,
+        /// Our demote byte.
+        ours: u8,
+    },
+    /// Our master sent the bow-out advert (advbase 255, advskew 255).
+    BowOut {
+        /// The master bowing out.
+        source: IpAddr,
+    },
+    /// An administrative command.
+    Admin(AdminState),
+    /// The engine shut down.
+    Shutdown,
+    /// The vhid was removed from the configuration.
+    Removed,
+}
+
+impl fmt::Display for Reason {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let tie = |by_address: bool| {
+            if by_address {
+                " (equal; higher address wins)"
+            } else {
+                ""
+            }
+        };
+        match self {
+            Reason::LinkUp => f.write_str("link up"),
+            Reason::LinkDown => f.write_str("link down"),
+            Reason::MasterDown { silent_for } => write!(
+                f,
+                "master down: no advert for {:.2} s",
+                silent_for.as_secs_f64()
+            ),
+            Reason::Preempting { peer, by_address } => write!(
+                f,
+                "preempting less preferred master {peer}{}",
+                tie(*by_address)
+            ),
+            Reason::MorePreferredMaster {
+                peer,
+                by_address,
+                demoted_advskew,
+            } => {
+                write!(f, "more preferred master {peer}{}", tie(*by_address))?;
+                if let Some(advskew) = demoted_advskew {
+                    write!(f, "; we are demoted to advskew {advskew}")?;
+                }
+                Ok(())
+            }
+            Reason::EqualMaster { peer } => {
+                write!(f, "equal master {peer}; yielding on ties (FreeBSD)")
+            }
+            Reason::MasterTooSlow { peer, master_down } => write!(
+                f,
+                "master {peer} advertises slower than our master-down {:.2} s",
+                master_down.as_secs_f64()
+            ),
+            Reason::MoreDemotedMaster { peer, ours } => write!(
+                f,
+                "master {peer} is more demoted than us (demote {} > {ours})",
+                peer.demote
+            ),
+            Reason::BowOut { source } => write!(f, "bow-out received from {source}"),
+            Reason::Admin(target) => write!(f, "admin: state {target}"),
+            Reason::Shutdown => f.write_str("shutdown"),
+            Reason::Removed => f.write_str("vhid removed"),
+        }
+    }
+}
+
+/// An output of the engine, for the caller to carry out in order.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Action {
+    /// Send one advertisement for `key` with these timing fields (the caller fills
+    /// in counter, HMAC and addresses).
+    SendAdvert {
+        /// The vhid advertising.
+        key: VhidKey,
+        /// advbase field.
+        advbase: u8,
+        /// advskew field, as it goes on the wire (demotion applied and clamped).
+        advskew: u8,
+        /// Header byte 4 (OpenBSD demote; 0 in FreeBSD mode).
+        demote: u8,
+    },
+    /// `key` changed state. On a change to MASTER the caller installs the virtual
+    /// addresses and sends gratuitous ARP / unsolicited NA; on a change away from
+    /// MASTER it withdraws them. The advert a new master sends at once follows as
+    /// a separate [`Action::SendAdvert`].
+    StateChange {
+        /// The vhid.
+        key: VhidKey,
+        /// Previous state.
+        from: State,
+        /// New state.
+        to: State,
+        /// Why.
+        reason: Reason,
+    },
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::net::Ipv4Addr;
+
+    fn peer(last: u8, advskew: u8, demote: u8) -> Peer {
+        Peer {
+            source: IpAddr::V4(Ipv4Addr::new(10, 0, 0, last)),
+            advbase: 1,
+            advskew,
+            demote,
+        }
+    }
+
+    #[test]
+    fn reasons_read_well() {
+        let cases = [
+            (
+                Reason::MasterDown {
+                    silent_for: Duration::from_millis(3_016),
+                },
+                "master down: no advert for 3.02 s",
+            ),
+            (
+                Reason::Preempting {
+                    peer: peer(2, 100, 0),
+                    by_address: false,
+                },
+                "preempting less preferred master 10.0.0.2 (advbase 1 advskew 100)",
+            ),
+            (
+                Reason::MorePreferredMaster {
+                    peer: peer(1, 0, 0),
+                    by_address: false,
+                    demoted_advskew: None,
+                },
+                "more preferred master 10.0.0.1 (advbase 1 advskew 0)",
+            ),
+            (
+                Reason::MorePreferredMaster {
+                    peer: peer(2, 100, 0),
+                    by_address: false,
+                    demoted_advskew: Some(240),
+                },
+                "more preferred master 10.0.0.2 (advbase 1 advskew 100); we are demoted to advskew 240",
+            ),
+            (
+                Reason::MorePreferredMaster {
+                    peer: peer(3, 0, 0),
+                    by_address: true,
+                    demoted_advskew: None,
+                },
+                "more preferred master 10.0.0.3 (advbase 1 advskew 0) (equal; higher address wins)",
+            ),
+            (
+                Reason::MoreDemotedMaster {
+                    peer: peer(1, 0, 240),
+                    ours: 0,
+                },
+                "master 10.0.0.1 (advbase 1 advskew 0 demote 240) is more demoted than us (demote 240 > 0)",
+            ),
+            (
+                Reason::BowOut {
+                    source: IpAddr::V4(Ipv4Addr::new(10, 0, 0, 1)),
+                },
+                "bow-out received from 10.0.0.1",
+            ),
+            (Reason::Admin(AdminState::Backup), "admin: state backup"),
+            (Reason::LinkDown, "link down"),
+        ];
+        for (reason, text) in cases {
+            assert_eq!(reason.to_string(), text);
+        }
+    }
+
+    #[test]
+    fn states_pad() {
+        assert_eq!(format!("{:<7}|", State::Master), "MASTER |");
+    }
+}

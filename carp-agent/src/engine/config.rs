@@ -1,0 +1,245 @@
+//! Per-vhid configuration and its validation.
+
+use std::net::IpAddr;
+
+/// Which BSD's carp(4) semantics a vhid follows. All hosts sharing a vhid should use
+/// the same flavor: the two differ in how demotion travels on the wire.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash)]
+pub enum Flavor {
+    /// FreeBSD: advbase 1..=255; host demotion is added to advskew on the wire
+    /// (clamped to 240); header byte 4 is padding; master-down is
+    /// `3*advbase + advskew/256` s.
+    #[default]
+    FreeBsd,
+    /// OpenBSD: advbase 0..=255 (0 gives sub-second intervals of advskew/256 s);
+    /// host demotion travels in header byte 4 and outranks advskew and preempt;
+    /// master-down is `3*(advbase + advskew/256)` s.
+    OpenBsd,
+}
+
+/// What a MASTER does when it hears a master with exactly its own preference.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash)]
+pub enum TieBreak {
+    /// The numerically higher source address wins (keepalived's VRRP rule): the
+    /// lower one yields, the higher one stays, so exactly one master remains. With
+    /// preemption on, a BACKUP with the higher address also takes over from an
+    /// equal master with a lower address, so the winner is a function of the live
+    /// set alone.
+    #[default]
+    HigherAddress,
+    /// FreeBSD: a MASTER yields to any equal advert. Two equal masters can both
+    /// yield, wait for master-down and collide again.
+    AlwaysYield,
+}
+
+/// Configuration of one vhid on one interface.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct VhidConfig {
+    /// Virtual host id, 1..=255.
+    pub vhid: u8,
+    /// Base advertisement interval in seconds: 1..=255 (FreeBSD), 0..=255 (OpenBSD).
+    pub advbase: u8,
+    /// Skew in 1/256 s added to the interval: 0..=254. Lower is more preferred.
+    pub advskew: u8,
+    /// Take over from a less preferred master (`net.inet.carp.preempt`).
+    pub preempt: bool,
+    /// This host's own source address for adverts; breaks ties between equal masters.
+    pub source: IpAddr,
+    /// FreeBSD or OpenBSD semantics.
+    pub flavor: Flavor,
+    /// Behaviour of a MASTER hearing an equally preferred master.
+    pub tie_break: TieBreak,
+    /// On shutdown a MASTER sends one advert with advbase 255 and advskew 255
+    /// (OpenBSD's bow-out) so backups take over at once.
+    pub send_bow_out: bool,
+    /// A BACKUP hearing a bow-out from its master takes over at once. When off, the
+    /// advert goes through the ordinary rules, as on FreeBSD.
+    pub accept_bow_out: bool,
+}
+
+impl VhidConfig {
+    /// FreeBSD defaults: advbase 1, advskew 0, no preemption, higher-address
+    /// tie-break, bow-out sent and accepted.
+    pub fn new(vhid: u8, source: IpAddr) -> Self {
+        VhidConfig {
+            vhid,
+            advbase: 1,
+            advskew: 0,
+            preempt: false,
+            source,
+            flavor: Flavor::FreeBsd,
+            tie_break: TieBreak::HigherAddress,
+            send_bow_out: true,
+            accept_bow_out: true,
+        }
+    }
+
+    /// Sets `advbase`.
+    pub fn advbase(mut self, advbase: u8) -> Self {
+        self.advbase = advbase;
+        self
+    }
+
+    /// Sets `advskew`.
+    pub fn advskew(mut self, advskew: u8) -> Self {
+        self.advskew = advskew;
+        self
+    }
+
+    /// Sets `preempt`.
+    pub fn preempt(mut self, preempt: bool) -> Self {
+        self.preempt = preempt;
+        self
+    }
+
+    /// Sets `flavor`.
+    pub fn flavor(mut self, flavor: Flavor) -> Self {
+        self.flavor = flavor;
+        self
+    }
+
+    /// Sets `tie_break`.
+    pub fn tie_break(mut self, tie_break: TieBreak) -> Self {
+        self.tie_break = tie_break;
+        self
+    }
+
+    /// Checks the ranges carp(4) accepts.
+    pub fn validate(&self) -> Result<(), ConfigError> {
+        let vhid = self.vhid;
+        if vhid == 0 {
+            return Err(ConfigError::VhidZero);
+        }
+        if self.advbase == 0 && self.flavor == Flavor::FreeBsd {
+            return Err(ConfigError::AdvbaseZero { vhid });
+        }
+        if self.advskew > MAX_ADVSKEW {
+            return Err(ConfigError::AdvskewOutOfRange {
+                vhid,
+                advskew: self.advskew,
+            });
+        }
+        if self.source.is_unspecified() || self.source.is_multicast() {
+            return Err(ConfigError::BadSource {
+                vhid,
+                address: self.source,
+            });
+        }
+        Ok(())
+    }
+}
+
+/// Highest configurable advskew; 255 is reserved for the bow-out advert.
+pub const MAX_ADVSKEW: u8 = 254;
+
+/// A vhid configuration carp(4) would refuse.
+#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
+pub enum ConfigError {
+    /// vhid 0 does not exist on the wire.
+    #[error("vhid 0 is invalid: vhids are 1..=255")]
+    VhidZero,
+    /// advbase 0 needs OpenBSD semantics.
+    #[error(
+        "vhid {vhid}: advbase 0 is only allowed in OpenBSD mode \
+         (sub-second intervals of advskew/256 s); FreeBSD advbase is 1..=255"
+    )]
+    AdvbaseZero {
+        /// The vhid being configured.
+        vhid: u8,
+    },
+    /// advskew above 254.
+    #[error(
+        "vhid {vhid}: advskew {advskew} is out of range 0..=254 \
+         (255 is reserved for the bow-out advertisement)"
+    )]
+    AdvskewOutOfRange {
+        /// The vhid being configured.
+        vhid: u8,
+        /// The rejected value.
+        advskew: u8,
+    },
+    /// The source address cannot send adverts or break ties.
+    #[error(
+        "vhid {vhid}: source address {address} must be a unicast address of this host \
+         (it breaks ties between equal masters)"
+    )]
+    BadSource {
+        /// The vhid being configured.
+        vhid: u8,
+        /// The rejected address.
+        address: IpAddr,
+    },
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::net::Ipv4Addr;
+
+    const SOURCE: IpAddr = IpAddr::V4(Ipv4Addr::new(10, 0, 0, 1));
+
+    #[test]
+    fn validation_table() {
+        let base = VhidConfig::new(1, SOURCE);
+        let cases: Vec<(&str, VhidConfig, Result<(), ConfigError>)> = vec![
+            ("defaults", base.clone(), Ok(())),
+            (
+                "vhid 0",
+                VhidConfig::new(0, SOURCE),
+                Err(ConfigError::VhidZero),
+            ),
+            (
+                "advbase 0 freebsd",
+                base.clone().advbase(0),
+                Err(ConfigError::AdvbaseZero { vhid: 1 }),
+            ),
+            (
+                "advbase 0 openbsd",
+                base.clone().advbase(0).advskew(100).flavor(Flavor::OpenBsd),
+                Ok(()),
+            ),
+            ("advbase 255", base.clone().advbase(255), Ok(())),
+            ("advskew 254", base.clone().advskew(254), Ok(())),
+            (
+                "advskew 255",
+                base.clone().advskew(255),
+                Err(ConfigError::AdvskewOutOfRange {
+                    vhid: 1,
+                    advskew: 255,
+                }),
+            ),
+            (
+                "unspecified source",
+                VhidConfig::new(1, IpAddr::V4(Ipv4Addr::UNSPECIFIED)),
+                Err(ConfigError::BadSource {
+                    vhid: 1,
+                    address: IpAddr::V4(Ipv4Addr::UNSPECIFIED),
+                }),
+            ),
+            (
+                "multicast source",
+                VhidConfig::new(1, IpAddr::V4(Ipv4Addr::new(224, 0, 0, 18))),
+                Err(ConfigError::BadSource {
+                    vhid: 1,
+                    address: IpAddr::V4(Ipv4Addr::new(224, 0, 0, 18)),
+                }),
+            ),
+        ];
+        for (name, config, expected) in cases {
+            assert_eq!(config.validate(), expected, "{name}");
+        }
+    }
+
+    #[test]
+    fn errors_name_the_problem() {
+        let err = VhidConfig::new(7, SOURCE)
+            .advbase(0)
+            .validate()
+            .unwrap_err();
+        let text = err.to_string();
+        assert!(
+            text.contains("vhid 7") && text.contains("OpenBSD"),
+            "{text}"
+        );
+    }
+}

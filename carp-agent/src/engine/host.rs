@@ -1,0 +1,328 @@
+//! The host: every vhid of this machine, the host-wide demotion counter and the
+//! interfaces' link state.
+
+use std::collections::{BTreeMap, VecDeque};
+
+use super::action::{Action, AdminState, Iface, Reason, State, VhidKey};
+use super::config::{ConfigError, VhidConfig};
+use super::demotion::Demotion;
+use super::time::Time;
+use super::timing::PeerAdvert;
+use super::vhid::{Host, Vhid, VhidStatus};
+
+/// A request the engine cannot carry out.
+#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
+pub enum EngineError {
+    /// No vhid with this key is configured.
+    #[error("{key}: no such vhid is configured")]
+    UnknownVhid {
+        /// The key asked for.
+        key: VhidKey,
+    },
+    /// The vhid is configured already.
+    #[error("{key}: already configured")]
+    DuplicateVhid {
+        /// The key asked for.
+        key: VhidKey,
+    },
+    /// The configuration is invalid.
+    #[error("{iface}: {source}")]
+    Config {
+        /// The interface the vhid was to be added to.
+        iface: Iface,
+        /// What is wrong.
+        #[source]
+        source: ConfigError,
+    },
+    /// An administrative state change on a vhid in INIT.
+    #[error("{key}: cannot go to state {target} while in INIT (link down or shut down)")]
+    NotRunning {
+        /// The vhid.
+        key: VhidKey,
+        /// The requested state.
+        target: AdminState,
+    },
+}
+
+/// The CARP election of one host, sans-IO.
+///
+/// Feed it inputs with the current time (`handle_*`, `set_link`, `demote`, ...),
+/// then drain [`Engine::poll_action`] and call [`Engine::handle_timeout`] at
+/// [`Engine::next_timeout`]. It never reads a clock or touches a socket, so the
+/// same code runs in the daemon and in the simulation.
+///
+/// Link state: an interface is unknown until [`Engine::set_link`] reports it;
+/// vhids on it stay in INIT until it is reported up. Every interface reported
+/// down adds the ifdown demotion (240) to the host once.
+///
+/// After [`Engine::shutdown`] the engine ignores every input.
+#[derive(Debug, Default)]
+pub struct Engine {
+    vhids: BTreeMap<VhidKey, Vhid>,
+    links: BTreeMap<Iface, bool>,
+    demotion: Demotion,
+    actions: VecDeque<Action>,
+    shut_down: bool,
+}
+
+impl Engine {
+    /// An engine with no vhids and no demotion.
+    pub fn new() -> Self {
+        Engine::default()
+    }
+
+    /// Adds a vhid on `iface`. It starts in INIT, and goes to BACKUP at once if
+    /// the interface is already reported up.
+    pub fn add_vhid(
+        &mut self,
+        now: Time,
+        iface: Iface,
+        config: VhidConfig,
+    ) -> Result<VhidKey, EngineError> {
+        config
+            .validate()
+            .map_err(|source| EngineError::Config { iface, source })?;
+        let key = VhidKey {
+            iface,
+            vhid: config.vhid,
+        };
+        if self.vhids.contains_key(&key) {
+            return Err(EngineError::DuplicateVhid { key });
+        }
+        let mut vhid = Vhid::new(key, config);
+        if !self.shut_down && self.links.get(&iface) == Some(&true) {
+            vhid.link_up(now, &mut self.host());
+        }
+        self.vhids.insert(key, vhid);
+        Ok(key)
+    }
+
+    /// Removes a vhid; a running one reports a change to INIT.
+    pub fn remove_vhid(&mut self, now: Time, key: VhidKey) -> Result<(), EngineError> {
+        let mut vhid = self
+            .vhids
+            .remove(&key)
+            .ok_or(EngineError::UnknownVhid { key })?;
+        let mut host = Host {
+            demotion: self.demotion.total(),
+            actions: &mut self.actions,
+        };
+        if vhid.stop(Reason::Removed, &mut host) {
+            self.change_demotion(now, |d| d.send_failing(false));
+        }
+        Ok(())
+    }
+
+    /// Reports the link state of `iface`. Down: its vhids go to INIT and the host
+    /// is demoted by 240 (once per interface). Up: the demotion is removed and its
+    /// vhids go to BACKUP.
+    pub fn set_link(&mut self, now: Time, iface: Iface, up: bool) {
+        if self.shut_down {
+            return;
+        }
+        let previous = self.links.insert(iface, up);
+        if previous == Some(up) {
+            return;
+        }
+        if up {
+            if previous == Some(false) {
+                self.change_demotion(now, Demotion::iface_up);
+            }
+            let demotion = self.demotion.total();
+            for vhid in self.vhids.range_mut(iface_range(iface)).map(|(_, v)| v) {
+                vhid.link_up(
+                    now,
+                    &mut Host {
+                        demotion,
+                        actions: &mut self.actions,
+                    },
+                );
+            }
+        } else {
+            let demotion = self.demotion.total();
+            let mut released = 0;
+            for vhid in self.vhids.range_mut(iface_range(iface)).map(|(_, v)| v) {
+                let mut host = Host {
+                    demotion,
+                    actions: &mut self.actions,
+                };
+                released += u32::from(vhid.stop(Reason::LinkDown, &mut host));
+            }
+            self.change_demotion(now, |d| {
+                d.iface_down();
+                (0..released).for_each(|_| d.send_failing(false));
+            });
+        }
+    }
+
+    /// An authenticated advert for `key` arrived.
+    pub fn handle_advert(
+        &mut self,
+        now: Time,
+        key: VhidKey,
+        advert: PeerAdvert,
+    ) -> Result<(), EngineError> {
+        if self.shut_down {
+            return Ok(());
+        }
+        let demotion = self.demotion.total();
+        let vhid = self
+            .vhids
+            .get_mut(&key)
+            .ok_or(EngineError::UnknownVhid { key })?;
+        vhid.on_advert(
+            now,
+            &advert,
+            &mut Host {
+                demotion,
+                actions: &mut self.actions,
+            },
+        );
+        Ok(())
+    }
+
+    /// Fires every timer due at or before `now`.
+    pub fn handle_timeout(&mut self, now: Time) {
+        if self.shut_down {
+            return;
+        }
+        let demotion = self.demotion.total();
+        for vhid in self.vhids.values_mut() {
+            vhid.on_timeout(
+                now,
+                &mut Host {
+                    demotion,
+                    actions: &mut self.actions,
+                },
+            );
+        }
+    }
+
+    /// `ifconfig em0 vhid N state backup|master`.
+    pub fn admin_set_state(
+        &mut self,
+        now: Time,
+        key: VhidKey,
+        target: AdminState,
+    ) -> Result<(), EngineError> {
+        let demotion = self.demotion.total();
+        let vhid = self
+            .vhids
+            .get_mut(&key)
+            .ok_or(EngineError::UnknownVhid { key })?;
+        let mut host = Host {
+            demotion,
+            actions: &mut self.actions,
+        };
+        if self.shut_down || !vhid.admin(now, target, &mut host) {
+            return Err(EngineError::NotRunning { key, target });
+        }
+        Ok(())
+    }
+
+    /// Adds `delta` (may be negative) to the administrator's demotion, like
+    /// `sysctl net.inet.carp.demotion=N`. Any change makes every MASTER advertise
+    /// at once.
+    pub fn demote(&mut self, now: Time, delta: i32) {
+        self.change_demotion(now, |d| d.adjust_admin(delta));
+    }
+
+    /// Sets the administrator's demotion to `value`.
+    pub fn set_demotion(&mut self, now: Time, value: u32) {
+        self.change_demotion(now, |d| d.set_admin(value));
+    }
+
+    /// The host demotion: the administrator's value plus 240 per interface down
+    /// and per vhid failing to send.
+    pub fn demotion(&self) -> u32 {
+        self.demotion.total()
+    }
+
+    /// Reports whether sending an advert for `key` worked. Three failures in a
+    /// row demote the host by 240 until three sends in a row succeed (FreeBSD).
+    pub fn report_send(&mut self, now: Time, key: VhidKey, ok: bool) -> Result<(), EngineError> {
+        let vhid = self
+            .vhids
+            .get_mut(&key)
+            .ok_or(EngineError::UnknownVhid { key })?;
+        if let Some(failing) = vhid.record_send(ok) {
+            self.change_demotion(now, |d| d.send_failing(failing));
+        }
+        Ok(())
+    }
+
+    /// Stops every vhid: each MASTER sends the bow-out advert (advbase 255,
+    /// advskew 255) if configured to, then every vhid goes to INIT.
+    pub fn shutdown(&mut self, _now: Time) {
+        if self.shut_down {
+            return;
+        }
+        let demotion = self.demotion.total();
+        for vhid in self.vhids.values_mut() {
+            vhid.shutdown(&mut Host {
+                demotion,
+                actions: &mut self.actions,
+            });
+        }
+        self.shut_down = true;
+    }
+
+    /// The next action for the caller, in the order they arose.
+    pub fn poll_action(&mut self) -> Option<Action> {
+        self.actions.pop_front()
+    }
+
+    /// When [`Engine::handle_timeout`] must next be called.
+    pub fn next_timeout(&self) -> Option<Time> {
+        self.vhids.values().filter_map(Vhid::deadline).min()
+    }
+
+    /// State of one vhid.
+    pub fn state(&self, key: VhidKey) -> Option<State> {
+        self.vhids.get(&key).map(Vhid::state)
+    }
+
+    /// Snapshot of one vhid.
+    pub fn status(&self, key: VhidKey) -> Option<VhidStatus> {
+        let demotion = self.demotion.total();
+        self.vhids.get(&key).map(|v| v.status(demotion))
+    }
+
+    /// Snapshots of every vhid, ordered by interface and vhid.
+    pub fn statuses(&self) -> impl Iterator<Item = VhidStatus> + '_ {
+        let demotion = self.demotion.total();
+        self.vhids.values().map(move |v| v.status(demotion))
+    }
+
+    fn host(&mut self) -> Host<'_> {
+        Host {
+            demotion: self.demotion.total(),
+            actions: &mut self.actions,
+        }
+    }
+
+    fn change_demotion(&mut self, now: Time, change: impl FnOnce(&mut Demotion)) {
+        let before = self.demotion.total();
+        change(&mut self.demotion);
+        let after = self.demotion.total();
+        if after == before || self.shut_down {
+            return;
+        }
+        for vhid in self.vhids.values_mut() {
+            vhid.demotion_changed(
+                now,
+                &mut Host {
+                    demotion: after,
+                    actions: &mut self.actions,
+                },
+            );
+        }
+    }
+}
+
+fn iface_range(iface: Iface) -> std::ops::RangeInclusive<VhidKey> {
+    VhidKey { iface, vhid: 0 }..=VhidKey {
+        iface,
+        vhid: u8::MAX,
+    }
+}

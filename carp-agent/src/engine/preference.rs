@@ -1,0 +1,177 @@
+//! Who wins an election: the ordering of advertisers.
+
+use std::cmp::Ordering;
+use std::net::IpAddr;
+
+use super::config::{Flavor, TieBreak};
+
+/// An advertiser's place in the election, lower = more preferred.
+///
+/// The advert interval `advbase + advskew/256` is compared as a time, which is
+/// the same as comparing `256*advbase + advskew` because advskew < 256. In
+/// OpenBSD mode the demote byte comes first: a more demoted host loses whatever
+/// its timing.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
+pub(crate) struct Rank {
+    demote: u8,
+    ticks: u32,
+}
+
+impl Rank {
+    pub(crate) fn new(flavor: Flavor, advbase: u8, advskew: u8, demote: u8) -> Self {
+        Rank {
+            // FreeBSD sends 0 in this byte and ignores it on input.
+            demote: match flavor {
+                Flavor::FreeBsd => 0,
+                Flavor::OpenBsd => demote,
+            },
+            ticks: 256 * u32::from(advbase) + u32::from(advskew),
+        }
+    }
+}
+
+/// Result of comparing a peer's advert with our own.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum Contest {
+    /// The peer is more preferred; `by_address` if only the tie-break decided it.
+    PeerWins { by_address: bool },
+    /// We are more preferred; `by_address` if only the tie-break decided it.
+    WeWin { by_address: bool },
+    /// Equal and unresolved: FreeBSD's tie rule, or the peer uses our own address.
+    Tie,
+}
+
+/// Compares a peer with us. With [`TieBreak::HigherAddress`] equal ranks are
+/// decided by the numerically higher source address (`IpAddr`'s order: every IPv4
+/// address sorts below every IPv6 one, which only matters if one vhid mixes
+/// families).
+pub(crate) fn contest(
+    ours: Rank,
+    our_address: IpAddr,
+    peer: Rank,
+    peer_address: IpAddr,
+    tie_break: TieBreak,
+) -> Contest {
+    match peer.cmp(&ours) {
+        Ordering::Less => Contest::PeerWins { by_address: false },
+        Ordering::Greater => Contest::WeWin { by_address: false },
+        Ordering::Equal => match tie_break {
+            TieBreak::AlwaysYield => Contest::Tie,
+            TieBreak::HigherAddress => match peer_address.cmp(&our_address) {
+                Ordering::Greater => Contest::PeerWins { by_address: true },
+                Ordering::Less => Contest::WeWin { by_address: true },
+                Ordering::Equal => Contest::Tie,
+            },
+        },
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::net::Ipv4Addr;
+
+    fn ip(last: u8) -> IpAddr {
+        IpAddr::V4(Ipv4Addr::new(10, 0, 0, last))
+    }
+
+    #[test]
+    fn contest_table() {
+        use Contest::*;
+        use Flavor::*;
+        use TieBreak::*;
+        // (flavor, ours (advbase, advskew, demote, addr), peer (...), tie-break) -> result
+        type Side = (u8, u8, u8, u8);
+        let cases: [(Flavor, Side, Side, TieBreak, Contest); 12] = [
+            (
+                FreeBsd,
+                (1, 100, 0, 1),
+                (1, 0, 0, 2),
+                HigherAddress,
+                PeerWins { by_address: false },
+            ),
+            (
+                FreeBsd,
+                (1, 0, 0, 1),
+                (1, 100, 0, 2),
+                HigherAddress,
+                WeWin { by_address: false },
+            ),
+            // advbase dominates advskew
+            (
+                FreeBsd,
+                (2, 0, 0, 1),
+                (1, 254, 0, 2),
+                HigherAddress,
+                PeerWins { by_address: false },
+            ),
+            // FreeBSD ignores the demote byte
+            (
+                FreeBsd,
+                (1, 0, 0, 1),
+                (1, 100, 0, 2),
+                HigherAddress,
+                WeWin { by_address: false },
+            ),
+            (
+                FreeBsd,
+                (1, 100, 0, 1),
+                (1, 0, 9, 2),
+                HigherAddress,
+                PeerWins { by_address: false },
+            ),
+            // ties
+            (
+                FreeBsd,
+                (1, 50, 0, 1),
+                (1, 50, 0, 2),
+                HigherAddress,
+                PeerWins { by_address: true },
+            ),
+            (
+                FreeBsd,
+                (1, 50, 0, 3),
+                (1, 50, 0, 2),
+                HigherAddress,
+                WeWin { by_address: true },
+            ),
+            (FreeBsd, (1, 50, 0, 1), (1, 50, 0, 2), AlwaysYield, Tie),
+            (FreeBsd, (1, 50, 0, 2), (1, 50, 0, 2), HigherAddress, Tie),
+            // OpenBSD: demote outranks timing
+            (
+                OpenBsd,
+                (1, 0, 1, 1),
+                (1, 200, 0, 2),
+                HigherAddress,
+                PeerWins { by_address: false },
+            ),
+            (
+                OpenBsd,
+                (1, 200, 0, 1),
+                (1, 0, 1, 2),
+                HigherAddress,
+                WeWin { by_address: false },
+            ),
+            (
+                OpenBsd,
+                (0, 100, 0, 1),
+                (1, 0, 0, 2),
+                HigherAddress,
+                WeWin { by_address: false },
+            ),
+        ];
+        for (flavor, ours, peer, tie_break, expected) in cases {
+            let got = contest(
+                Rank::new(flavor, ours.0, ours.1, ours.2),
+                ip(ours.3),
+                Rank::new(flavor, peer.0, peer.1, peer.2),
+                ip(peer.3),
+                tie_break,
+            );
+            assert_eq!(
+                got, expected,
+                "{flavor:?} ours {ours:?} peer {peer:?} {tie_break:?}"
+            );
+        }
+    }
+}

@@ -1,0 +1,409 @@
+//! The election state machine of one vhid.
+
+use std::collections::VecDeque;
+use std::net::IpAddr;
+use std::time::Duration;
+
+use super::action::{Action, AdminState, Peer, Reason, State, VhidKey};
+use super::config::{Flavor, TieBreak, VhidConfig};
+use super::heard::{Heard, HeardMasters};
+use super::preference::{Contest, Rank, contest};
+use super::time::Time;
+use super::timing::{Advertised, PeerAdvert};
+
+/// What a vhid needs from its host for one input: the host demotion, and where
+/// to put its actions.
+pub(crate) struct Host<'a> {
+    pub(crate) demotion: u32,
+    pub(crate) actions: &'a mut VecDeque<Action>,
+}
+
+/// A snapshot of one vhid, for status output and tests.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct VhidStatus {
+    /// The vhid.
+    pub key: VhidKey,
+    /// Its configuration.
+    pub config: VhidConfig,
+    /// Current state.
+    pub state: State,
+    /// The timing fields this host advertises now (demotion applied).
+    pub advertised: Advertised,
+    /// Time between adverts as MASTER.
+    pub interval: Duration,
+    /// Time a BACKUP waits for a master.
+    pub master_down: Duration,
+    /// When the next advert (MASTER) or master-down (BACKUP) is due.
+    pub deadline: Option<Time>,
+    /// The master a BACKUP currently listens to, if it heard one.
+    pub master: Option<IpAddr>,
+}
+
+#[derive(Debug)]
+pub(crate) struct Vhid {
+    key: VhidKey,
+    config: VhidConfig,
+    state: State,
+    /// MASTER: next advert. BACKUP: master-down. INIT: none.
+    deadline: Option<Time>,
+    /// When a BACKUP last accepted an advert (or entered BACKUP).
+    last_heard: Time,
+    /// The master a BACKUP follows: the last one accepted (or yielded to).
+    master: Option<IpAddr>,
+    /// Every master a BACKUP heard lately, to see through reordered adverts.
+    heard: HeardMasters,
+    send_health: SendHealth,
+}
+
+impl Vhid {
+    pub(crate) fn new(key: VhidKey, config: VhidConfig) -> Self {
+        Vhid {
+            key,
+            config,
+            state: State::Init,
+            deadline: None,
+            last_heard: Time::ZERO,
+            master: None,
+            heard: HeardMasters::default(),
+            send_health: SendHealth::default(),
+        }
+    }
+
+    pub(crate) fn state(&self) -> State {
+        self.state
+    }
+
+    pub(crate) fn deadline(&self) -> Option<Time> {
+        self.deadline
+    }
+
+    pub(crate) fn status(&self, demotion: u32) -> VhidStatus {
+        let advertised = self.advertised(demotion);
+        VhidStatus {
+            key: self.key,
+            config: self.config.clone(),
+            state: self.state,
+            advertised,
+            interval: advertised.interval(),
+            master_down: advertised.master_down(self.config.flavor),
+            deadline: self.deadline,
+            master: self.master,
+        }
+    }
+
+    fn advertised(&self, demotion: u32) -> Advertised {
+        Advertised::for_config(&self.config, demotion)
+    }
+
+    pub(crate) fn link_up(&mut self, now: Time, host: &mut Host<'_>) {
+        if self.state == State::Init {
+            self.become_backup(now, None, Reason::LinkUp, host);
+        }
+    }
+
+    /// Goes to INIT; returns whether a send-error demotion was released.
+    pub(crate) fn stop(&mut self, reason: Reason, host: &mut Host<'_>) -> bool {
+        if self.state != State::Init {
+            self.transition(State::Init, reason, host);
+        }
+        self.deadline = None;
+        self.master = None;
+        self.heard.clear();
+        self.send_health.reset()
+    }
+
+    pub(crate) fn on_advert(&mut self, now: Time, advert: &PeerAdvert, host: &mut Host<'_>) {
+        match self.state {
+            State::Init => {}
+            // A host going away is never a reason to yield.
+            State::Master if advert.is_bow_out() => {}
+            State::Master => self.master_hears(now, advert, host),
+            State::Backup => self.backup_hears(now, advert, host),
+        }
+    }
+
+    /// How `advert`'s sender compares with us advertising `ours`.
+    fn contest(&self, advert: &PeerAdvert, ours: Advertised) -> Contest {
+        let flavor = self.config.flavor;
+        contest(
+            Rank::new(flavor, ours.advbase, ours.advskew, ours.demote),
+            self.config.source,
+            Rank::new(flavor, advert.advbase, advert.advskew, advert.demote),
+            advert.source,
+            self.config.tie_break,
+        )
+    }
+
+    fn master_hears(&mut self, now: Time, advert: &PeerAdvert, host: &mut Host<'_>) {
+        let ours = self.advertised(host.demotion);
+        let peer = Peer::from(advert);
+        let reason = match self.contest(advert, ours) {
+            Contest::PeerWins { by_address } => Reason::MorePreferredMaster {
+                peer,
+                by_address,
+                demoted_advskew: (self.config.flavor == Flavor::FreeBsd && host.demotion > 0)
+                    .then_some(ours.advskew),
+            },
+            Contest::Tie if self.config.tie_break == TieBreak::AlwaysYield => {
+                Reason::EqualMaster { peer }
+            }
+            // We win: our next advert makes the other master yield. A tie under
+            // the address rule means our own address: a looped-back advert.
+            Contest::WeWin { .. } | Contest::Tie => return,
+        };
+        let winner = Heard {
+            advert: *advert,
+            at: now,
+        };
+        self.become_backup(now, Some(winner), reason, host);
+    }
+
+    fn backup_hears(&mut self, now: Time, advert: &PeerAdvert, host: &mut Host<'_>) {
+        let ours = self.advertised(host.demotion);
+        let master_down = ours.master_down(self.config.flavor);
+        if advert.is_bow_out() && self.config.accept_bow_out {
+            self.bow_out_heard(now, advert.source, ours, host);
+            return;
+        }
+        let takeover = self.takeover_reason(advert, ours, master_down);
+        // A master other than the sender that outranks us is in charge, and it
+        // will make the sender yield: taking over would only add a second master
+        // for an interval. (Typically the sender's advert is older than that
+        // master's, e.g. a demoted master's last word.) If that master is gone,
+        // master-down still fires.
+        let outranked = self.heard.alive(now).any(|h| {
+            h.source() != advert.source
+                && matches!(self.contest(&h.advert, ours), Contest::PeerWins { .. })
+        });
+        self.heard.record(Heard {
+            advert: *advert,
+            at: now,
+        });
+        match takeover {
+            Some(_) if outranked => {}
+            Some(reason) => self.become_master(now, reason, host),
+            None => {
+                self.master = Some(advert.source);
+                self.last_heard = now;
+                self.deadline = Some(now + master_down);
+            }
+        }
+    }
+
+    /// A master bows out: take over at once, unless another master is still
+    /// advertising that we would follow anyway (often one that already took
+    /// over); then follow that one.
+    fn bow_out_heard(&mut self, now: Time, source: IpAddr, ours: Advertised, host: &mut Host<'_>) {
+        let master_down = ours.master_down(self.config.flavor);
+        self.heard.forget(source);
+        let successor = self
+            .heard
+            .alive(now)
+            .filter(|h| self.takeover_reason(&h.advert, ours, master_down).is_none())
+            .max_by_key(|h| h.at)
+            .copied();
+        match successor {
+            Some(h) => {
+                self.master = Some(h.source());
+                self.last_heard = h.at;
+                self.deadline = Some(h.at + master_down);
+            }
+            None => self.become_master(now, Reason::BowOut { source }, host),
+        }
+    }
+
+    /// Why a BACKUP hearing `advert` should take over, if it should.
+    fn takeover_reason(
+        &self,
+        advert: &PeerAdvert,
+        ours: Advertised,
+        master_down: Duration,
+    ) -> Option<Reason> {
+        let peer = Peer::from(advert);
+        if self.config.flavor == Flavor::OpenBsd && advert.demote > ours.demote {
+            return Some(Reason::MoreDemotedMaster {
+                peer,
+                ours: ours.demote,
+            });
+        }
+        if self.config.preempt {
+            if let Contest::WeWin { by_address } = self.contest(advert, ours) {
+                return Some(Reason::Preempting { peer, by_address });
+            }
+        }
+        (advert.interval() > master_down).then_some(Reason::MasterTooSlow { peer, master_down })
+    }
+
+    pub(crate) fn on_timeout(&mut self, now: Time, host: &mut Host<'_>) {
+        if self.deadline.is_none_or(|deadline| deadline > now) {
+            return;
+        }
+        match self.state {
+            State::Backup => {
+                let silent_for = now.saturating_duration_since(self.last_heard);
+                self.become_master(now, Reason::MasterDown { silent_for }, host);
+            }
+            State::Master => self.advertise(now, host),
+            State::Init => self.deadline = None,
+        }
+    }
+
+    /// FreeBSD: any change of the host demotion makes every master advertise at
+    /// once, so peers see the new advskew without waiting an interval.
+    pub(crate) fn demotion_changed(&mut self, now: Time, host: &mut Host<'_>) {
+        if self.state == State::Master {
+            self.advertise(now, host);
+        }
+    }
+
+    /// Returns false if the vhid is in INIT, where the command means nothing.
+    pub(crate) fn admin(&mut self, now: Time, target: AdminState, host: &mut Host<'_>) -> bool {
+        match (self.state, target) {
+            (State::Init, _) => return false,
+            (State::Backup, AdminState::Master) => {
+                self.become_master(now, Reason::Admin(target), host);
+            }
+            (State::Master, AdminState::Backup) => {
+                self.become_backup(now, None, Reason::Admin(target), host);
+            }
+            (State::Backup, AdminState::Backup) | (State::Master, AdminState::Master) => {}
+        }
+        true
+    }
+
+    /// Sends the bow-out if MASTER, then goes to INIT. Returns whether a
+    /// send-error demotion was released.
+    pub(crate) fn shutdown(&mut self, host: &mut Host<'_>) -> bool {
+        if self.state == State::Master && self.config.send_bow_out {
+            let ours = self.advertised(host.demotion);
+            self.push_advert(Advertised::bow_out(ours.demote), host);
+        }
+        self.stop(Reason::Shutdown, host)
+    }
+
+    /// Records the outcome of sending an advert; returns `Some(true)` when the
+    /// vhid starts demoting the host for send errors, `Some(false)` when it stops.
+    pub(crate) fn record_send(&mut self, ok: bool) -> Option<bool> {
+        self.send_health.record(ok)
+    }
+
+    fn become_master(&mut self, now: Time, reason: Reason, host: &mut Host<'_>) {
+        self.transition(State::Master, reason, host);
+        self.master = None;
+        self.heard.clear();
+        self.advertise(now, host);
+    }
+
+    fn become_backup(
+        &mut self,
+        now: Time,
+        master: Option<Heard>,
+        reason: Reason,
+        host: &mut Host<'_>,
+    ) {
+        self.transition(State::Backup, reason, host);
+        self.master = master.map(|m| m.source());
+        self.heard.clear();
+        if let Some(m) = master {
+            self.heard.record(m);
+        }
+        self.last_heard = now;
+        let master_down = self
+            .advertised(host.demotion)
+            .master_down(self.config.flavor);
+        self.deadline = Some(now + master_down);
+    }
+
+    fn advertise(&mut self, now: Time, host: &mut Host<'_>) {
+        let ours = self.advertised(host.demotion);
+        self.push_advert(ours, host);
+        self.deadline = Some(now + ours.interval());
+    }
+
+    fn push_advert(&self, fields: Advertised, host: &mut Host<'_>) {
+        host.actions.push_back(Action::SendAdvert {
+            key: self.key,
+            advbase: fields.advbase,
+            advskew: fields.advskew,
+            demote: fields.demote,
+        });
+    }
+
+    fn transition(&mut self, to: State, reason: Reason, host: &mut Host<'_>) {
+        let from = std::mem::replace(&mut self.state, to);
+        host.actions.push_back(Action::StateChange {
+            key: self.key,
+            from,
+            to,
+            reason,
+        });
+    }
+}
+
+/// FreeBSD's send-error bookkeeping: 3 consecutive failures demote the host,
+/// 3 consecutive successes afterwards undo it.
+#[derive(Clone, Debug, Default)]
+struct SendHealth {
+    errors: u32,
+    successes: u32,
+    demoting: bool,
+}
+
+const SENDAD_MAX_ERRORS: u32 = 3;
+const SENDAD_MIN_SUCCESS: u32 = 3;
+
+impl SendHealth {
+    fn record(&mut self, ok: bool) -> Option<bool> {
+        if !ok {
+            self.errors = self.errors.saturating_add(1);
+            self.successes = 0;
+            if self.errors >= SENDAD_MAX_ERRORS && !self.demoting {
+                self.demoting = true;
+                return Some(true);
+            }
+        } else if self.demoting {
+            self.successes += 1;
+            if self.successes >= SENDAD_MIN_SUCCESS {
+                *self = SendHealth::default();
+                return Some(false);
+            }
+        } else {
+            self.errors = 0;
+        }
+        None
+    }
+
+    /// Forgets the history; returns whether a demotion was released.
+    fn reset(&mut self) -> bool {
+        std::mem::take(self).demoting
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn send_health_needs_three_in_a_row() {
+        let mut health = SendHealth::default();
+        let outcomes = [
+            (false, None),
+            (false, None),
+            (true, None),
+            (false, None),
+            (false, None),
+            (false, Some(true)),
+            (false, None),
+            (true, None),
+            (true, None),
+            (false, None),
+            (true, None),
+            (true, None),
+            (true, Some(false)),
+            (true, None),
+        ];
+        for (step, (ok, expected)) in outcomes.into_iter().enumerate() {
+            assert_eq!(health.record(ok), expected, "step {step}");
+        }
+    }
+}

@@ -1,0 +1,255 @@
+//! The simulation's own model of who should win and how fast, written apart
+//! from the engine so that checks do not trust the code under test.
+
+use std::cmp::Reverse;
+use std::fmt;
+use std::net::IpAddr;
+use std::time::Duration;
+
+use super::network::NodeId;
+use super::segment::Segment;
+use crate::engine::{Flavor, Time, VhidConfig};
+
+/// 1/256 s.
+const TICK_NS: u64 = 3_906_250;
+
+/// What a candidate node advertises for a vhid, per PROTOCOL.md.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Expected {
+    /// Election key, lower = more preferred: (demote byte, interval in ticks,
+    /// higher address first).
+    pub rank: (u8, u32, Reverse<IpAddr>),
+    /// Time between its adverts as MASTER.
+    pub interval: Duration,
+    /// Time it waits as BACKUP.
+    pub master_down: Duration,
+    /// Whether it preempts.
+    pub preempt: bool,
+}
+
+impl Expected {
+    /// The model for `config` on a host with demotion `demotion`.
+    pub fn new(config: &VhidConfig, demotion: u32) -> Self {
+        let (advskew, demote) = match config.flavor {
+            // FreeBSD adds the demotion to advskew, at most 240 on the wire.
+            Flavor::FreeBsd => ((u32::from(config.advskew) + demotion).min(240), 0),
+            // OpenBSD sends it in its own byte, which ranks first.
+            Flavor::OpenBsd => (u32::from(config.advskew), demotion.min(255) as u8),
+        };
+        let base = u32::from(config.advbase);
+        let interval_ticks = (256 * base + advskew).max(1);
+        let down_ticks = match config.flavor {
+            Flavor::FreeBsd => 3 * 256 * base + advskew,
+            Flavor::OpenBsd => 3 * interval_ticks,
+        };
+        Expected {
+            rank: (demote, 256 * base + advskew, Reverse(config.source)),
+            interval: Duration::from_nanos(u64::from(interval_ticks) * TICK_NS),
+            master_down: Duration::from_nanos(u64::from(down_ticks) * TICK_NS),
+            preempt: config.preempt,
+        }
+    }
+}
+
+/// Every vhid configured on some node, ascending.
+pub fn vhids(segment: &Segment) -> Vec<u8> {
+    let mut all: Vec<u8> = (0..segment.len())
+        .flat_map(|n| segment.spec(n).vhids.iter().map(|c| c.vhid))
+        .collect();
+    all.sort_unstable();
+    all.dedup();
+    all
+}
+
+/// The model for `vhid` on `node`, if the node can take part (running, link up).
+pub fn expected(segment: &Segment, node: NodeId, vhid: u8) -> Option<Expected> {
+    if !segment.is_running(node) || !segment.is_link_up(node) {
+        return None;
+    }
+    let config = segment.spec(node).vhids.iter().find(|c| c.vhid == vhid)?;
+    Some(Expected::new(config, segment.admin_demotion(node)))
+}
+
+/// Nodes that can be MASTER of `vhid` now.
+pub fn candidates(segment: &Segment, vhid: u8) -> Vec<NodeId> {
+    (0..segment.len())
+        .filter(|&n| expected(segment, n, vhid).is_some())
+        .collect()
+}
+
+/// The candidate that should be MASTER when preemption is on: lowest
+/// (demote, advbase, effective advskew), ties to the higher address.
+pub fn most_preferred(segment: &Segment, vhid: u8) -> Option<NodeId> {
+    candidates(segment, vhid)
+        .into_iter()
+        .min_by_key(|&n| expected(segment, n, vhid).map(|e| e.rank))
+}
+
+/// Whether every candidate preempts.
+pub fn all_preempt(segment: &Segment, vhid: u8) -> bool {
+    candidates(segment, vhid)
+        .into_iter()
+        .all(|n| expected(segment, n, vhid).is_some_and(|e| e.preempt))
+}
+
+fn max_of(segment: &Segment, vhid: u8, f: impl Fn(&Expected) -> Duration) -> Duration {
+    candidates(segment, vhid)
+        .into_iter()
+        .filter_map(|n| expected(segment, n, vhid))
+        .map(|e| f(&e))
+        .max()
+        .unwrap_or_default()
+}
+
+/// How long after the last fault (the segment healed: no partition, no loss,
+/// no crash, boot, demotion or link change) `vhid` is certain to have exactly
+/// one MASTER among the candidates, and with preemption the most preferred one:
+/// `MD + I + 4*D` (largest master-down and interval among the candidates, `D`
+/// the longest delivery delay).
+///
+/// Why that is enough (each step can only happen once, in this order):
+/// - `D`: adverts sent before the heal, some by nodes now dead, are still in
+///   flight and can make a master yield or re-arm a backup's timer.
+/// - `MD`: after that nothing re-arms the timer of a backup that hears no live
+///   master, so someone becomes MASTER. With preemption the most preferred node
+///   P is MASTER by `D + MD` (less preferred adverts make it take over rather
+///   than wait), and stays MASTER for good.
+/// - `D`: P's at-once advert reaches every rival, which yields.
+/// - `I + D`: a rival that preempted a third master just before hearing P (or,
+///   without preemption, a master that formed while an older master was between
+///   adverts) yields at the next regular advert of the winner.
+/// - `D`: slack for a backup whose timer fired in the same delivery window as
+///   the winner's.
+///
+/// This presumes what the random topologies guarantee: the nodes of a vhid share
+/// advbase, flavor and preempt, and `I + D` is shorter than every master-down.
+pub fn settle_bound(segment: &Segment, vhid: u8) -> Duration {
+    let delay = segment.conditions().max_delay;
+    max_of(segment, vhid, |e| e.master_down) + max_of(segment, vhid, |e| e.interval) + delay * 4
+}
+
+/// After the master crashes (or is cut off: pass it as `excluded`), some other
+/// candidate is MASTER within this: the master's last advert reaches a backup at
+/// most `D` after the crash, and the fastest backup's master-down runs from there.
+pub fn failover_bound(segment: &Segment, vhid: u8, excluded: Option<NodeId>) -> Duration {
+    let fastest = candidates(segment, vhid)
+        .into_iter()
+        .filter(|&n| Some(n) != excluded)
+        .filter_map(|n| expected(segment, n, vhid))
+        .map(|e| e.master_down)
+        .min()
+        .unwrap_or_default();
+    fastest + segment.conditions().max_delay
+}
+
+/// A broken invariant.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Violation {
+    /// When it was observed.
+    pub at: Time,
+    /// The vhid concerned.
+    pub vhid: u8,
+    /// What was expected and what happened.
+    pub what: String,
+}
+
+impl fmt::Display for Violation {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "at {} vhid {}: {}", self.at, self.vhid, self.what)
+    }
+}
+
+/// Exactly one candidate is MASTER of `vhid` (none if there are no candidates),
+/// and if every candidate preempts it is the most preferred one.
+pub fn check_converged(segment: &Segment, vhid: u8) -> Result<(), Violation> {
+    let masters = segment.masters(vhid);
+    let names = |nodes: &[NodeId]| {
+        nodes
+            .iter()
+            .map(|&n| segment.name(n))
+            .collect::<Vec<_>>()
+            .join(", ")
+    };
+    let violation = |what: String| Violation {
+        at: segment.now(),
+        vhid,
+        what,
+    };
+    let Some(best) = most_preferred(segment, vhid) else {
+        return match masters.is_empty() {
+            true => Ok(()),
+            false => Err(violation(format!(
+                "no candidates, yet MASTER: {}",
+                names(&masters)
+            ))),
+        };
+    };
+    if masters.len() != 1 {
+        return Err(violation(format!(
+            "expected exactly one MASTER, found {} [{}]",
+            masters.len(),
+            names(&masters)
+        )));
+    }
+    if all_preempt(segment, vhid) && masters[0] != best {
+        return Err(violation(format!(
+            "with preemption the MASTER should be {} (most preferred), found {}",
+            segment.name(best),
+            segment.name(masters[0])
+        )));
+    }
+    Ok(())
+}
+
+/// The first change of a node other than `excluded` to MASTER of `vhid` at or
+/// after `since`, from the timeline.
+pub fn first_master_since(
+    segment: &Segment,
+    vhid: u8,
+    since: Time,
+    excluded: Option<NodeId>,
+) -> Option<(Time, NodeId)> {
+    segment
+        .timeline()
+        .iter()
+        .filter(|e| e.at >= since && e.node != excluded)
+        .find_map(|e| match e.state_change() {
+            Some((v, _, to)) if v == vhid && to == crate::engine::State::Master => {
+                Some((e.at, e.node?))
+            }
+            _ => None,
+        })
+}
+
+/// State changes of `vhid` strictly after `after`.
+pub fn transitions_after(segment: &Segment, vhid: u8, after: Time) -> usize {
+    segment
+        .timeline()
+        .iter()
+        .filter(|e| e.at > after && e.state_change().is_some_and(|(v, _, _)| v == vhid))
+        .count()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::net::Ipv4Addr;
+
+    #[test]
+    fn model_matches_protocol_md() {
+        let source = IpAddr::V4(Ipv4Addr::new(10, 0, 0, 1));
+        let free = VhidConfig::new(1, source).advskew(100);
+        let e = Expected::new(&free, 0);
+        assert_eq!(e.interval, Duration::from_nanos(1_390_625_000));
+        assert_eq!(e.master_down, Duration::from_nanos(3_390_625_000));
+        assert_eq!(Expected::new(&free, 500).rank.1, 256 + 240);
+        let open = VhidConfig::new(1, source)
+            .flavor(Flavor::OpenBsd)
+            .advbase(0)
+            .advskew(128);
+        let e = Expected::new(&open, 300);
+        assert_eq!(e.rank.0, 255);
+        assert_eq!(e.interval, Duration::from_millis(500));
+        assert_eq!(e.master_down, Duration::from_millis(1_500));
+    }
+}

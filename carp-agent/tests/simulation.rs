@@ -1,0 +1,462 @@
+//! Election invariants over thousands of random seeds of the simulated segment.
+//!
+//! Each property runs `SEEDS` seeds (random topology: 2-5 nodes, 1-2 vhids,
+//! FreeBSD or OpenBSD flavor, random skews with frequent ties, delays up to
+//! 50 ms). A failure names the seed; `CARP_SIM_SEED=<seed>` replays just that
+//! seed and prints its timeline; `CARP_SIM_SEEDS=<n>` runs `n` seeds per property. The time bounds come from `sim::oracle`, which
+//! documents why each is sufficient.
+
+use std::time::{Duration, Instant};
+
+use carp_agent::engine::{Reason, State, TieBreak, Time, VhidConfig};
+use carp_agent::sim::scenario::{
+    self, ScenarioKind, ScenarioOptions, boot_all, random_chaos, random_topology,
+};
+use carp_agent::sim::{Fault, Happening, NetConditions, NodeId, NodeSpec, Segment, SimRng, oracle};
+
+/// Seeds per property.
+const SEEDS: u64 = 3_000;
+
+/// The seeds to run: `CARP_SIM_SEED` alone if set, else `0..count`, where
+/// `CARP_SIM_SEEDS` can raise `count` for a longer soak.
+fn seeds(count: u64) -> (Vec<u64>, bool) {
+    let count = std::env::var("CARP_SIM_SEEDS")
+        .ok()
+        .and_then(|n| n.parse().ok())
+        .unwrap_or(count);
+    match std::env::var("CARP_SIM_SEED") {
+        Ok(text) => {
+            let seed = text
+                .trim()
+                .parse()
+                .unwrap_or_else(|_| panic!("CARP_SIM_SEED={text:?} is not a u64"));
+            (vec![seed], true)
+        }
+        Err(_) => ((0..count).collect(), false),
+    }
+}
+
+/// Runs `property` for every seed and fails with the seeds that broke it.
+fn for_each_seed(test: &str, count: u64, property: impl Fn(u64) -> Result<(), Failure>) {
+    let (seeds, replaying) = seeds(count);
+    let started = Instant::now();
+    let mut failures = Vec::new();
+    for &seed in &seeds {
+        if let Err(failure) = property(seed) {
+            failures.push((seed, failure));
+        }
+    }
+    if let Some((seed, failure)) = failures.first() {
+        let others: Vec<String> = failures
+            .iter()
+            .skip(1)
+            .take(9)
+            .map(|(s, _)| s.to_string())
+            .collect();
+        let mut message = format!(
+            "{} of {} seeds failed\nseed {seed} failed: {}\nreplay with CARP_SIM_SEED={seed} cargo test -p carp-agent --test simulation {test}",
+            failures.len(),
+            seeds.len(),
+            failure.what,
+        );
+        if !others.is_empty() {
+            message += &format!("\nother failing seeds: {}", others.join(", "));
+        }
+        if replaying {
+            message += &format!("\ntimeline:\n{}", failure.timeline);
+        }
+        panic!("{message}");
+    }
+    eprintln!("{test}: {} seeds in {:.2?}", seeds.len(), started.elapsed());
+}
+
+struct Failure {
+    what: String,
+    timeline: String,
+}
+
+fn fail(segment: &Segment, what: impl Into<String>) -> Failure {
+    let c = segment.conditions();
+    let mut lines = vec![format!(
+        "delay {:?}..={:?}, loss {:.2}",
+        c.min_delay, c.max_delay, c.loss
+    )];
+    for node in 0..segment.len() {
+        let spec = segment.spec(node);
+        let vhids: Vec<String> = spec
+            .vhids
+            .iter()
+            .map(|v| {
+                format!(
+                    "vhid {} {:?} advbase {} advskew {} preempt {}",
+                    v.vhid, v.flavor, v.advbase, v.advskew, v.preempt
+                )
+            })
+            .collect();
+        lines.push(format!(
+            "{} {}: {}",
+            spec.name,
+            spec.address,
+            vhids.join("; ")
+        ));
+    }
+    lines.extend(segment.timeline().iter().map(|e| segment.render(e)));
+    let timeline = lines.join("\n");
+    Failure {
+        what: what.into(),
+        timeline,
+    }
+}
+
+/// A random segment for `seed`, all nodes booted within 3 s; returns the last
+/// boot time. `adjust` may change the node configurations first.
+fn random_segment(
+    rng: &mut SimRng,
+    adjust: impl Fn(&mut VhidConfig),
+) -> (Segment, Time, usize, u8) {
+    let nodes = rng.between(2, 5) as usize;
+    let vhids = rng.between(1, 2) as u8;
+    let (mut specs, conditions) = random_topology(rng, nodes, vhids);
+    for spec in &mut specs {
+        spec.vhids.iter_mut().for_each(&adjust);
+    }
+    let mut segment = Segment::new(rng.next_u64(), specs, conditions).expect("valid topology");
+    let booted = boot_all(rng, &mut segment, Duration::from_secs(3));
+    (segment, booted, nodes, vhids)
+}
+
+/// Runs to `at` and returns when every vhid must have settled (oracle bound).
+fn settled_after(segment: &mut Segment, at: Time) -> Time {
+    segment.run_until(at);
+    let settle = oracle::vhids(segment)
+        .into_iter()
+        .map(|v| oracle::settle_bound(segment, v))
+        .max()
+        .unwrap_or_default();
+    at + settle
+}
+
+fn check_all_converged(segment: &Segment) -> Result<(), Failure> {
+    for vhid in oracle::vhids(segment) {
+        oracle::check_converged(segment, vhid).map_err(|v| fail(segment, v.to_string()))?;
+    }
+    Ok(())
+}
+
+fn check_quiet(segment: &Segment, after: Time) -> Result<(), Failure> {
+    for vhid in oracle::vhids(segment) {
+        let changes = oracle::transitions_after(segment, vhid, after);
+        if changes > 0 {
+            return Err(fail(
+                segment,
+                format!("vhid {vhid}: {changes} state changes after {after} without any fault"),
+            ));
+        }
+    }
+    Ok(())
+}
+
+/// The MASTER of `vhid` in a converged segment.
+fn sole_master(segment: &Segment, vhid: u8) -> Result<NodeId, Failure> {
+    match segment.masters(vhid)[..] {
+        [master] => Ok(master),
+        ref masters => Err(fail(
+            segment,
+            format!("vhid {vhid}: expected one master before the fault, found {masters:?}"),
+        )),
+    }
+}
+
+/// Invariants 1 and 3 after chaos: random crashes, reboots, bow-outs,
+/// partitions, loss, demotions, link flaps and admin commands; then the segment
+/// heals. One settle bound later there is exactly one MASTER per vhid (the most
+/// preferred if preemption is on), and nothing changes for the next 20 s.
+#[test]
+fn healed_segment_converges_then_stays_quiet() {
+    for_each_seed("healed_segment_converges_then_stays_quiet", SEEDS, |seed| {
+        let mut rng = SimRng::new(seed);
+        let (mut segment, booted, nodes, vhids) = random_segment(&mut rng, |_| {});
+        let heal = booted + rng.duration(Duration::from_secs(5), Duration::from_secs(30));
+        for (at, fault) in random_chaos(&mut rng, nodes, vhids, booted, heal) {
+            segment.schedule(at, fault);
+        }
+        let settled = settled_after(&mut segment, heal);
+        segment.run_until(settled);
+        check_all_converged(&segment)?;
+        segment.run_until(settled + Duration::from_secs(20));
+        check_quiet(&segment, settled)
+    });
+}
+
+/// Invariant 3 from a clean start: no faults, no loss, only delay jitter. After
+/// convergence there is not a single transition for a minute.
+#[test]
+fn steady_state_has_no_transitions() {
+    for_each_seed("steady_state_has_no_transitions", SEEDS, |seed| {
+        let mut rng = SimRng::new(seed);
+        let (mut segment, booted, _, _) = random_segment(&mut rng, |_| {});
+        let settled = settled_after(&mut segment, booted);
+        segment.run_until(settled);
+        check_all_converged(&segment)?;
+        segment.run_until(settled + Duration::from_secs(60));
+        check_quiet(&segment, settled)?;
+        check_all_converged(&segment)
+    });
+}
+
+/// Invariant 2: when the master crashes (no bow-out), some backup is MASTER
+/// within the fastest backup's master-down plus one delivery delay (measured
+/// from the crash), even with some advert loss beforehand.
+#[test]
+fn crashed_master_is_replaced_within_master_down() {
+    for_each_seed(
+        "crashed_master_is_replaced_within_master_down",
+        SEEDS,
+        |seed| {
+            let mut rng = SimRng::new(seed);
+            let (mut segment, booted, _, vhids) = random_segment(&mut rng, |_| {});
+            let settled = settled_after(&mut segment, booted);
+            segment.run_until(settled);
+            if rng.chance(0.3) {
+                segment.schedule(settled, Fault::SetLoss(rng.unit() * 0.05));
+            }
+            let vhid = rng.between(1, u64::from(vhids)) as u8;
+            // a random phase against the master's advert schedule
+            let crash = settled + rng.duration(Duration::ZERO, Duration::from_secs(3));
+            segment.run_until(crash);
+            let Some(&master) = segment.masters(vhid).first() else {
+                return Err(fail(
+                    &segment,
+                    format!("vhid {vhid}: no master before the crash"),
+                ));
+            };
+            segment.schedule(crash, Fault::Crash(master));
+            segment.run_until(crash);
+            let bound = oracle::failover_bound(&segment, vhid, None);
+            if segment.masters(vhid).is_empty() {
+                segment.run_until(crash + bound);
+                if oracle::first_master_since(&segment, vhid, crash, Some(master)).is_none() {
+                    return Err(fail(
+                        &segment,
+                        format!(
+                            "vhid {vhid}: no MASTER within {:.3} s of the crash of {}",
+                            bound.as_secs_f64(),
+                            segment.name(master)
+                        ),
+                    ));
+                }
+            }
+            Ok(())
+        },
+    );
+}
+
+/// Invariant 4: a MASTER demoted by 240 (others not demoted, preemption on; a
+/// FreeBSD backup only takes over a worse master with preemption) hands over
+/// within two delivery delays: its at-once advert reaches the backups, the best
+/// one preempts and its at-once advert makes every other master yield. That is
+/// well within one advert interval. Removing the demotion hands back within one
+/// interval of the new master plus two delays.
+#[test]
+fn demoted_master_hands_over_within_an_interval() {
+    for_each_seed(
+        "demoted_master_hands_over_within_an_interval",
+        SEEDS,
+        |seed| {
+            let mut rng = SimRng::new(seed);
+            let (mut segment, booted, _, vhids) = random_segment(&mut rng, |c| c.preempt = true);
+            let settled = settled_after(&mut segment, booted);
+            let delay = segment.conditions().max_delay;
+            let vhid = rng.between(1, u64::from(vhids)) as u8;
+            let demote_at = settled + rng.duration(Duration::ZERO, Duration::from_secs(3));
+            segment.run_until(demote_at);
+            let master = sole_master(&segment, vhid)?;
+            segment.schedule(demote_at, Fault::Demote(master, 240));
+            segment.run_until(demote_at);
+            let shortest_interval = oracle::candidates(&segment, vhid)
+                .into_iter()
+                .filter_map(|n| oracle::expected(&segment, n, vhid))
+                .map(|e| e.interval)
+                .min()
+                .unwrap_or_default();
+            assert!(
+                delay * 2 < shortest_interval,
+                "seed {seed}: topology too slow for the claim"
+            );
+            segment.run_until(demote_at + delay * 2);
+            check_all_converged(&segment)?;
+            if oracle::most_preferred(&segment, vhid) != Some(master)
+                && segment.state(master, vhid) != Some(State::Backup)
+            {
+                return Err(fail(
+                    &segment,
+                    format!("vhid {vhid}: demoted master did not step down"),
+                ));
+            }
+
+            let restore_at = segment.now() + rng.duration(Duration::ZERO, Duration::from_secs(2));
+            segment.schedule(restore_at, Fault::Demote(master, -240));
+            segment.run_until(restore_at);
+            // the demotion touched every vhid of the host
+            let longest_interval = oracle::vhids(&segment)
+                .into_iter()
+                .flat_map(|v| {
+                    let segment = &segment;
+                    oracle::candidates(segment, v)
+                        .into_iter()
+                        .filter_map(move |n| oracle::expected(segment, n, v))
+                })
+                .map(|e| e.interval)
+                .max()
+                .unwrap_or_default();
+            segment.run_until(restore_at + longest_interval + delay * 2);
+            check_all_converged(&segment)
+        },
+    );
+}
+
+/// Invariant 5: when the master shuts down gracefully, its bow-out makes a
+/// backup MASTER within one delivery delay, and one delay later exactly one
+/// MASTER is left (with preemption, the most preferred survivor). Without
+/// preemption it can be a less preferred one: a backup that hears the first
+/// new master's advert before the bow-out follows that master and takes the
+/// bow-out for stale.
+#[test]
+fn bow_out_hands_over_within_a_delivery_delay() {
+    for_each_seed(
+        "bow_out_hands_over_within_a_delivery_delay",
+        SEEDS,
+        |seed| {
+            let mut rng = SimRng::new(seed);
+            let (mut segment, booted, _, vhids) = random_segment(&mut rng, |_| {});
+            let settled = settled_after(&mut segment, booted);
+            let delay = segment.conditions().max_delay;
+            let vhid = rng.between(1, u64::from(vhids)) as u8;
+            let stop = settled + rng.duration(Duration::ZERO, Duration::from_secs(3));
+            segment.run_until(stop);
+            let master = sole_master(&segment, vhid)?;
+            segment.schedule(stop, Fault::Shutdown(master));
+            segment.run_until(stop + delay);
+            // The first takeover must come from the bow-out rule itself: FreeBSD's
+            // "master advertises slower than our master-down" would also fire on
+            // advbase 255 and hide a broken bow-out.
+            let bowed_out = segment.spec(master).address;
+            let first = segment.timeline().iter().find(|e| {
+            e.at >= stop
+                && matches!(&e.what, Happening::StateChange { vhid: v, to: State::Master, .. } if *v == vhid)
+        });
+            match first.map(|e| &e.what) {
+                Some(Happening::StateChange {
+                    reason: Reason::BowOut { source },
+                    ..
+                }) if *source == bowed_out => {}
+                other => {
+                    return Err(fail(
+                        &segment,
+                        format!("vhid {vhid}: no bow-out takeover within {delay:?}: {other:?}"),
+                    ));
+                }
+            }
+            segment.run_until(stop + delay * 2);
+            check_all_converged(&segment)
+        },
+    );
+}
+
+/// Every scripted story of `carp-agent simulate` holds its own checks.
+#[test]
+fn simulate_scenarios_hold_their_checks() {
+    let kinds = [
+        ScenarioKind::Failover,
+        ScenarioKind::Demote,
+        ScenarioKind::Partition,
+        ScenarioKind::Bowout,
+        ScenarioKind::Random,
+    ];
+    for_each_seed("simulate_scenarios_hold_their_checks", 100, |seed| {
+        let mut rng = SimRng::new(seed);
+        for kind in kinds {
+            let options = ScenarioOptions {
+                kind,
+                nodes: rng.between(2, 5) as usize,
+                vhids: rng.between(1, 2) as u8,
+                seed,
+                duration: Duration::from_secs(30),
+            };
+            let report = scenario::run(&options).expect("valid scenario");
+            if let Some(v) = report.violations.first() {
+                return Err(fail(&report.segment, format!("{kind:?}: {v}")));
+            }
+            let unmet: Vec<_> = report.measurements.iter().filter(|m| !m.ok()).collect();
+            if !unmet.is_empty() || (kind != ScenarioKind::Random && report.measurements.is_empty())
+            {
+                return Err(fail(
+                    &report.segment,
+                    format!("{kind:?}: measurements {unmet:?}"),
+                ));
+            }
+        }
+        Ok(())
+    });
+}
+
+fn twins(tie_break: TieBreak) -> Segment {
+    let specs = (1..=2)
+        .map(|host| {
+            let address = format!("10.0.0.{host}").parse().unwrap();
+            NodeSpec {
+                name: format!("node{host}"),
+                address,
+                vhids: vec![
+                    VhidConfig::new(1, address)
+                        .advskew(100)
+                        .tie_break(tie_break),
+                ],
+            }
+        })
+        .collect();
+    // Fixed delay: with identical configs booted together, the timers fire together.
+    let conditions = NetConditions {
+        min_delay: Duration::from_millis(2),
+        max_delay: Duration::from_millis(2),
+        loss: 0.0,
+    };
+    let mut segment = Segment::new(7, specs, conditions).unwrap();
+    segment.schedule(Time::ZERO, Fault::Boot(0));
+    segment.schedule(Time::ZERO, Fault::Boot(1));
+    segment.run_until(Time::from_secs(60));
+    segment
+}
+
+/// Two identical hosts: FreeBSD's yield-on-tie makes both yield and collide
+/// forever; the higher-address rule leaves exactly one master, the higher one.
+#[test]
+fn tie_break_by_address_ends_the_freebsd_flap() {
+    let freebsd = twins(TieBreak::AlwaysYield);
+    let flaps = oracle::transitions_after(&freebsd, 1, Time::from_secs(10));
+    assert!(
+        flaps >= 20,
+        "FreeBSD's rule should flap, saw {flaps} transitions"
+    );
+
+    let ours = twins(TieBreak::HigherAddress);
+    assert_eq!(ours.masters(1), vec![1], "10.0.0.2 has the higher address");
+    assert_eq!(oracle::transitions_after(&ours, 1, Time::from_secs(4)), 0);
+}
+
+/// Same seed, same run; another seed, another run.
+#[test]
+fn runs_replay_exactly_from_their_seed() {
+    let run = |seed: u64| {
+        let mut rng = SimRng::new(seed);
+        let (mut segment, booted, nodes, vhids) = random_segment(&mut rng, |_| {});
+        let heal = booted + Duration::from_secs(20);
+        for (at, fault) in random_chaos(&mut rng, nodes, vhids, booted, heal) {
+            segment.schedule(at, fault);
+        }
+        segment.run_until(heal + Duration::from_secs(10));
+        (segment.timeline().to_vec(), segment.stats())
+    };
+    assert_eq!(run(11), run(11));
+    assert_ne!(run(11).0, run(12).0);
+}

@@ -345,3 +345,145 @@ pub mod lab {
         }
     }
 }
+
+/// One valid frame of every kind the program handles, built on [`lab`]:
+/// the fixtures' bases, the robustness test's mutation seeds, the bench's
+/// inputs.
+pub mod corpus {
+    use carp_common::virtual_mac;
+
+    use super::lab::*;
+    use crate::frames::{self, Advert, Ipv4, Vlan};
+
+    pub fn advert_v4(vlans: &[Vlan], vhid: u8) -> Vec<u8> {
+        let ip = Ipv4 {
+            src: PEER4,
+            ..Ipv4::default()
+        };
+        frames::ethernet(
+            frames::CARP_GROUP_V4_MAC,
+            virtual_mac(5),
+            vlans,
+            frames::ETH_P_IP,
+            &ip.packet(&Advert::new(vhid).bytes()),
+        )
+    }
+
+    pub fn advert_v6(vhid: u8) -> Vec<u8> {
+        frames::ethernet(
+            frames::CARP_GROUP_V6_MAC,
+            virtual_mac(5),
+            &[],
+            frames::ETH_P_IPV6,
+            &frames::ipv6(
+                PEER6_LL,
+                frames::CARP_GROUP_V6,
+                255,
+                frames::IPPROTO_CARP,
+                &Advert::new(vhid).bytes(),
+            ),
+        )
+    }
+
+    pub fn vrrp_v4(len: usize) -> Vec<u8> {
+        let ip = Ipv4 {
+            src: PEER4,
+            ..Ipv4::default()
+        };
+        frames::ethernet(
+            frames::CARP_GROUP_V4_MAC,
+            [0, 0, 0x5e, 0, 1, 9],
+            &[],
+            frames::ETH_P_IP,
+            &ip.packet(&vec![0x21; len]),
+        )
+    }
+
+    pub fn arp_request(vlans: &[Vlan], target: [u8; 4]) -> Vec<u8> {
+        frames::arp_request_frame(vlans, PEER_MAC, PEER4, target)
+    }
+
+    pub fn neighbor_solicitation(vlans: &[Vlan], src: [u8; 16], target: [u8; 16]) -> Vec<u8> {
+        let dst = frames::solicited_node(&target);
+        let sllao = (src != frames::UNSPECIFIED).then_some(PEER_MAC);
+        let ns = frames::neighbor_solicitation(&src, &dst, &target, sllao);
+        frames::ethernet(
+            frames::ipv6_multicast_mac(&dst),
+            PEER_MAC,
+            vlans,
+            frames::ETH_P_IPV6,
+            &frames::ipv6(src, dst, 255, frames::IPPROTO_ICMPV6, &ns),
+        )
+    }
+
+    pub fn tcp_v4(dst_mac: [u8; 6], vlans: &[Vlan]) -> Vec<u8> {
+        let ip = Ipv4 {
+            src: PEER4,
+            dst: [192, 0, 2, 1],
+            ttl: 64,
+            protocol: frames::IPPROTO_TCP,
+            ..Ipv4::default()
+        };
+        frames::ethernet(
+            dst_mac,
+            PEER_MAC,
+            vlans,
+            frames::ETH_P_IP,
+            &ip.packet(&frames::tcp(40000, 443)),
+        )
+    }
+
+    pub fn udp_v6(dst_mac: [u8; 6]) -> Vec<u8> {
+        frames::ethernet(
+            dst_mac,
+            PEER_MAC,
+            &[],
+            frames::ETH_P_IPV6,
+            &frames::ipv6(
+                PEER6,
+                OTHER6,
+                64,
+                frames::IPPROTO_UDP,
+                &frames::udp(5353, 53, b"query"),
+            ),
+        )
+    }
+
+    /// Every kind, named.
+    pub fn all() -> Vec<(&'static str, Vec<u8>)> {
+        let dot1q = [Vlan::dot1q(10)];
+        let qinq = [Vlan::dot1ad(100), Vlan::dot1q(10)];
+        vec![
+            ("advert v4", advert_v4(&[], VHID)),
+            ("advert v4 backup vhid", advert_v4(&[], BACKUP_VHID)),
+            ("advert v4 802.1Q", advert_v4(&dot1q, VHID)),
+            ("advert v4 QinQ", advert_v4(&qinq, VHID)),
+            ("advert v6", advert_v6(VHID)),
+            ("VRRPv2", vrrp_v4(20)),
+            ("ARP for VIP", arp_request(&[], VIP4)),
+            ("ARP for VIP 802.1Q", arp_request(&dot1q, VIP4)),
+            ("ARP for backup VIP", arp_request(&[], BACKUP_VIP4)),
+            ("ARP for real-MAC VIP", arp_request(&[], REAL_VIP4)),
+            ("ARP for other", arp_request(&[], OTHER4)),
+            ("NS for VIP", neighbor_solicitation(&[], PEER6, VIP6)),
+            ("NS for VIP QinQ", neighbor_solicitation(&qinq, PEER6, VIP6)),
+            (
+                "DAD NS for VIP",
+                neighbor_solicitation(&[], frames::UNSPECIFIED, VIP6),
+            ),
+            (
+                "NS for real-MAC VIP",
+                neighbor_solicitation(&[], PEER6, REAL_VIP6),
+            ),
+            (
+                "NS for backup VIP",
+                neighbor_solicitation(&[], PEER6, BACKUP_VIP6),
+            ),
+            ("TCP to vMAC", tcp_v4(virtual_mac(VHID), &[])),
+            ("TCP to vMAC 802.1Q", tcp_v4(virtual_mac(VHID), &dot1q)),
+            ("UDP6 to backup vMAC", udp_v6(virtual_mac(BACKUP_VHID))),
+            ("TCP", tcp_v4(NIC_MAC, &[])),
+            ("UDP6", udp_v6(NIC_MAC)),
+        ]
+    }
+}

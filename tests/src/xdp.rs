@@ -77,6 +77,20 @@ pub fn program(ebpf: &mut Ebpf) -> &mut Xdp {
     dataplane::xdp_program(ebpf).expect("the object has the carp_xdp program")
 }
 
+/// Name of the empty XDP_PASS program in the same object (benchmark
+/// baseline; also the "any XDP program" a veth peer needs to receive XDP_TX).
+pub const BASELINE_PROGRAM: &str = "xdp_pass_baseline";
+
+/// Loads `xdp_pass_baseline` from the object into the kernel.
+pub fn load_baseline(ebpf: &mut Ebpf) -> anyhow::Result<&mut Xdp> {
+    let prog: &mut Xdp = ebpf
+        .program_mut(BASELINE_PROGRAM)
+        .context("xdp_pass_baseline missing from the object")?
+        .try_into()?;
+    prog.load().context("loading xdp_pass_baseline")?;
+    Ok(prog)
+}
+
 fn hash_map<'a, K: aya::Pod, V: aya::Pod>(
     ebpf: &'a mut Ebpf,
     name: &str,

@@ -1,71 +1,112 @@
-//! The CARP XDP program. For now it recognises protocol-112 packets (IPv4 and
-//! IPv6) and counts them; everything passes to the stack.
+//! The CARP XDP program: validates CARP adverts into a ring buffer, answers
+//! ARP and Neighbor Solicitations for virtual addresses as MASTER (and keeps
+//! the stack quiet about them otherwise), filters frames to virtual MACs,
+//! and passes everything else at the cost of one branch.
+//!
+//! See docs/maps.md for the maps and counters.
 #![no_std]
 #![no_main]
 
-use aya_ebpf::{
-    bindings::xdp_action, btf_maps::PerCpuArray, macros::btf_map, macros::xdp, programs::XdpContext,
+mod arp;
+mod bytes;
+mod carp;
+mod csum;
+mod cursor;
+mod eth;
+mod fastpath;
+mod maps;
+mod nd;
+mod verdict;
+mod vmac;
+
+use aya_ebpf::{bindings::xdp_action, macros::xdp, programs::XdpContext};
+use carp_common::{STAT_COUNT, Stats};
+
+use crate::{
+    cursor::Cursor,
+    eth::{ETH_P_ARP, ETH_P_IP, ETH_P_IPV6},
+    verdict::Verdict,
 };
-use carp_common::{IPPROTO_CARP, Stats};
-
-#[btf_map]
-static CARP_STATS: PerCpuArray<Stats, 1> = PerCpuArray::new();
-
-const ETH_HLEN: usize = 14;
-const ETH_P_IP: u16 = 0x0800;
-const ETH_P_IPV6: u16 = 0x86dd;
-
-/// Returns a pointer to a `T` at `offset` if the whole `T` lies inside the frame.
-#[inline(always)]
-fn ptr_at<T>(ctx: &XdpContext, offset: usize) -> Option<*const T> {
-    let start = ctx.data();
-    let end = ctx.data_end();
-    if start + offset + core::mem::size_of::<T>() > end {
-        return None;
-    }
-    Some((start + offset) as *const T)
-}
 
 #[xdp]
 pub fn carp_xdp(ctx: XdpContext) -> u32 {
-    classify(&ctx);
+    let cur = Cursor::new(&ctx);
+    if fastpath::unrelated(&cur) {
+        // The only exit that skips `finish`: nothing to count, no map touched.
+        return xdp_action::XDP_PASS;
+    }
+    finish(classify(&ctx, cur))
+}
+
+/// An empty program, the baseline `cargo xtask bench xdp` compares against.
+#[xdp]
+pub fn xdp_pass_baseline(_ctx: XdpContext) -> u32 {
     xdp_action::XDP_PASS
 }
 
+/// The full parse: each handler returns `None` for "not mine", and what
+/// nobody takes is subject to the virtual-MAC rule.
+///
+/// Precedence: protocol 112 is always decided by `carp` (adverts, errors
+/// and VRRP alike, whatever the destination MAC); ARP requests and NS for a
+/// VIP by `arp` / `nd`, even when sent unicast to the virtual MAC (a
+/// neighbour re-validating its cache entry); only then the vMAC rule.
 #[inline(always)]
-fn classify(ctx: &XdpContext) {
-    let Some(ethertype) = ptr_at::<[u8; 2]>(ctx, 12) else {
-        return;
+fn classify(ctx: &XdpContext, mut cur: Cursor) -> Verdict {
+    let Some(eth) = eth::parse(&mut cur) else {
+        // Shorter than an Ethernet header.
+        return Verdict::PASS;
     };
-    // SAFETY: ptr_at checked the bounds.
-    let ethertype = u16::from_be_bytes(unsafe { *ethertype });
-    let Some(stats) = CARP_STATS.get_ptr_mut(0) else {
-        return;
-    };
-    match ethertype {
-        ETH_P_IP => {
-            let Some(proto) = ptr_at::<u8>(ctx, ETH_HLEN + 9) else {
-                return;
-            };
-            // SAFETY: bounds checked above; the stats slot is this CPU's own.
-            unsafe {
-                if *proto == IPPROTO_CARP {
-                    (*stats).ipackets += 1;
-                }
-            }
-        }
-        ETH_P_IPV6 => {
-            let Some(next) = ptr_at::<u8>(ctx, ETH_HLEN + 6) else {
-                return;
-            };
+    let ifindex = ctx.ingress_ifindex() as u32;
+    let mine = match eth.ethertype {
+        ETH_P_IP => match cur.at::<u8>(cur.pos() + 9) {
+            // SAFETY: `at` checked the byte is in the frame.
+            Some(protocol) if carp::is_carp(unsafe { *protocol }) => Some(carp::ipv4(ctx, &cur)),
+            _ => None,
+        },
+        ETH_P_IPV6 => match cur.at::<u8>(cur.pos() + 6) {
             // SAFETY: as above.
-            unsafe {
-                if *next == IPPROTO_CARP {
-                    (*stats).ipackets6 += 1;
-                }
+            Some(next) => match unsafe { *next } {
+                next if carp::is_carp(next) => Some(carp::ipv6(ctx, &cur)),
+                58 => nd::handle(ctx, ifindex, &cur, eth.hdr),
+                _ => None,
+            },
+            None => None,
+        },
+        ETH_P_ARP => arp::handle(ifindex, &mut cur, eth.hdr),
+        _ => None,
+    };
+    match mine {
+        Some(verdict) => verdict,
+        None => vmac::rule(ifindex, eth.hdr),
+    }
+}
+
+// The counters are indexed as u64 slots by `Stat as u32`.
+const _: () = assert!(core::mem::size_of::<Stats>() == STAT_COUNT * 8);
+
+/// The one place a verdict is recorded: bump its counters in this CPU's
+/// `Stats`, return its action.
+#[inline(always)]
+fn finish(verdict: Verdict) -> u32 {
+    if let Some(first) = verdict.first {
+        if let Some(stats) = maps::CARP_STATS.get_ptr_mut(0) {
+            let slots = stats.cast::<u64>();
+            bump(slots, first as u32);
+            if let Some(second) = verdict.second {
+                bump(slots, second as u32);
             }
         }
-        _ => {}
+    }
+    verdict.action
+}
+
+#[inline(always)]
+fn bump(slots: *mut u64, slot: u32) {
+    if (slot as usize) < STAT_COUNT {
+        // SAFETY: `slots` is this CPU's `Stats` and `slot` is one of its
+        // STAT_COUNT u64 fields; per-CPU data needs no atomics.
+        unsafe { *slots.add(slot as usize) += 1 };
     }
 }
 

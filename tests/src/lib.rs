@@ -1,5 +1,7 @@
-//! The test lab: privilege checks now; network namespaces, veths and agents
-//! started as real processes as the lab grows.
+//! The test lab: privilege checks, frame builders, an XDP harness, network
+//! namespaces and veths, and the agent binary run as a real process.
 pub mod agent;
+pub mod frames;
 pub mod netns;
 pub mod privileges;
+pub mod xdp;

@@ -4,6 +4,7 @@ use aya::programs::{TestRun as _, TestRunOptions};
 use carp_agent::dataplane;
 use carp_tests::privileges::require_root;
 
+const XDP_DROP: u32 = 1;
 const XDP_PASS: u32 = 2;
 
 /// The ucarp advertisement from PROTOCOL.md (Ethernet + IPv4 + CARP).
@@ -37,8 +38,9 @@ fn carp_advert_is_counted_and_other_traffic_is_not() {
     }
     let mut ebpf = dataplane::load().expect("load the embedded XDP object");
     let advert = frame(UCARP_ADVERT);
-    assert_eq!(run(&mut ebpf, &advert), XDP_PASS);
-    assert_eq!(run(&mut ebpf, &advert), XDP_PASS);
+    // A valid advert for a vhid this interface does not have: counted, dropped.
+    assert_eq!(run(&mut ebpf, &advert), XDP_DROP);
+    assert_eq!(run(&mut ebpf, &advert), XDP_DROP);
 
     // The same frame with protocol 6 (TCP) instead of 112 is not CARP.
     let mut tcp = advert.clone();
@@ -50,6 +52,7 @@ fn carp_advert_is_counted_and_other_traffic_is_not() {
     let stats = dataplane::read_stats(&ebpf).unwrap();
     assert_eq!(stats.ipackets, 2, "{stats:?}");
     assert_eq!(stats.ipackets6, 0, "{stats:?}");
+    assert_eq!(stats.badvhid, 2, "{stats:?}");
 }
 
 #[test]

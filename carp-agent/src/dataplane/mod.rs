@@ -24,6 +24,9 @@ pub static XDP_OBJECT: &[u8] = aya::include_bytes_aligned!(concat!(env!("OUT_DIR
 
 /// Name of the XDP program inside [`XDP_OBJECT`].
 pub const XDP_PROGRAM: &str = PROGRAM_NAME;
+/// The maps pinned under `<bpffs>/carp/` for `bpftool`.
+pub const PINNED_MAPS: [&str; 5] = [MAP_VHIDS, MAP_VIPS, MAP_IFACES, MAP_STATS, MAP_EVENTS];
+
 /// Name of the per-CPU statistics map.
 pub const STATS_MAP: &str = MAP_STATS;
 
@@ -117,7 +120,10 @@ impl Dataplane {
     pub fn load_pinned(bpffs_root: &Path) -> Result<Self, DataplaneError> {
         let ebpf = load()?;
         let dir = bpffs::prepare_pin_dir(bpffs_root)?;
-        for (name, map) in ebpf.maps() {
+        // Only the project's maps: the compiler's own (.rodata, .bss) are
+        // internal, and bpffs refuses their dotted names anyway.
+        for name in PINNED_MAPS {
+            let map = ebpf.map(name).ok_or(DataplaneError::MissingMap(name))?;
             let path = dir.join(name);
             map.pin(&path).map_err(|source| DataplaneError::Pin {
                 name: name.to_string(),

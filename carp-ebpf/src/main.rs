@@ -8,7 +8,6 @@
 #![no_main]
 
 mod arp;
-mod bytes;
 mod carp;
 mod csum;
 mod cursor;
@@ -18,6 +17,7 @@ mod maps;
 mod nd;
 mod verdict;
 mod vmac;
+mod words;
 
 use aya_ebpf::{bindings::xdp_action, macros::xdp, programs::XdpContext};
 use carp_common::{STAT_COUNT, Stats};

@@ -68,7 +68,7 @@ fn classify(ctx: &XdpContext, mut cur: Cursor) -> Verdict {
             // SAFETY: as above.
             Some(next) => match unsafe { *next } {
                 next if carp::is_carp(next) => Some(carp::ipv6(ctx, &cur)),
-                58 => nd::handle(ctx, ifindex, &cur, eth.hdr),
+                nd::IPPROTO_ICMPV6 => nd::handle(ctx, ifindex, &cur, eth.hdr),
                 _ => None,
             },
             None => None,

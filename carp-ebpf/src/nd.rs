@@ -30,7 +30,7 @@ use crate::{
     words,
 };
 
-const IPPROTO_ICMPV6: u8 = 58;
+pub const IPPROTO_ICMPV6: u8 = 58;
 const ND_HOP_LIMIT: u8 = 255;
 const ND_NEIGHBOR_SOLICIT: u8 = 135;
 const ND_NEIGHBOR_ADVERT: u8 = 136;

@@ -19,70 +19,74 @@
 use carp_common::{STATE_MASTER, Stat};
 
 use crate::{
-    bytes,
     cursor::Cursor,
-    eth::{ETH_ALEN, EthHdr},
-    maps,
+    eth::EthHdr,
+    maps::{self, MacWords},
     verdict::Verdict,
+    words,
 };
-
-const ARPHRD_ETHER: u16 = 1;
-const PTYPE_IPV4: u16 = 0x0800;
-const ARPOP_REQUEST: u16 = 1;
-const ARPOP_REPLY: u16 = 2;
 
 /// Ethernet/IPv4 ARP body (RFC 826), 28 bytes.
 #[repr(C)]
 struct ArpEthIpv4 {
-    htype: [u8; 2],
-    ptype: [u8; 2],
-    hlen: u8,
-    plen: u8,
-    op: [u8; 2],
-    sha: [u8; ETH_ALEN],
+    /// htype 1, ptype 0x0800, hlen 6, plen 4, op.
+    fixed: [u8; 8],
+    sha: [u8; 6],
     spa: [u8; 4],
-    tha: [u8; ETH_ALEN],
+    tha: [u8; 6],
     tpa: [u8; 4],
 }
+
+const OFF_OP: usize = 6;
+const OFF_SHA: usize = 8;
+const OFF_SPA: usize = 14;
+const OFF_THA: usize = 18;
+const OFF_TPA: usize = 24;
+const _: () = assert!(core::mem::size_of::<ArpEthIpv4>() == 28);
+
+/// The first 8 bytes of an Ethernet/IPv4 request, as one native load sees them.
+const REQUEST: u64 = u64::from_ne_bytes([0, 1, 0x08, 0x00, 6, 4, 0, 1]);
+/// The op field of a reply.
+const OP_REPLY: u16 = u16::from_ne_bytes([0, 2]);
 
 /// The cursor on the ARP body; `None` if the frame is not ours.
 #[inline(always)]
 pub fn handle(ifindex: u32, cur: &mut Cursor, eth: *mut EthHdr) -> Option<Verdict> {
-    let arp = cur.take::<ArpEthIpv4>()?;
-    // SAFETY: `take` checked the 28 bytes are in the frame; `eth` was checked
-    // by the Ethernet parser.
+    let arp = cur.take::<ArpEthIpv4>()?.cast::<u8>();
+    // SAFETY: `take` checked the 28 bytes are in the frame.
+    let (fixed, spa, tpa) = unsafe {
+        (
+            words::load::<u64>(arp),
+            words::load::<u32>(arp.add(OFF_SPA)),
+            words::load::<u32>(arp.add(OFF_TPA)),
+        )
+    };
+    if fixed != REQUEST {
+        return None;
+    }
+    let vhid = maps::vip4_vhid(ifindex, tpa)?;
+    if spa == tpa {
+        return Some(Verdict::drop(Stat::ArpSuppressed));
+    }
+    let Some(entry) = maps::vhid(ifindex, vhid) else {
+        return Some(Verdict::drop(Stat::ArpSuppressed));
+    };
+    if entry.state != STATE_MASTER {
+        return Some(Verdict::drop(Stat::ArpSuppressed));
+    }
+    // SAFETY: the ARP body (checked by `take`) and the Ethernet header
+    // (checked by the parser) are in the frame; the requester's MAC is read
+    // before anything overwrites it.
     unsafe {
-        let a = &mut *arp;
-        // Fields are compared as integers: array equality may become a
-        // `bcmp` call, which BPF does not have.
-        if u16::from_be_bytes(a.htype) != ARPHRD_ETHER
-            || u16::from_be_bytes(a.ptype) != PTYPE_IPV4
-            || a.hlen != ETH_ALEN as u8
-            || a.plen != 4
-            || u16::from_be_bytes(a.op) != ARPOP_REQUEST
-        {
-            return None;
-        }
-        let target = a.tpa;
-        let vhid = maps::vip4_vhid(ifindex, target)?;
-        if u32::from_ne_bytes(a.spa) == u32::from_ne_bytes(target) {
-            return Some(Verdict::drop(Stat::ArpSuppressed));
-        }
-        let Some(entry) = maps::vhid(ifindex, vhid) else {
-            return Some(Verdict::drop(Stat::ArpSuppressed));
-        };
-        if entry.state != STATE_MASTER {
-            return Some(Verdict::drop(Stat::ArpSuppressed));
-        }
-        let requester_mac = bytes::load(&raw const a.sha);
-        let requester_ip = bytes::load(&raw const a.spa);
-        bytes::store(&raw mut (*eth).dst, requester_mac);
-        bytes::store(&raw mut (*eth).src, entry.mac);
-        a.op = ARPOP_REPLY.to_be_bytes();
-        bytes::store(&raw mut a.sha, entry.mac);
-        bytes::store(&raw mut a.spa, target);
-        bytes::store(&raw mut a.tha, requester_mac);
-        bytes::store(&raw mut a.tpa, requester_ip);
+        let requester: MacWords = words::load(arp.add(OFF_SHA));
+        let eth = eth.cast::<u8>();
+        words::store_all(eth, requester);
+        words::store_all(eth.add(6), entry.mac);
+        words::store(arp.add(OFF_OP), OP_REPLY);
+        words::store_all(arp.add(OFF_SHA), entry.mac);
+        words::store(arp.add(OFF_SPA), tpa);
+        words::store_all(arp.add(OFF_THA), requester);
+        words::store(arp.add(OFF_TPA), spa);
     }
     Some(Verdict::tx(Stat::ArpReplies))
 }

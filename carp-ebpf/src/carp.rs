@@ -18,9 +18,9 @@
 //! `ipackets` / `ipackets6` first.
 
 use aya_ebpf::{helpers::bpf_ktime_get_ns, programs::XdpContext};
-use carp_common::{CARP_ADVERT_LEN, FAMILY_IPV4, FAMILY_IPV6, IPPROTO_CARP, Stat};
+use carp_common::{AdvertEvent, CARP_ADVERT_LEN, FAMILY_IPV4, FAMILY_IPV6, IPPROTO_CARP, Stat};
 
-use crate::{bytes, csum, cursor::Cursor, maps, verdict::Verdict};
+use crate::{csum, cursor::Cursor, maps, verdict::Verdict, words};
 
 const CARP_VERSION_TYPE: u8 = 0x21;
 const CARP_TTL: u8 = 255;
@@ -66,15 +66,13 @@ pub fn ipv4(ctx: &XdpContext, cur: &Cursor) -> Verdict {
     let Some(advert) = advert else {
         return Verdict::pass2(Stat::Ipackets, Stat::VrrpPassed);
     };
-    let mut source = [0u8; 16];
-    source[0] = ip[12];
-    source[1] = ip[13];
-    source[2] = ip[14];
-    source[3] = ip[15];
     let header = Header {
         family: FAMILY_IPV4,
         ttl: ip[8],
-        source,
+        source: [
+            u64::from(u32::from_le_bytes([ip[12], ip[13], ip[14], ip[15]])),
+            0,
+        ],
     };
     validate(ctx, advert, &header, Stat::Ipackets)
 }
@@ -103,7 +101,7 @@ pub fn ipv6(ctx: &XdpContext, cur: &Cursor) -> Verdict {
         return Verdict::pass2(Stat::Ipackets6, Stat::VrrpPassed);
     };
     // SAFETY: `ip` is the bounds-checked IPv6 header; bytes 8..24 are the source.
-    let source = unsafe { bytes::load(ip.as_ptr().add(8).cast::<[u8; 16]>()) };
+    let source = unsafe { words::load::<[u64; 2]>(ip.as_ptr().add(8)) };
     let header = Header {
         family: FAMILY_IPV6,
         ttl: hop_limit,
@@ -116,7 +114,8 @@ pub fn ipv6(ctx: &XdpContext, cur: &Cursor) -> Verdict {
 struct Header {
     family: u8,
     ttl: u8,
-    source: [u8; 16],
+    /// The source address as the event's 16 bytes, in two native words.
+    source: [u64; 2],
 }
 
 /// The IP payload of `len` bytes at `offset`: `None` if it runs past the
@@ -135,18 +134,24 @@ fn payload(cur: &Cursor, offset: usize, len: usize) -> Option<Option<*const Adve
 }
 
 /// Validates the advert-sized payload and queues it for the agent.
+///
+/// The 36 bytes are read once, as nine 32-bit words, for the checks and
+/// the copy: byte-wise they would cost four times the instructions.
 #[inline(always)]
 fn validate(ctx: &XdpContext, advert: *const Advert, ip: &Header, seen: Stat) -> Verdict {
     // SAFETY: `payload` checked the 36 bytes are in the frame.
-    let bytes = unsafe { &*advert };
-    if bytes[0] != CARP_VERSION_TYPE {
+    let w = unsafe { words::load::<[u32; 9]>(advert.cast()) };
+    // Little-endian words: byte 0 (version/type) and byte 1 (vhid) are the
+    // low bytes of the first.
+    if w[0] as u8 != CARP_VERSION_TYPE {
         return Verdict::drop2(seen, Stat::Badver);
     }
-    if csum::fold(csum::add_words(0, bytes)) != 0xffff {
+    // A correct checksum makes the sum over all 36 bytes 0xffff.
+    if csum::fold(csum::add_u32(0, &w)) != 0xffff {
         return Verdict::drop2(seen, Stat::Badsum);
     }
     let ifindex = ctx.ingress_ifindex() as u32;
-    if maps::vhid(ifindex, bytes[1]).is_none() {
+    if !maps::has_vhid(ifindex, (w[0] >> 8) as u8) {
         return Verdict::drop2(seen, Stat::Badvhid);
     }
     let Some(mut slot) = maps::CARP_EVENTS.reserve(0) else {
@@ -154,21 +159,35 @@ fn validate(ctx: &XdpContext, advert: *const Advert, ip: &Header, seen: Stat) ->
     };
     let event = slot.as_mut_ptr();
     // SAFETY: the reservation is an `AdvertEvent`-sized, 8-aligned slot that
-    // is ours until submitted; every byte of it is written here. `advert`
-    // is in the frame (checked by `payload`).
+    // is ours until submitted; every byte of it is written here, each store
+    // at an offset aligned for its width (the layout is checked below).
     unsafe {
         (*event).timestamp_ns = bpf_ktime_get_ns();
-        (*event).ifindex = ifindex;
-        (*event).family = ip.family;
-        (*event).ttl = ip.ttl;
-        bytes::store(&raw mut (*event)._pad, [0; 2]);
-        bytes::store(&raw mut (*event).source, ip.source);
-        bytes::store(&raw mut (*event).advert, bytes::load(advert));
-        bytes::store(&raw mut (*event)._pad2, [0; 4]);
+        // ifindex, family, ttl and the two pad bytes as one u64.
+        let meta = u64::from(ifindex) | u64::from(ip.family) << 32 | u64::from(ip.ttl) << 40;
+        words::store((&raw mut (*event).ifindex).cast(), meta);
+        words::store_all((&raw mut (*event).source).cast(), ip.source);
+        // Copied again from the frame rather than keeping the nine words
+        // alive across the helper calls, which would spill them all.
+        words::copy::<u32, 9>((&raw mut (*event).advert).cast(), advert.cast());
+        words::store((&raw mut (*event)._pad2).cast(), 0u32);
     }
     slot.submit(0);
     Verdict::drop2(seen, Stat::Adverts)
 }
+
+// The word stores above rely on this layout.
+const _: () = {
+    use core::mem::offset_of;
+    assert!(offset_of!(AdvertEvent, ifindex) == 8);
+    assert!(offset_of!(AdvertEvent, family) == 12);
+    assert!(offset_of!(AdvertEvent, ttl) == 13);
+    assert!(offset_of!(AdvertEvent, _pad) == 14);
+    assert!(offset_of!(AdvertEvent, source) == 16);
+    assert!(offset_of!(AdvertEvent, advert) == 32);
+    assert!(offset_of!(AdvertEvent, _pad2) == 68);
+    assert!(core::mem::size_of::<AdvertEvent>() == 72);
+};
 
 /// True for the protocol number this module handles.
 #[inline(always)]

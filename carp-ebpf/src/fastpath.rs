@@ -7,9 +7,13 @@
 //! is not ARP or a VLAN tag. Everything else takes the full parse, which
 //! decides again from scratch: this module may only say "surely unrelated".
 
+use carp_common::IPPROTO_CARP;
+
 use crate::{
     cursor::Cursor,
     eth::{ETH_P_8021AD, ETH_P_8021Q, ETH_P_ARP, ETH_P_IP, ETH_P_IPV6},
+    nd::IPPROTO_ICMPV6,
+    vmac::VMAC_HI,
 };
 
 /// Ethernet header plus the first ten bytes of an IPv4 header: enough for
@@ -24,11 +28,6 @@ struct Prefix {
 }
 
 const _: () = assert!(core::mem::size_of::<Prefix>() == 24);
-
-/// The first four bytes of a virtual MAC as a native-endian load sees them.
-const VMAC_HI: u32 = u32::from_ne_bytes([0x00, 0x00, 0x5e, 0x00]);
-const IPPROTO_CARP: u8 = carp_common::IPPROTO_CARP;
-const IPPROTO_ICMPV6: u8 = 58;
 
 /// True if the frame can go to the stack untouched and uncounted.
 ///

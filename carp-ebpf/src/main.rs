@@ -8,7 +8,6 @@
 #![no_main]
 
 mod arp;
-mod bytes;
 mod carp;
 mod csum;
 mod cursor;
@@ -18,6 +17,7 @@ mod maps;
 mod nd;
 mod verdict;
 mod vmac;
+mod words;
 
 use aya_ebpf::{bindings::xdp_action, macros::xdp, programs::XdpContext};
 use carp_common::{STAT_COUNT, Stats};
@@ -68,7 +68,7 @@ fn classify(ctx: &XdpContext, mut cur: Cursor) -> Verdict {
             // SAFETY: as above.
             Some(next) => match unsafe { *next } {
                 next if carp::is_carp(next) => Some(carp::ipv6(ctx, &cur)),
-                58 => nd::handle(ctx, ifindex, &cur, eth.hdr),
+                nd::IPPROTO_ICMPV6 => nd::handle(ctx, ifindex, &cur, eth.hdr),
                 _ => None,
             },
             None => None,

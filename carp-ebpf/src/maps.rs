@@ -1,18 +1,23 @@
 //! Every map of the program, in one place. Names are the ones `bpftool`
 //! shows and the agent pins (see carp-common's `MAP_*` constants); all are
 //! BTF maps so `bpftool map dump` prints field names.
+//!
+//! The lookup helpers copy out what the program needs right away (an agent
+//! update may recycle the element behind the pointer) and build keys with
+//! word stores (see `words`).
+
+use core::mem::{MaybeUninit, offset_of};
 
 use aya_ebpf::{
     btf_maps::{HashMap, PerCpuArray, RingBuf},
     macros::btf_map,
 };
-use core::mem::MaybeUninit;
-
-use crate::bytes;
 use carp_common::{
     AdvertEvent, EVENTS_BYTES, FAMILY_IPV4, FAMILY_IPV6, IfaceEntry, MAX_IFACES, MAX_VHIDS,
     MAX_VIPS, Stats, VhidEntry, VhidKey, VipEntry, VipKey,
 };
+
+use crate::words;
 
 /// vhids per interface and their election state; written by the agent.
 #[btf_map]
@@ -34,67 +39,84 @@ pub static CARP_STATS: PerCpuArray<Stats, 1> = PerCpuArray::new();
 #[btf_map]
 pub static CARP_EVENTS: RingBuf<AdvertEvent, { EVENTS_BYTES as usize }> = RingBuf::new();
 
-/// The vhid entry of `vhid` on `ifindex`, copied out of the map.
+/// A MAC address as three 16-bit words in memory order: copied with three
+/// loads and three stores.
+pub type MacWords = [u16; 3];
+
+/// What the program needs of a vhid entry.
+pub struct Vhid {
+    pub state: u8,
+    pub mode: u8,
+    /// The source MAC of replies (virtual MAC, or the NIC's in real-MAC mode).
+    pub mac: MacWords,
+}
+
+const _: () = assert!(offset_of!(VhidEntry, mac) == 4);
+const _: () = assert!(offset_of!(IfaceEntry, mac) == 0);
+
+/// The vhid entry of `vhid` on `ifindex`.
 #[inline(always)]
-pub fn vhid(ifindex: u32, vhid: u8) -> Option<VhidEntry> {
+pub fn vhid(ifindex: u32, vhid: u8) -> Option<Vhid> {
     let entry = CARP_VHIDS.get_ptr(VhidKey::new(ifindex, vhid))?;
-    // SAFETY: the pointer came from a successful lookup. Copying the fields
-    // out at once keeps a concurrent agent update from changing them under us.
+    // SAFETY: the pointer came from a successful lookup; map values are
+    // 8-aligned, so `mac` at offset 4 is 2-aligned.
     unsafe {
-        Some(VhidEntry {
+        Some(Vhid {
             state: (*entry).state,
             mode: (*entry).mode,
-            mac: bytes::load(&raw const (*entry).mac),
-            ..VhidEntry::default()
+            mac: words::load(entry.cast::<u8>().add(4)),
         })
     }
 }
 
-/// The vhid owning the virtual IPv4 address `addr` on `ifindex`, if it is one.
+/// True if `vhid` is configured on `ifindex`.
 #[inline(always)]
-pub fn vip4_vhid(ifindex: u32, addr: [u8; 4]) -> Option<u8> {
-    let mut key = MaybeUninit::<VipKey>::uninit();
-    let p = key.as_mut_ptr();
-    // SAFETY: every byte of the repr(C) key, padding included, is written
-    // before `assume_init`; `VipKey::v4`'s zeroed arrays would become
-    // `memset` calls (see `bytes`).
-    unsafe {
-        (*p).ifindex = ifindex;
-        (*p).family = FAMILY_IPV4;
-        bytes::store(&raw mut (*p)._pad, [0; 3]);
-        let addr_bytes = (&raw mut (*p).addr).cast::<u8>();
-        bytes::store(addr_bytes.cast::<[u8; 4]>(), addr);
-        bytes::store(addr_bytes.add(4).cast::<[u8; 12]>(), [0; 12]);
-        vip_vhid(key.assume_init_ref())
-    }
-}
-
-/// The vhid owning the virtual IPv6 address `addr` on `ifindex`, if it is one.
-#[inline(always)]
-pub fn vip6_vhid(ifindex: u32, addr: [u8; 16]) -> Option<u8> {
-    let mut key = MaybeUninit::<VipKey>::uninit();
-    let p = key.as_mut_ptr();
-    // SAFETY: as in `vip4_vhid`.
-    unsafe {
-        (*p).ifindex = ifindex;
-        (*p).family = FAMILY_IPV6;
-        bytes::store(&raw mut (*p)._pad, [0; 3]);
-        bytes::store(&raw mut (*p).addr, addr);
-        vip_vhid(key.assume_init_ref())
-    }
-}
-
-#[inline(always)]
-fn vip_vhid(key: &VipKey) -> Option<u8> {
-    let entry = CARP_VIPS.get_ptr(key)?;
-    // SAFETY: as in `vhid`.
-    Some(unsafe { (*entry).vhid })
+pub fn has_vhid(ifindex: u32, vhid: u8) -> bool {
+    CARP_VHIDS.get_ptr(VhidKey::new(ifindex, vhid)).is_some()
 }
 
 /// The NIC MAC of `ifindex`.
 #[inline(always)]
-pub fn iface_mac(ifindex: u32) -> Option<[u8; 6]> {
+pub fn iface_mac(ifindex: u32) -> Option<MacWords> {
     let entry = CARP_IFACES.get_ptr(ifindex)?;
     // SAFETY: as in `vhid`.
-    Some(unsafe { bytes::load(&raw const (*entry).mac) })
+    Some(unsafe { words::load(entry.cast::<u8>()) })
+}
+
+/// `VipKey` on an 8-aligned stack slot, so it can be written as words
+/// (the verifier insists on aligned stack access).
+#[repr(C, align(8))]
+struct AlignedVipKey(VipKey);
+
+const _: () = assert!(offset_of!(VipKey, ifindex) == 0);
+const _: () = assert!(offset_of!(VipKey, family) == 4);
+const _: () = assert!(offset_of!(VipKey, addr) == 8);
+const _: () = assert!(core::mem::size_of::<VipKey>() == 24);
+
+/// The vhid owning the virtual IPv4 address `addr` (as loaded from the
+/// frame) on `ifindex`, if it is one.
+#[inline(always)]
+pub fn vip4_vhid(ifindex: u32, addr: u32) -> Option<u8> {
+    vip_vhid(ifindex, FAMILY_IPV4, [addr, 0, 0, 0])
+}
+
+/// The vhid owning the virtual IPv6 address `addr` on `ifindex`, if it is one.
+#[inline(always)]
+pub fn vip6_vhid(ifindex: u32, addr: [u32; 4]) -> Option<u8> {
+    vip_vhid(ifindex, FAMILY_IPV6, addr)
+}
+
+#[inline(always)]
+fn vip_vhid(ifindex: u32, family: u8, addr: [u32; 4]) -> Option<u8> {
+    let mut key = MaybeUninit::<AlignedVipKey>::uninit();
+    let p = key.as_mut_ptr().cast::<u8>();
+    // SAFETY: the three stores cover all 24 bytes of the key (ifindex,
+    // family and the 3 padding bytes as one u64; the address as 4 u32).
+    let entry = unsafe {
+        words::store(p, u64::from(ifindex) | u64::from(family) << 32);
+        words::store_all(p.add(8), addr);
+        CARP_VIPS.get_ptr(&key.assume_init_ref().0)?
+    };
+    // SAFETY: a successful lookup.
+    Some(unsafe { (*entry).vhid })
 }

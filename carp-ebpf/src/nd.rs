@@ -22,14 +22,15 @@ use aya_ebpf::{
 use carp_common::{STATE_MASTER, Stat};
 
 use crate::{
-    bytes, csum,
+    csum,
     cursor::Cursor,
-    eth::{ETH_ALEN, EthHdr},
-    maps,
+    eth::EthHdr,
+    maps::{self, MacWords},
     verdict::Verdict,
+    words,
 };
 
-const IPPROTO_ICMPV6: u8 = 58;
+pub const IPPROTO_ICMPV6: u8 = 58;
 const ND_HOP_LIMIT: u8 = 255;
 const ND_NEIGHBOR_SOLICIT: u8 = 135;
 const ND_NEIGHBOR_ADVERT: u8 = 136;
@@ -40,69 +41,67 @@ const IPV6_HLEN: usize = 40;
 const NS_MIN_LEN: usize = 24;
 /// type, code, checksum, flags + reserved, target, TLLA option (8 bytes).
 const NA_LEN: usize = 32;
-const ALL_NODES: [u8; 16] = [0xff, 0x02, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 1];
-const ALL_NODES_MAC: [u8; ETH_ALEN] = [0x33, 0x33, 0, 0, 0, 1];
+type Addr = [u32; 4];
+const ALL_NODES: Addr = [
+    u32::from_ne_bytes([0xff, 0x02, 0, 0]),
+    0,
+    0,
+    u32::from_ne_bytes([0, 0, 0, 1]),
+];
+const ALL_NODES_MAC: MacWords = [
+    u16::from_ne_bytes([0x33, 0x33]),
+    0,
+    u16::from_ne_bytes([0, 1]),
+];
 
+/// The fixed IPv6 header, and the NS body without options.
 #[repr(C)]
-struct Ipv6Hdr {
-    vtcfl: [u8; 4],
-    payload_len: [u8; 2],
-    next_header: u8,
-    hop_limit: u8,
-    src: [u8; 16],
-    dst: [u8; 16],
-}
-
+struct Ipv6Hdr([u8; IPV6_HLEN]);
 #[repr(C)]
-struct NeighborSolicit {
-    icmp_type: u8,
-    code: u8,
-    checksum: [u8; 2],
-    reserved: [u8; 4],
-    target: [u8; 16],
-}
-
+struct NeighborSolicit([u8; NS_MIN_LEN]);
+/// IPv6 header plus the NA: what must be in the frame after the resize.
 #[repr(C)]
-struct NeighborAdvert {
-    icmp_type: u8,
-    code: u8,
-    checksum: [u8; 2],
-    flags: u8,
-    reserved: [u8; 3],
-    target: [u8; 16],
-    opt_type: u8,
-    opt_len: u8,
-    opt_mac: [u8; ETH_ALEN],
-}
+struct Ipv6Na([u8; IPV6_HLEN + NA_LEN]);
 
-const _: () = assert!(core::mem::size_of::<Ipv6Hdr>() == IPV6_HLEN);
-const _: () = assert!(core::mem::size_of::<NeighborSolicit>() == NS_MIN_LEN);
-const _: () = assert!(core::mem::size_of::<NeighborAdvert>() == NA_LEN);
+// Offsets in the IPv6 header and in the ICMPv6 message.
+const IP_PAYLOAD_LEN: usize = 4;
+const IP_NEXT_HEADER: usize = 6;
+const IP_HOP_LIMIT: usize = 7;
+const IP_SRC: usize = 8;
+const IP_DST: usize = 24;
+const ICMP_CODE: usize = 1;
+const ICMP_CHECKSUM: usize = 2;
+const ICMP_FLAGS: usize = 4;
+const ND_TARGET: usize = 8;
+const NA_OPTION: usize = 24;
+const NA_OPTION_MAC: usize = 26;
 
 /// The cursor on the IPv6 header of a next-header-58 packet; `None` if the
 /// packet is not an NS for one of our VIPs.
 #[inline(always)]
 pub fn handle(ctx: &XdpContext, ifindex: u32, cur: &Cursor, eth: *mut EthHdr) -> Option<Verdict> {
     let l3 = cur.pos();
-    let ip = cur.at::<Ipv6Hdr>(l3)?;
-    let ns = cur.at::<NeighborSolicit>(l3 + IPV6_HLEN)?;
+    let ip = cur.at::<Ipv6Hdr>(l3)?.cast::<u8>();
+    let ns = cur.at::<NeighborSolicit>(l3 + IPV6_HLEN)?.cast::<u8>();
     // SAFETY: `at` checked both headers lie in the frame; `eth` was checked
     // by the Ethernet parser. Nothing is written before the frame is resized.
     let (target, requester_ip, requester_mac) = unsafe {
-        let ip = &*ip;
-        let ns = &*ns;
-        let payload = usize::from(u16::from_be_bytes(ip.payload_len));
-        if ip.vtcfl[0] >> 4 != 6
-            || ip.next_header != IPPROTO_ICMPV6
-            || ip.hop_limit != ND_HOP_LIMIT
+        let payload = usize::from(u16::from_be(words::load(ip.add(IP_PAYLOAD_LEN))));
+        if *ip >> 4 != 6
+            || *ip.add(IP_NEXT_HEADER) != IPPROTO_ICMPV6
+            || *ip.add(IP_HOP_LIMIT) != ND_HOP_LIMIT
             || payload < NS_MIN_LEN
             || !cur.has(l3 + IPV6_HLEN, payload)
-            || ns.icmp_type != ND_NEIGHBOR_SOLICIT
-            || ns.code != 0
+            || *ns != ND_NEIGHBOR_SOLICIT
+            || *ns.add(ICMP_CODE) != 0
         {
             return None;
         }
-        (ns.target, ip.src, (*eth).src)
+        (
+            words::load::<Addr>(ns.add(ND_TARGET)),
+            words::load::<Addr>(ip.add(IP_SRC)),
+            words::load::<MacWords>(eth.cast::<u8>().add(6)),
+        )
     };
     let vhid = maps::vip6_vhid(ifindex, target)?;
     let Some(entry) = maps::vhid(ifindex, vhid) else {
@@ -112,7 +111,7 @@ pub fn handle(ctx: &XdpContext, ifindex: u32, cur: &Cursor, eth: *mut EthHdr) ->
         return Some(Verdict::drop(Stat::NdSuppressed));
     }
 
-    let dad = is_unspecified(&requester_ip);
+    let dad = requester_ip[0] | requester_ip[1] | requester_ip[2] | requester_ip[3] == 0;
     let (dst_ip, dst_mac, flags) = if dad {
         (ALL_NODES, ALL_NODES_MAC, NA_FLAG_OVERRIDE)
     } else {
@@ -136,62 +135,60 @@ pub fn handle(ctx: &XdpContext, ifindex: u32, cur: &Cursor, eth: *mut EthHdr) ->
 
     // The old pointers died with the resize; check the new frame again.
     let cur = Cursor::new(ctx);
-    let (Some(eth), Some(ip), Some(na)) = (
-        cur.at::<EthHdr>(0),
-        cur.at::<Ipv6Hdr>(l3),
-        cur.at::<NeighborAdvert>(l3 + IPV6_HLEN),
-    ) else {
+    let (Some(eth), Some(ip)) = (cur.at::<EthHdr>(0), cur.at::<Ipv6Na>(l3)) else {
         // Cannot happen (the frame is exactly `want` bytes now); drop rather
         // than pass a half-rewritten frame.
         return Some(Verdict::DROP);
     };
+    let (eth, ip) = (eth.cast::<u8>(), ip.cast::<u8>());
     let checksum = na_checksum(&target, &dst_ip, flags, &entry.mac);
-    // SAFETY: all three were bounds-checked just above.
+    // SAFETY: both were bounds-checked just above, for all bytes written.
     unsafe {
-        (*eth).dst = dst_mac;
-        (*eth).src = entry.mac;
-        let ip = &mut *ip;
-        ip.vtcfl = [0x60, 0, 0, 0];
-        ip.payload_len = (NA_LEN as u16).to_be_bytes();
-        ip.next_header = IPPROTO_ICMPV6;
-        ip.hop_limit = ND_HOP_LIMIT;
-        ip.src = target;
-        ip.dst = dst_ip;
-        let na = &mut *na;
-        na.icmp_type = ND_NEIGHBOR_ADVERT;
-        na.code = 0;
-        na.checksum = checksum.to_be_bytes();
-        na.flags = flags;
-        bytes::store(&raw mut na.reserved, [0; 3]);
-        na.target = target;
-        na.opt_type = ND_OPT_TARGET_LL_ADDR;
-        na.opt_len = 1;
-        na.opt_mac = entry.mac;
+        words::store_all(eth, dst_mac);
+        words::store_all(eth.add(6), entry.mac);
+        words::store(ip, u32::from_ne_bytes([0x60, 0, 0, 0]));
+        words::store(ip.add(IP_PAYLOAD_LEN), (NA_LEN as u16).to_be());
+        words::store(
+            ip.add(IP_NEXT_HEADER),
+            u16::from_ne_bytes([IPPROTO_ICMPV6, ND_HOP_LIMIT]),
+        );
+        words::store_all(ip.add(IP_SRC), target);
+        words::store_all(ip.add(IP_DST), dst_ip);
+        let na = ip.add(IPV6_HLEN);
+        words::store(na, u16::from_ne_bytes([ND_NEIGHBOR_ADVERT, 0]));
+        words::store(na.add(ICMP_CHECKSUM), checksum);
+        words::store(na.add(ICMP_FLAGS), u32::from_ne_bytes([flags, 0, 0, 0]));
+        words::store_all(na.add(ND_TARGET), target);
+        words::store(
+            na.add(NA_OPTION),
+            u16::from_ne_bytes([ND_OPT_TARGET_LL_ADDR, 1]),
+        );
+        words::store_all(na.add(NA_OPTION_MAC), entry.mac);
     }
     Some(Verdict::tx(Stat::NdReplies))
 }
 
 /// ICMPv6 checksum of the NA we write, over the pseudo-header (src, dst,
 /// upper-layer length, next header) and the 32 NA bytes, from the values
-/// alone: nothing is read back from the frame.
+/// alone (see `csum` for why no byte swapping is needed).
 #[inline(always)]
-fn na_checksum(vip: &[u8; 16], dst: &[u8; 16], flags: u8, mac: &[u8; ETH_ALEN]) -> u16 {
-    let mut sum = csum::add_words(0, vip);
-    sum = csum::add_words(sum, dst);
-    sum += NA_LEN as u32 + u32::from(IPPROTO_ICMPV6);
-    sum += u32::from(ND_NEIGHBOR_ADVERT) << 8;
-    sum += u32::from(flags) << 8;
-    sum = csum::add_words(sum, vip);
-    sum += (u32::from(ND_OPT_TARGET_LL_ADDR) << 8) | 1;
-    sum = csum::add_words(sum, mac);
+fn na_checksum(vip: &Addr, dst: &Addr, flags: u8, mac: &MacWords) -> u16 {
+    let mut sum = csum::add_u32(0, vip);
+    sum = csum::add_u32(sum, dst);
+    sum = csum::add_u16(
+        sum,
+        &[
+            // Pseudo-header: upper-layer length and next header, the low
+            // halves of two big-endian u32s.
+            u16::from_ne_bytes([0, NA_LEN as u8]),
+            u16::from_ne_bytes([0, IPPROTO_ICMPV6]),
+            // type, code; the checksum field counts as zero.
+            u16::from_ne_bytes([ND_NEIGHBOR_ADVERT, 0]),
+            u16::from_ne_bytes([flags, 0]),
+            u16::from_ne_bytes([ND_OPT_TARGET_LL_ADDR, 1]),
+        ],
+    );
+    sum = csum::add_u32(sum, vip);
+    sum = csum::add_u16(sum, mac);
     !csum::fold(sum)
-}
-
-#[inline(always)]
-fn is_unspecified(addr: &[u8; 16]) -> bool {
-    let mut bits = 0u8;
-    for byte in addr {
-        bits |= byte;
-    }
-    bits == 0
 }

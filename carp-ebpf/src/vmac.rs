@@ -9,17 +9,26 @@
 
 use carp_common::{MODE_VIRTUAL_MAC, STATE_MASTER, Stat, VMAC_PREFIX};
 
-use crate::{bytes, eth::EthHdr, maps, verdict::Verdict};
+use crate::{eth::EthHdr, maps, verdict::Verdict, words};
+
+/// The first four bytes of every virtual MAC, as a native load sees them.
+pub const VMAC_HI: u32 = u32::from_ne_bytes([
+    VMAC_PREFIX[0],
+    VMAC_PREFIX[1],
+    VMAC_PREFIX[2],
+    VMAC_PREFIX[3],
+]);
 
 /// The rule for any frame no other handler took.
 #[inline(always)]
 pub fn rule(ifindex: u32, eth: *mut EthHdr) -> Verdict {
+    let dst = eth.cast::<u8>();
     // SAFETY: `eth` was bounds-checked by the Ethernet parser.
-    let dst = unsafe { (*eth).dst };
-    if !has_vmac_prefix(&dst) {
+    let (hi, fifth, vhid) = unsafe { (words::load::<u32>(dst), *dst.add(4), *dst.add(5)) };
+    if hi != VMAC_HI || fifth != VMAC_PREFIX[4] {
         return Verdict::PASS;
     }
-    let Some(entry) = maps::vhid(ifindex, dst[5]) else {
+    let Some(entry) = maps::vhid(ifindex, vhid) else {
         return Verdict::PASS;
     };
     if entry.mode != MODE_VIRTUAL_MAC {
@@ -34,16 +43,6 @@ pub fn rule(ifindex: u32, eth: *mut EthHdr) -> Verdict {
         return Verdict::drop(Stat::VmacDropped);
     };
     // SAFETY: as above.
-    unsafe { bytes::store(&raw mut (*eth).dst, nic) };
+    unsafe { words::store_all(dst, nic) };
     Verdict::pass(Stat::VmacAccepted)
-}
-
-/// Byte by byte: a slice comparison would become a `bcmp` call, which BPF lacks.
-#[inline(always)]
-pub fn has_vmac_prefix(mac: &[u8; 6]) -> bool {
-    mac[0] == VMAC_PREFIX[0]
-        && mac[1] == VMAC_PREFIX[1]
-        && mac[2] == VMAC_PREFIX[2]
-        && mac[3] == VMAC_PREFIX[3]
-        && mac[4] == VMAC_PREFIX[4]
 }

@@ -1084,11 +1084,14 @@ fn test_run_ingress_ifindex() {
     assert_eq!(out.action, XDP_DROP);
     let out = xdp::run_on(&mut ebpf, &frame, 1).unwrap();
     assert_eq!(out.action, XDP_DROP);
+    // 0 in the context means "no device given": loopback again.
+    let out = xdp::run_on(&mut ebpf, &frame, 0).unwrap();
+    assert_eq!(out.action, XDP_DROP);
     let events = xdp::drain_events(&mut ebpf).unwrap();
-    assert_eq!(events.len(), 2);
+    assert_eq!(events.len(), 3);
     assert!(events.iter().all(|e| e.ifindex == 1), "{events:?}");
     let stats = xdp::stats(&ebpf).unwrap();
-    assert_eq!((stats.adverts, stats.badvhid), (2, 0));
+    assert_eq!((stats.adverts, stats.badvhid), (3, 0));
 
     let err = xdp::run_on(&mut ebpf, &frame, 0x7fff_fff0).unwrap_err();
     let os = err.root_cause().to_string();

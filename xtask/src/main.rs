@@ -1,4 +1,5 @@
-//! Project tasks: `cargo xtask setup | build | test | demo | lint`.
+//! Project tasks: `cargo xtask setup | build | test | demo | lint | bench`.
+mod bench;
 mod cmd;
 mod demo;
 mod setup;
@@ -32,6 +33,13 @@ enum Task {
     Demo,
     /// rustfmt and clippy, as CI runs them.
     Lint,
+    /// Run a benchmark: `xdp` (per-packet cost of the XDP program; root).
+    Bench {
+        /// Which benchmark.
+        what: String,
+        /// Only the cases whose name contains this.
+        filter: Option<String>,
+    },
 }
 
 fn main() -> anyhow::Result<()> {
@@ -48,5 +56,6 @@ fn main() -> anyhow::Result<()> {
         Task::Test => test::run(),
         Task::Demo => demo::run(),
         Task::Lint => test::lint(),
+        Task::Bench { what, filter } => bench::run(&what, filter.as_deref()),
     }
 }

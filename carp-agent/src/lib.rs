@@ -1,7 +1,10 @@
 //! carp-agent: a CARP (Common Address Redundancy Protocol) agent for Linux whose
 //! dataplane is an XDP program.
 pub mod cli;
+pub mod config;
+pub mod control;
 pub mod dataplane;
 pub mod engine;
+pub mod hooks;
 pub mod proto;
 pub mod sim;

@@ -1,0 +1,192 @@
+//! `carp-agent run`'s flags.
+
+use std::net::IpAddr;
+use std::path::PathBuf;
+
+use crate::dataplane::AttachMode;
+use crate::engine::State;
+use crate::hooks::{HookProgram, HookSpec};
+
+use super::{
+    Config, ConfigError, DEFAULT_BPFFS, DEFAULT_CONTROL_SOCKET, DEFAULT_HOOK_TIMEOUT, FlavorName,
+    VhidInput,
+};
+
+/// The single-vhid flags, which `--config` replaces.
+const VHID_FLAGS: [&str; 13] = [
+    "interface",
+    "vhid",
+    "password",
+    "password_file",
+    "vips",
+    "advbase",
+    "advskew",
+    "preempt",
+    "flavor",
+    "real_mac",
+    "source",
+    "up_script",
+    "down_script",
+];
+
+/// Run the agent: one vhid from flags, or any number from `--config FILE`.
+#[derive(clap::Args, Debug, Clone, Default)]
+pub struct RunArgs {
+    /// TOML configuration file (see examples/carp.toml); replaces the
+    /// single-vhid flags.
+    #[arg(long, value_name = "FILE", conflicts_with_all = VHID_FLAGS)]
+    pub config: Option<PathBuf>,
+    /// Interface carrying the vhid (e.g. eth0).
+    #[arg(long, value_name = "IF")]
+    pub interface: Option<String>,
+    /// Virtual host id, 1..=255.
+    #[arg(long, value_name = "N")]
+    pub vhid: Option<u32>,
+    /// Shared password (at most 19 bytes).
+    #[arg(long, conflicts_with = "password_file")]
+    pub password: Option<String>,
+    /// Read the password from FILE (one trailing newline is dropped).
+    #[arg(long, value_name = "FILE")]
+    pub password_file: Option<PathBuf>,
+    /// Virtual address ADDR[/PREFIX] (default /32 or /128); repeat for each.
+    #[arg(long = "vip", value_name = "ADDR[/PREFIX]")]
+    pub vips: Vec<String>,
+    /// Advertisement interval in seconds [default: 1].
+    #[arg(long)]
+    pub advbase: Option<u8>,
+    /// Skew in 1/256 s, 0..=254; lower wins [default: 0].
+    #[arg(long)]
+    pub advskew: Option<u8>,
+    /// Take over from a less preferred master.
+    #[arg(long)]
+    pub preempt: bool,
+    /// Election semantics of the peers [default: freebsd].
+    #[arg(long, value_enum)]
+    pub flavor: Option<FlavorName>,
+    /// Send adverts from the NIC's MAC instead of the virtual MAC.
+    #[arg(long)]
+    pub real_mac: bool,
+    /// Control socket [default: /run/carp-agent.sock].
+    #[arg(long, value_name = "PATH")]
+    pub control_socket: Option<PathBuf>,
+    /// bpffs mount point for the pinned maps [default: /sys/fs/bpf].
+    #[arg(long, value_name = "PATH")]
+    pub bpffs: Option<PathBuf>,
+    /// XDP attach mode [default: auto].
+    #[arg(long, value_enum)]
+    pub xdp_mode: Option<AttachMode>,
+    /// Advert source address [default: the interface's first IPv4 address].
+    #[arg(long, value_name = "ADDR")]
+    pub source: Option<IpAddr>,
+    /// Run PROGRAM on becoming MASTER (like ucarp's --upscript).
+    #[arg(long = "up-script", value_name = "PROGRAM")]
+    pub up_script: Option<PathBuf>,
+    /// Run PROGRAM on entering BACKUP or INIT (like ucarp's --downscript,
+    /// also at start-up); CARP_PREVIOUS_STATE tells which.
+    #[arg(long = "down-script", value_name = "PROGRAM")]
+    pub down_script: Option<PathBuf>,
+}
+
+impl RunArgs {
+    /// The single-vhid flags given, by name (for the --config conflict).
+    fn vhid_flags_given(&self) -> Vec<&'static str> {
+        let given = [
+            ("--interface", self.interface.is_some()),
+            ("--vhid", self.vhid.is_some()),
+            ("--password", self.password.is_some()),
+            ("--password-file", self.password_file.is_some()),
+            ("--vip", !self.vips.is_empty()),
+            ("--advbase", self.advbase.is_some()),
+            ("--advskew", self.advskew.is_some()),
+            ("--preempt", self.preempt),
+            ("--flavor", self.flavor.is_some()),
+            ("--real-mac", self.real_mac),
+            ("--source", self.source.is_some()),
+            ("--up-script", self.up_script.is_some()),
+            ("--down-script", self.down_script.is_some()),
+        ];
+        given
+            .into_iter()
+            .filter_map(|(name, on)| on.then_some(name))
+            .collect()
+    }
+
+    fn hooks(&self) -> Vec<HookSpec> {
+        let script = |path: &PathBuf, on: Vec<State>| HookSpec {
+            on,
+            program: HookProgram::Argv(vec![path.to_string_lossy().into_owned()]),
+        };
+        let up = self
+            .up_script
+            .iter()
+            .map(|p| script(p, vec![State::Master]));
+        let down = self
+            .down_script
+            .iter()
+            .map(|p| script(p, vec![State::Backup, State::Init]));
+        up.chain(down).collect()
+    }
+}
+
+pub(super) fn build(args: &RunArgs) -> Result<Config, ConfigError> {
+    let mut config = match &args.config {
+        Some(path) => {
+            let given = args.vhid_flags_given();
+            if !given.is_empty() {
+                return Err(ConfigError::Usage(format!(
+                    "--config cannot be combined with {}: put them in the file",
+                    given.join(", ")
+                )));
+            }
+            let text = std::fs::read_to_string(path).map_err(|source| ConfigError::ReadConfig {
+                path: path.clone(),
+                source,
+            })?;
+            Config::from_toml_str(&text, path)?
+        }
+        None => from_flags(args)?,
+    };
+    // Global flags override the file.
+    if let Some(path) = &args.control_socket {
+        config.control_socket = path.clone();
+    }
+    if let Some(path) = &args.bpffs {
+        config.bpffs = path.clone();
+    }
+    if let Some(mode) = args.xdp_mode {
+        config.xdp_mode = mode;
+    }
+    config.validate()?;
+    Ok(config)
+}
+
+fn from_flags(args: &RunArgs) -> Result<Config, ConfigError> {
+    let (Some(interface), Some(vhid)) = (&args.interface, args.vhid) else {
+        return Err(ConfigError::Usage(
+            "give --interface IF and --vhid N (and --password, --vip), or --config FILE"
+                .to_string(),
+        ));
+    };
+    let input = VhidInput {
+        interface: interface.clone(),
+        vhid: i64::from(vhid),
+        advbase: args.advbase.map(i64::from),
+        advskew: args.advskew.map(i64::from),
+        preempt: args.preempt,
+        flavor: args.flavor.unwrap_or_default(),
+        real_mac: args.real_mac,
+        password: args.password.clone(),
+        password_file: args.password_file.clone(),
+        vips: args.vips.clone(),
+        source: args.source,
+        hooks: args.hooks(),
+    };
+    Ok(Config {
+        vhids: vec![input.build(0)?],
+        control_socket: DEFAULT_CONTROL_SOCKET.into(),
+        bpffs: DEFAULT_BPFFS.into(),
+        xdp_mode: AttachMode::default(),
+        hook_timeout: DEFAULT_HOOK_TIMEOUT,
+        demotion: 0,
+    })
+}

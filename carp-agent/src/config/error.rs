@@ -1,0 +1,107 @@
+//! Configuration errors: each names where (file, `[[vhid]]` table, vhid),
+//! which field, and why.
+
+use std::fmt;
+use std::net::IpAddr;
+use std::path::PathBuf;
+
+use crate::proto::PasswordError;
+
+use super::vip::VipError;
+
+/// A configuration the agent refuses to start with.
+#[derive(Debug, thiserror::Error)]
+pub enum ConfigError {
+    /// An error found in a TOML file.
+    #[error("{}: {}", path.display(), InFile(source))]
+    File {
+        path: PathBuf,
+        source: Box<ConfigError>,
+    },
+    #[error("cannot read config file {}: {source}", path.display())]
+    ReadConfig {
+        path: PathBuf,
+        source: std::io::Error,
+    },
+    /// Syntax, a wrong type, a missing or unknown key: the toml crate's
+    /// message, with line and column.
+    #[error("{0}")]
+    Toml(Box<toml::de::Error>),
+    /// Command-line flags that do not go together.
+    #[error("{0}")]
+    Usage(String),
+    /// A top-level setting.
+    #[error("{field}: {reason}")]
+    Global { field: String, reason: Reason },
+    /// A setting of one vhid.
+    #[error("{name}: {field}: {reason}")]
+    Vhid {
+        /// Position among the vhids (the `[[vhid]]` table, 0-based).
+        index: usize,
+        /// `eth0 vhid 1`, or `vhid 1` while the interface is unknown.
+        name: String,
+        field: String,
+        reason: Reason,
+    },
+}
+
+/// Prefixes a vhid error with its `[[vhid]]` table number inside a file.
+struct InFile<'a>(&'a ConfigError);
+
+impl fmt::Display for InFile<'_> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        if let ConfigError::Vhid { index, .. } = self.0 {
+            write!(f, "[[vhid]] #{}: ", index + 1)?;
+        }
+        write!(f, "{}", self.0)
+    }
+}
+
+/// Why a field is refused.
+#[derive(Debug, thiserror::Error)]
+pub enum Reason {
+    #[error("{0} is out of range; vhids are 1..=255")]
+    VhidRange(i64),
+    #[error("{0} is out of range 0..=255")]
+    ByteRange(i64),
+    #[error("255 is reserved for the bow-out advertisement; advskew is 0..=254")]
+    AdvskewReserved,
+    #[error(
+        "0 is only allowed with flavor \"openbsd\" (sub-second intervals); \
+         FreeBSD advbase is 1..=255"
+    )]
+    AdvbaseZero,
+    #[error(transparent)]
+    Password(PasswordError),
+    #[error("give password or password_file, not both")]
+    PasswordBoth,
+    #[error("missing: give password or password_file (an empty password is password = \"\")")]
+    PasswordMissing,
+    #[error("cannot read {}: {source}", path.display())]
+    PasswordFile {
+        path: PathBuf,
+        source: std::io::Error,
+    },
+    #[error(transparent)]
+    Vip(VipError),
+    #[error("at least one virtual address is required")]
+    NoVips,
+    #[error("must not be empty")]
+    Empty,
+    #[error("{0:?} is not a Linux interface name (1 to 15 bytes, no '/', ':' or whitespace)")]
+    InterfaceName(String),
+    #[error("vhid {vhid} on {interface} is already configured by [[vhid]] #{first}")]
+    Duplicate {
+        vhid: u8,
+        interface: String,
+        first: usize,
+    },
+    #[error("{0} cannot send adverts; give a unicast address of this host")]
+    Source(IpAddr),
+    #[error("{0:?} is not an XDP mode (auto, native, skb)")]
+    XdpMode(String),
+    #[error("give command or shell, not both")]
+    HookBoth,
+    #[error("give command = [\"program\", \"arg\", ...] or shell = \"script\"")]
+    HookMissing,
+}

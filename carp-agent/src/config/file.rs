@@ -1,0 +1,167 @@
+//! The TOML file layout (documented in the module above) and its conversion.
+
+use std::net::IpAddr;
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use clap::ValueEnum as _;
+use serde::Deserialize;
+
+use crate::dataplane::AttachMode;
+use crate::engine::State;
+use crate::hooks::{HookProgram, HookSpec};
+
+use super::{
+    Config, ConfigError, DEFAULT_BPFFS, DEFAULT_CONTROL_SOCKET, DEFAULT_HOOK_TIMEOUT, FlavorName,
+    Reason, VhidInput,
+};
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct FileConfig {
+    control_socket: Option<PathBuf>,
+    bpffs: Option<PathBuf>,
+    xdp_mode: Option<String>,
+    hook_timeout_ms: Option<u64>,
+    #[serde(default)]
+    demotion: u32,
+    #[serde(default)]
+    vhid: Vec<FileVhid>,
+}
+
+/// Numbers are read as i64 so that out-of-range values get this module's
+/// error, which names the vhid, rather than a bare type error.
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct FileVhid {
+    interface: String,
+    vhid: i64,
+    advbase: Option<i64>,
+    advskew: Option<i64>,
+    #[serde(default)]
+    preempt: bool,
+    #[serde(default)]
+    flavor: FlavorName,
+    #[serde(default)]
+    real_mac: bool,
+    password: Option<String>,
+    password_file: Option<PathBuf>,
+    #[serde(default)]
+    vips: Vec<String>,
+    source: Option<IpAddr>,
+    #[serde(default)]
+    hook: Vec<FileHook>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct FileHook {
+    on: Vec<StateName>,
+    command: Option<Vec<String>>,
+    shell: Option<String>,
+}
+
+#[derive(Clone, Copy, Deserialize)]
+#[serde(rename_all = "lowercase")]
+enum StateName {
+    Master,
+    Backup,
+    Init,
+}
+
+impl From<StateName> for State {
+    fn from(name: StateName) -> State {
+        match name {
+            StateName::Master => State::Master,
+            StateName::Backup => State::Backup,
+            StateName::Init => State::Init,
+        }
+    }
+}
+
+/// Errors come back without the file name; the caller adds it.
+pub(super) fn parse(text: &str, origin: &Path) -> Result<Config, ConfigError> {
+    let file: FileConfig = toml::from_str(text).map_err(|e| ConfigError::Toml(Box::new(e)))?;
+    let xdp_mode = match &file.xdp_mode {
+        None => AttachMode::default(),
+        Some(name) => AttachMode::from_str(name, false).map_err(|_| ConfigError::Global {
+            field: "xdp_mode".to_string(),
+            reason: Reason::XdpMode(name.clone()),
+        })?,
+    };
+    let base = origin.parent().unwrap_or(Path::new("."));
+    let vhids = file
+        .vhid
+        .into_iter()
+        .enumerate()
+        .map(|(index, v)| vhid_input(v, index, base)?.build(index))
+        .collect::<Result<Vec<_>, _>>()?;
+    let config = Config {
+        vhids,
+        control_socket: file
+            .control_socket
+            .unwrap_or_else(|| DEFAULT_CONTROL_SOCKET.into()),
+        bpffs: file.bpffs.unwrap_or_else(|| DEFAULT_BPFFS.into()),
+        xdp_mode,
+        hook_timeout: file
+            .hook_timeout_ms
+            .map_or(DEFAULT_HOOK_TIMEOUT, Duration::from_millis),
+        demotion: file.demotion,
+    };
+    if config.vhids.is_empty() {
+        return Err(ConfigError::Global {
+            field: "[[vhid]]".to_string(),
+            reason: Reason::Empty,
+        });
+    }
+    if config.hook_timeout.is_zero() {
+        return Err(ConfigError::Global {
+            field: "hook_timeout_ms".to_string(),
+            reason: Reason::Empty,
+        });
+    }
+    config.validate()?;
+    Ok(config)
+}
+
+fn vhid_input(v: FileVhid, index: usize, base: &Path) -> Result<VhidInput, ConfigError> {
+    let hooks = v
+        .hook
+        .into_iter()
+        .enumerate()
+        .map(|(i, hook)| {
+            let program = match (hook.command, hook.shell) {
+                (Some(argv), None) => HookProgram::Argv(argv),
+                (None, Some(script)) => HookProgram::Shell(script),
+                (both, _) => {
+                    return Err(ConfigError::Vhid {
+                        index,
+                        name: format!("{} vhid {}", v.interface, v.vhid),
+                        field: format!("hook[{i}]"),
+                        reason: if both.is_some() {
+                            Reason::HookBoth
+                        } else {
+                            Reason::HookMissing
+                        },
+                    });
+                }
+            };
+            let on = hook.on.into_iter().map(State::from).collect();
+            Ok(HookSpec { on, program })
+        })
+        .collect::<Result<Vec<_>, _>>()?;
+    Ok(VhidInput {
+        interface: v.interface,
+        vhid: v.vhid,
+        advbase: v.advbase,
+        advskew: v.advskew,
+        preempt: v.preempt,
+        flavor: v.flavor,
+        real_mac: v.real_mac,
+        password: v.password,
+        password_file: v.password_file.map(|path| base.join(path)),
+        vips: v.vips,
+        source: v.source,
+        hooks,
+    })
+}

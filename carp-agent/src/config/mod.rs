@@ -1,0 +1,330 @@
+//! The agent's configuration: command-line flags for one vhid, or a TOML file
+//! for any number.
+//!
+//! # Flags
+//!
+//! The FreeBSD line `ifconfig_em0_alias0="inet vhid 1 advskew 100 pass
+//! testpass alias 192.168.1.50/32"` becomes
+//!
+//! ```text
+//! carp-agent run --interface em0 --vhid 1 --advskew 100 --password testpass \
+//!     --vip 192.168.1.50/32
+//! ```
+//!
+//! # TOML file (`--config FILE`)
+//!
+//! Unknown keys are errors. Defaults are FreeBSD's: advbase 1, advskew 0, no
+//! preemption. See `carp-agent/examples/carp.toml`.
+//!
+//! ```toml
+//! control_socket = "/run/carp-agent.sock" # default
+//! bpffs = "/sys/fs/bpf"                   # default
+//! xdp_mode = "auto"                       # auto | native | skb
+//! hook_timeout_ms = 30000                 # default 30 s
+//! demotion = 0                            # initial host demotion
+//!
+//! [[vhid]]
+//! interface = "em0"
+//! vhid = 1                      # 1..=255, unique per interface
+//! advbase = 1                   # seconds; 0 only with flavor = "openbsd"
+//! advskew = 100                 # 0..=254, lower wins
+//! preempt = false
+//! flavor = "freebsd"            # freebsd | openbsd
+//! real_mac = false              # advertise from the NIC's MAC, not the virtual MAC
+//! password = "testpass"         # at most 19 bytes; or password_file = "..."
+//! vips = ["192.168.1.50/24", "fd00::50/64"]  # prefix optional: /32, /128
+//! source = "192.168.1.5"        # advert source; default: the interface's first IPv4
+//!
+//! [[vhid.hook]]
+//! on = ["master"]               # any of "master", "backup", "init"
+//! command = ["/usr/local/bin/promote-db", "--now"]  # run directly, no shell
+//!
+//! [[vhid.hook]]
+//! on = ["backup", "init"]
+//! shell = "logger -t carp \"$CARP_INTERFACE vhid $CARP_VHID: $CARP_STATE\""
+//! ```
+//!
+//! A relative `password_file` is read relative to the TOML file's directory.
+//! The interface's existence is checked by the daemon when it starts.
+mod args;
+mod error;
+mod file;
+mod vip;
+
+use std::net::IpAddr;
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use crate::dataplane::AttachMode;
+use crate::engine::config::MAX_ADVSKEW;
+use crate::engine::{Flavor, VhidConfig};
+use crate::hooks::HookSpec;
+use crate::proto::AuthKey;
+
+pub use args::RunArgs;
+pub use error::{ConfigError, Reason};
+pub use vip::{Vip, VipError};
+
+/// Default path of the control socket.
+pub const DEFAULT_CONTROL_SOCKET: &str = "/run/carp-agent.sock";
+/// Default bpffs mount point.
+pub const DEFAULT_BPFFS: &str = "/sys/fs/bpf";
+/// Default bound on one hook run.
+pub const DEFAULT_HOOK_TIMEOUT: Duration = Duration::from_secs(30);
+
+/// Everything the daemon needs to start.
+#[derive(Clone, Debug)]
+pub struct Config {
+    pub vhids: Vec<VhidSettings>,
+    pub control_socket: PathBuf,
+    pub bpffs: PathBuf,
+    pub xdp_mode: AttachMode,
+    pub hook_timeout: Duration,
+    /// Initial host demotion (`net.inet.carp.demotion`).
+    pub demotion: u32,
+}
+
+/// One vhid on one interface.
+#[derive(Clone, Debug)]
+pub struct VhidSettings {
+    pub interface: String,
+    pub vhid: u8,
+    pub advbase: u8,
+    pub advskew: u8,
+    pub preempt: bool,
+    pub flavor: Flavor,
+    /// Send adverts from the NIC's own MAC instead of the virtual MAC.
+    pub real_mac: bool,
+    pub key: AuthKey,
+    pub vips: Vec<Vip>,
+    /// Advert source; `None`: the interface's first IPv4 address.
+    pub source: Option<IpAddr>,
+    pub hooks: Vec<HookSpec>,
+}
+
+/// `--flavor` / `flavor =`: which BSD's carp(4) a vhid follows.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, clap::ValueEnum, serde::Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum FlavorName {
+    #[default]
+    Freebsd,
+    Openbsd,
+}
+
+impl From<FlavorName> for Flavor {
+    fn from(name: FlavorName) -> Flavor {
+        match name {
+            FlavorName::Freebsd => Flavor::FreeBsd,
+            FlavorName::Openbsd => Flavor::OpenBsd,
+        }
+    }
+}
+
+impl VhidSettings {
+    /// `em0 vhid 1`, as in errors and logs.
+    pub fn name(&self) -> String {
+        format!("{} vhid {}", self.interface, self.vhid)
+    }
+
+    /// The engine's view, once the daemon knows the source address.
+    pub fn engine_config(&self, source: IpAddr) -> VhidConfig {
+        VhidConfig::new(self.vhid, source)
+            .advbase(self.advbase)
+            .advskew(self.advskew)
+            .preempt(self.preempt)
+            .flavor(self.flavor)
+    }
+
+    /// The VIPs as `ADDR/PREFIX` strings (status reports, hook environment).
+    pub fn vip_strings(&self) -> Vec<String> {
+        self.vips.iter().map(Vip::to_string).collect()
+    }
+
+    fn validate(&self, index: usize) -> Result<(), ConfigError> {
+        let fail = |field: &str, reason| ConfigError::Vhid {
+            index,
+            name: if self.interface.is_empty() {
+                format!("vhid {}", self.vhid)
+            } else {
+                self.name()
+            },
+            field: field.to_string(),
+            reason,
+        };
+        check_interface(&self.interface).map_err(|reason| fail("interface", reason))?;
+        if self.vhid == 0 {
+            return Err(fail("vhid", Reason::VhidRange(0)));
+        }
+        if self.advbase == 0 && self.flavor == Flavor::FreeBsd {
+            return Err(fail("advbase", Reason::AdvbaseZero));
+        }
+        if self.advskew > MAX_ADVSKEW {
+            return Err(fail("advskew", Reason::AdvskewReserved));
+        }
+        if self.vips.is_empty() {
+            return Err(fail("vips", Reason::NoVips));
+        }
+        for (i, vip) in self.vips.iter().enumerate() {
+            vip.check()
+                .map_err(|err| fail(&format!("vips[{i}] = \"{vip}\""), Reason::Vip(err)))?;
+        }
+        if let Some(source) = self.source {
+            if source.is_unspecified() || source.is_multicast() {
+                return Err(fail("source", Reason::Source(source)));
+            }
+        }
+        for (i, hook) in self.hooks.iter().enumerate() {
+            let empty = match &hook.program {
+                crate::hooks::HookProgram::Argv(argv) => argv.first().is_none_or(String::is_empty),
+                crate::hooks::HookProgram::Shell(script) => script.trim().is_empty(),
+            };
+            if empty || hook.on.is_empty() {
+                let field = if hook.on.is_empty() { "on" } else { "command" };
+                return Err(fail(&format!("hook[{i}].{field}"), Reason::Empty));
+            }
+        }
+        Ok(())
+    }
+}
+
+fn check_interface(name: &str) -> Result<(), Reason> {
+    if name.is_empty() {
+        return Err(Reason::Empty);
+    }
+    // IFNAMSIZ is 16 with the NUL; the kernel refuses '/', ':' and spaces.
+    let bad = |c: char| c == '/' || c == ':' || c.is_whitespace();
+    if name.len() > 15 || name.chars().any(bad) {
+        return Err(Reason::InterfaceName(name.to_string()));
+    }
+    Ok(())
+}
+
+impl Config {
+    /// Builds the configuration from `run`'s flags, or from the `--config`
+    /// file with the global flags overriding it. Reads password files.
+    pub fn from_args(args: &RunArgs) -> Result<Config, ConfigError> {
+        args::build(args)
+    }
+
+    /// Parses a TOML configuration; `origin` names the file in errors and
+    /// anchors relative `password_file` paths.
+    pub fn from_toml_str(text: &str, origin: &Path) -> Result<Config, ConfigError> {
+        file::parse(text, origin).map_err(|source| ConfigError::File {
+            path: origin.to_path_buf(),
+            source: Box::new(source),
+        })
+    }
+
+    /// Checks every rule that does not need the system (interfaces are
+    /// checked by the daemon).
+    pub fn validate(&self) -> Result<(), ConfigError> {
+        for (index, vhid) in self.vhids.iter().enumerate() {
+            vhid.validate(index)?;
+            let first = self.vhids[..index]
+                .iter()
+                .position(|v| v.vhid == vhid.vhid && v.interface == vhid.interface);
+            if let Some(first) = first {
+                return Err(ConfigError::Vhid {
+                    index,
+                    name: vhid.name(),
+                    field: "vhid".to_string(),
+                    reason: Reason::Duplicate {
+                        vhid: vhid.vhid,
+                        interface: vhid.interface.clone(),
+                        first: first + 1,
+                    },
+                });
+            }
+        }
+        Ok(())
+    }
+}
+
+/// Reads a password file, dropping one trailing newline.
+fn read_password_file(path: &Path) -> Result<AuthKey, Reason> {
+    let mut bytes = std::fs::read(path).map_err(|source| Reason::PasswordFile {
+        path: path.to_path_buf(),
+        source,
+    })?;
+    if bytes.ends_with(b"\n") {
+        bytes.pop();
+        if bytes.ends_with(b"\r") {
+            bytes.pop();
+        }
+    }
+    AuthKey::from_password(&bytes).map_err(Reason::Password)
+}
+
+/// The vhid settings common to flags and file, before checking.
+struct VhidInput {
+    interface: String,
+    vhid: i64,
+    advbase: Option<i64>,
+    advskew: Option<i64>,
+    preempt: bool,
+    flavor: FlavorName,
+    real_mac: bool,
+    password: Option<String>,
+    password_file: Option<PathBuf>,
+    vips: Vec<String>,
+    source: Option<IpAddr>,
+    hooks: Vec<HookSpec>,
+}
+
+impl VhidInput {
+    /// Converts the input; `validate` then checks the typed result.
+    fn build(self, index: usize) -> Result<VhidSettings, ConfigError> {
+        let name = if self.interface.is_empty() {
+            format!("vhid {}", self.vhid)
+        } else {
+            format!("{} vhid {}", self.interface, self.vhid)
+        };
+        let fail = |field: &str, reason| ConfigError::Vhid {
+            index,
+            name: name.clone(),
+            field: field.to_string(),
+            reason,
+        };
+        let vhid = u8::try_from(self.vhid)
+            .ok()
+            .filter(|&v| v != 0)
+            .ok_or_else(|| fail("vhid", Reason::VhidRange(self.vhid)))?;
+        let byte = |field: &str, value: Option<i64>, default: u8| match value {
+            None => Ok(default),
+            Some(v) => u8::try_from(v).map_err(|_| fail(field, Reason::ByteRange(v))),
+        };
+        let advbase = byte("advbase", self.advbase, 1)?;
+        let advskew = byte("advskew", self.advskew, 0)?;
+        let key = match (&self.password, &self.password_file) {
+            (Some(_), Some(_)) => return Err(fail("password", Reason::PasswordBoth)),
+            (None, None) => return Err(fail("password", Reason::PasswordMissing)),
+            (Some(password), None) => AuthKey::from_password(password.as_bytes())
+                .map_err(|err| fail("password", Reason::Password(err)))?,
+            (None, Some(path)) => {
+                read_password_file(path).map_err(|reason| fail("password_file", reason))?
+            }
+        };
+        let vips = self
+            .vips
+            .iter()
+            .enumerate()
+            .map(|(i, text)| {
+                text.parse::<Vip>()
+                    .map_err(|err| fail(&format!("vips[{i}] = {text:?}"), Reason::Vip(err)))
+            })
+            .collect::<Result<Vec<_>, _>>()?;
+        Ok(VhidSettings {
+            interface: self.interface,
+            vhid,
+            advbase,
+            advskew,
+            preempt: self.preempt,
+            flavor: self.flavor.into(),
+            real_mac: self.real_mac,
+            key,
+            vips,
+            source: self.source,
+            hooks: self.hooks,
+        })
+    }
+}

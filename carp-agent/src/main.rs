@@ -16,6 +16,14 @@ enum Command {
     Decode(cli::decode::DecodeArgs),
     /// Run a simulated CARP segment and print its election timeline.
     Simulate(cli::simulate::SimulateArgs),
+    /// Show every vhid's state and the counters (asks the running agent).
+    Status(cli::status::StatusArgs),
+    /// Raise or lower the host demotion (`demote +240`, `demote -240`, `--set 0`).
+    Demote(cli::demote::DemoteArgs),
+    /// Force a vhid to MASTER or BACKUP (`state backup --vhid 1`).
+    State(cli::state::StateArgs),
+    /// Monitoring check: exit 0 OK, 1 WARNING, 2 CRITICAL.
+    Check(cli::check::CheckArgs),
 }
 
 fn main() {
@@ -23,6 +31,10 @@ fn main() {
     let result = match &cli.command {
         Command::Decode(args) => cli::decode::run(args),
         Command::Simulate(args) => cli::simulate::run(args),
+        Command::Status(args) => cli::status::run(args),
+        Command::Demote(args) => cli::demote::run(args),
+        Command::State(args) => cli::state::run(args),
+        Command::Check(args) => cli::check::run(args),
     };
     match result {
         Ok(code) => std::process::exit(code),

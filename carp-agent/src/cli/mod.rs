@@ -1,3 +1,7 @@
 //! One module per subcommand of the `carp-agent` binary.
+pub mod check;
 pub mod decode;
+pub mod demote;
 pub mod simulate;
+pub mod state;
+pub mod status;

@@ -138,9 +138,9 @@ pub(super) fn build(args: &RunArgs) -> Result<Config, ConfigError> {
                     given.join(", ")
                 )));
             }
-            let text = std::fs::read_to_string(path).map_err(|source| ConfigError::ReadConfig {
+            let text = std::fs::read_to_string(path).map_err(|error| ConfigError::ReadConfig {
                 path: path.clone(),
-                source,
+                error,
             })?;
             Config::from_toml_str(&text, path)?
         }

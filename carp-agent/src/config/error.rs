@@ -13,15 +13,15 @@ use super::vip::VipError;
 #[derive(Debug, thiserror::Error)]
 pub enum ConfigError {
     /// An error found in a TOML file.
-    #[error("{}: {}", path.display(), InFile(source))]
+    #[error("{}: {}", path.display(), InFile(error))]
     File {
         path: PathBuf,
-        source: Box<ConfigError>,
+        error: Box<ConfigError>,
     },
-    #[error("cannot read config file {}: {source}", path.display())]
+    #[error("cannot read config file {}: {error}", path.display())]
     ReadConfig {
         path: PathBuf,
-        source: std::io::Error,
+        error: std::io::Error,
     },
     /// Syntax, a wrong type, a missing or unknown key: the toml crate's
     /// message, with line and column.
@@ -77,10 +77,10 @@ pub enum Reason {
     PasswordBoth,
     #[error("missing: give password or password_file (an empty password is password = \"\")")]
     PasswordMissing,
-    #[error("cannot read {}: {source}", path.display())]
+    #[error("cannot read {}: {error}", path.display())]
     PasswordFile {
         path: PathBuf,
-        source: std::io::Error,
+        error: std::io::Error,
     },
     #[error(transparent)]
     Vip(VipError),

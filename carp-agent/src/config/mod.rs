@@ -209,9 +209,9 @@ impl Config {
     /// Parses a TOML configuration; `origin` names the file in errors and
     /// anchors relative `password_file` paths.
     pub fn from_toml_str(text: &str, origin: &Path) -> Result<Config, ConfigError> {
-        file::parse(text, origin).map_err(|source| ConfigError::File {
+        file::parse(text, origin).map_err(|error| ConfigError::File {
             path: origin.to_path_buf(),
-            source: Box::new(source),
+            error: Box::new(error),
         })
     }
 
@@ -242,9 +242,9 @@ impl Config {
 
 /// Reads a password file, dropping one trailing newline.
 fn read_password_file(path: &Path) -> Result<AuthKey, Reason> {
-    let mut bytes = std::fs::read(path).map_err(|source| Reason::PasswordFile {
+    let mut bytes = std::fs::read(path).map_err(|error| Reason::PasswordFile {
         path: path.to_path_buf(),
-        source,
+        error,
     })?;
     if bytes.ends_with(b"\n") {
         bytes.pop();

@@ -15,9 +15,9 @@ const TIMEOUT: Duration = Duration::from_secs(10);
 pub async fn request(path: &Path, req: &Request) -> Result<Response, ControlError> {
     let mut stream = UnixStream::connect(path)
         .await
-        .map_err(|source| ControlError::Connect {
+        .map_err(|error| ControlError::Connect {
             path: path.to_path_buf(),
-            source,
+            error,
         })?;
     let exchange = async {
         let mut line = serde_json::to_string(req).map_err(|e| e.to_string())?;
@@ -45,4 +45,17 @@ pub async fn request(path: &Path, req: &Request) -> Result<Response, ControlErro
         path: path.to_path_buf(),
         reason,
     })
+}
+
+/// [`request`] for synchronous callers (the CLI): runs it on a private
+/// single-threaded runtime.
+pub fn request_blocking(path: &Path, req: &Request) -> Result<Response, ControlError> {
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .map_err(|error| ControlError::Connect {
+            path: path.to_path_buf(),
+            error,
+        })?;
+    runtime.block_on(request(path, req))
 }

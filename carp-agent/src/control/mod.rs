@@ -133,19 +133,19 @@ pub struct VhidReport {
 /// Control socket failures, on either side.
 #[derive(Debug, thiserror::Error)]
 pub enum ControlError {
-    #[error("control socket {}: {source}", path.display())]
+    #[error("control socket {}: {error}", path.display())]
     Bind {
         path: PathBuf,
-        source: std::io::Error,
+        error: std::io::Error,
     },
     #[error("control socket {}: another carp-agent is listening there", path.display())]
     InUse { path: PathBuf },
     #[error("control socket {}: exists and is not a socket; not removing it", path.display())]
     NotASocket { path: PathBuf },
-    #[error("cannot reach carp-agent at {}: {source}", path.display())]
+    #[error("cannot reach carp-agent at {}: {error}", path.display())]
     Connect {
         path: PathBuf,
-        source: std::io::Error,
+        error: std::io::Error,
     },
     #[error("carp-agent at {}: {reason}", path.display())]
     Exchange { path: PathBuf, reason: String },

@@ -45,9 +45,9 @@ pub async fn serve(path: &Path, tx: mpsc::Sender<Call>) -> Result<JoinHandle<()>
 }
 
 async fn bind(path: &Path) -> Result<UnixListener, ControlError> {
-    let bind_err = |source| ControlError::Bind {
+    let bind_err = |error| ControlError::Bind {
         path: path.to_path_buf(),
-        source,
+        error,
     };
     match std::fs::symlink_metadata(path) {
         Ok(meta) if meta.file_type().is_socket() => {

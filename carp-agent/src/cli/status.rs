@@ -1,0 +1,84 @@
+//! `carp-agent status`: every vhid, like FreeBSD's `ifconfig` carp lines.
+
+use std::fmt::Write as _;
+use std::path::PathBuf;
+
+use crate::config::DEFAULT_CONTROL_SOCKET;
+use crate::control::{Request, StatusReport, client};
+
+/// Show the state of every vhid and the counters.
+#[derive(Debug, clap::Args)]
+#[command(after_help = "\
+Exit status: 0 on success, 1 if the agent reports an error, 2 if it cannot
+be reached.")]
+pub struct StatusArgs {
+    /// Print the report as JSON.
+    #[arg(long)]
+    pub json: bool,
+    /// The agent's control socket.
+    #[arg(long, value_name = "PATH", default_value = DEFAULT_CONTROL_SOCKET)]
+    pub control_socket: PathBuf,
+}
+
+/// Runs the subcommand; the returned value is the process exit status.
+pub fn run(args: &StatusArgs) -> anyhow::Result<i32> {
+    let response = client::request_blocking(&args.control_socket, &Request::Status)?;
+    let status = match (response.ok, response.status) {
+        (true, Some(status)) => status,
+        (true, None) => anyhow::bail!("carp-agent answered without a status report"),
+        (false, _) => {
+            let error = response.error.unwrap_or_default();
+            eprintln!("carp-agent: error: {error}");
+            return Ok(1);
+        }
+    };
+    if args.json {
+        println!("{}", serde_json::to_string_pretty(&status)?);
+    } else {
+        print!("{}", format_text(&status));
+    }
+    Ok(0)
+}
+
+/// The text form:
+///
+/// ```text
+/// eth0: MASTER vhid 1 advbase 1 advskew 0 demotion 0
+///     vip 192.168.1.50/24
+/// ```
+pub fn format_text(status: &StatusReport) -> String {
+    let mut out = String::new();
+    for v in &status.vhids {
+        let _ = writeln!(
+            out,
+            "{}: {} vhid {} advbase {} advskew {} demotion {}{}",
+            v.interface,
+            v.state,
+            v.vhid,
+            v.advbase,
+            v.advskew,
+            v.demotion,
+            if v.preempt { " preempt" } else { "" },
+        );
+        if v.advskew_effective != v.advskew {
+            let _ = writeln!(out, "    advertised advskew {}", v.advskew_effective);
+        }
+        for vip in &v.vips {
+            let _ = writeln!(out, "    vip {vip}");
+        }
+        if let Some(master) = &v.master {
+            let _ = writeln!(out, "    master {master}");
+        }
+    }
+    if status.vhids.is_empty() {
+        out.push_str("no vhids configured\n");
+    }
+    let _ = writeln!(out, "host demotion {}", status.demotion);
+    if !status.counters.is_empty() {
+        out.push_str("counters:\n");
+        for (name, value) in &status.counters {
+            let _ = writeln!(out, "    {name} {value}");
+        }
+    }
+    out
+}

@@ -1,0 +1,163 @@
+//! `carp-agent run`'s flags, parsed by clap as the daemon does.
+
+use std::path::Path;
+
+use carp_agent::config::{Config, ConfigError, Reason, RunArgs};
+use carp_agent::engine::State;
+use carp_agent::hooks::HookProgram;
+use clap::Parser;
+
+#[derive(Parser)]
+struct Cli {
+    #[command(flatten)]
+    run: RunArgs,
+}
+
+fn args(line: &str) -> RunArgs {
+    let argv = std::iter::once("run").chain(line.split_whitespace());
+    Cli::try_parse_from(argv).expect("flags parse").run
+}
+
+fn config(line: &str) -> Result<Config, ConfigError> {
+    Config::from_args(&args(line))
+}
+
+#[test]
+fn rc_conf_line_as_flags() {
+    // ifconfig_em0_alias0="inet vhid 1 advskew 100 pass testpass alias 192.168.1.50/32"
+    let c =
+        config("--interface em0 --vhid 1 --advskew 100 --password testpass --vip 192.168.1.50/32")
+            .unwrap();
+    let v = &c.vhids[0];
+    assert_eq!(
+        (v.interface.as_str(), v.vhid, v.advbase, v.advskew),
+        ("em0", 1, 1, 100)
+    );
+    assert!(!v.preempt);
+    assert_eq!(v.vip_strings(), ["192.168.1.50/32"]);
+    assert_eq!(c.control_socket, Path::new("/run/carp-agent.sock"));
+    assert!(v.hooks.is_empty());
+}
+
+#[test]
+fn vhid_range_is_ours() {
+    for bad in ["0", "256"] {
+        let err = config(&format!(
+            "--interface eth0 --vhid {bad} --password x --vip 10.0.0.1"
+        ))
+        .unwrap_err();
+        assert!(
+            matches!(
+                &err,
+                ConfigError::Vhid {
+                    reason: Reason::VhidRange(_),
+                    ..
+                }
+            ),
+            "{err}"
+        );
+        assert_eq!(
+            err.to_string(),
+            format!("eth0 vhid {bad}: vhid: {bad} is out of range; vhids are 1..=255")
+        );
+    }
+}
+
+#[test]
+fn vip_error_names_the_index() {
+    let err =
+        config("--interface eth0 --vhid 1 --password x --vip 10.0.0.1/24 --vip 10.0.0.300/24")
+            .unwrap_err();
+    assert_eq!(
+        err.to_string(),
+        "eth0 vhid 1: vips[1] = \"10.0.0.300/24\": invalid IP address"
+    );
+}
+
+#[test]
+fn missing_interface_or_vips() {
+    let err = config("--vhid 1 --password x --vip 10.0.0.1").unwrap_err();
+    assert!(matches!(err, ConfigError::Usage(_)), "{err}");
+    let err = config("--interface eth0 --vhid 1 --password x").unwrap_err();
+    assert!(
+        err.to_string().contains("at least one virtual address"),
+        "{err}"
+    );
+    let err = config("--interface eth0 --vhid 1 --vip 10.0.0.1").unwrap_err();
+    assert!(
+        err.to_string().contains("give password or password_file"),
+        "{err}"
+    );
+}
+
+#[test]
+fn password_file_and_scripts() {
+    let dir = tempfile::tempdir().unwrap();
+    let pass = dir.path().join("pass");
+    std::fs::write(&pass, "testpass\n").unwrap();
+    let c = config(&format!(
+        "--interface eth0 --vhid 7 --password-file {} --vip fd00::7/64 --preempt \
+         --flavor openbsd --advbase 0 --up-script /usr/local/bin/up --down-script /usr/local/bin/down \
+         --xdp-mode skb --control-socket /tmp/c.sock --source 10.0.0.1",
+        pass.display()
+    ))
+    .unwrap();
+    let v = &c.vhids[0];
+    assert_eq!(
+        v.key,
+        carp_agent::proto::AuthKey::from_password(b"testpass").unwrap()
+    );
+    assert_eq!(v.hooks.len(), 2);
+    assert_eq!(v.hooks[0].on, [State::Master]);
+    assert_eq!(
+        v.hooks[0].program,
+        HookProgram::Argv(vec!["/usr/local/bin/up".into()])
+    );
+    assert_eq!(v.hooks[1].on, [State::Backup, State::Init]);
+    assert_eq!(c.control_socket, Path::new("/tmp/c.sock"));
+    assert_eq!(c.xdp_mode, carp_agent::dataplane::AttachMode::Skb);
+
+    let err = config("--interface eth0 --vhid 1 --password-file /nonexistent --vip 10.0.0.1")
+        .unwrap_err();
+    assert!(
+        err.to_string()
+            .contains("password_file: cannot read /nonexistent"),
+        "{err}"
+    );
+}
+
+#[test]
+fn config_file_conflicts_with_vhid_flags_but_globals_override() {
+    assert!(Cli::try_parse_from(["run", "--config", "/x.toml", "--vhid", "1"]).is_err());
+    // Built by hand, the conflict is still caught.
+    let mut bad = args("--vhid 1");
+    bad.config = Some("/x.toml".into());
+    let err = Config::from_args(&bad).unwrap_err();
+    assert!(
+        err.to_string()
+            .contains("--config cannot be combined with --vhid"),
+        "{err}"
+    );
+
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("carp.toml");
+    std::fs::write(
+        &file,
+        "[[vhid]]\ninterface = \"eth0\"\nvhid = 3\npassword = \"\"\nvips = [\"10.0.0.3\"]\n",
+    )
+    .unwrap();
+    let c = config(&format!(
+        "--config {} --control-socket /tmp/o.sock",
+        file.display()
+    ))
+    .unwrap();
+    assert_eq!(c.vhids[0].vhid, 3);
+    assert_eq!(c.control_socket, Path::new("/tmp/o.sock"));
+
+    let err = config("--config /nonexistent/carp.toml").unwrap_err();
+    assert!(
+        err.to_string()
+            .starts_with("cannot read config file /nonexistent/carp.toml: "),
+        "{err}"
+    );
+}

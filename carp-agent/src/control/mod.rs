@@ -17,7 +17,8 @@ use std::path::PathBuf;
 
 use serde::{Deserialize, Serialize};
 
-use crate::engine::AdminState;
+use crate::config::VhidSettings;
+use crate::engine::{AdminState, VhidStatus};
 
 /// Longest request or response line accepted, in bytes.
 pub const MAX_MESSAGE: u64 = 1 << 20;
@@ -128,6 +129,25 @@ pub struct VhidReport {
     /// The master a BACKUP listens to.
     #[serde(default)]
     pub master: Option<String>,
+}
+
+impl VhidReport {
+    /// The report of one vhid from its settings and the engine's status;
+    /// `demotion` is the host demotion.
+    pub fn new(settings: &VhidSettings, status: &VhidStatus, demotion: u32) -> VhidReport {
+        VhidReport {
+            interface: settings.interface.clone(),
+            vhid: settings.vhid,
+            state: status.state.to_string(),
+            advbase: status.config.advbase,
+            advskew: status.config.advskew,
+            advskew_effective: status.advertised.advskew,
+            demotion,
+            preempt: status.config.preempt,
+            vips: settings.vip_strings(),
+            master: status.master.map(|addr| addr.to_string()),
+        }
+    }
 }
 
 /// Control socket failures, on either side.

@@ -3,5 +3,6 @@
 pub mod cli;
 pub mod dataplane;
 pub mod engine;
+pub mod net;
 pub mod proto;
 pub mod sim;

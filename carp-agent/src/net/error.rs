@@ -12,6 +12,11 @@ pub enum NetError {
     },
     #[error("no network interface named {name:?}")]
     UnknownInterface { name: String },
+    #[error("looking up network interface {name:?}: {source}")]
+    Lookup {
+        name: String,
+        source: rtnetlink::Error,
+    },
     #[error("no network interface with index {index}")]
     UnknownIndex { index: u32 },
     /// The kernel (or the netlink connection) refused a request.
@@ -47,7 +52,9 @@ impl NetError {
     /// The errno of a refused netlink request (positive, e.g. `libc::EEXIST`).
     pub fn errno(&self) -> Option<i32> {
         match self {
-            NetError::Netlink { source, .. } => netlink_errno(source),
+            NetError::Netlink { source, .. } | NetError::Lookup { source, .. } => {
+                netlink_errno(source)
+            }
             NetError::Socket { source, .. } => source.raw_os_error(),
             _ => None,
         }

@@ -86,9 +86,8 @@ impl Netlink {
             Err(e) if netlink_errno(&e) == Some(libc::ENODEV) => {
                 Err(NetError::UnknownInterface { name: name.into() })
             }
-            Err(source) => Err(NetError::Netlink {
-                operation: format!("looking up interface {name:?}"),
-                index: 0,
+            Err(source) => Err(NetError::Lookup {
+                name: name.into(),
                 source,
             }),
         }

@@ -6,5 +6,6 @@ pub mod control;
 pub mod dataplane;
 pub mod engine;
 pub mod hooks;
+pub mod net;
 pub mod proto;
 pub mod sim;

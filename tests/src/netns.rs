@@ -101,3 +101,44 @@ impl Drop for Background {
         let _ = self.0.wait();
     }
 }
+
+impl Netns {
+    /// Runs `f` on a fresh thread that has joined this namespace (setns
+    /// changes only the calling thread, so the test's own thread stays where
+    /// it is). Sockets opened in `f` stay in this namespace for their whole
+    /// life, whichever thread uses them later. A panic in `f` is re-raised.
+    pub fn enter<T: Send>(&self, f: impl FnOnce() -> T + Send) -> T {
+        let path = format!("/run/netns/{}", self.name);
+        std::thread::scope(|s| {
+            let handle = s.spawn(|| {
+                let file =
+                    std::fs::File::open(&path).unwrap_or_else(|e| panic!("opening {path}: {e}"));
+                // SAFETY: setns on a valid namespace fd; it changes only this thread.
+                let rc = unsafe {
+                    libc::setns(std::os::fd::AsRawFd::as_raw_fd(&file), libc::CLONE_NEWNET)
+                };
+                assert_eq!(rc, 0, "setns({path}): {}", std::io::Error::last_os_error());
+                f()
+            });
+            match handle.join() {
+                Ok(v) => v,
+                Err(panic) => std::panic::resume_unwind(panic),
+            }
+        })
+    }
+
+    /// [`Netns::enter`] with a current-thread tokio runtime running the
+    /// future `f` builds (netlink connections spawn their tasks on it).
+    pub fn block_on<T: Send, Fut: std::future::Future<Output = T>>(
+        &self,
+        f: impl FnOnce() -> Fut + Send,
+    ) -> T {
+        self.enter(|| {
+            tokio::runtime::Builder::new_current_thread()
+                .enable_all()
+                .build()
+                .expect("building a tokio runtime")
+                .block_on(f())
+        })
+    }
+}

@@ -1,0 +1,24 @@
+//! `carp-agent run`: the daemon.
+use anyhow::Context as _;
+use tracing_subscriber::EnvFilter;
+
+pub use crate::config::RunArgs;
+use crate::{config::Config, daemon};
+
+/// Checks the configuration, then runs the agent until SIGTERM/SIGINT.
+/// Log level: `CARP_LOG` (tracing filter syntax), default `info`.
+pub fn run(args: &RunArgs) -> anyhow::Result<i32> {
+    let config = Config::from_args(args)?;
+    let filter = EnvFilter::try_from_env("CARP_LOG").unwrap_or_else(|_| EnvFilter::new("info"));
+    tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_target(false)
+        .with_writer(std::io::stderr)
+        .init();
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .context("starting the tokio runtime")?;
+    runtime.block_on(daemon::run(config))?;
+    Ok(0)
+}

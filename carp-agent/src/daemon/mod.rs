@@ -1,0 +1,314 @@
+//! `carp-agent run`: wires the election engine to the XDP dataplane, the
+//! network (AF_PACKET sender, netlink addresses and links), the control
+//! socket and the hooks. One task owns all of it, so nothing needs a lock:
+//! every input (advert, timer, link event, control request, signal) is
+//! handled to completion, then the engine's actions are carried out in order,
+//! the map update first.
+mod actions;
+mod counters;
+mod status;
+mod vhid_runtime;
+
+use std::{
+    collections::{BTreeMap, HashMap},
+    net::IpAddr,
+    time::{Duration, Instant},
+};
+
+use anyhow::Context as _;
+use carp_common::{IfaceEntry, VipEntry, VipKey};
+use tokio::{
+    signal::unix::{SignalKind, signal},
+    sync::{mpsc, oneshot},
+};
+use tracing::{info, warn};
+
+use crate::{
+    config::Config,
+    control::{self, Request, Response},
+    dataplane::{Dataplane, ReceivedAdvert},
+    engine::{Engine, PeerAdvert, Time},
+    hooks::HookRunner,
+    net::{FrameSender, Interface, LinkEvent, Netlink},
+    proto::Advertisement,
+};
+
+pub use counters::AgentCounters;
+use vhid_runtime::VhidRuntime;
+
+/// Everything the event loop owns.
+pub(crate) struct Daemon {
+    config: Config,
+    start: Instant,
+    engine: Engine,
+    dataplane: Dataplane,
+    netlink: Netlink,
+    senders: HashMap<u32, FrameSender>,
+    interfaces: BTreeMap<u32, Interface>,
+    vhids: BTreeMap<crate::engine::VhidKey, VhidRuntime>,
+    hooks: HookRunner,
+    counters: AgentCounters,
+    /// Interfaces where the vMAC filter fell back to promiscuous mode.
+    promiscuous: Vec<u32>,
+}
+
+/// Runs the agent until SIGTERM/SIGINT; then bows out, withdraws the VIPs,
+/// detaches XDP and removes its pins.
+pub async fn run(config: Config) -> anyhow::Result<()> {
+    let (netlink, mut link_events) = Netlink::open().context("opening netlink")?;
+    let mut daemon = Daemon::start(config, netlink).await?;
+    let mut adverts = daemon.dataplane.take_advert_reader()?;
+    let (control_tx, mut control_rx) = mpsc::channel::<(Request, oneshot::Sender<Response>)>(16);
+    let control_path = daemon.config.control_socket.clone();
+    let control_task = control::server::serve(&control_path, control_tx)
+        .await
+        .with_context(|| format!("control socket {}", control_path.display()))?;
+    let mut sigterm = signal(SignalKind::terminate())?;
+    let mut sigint = signal(SignalKind::interrupt())?;
+    info!(
+        "carp-agent running: {} vhid(s), control socket {}",
+        daemon.vhids.len(),
+        control_path.display()
+    );
+
+    loop {
+        let deadline = daemon.timer_deadline();
+        tokio::select! {
+            advert = adverts.next() => match advert {
+                Ok(advert) => daemon.on_advert(advert),
+                Err(err) => warn!("reading the advert ring buffer: {err}"),
+            },
+            () = tokio::time::sleep_until(deadline) => {
+                let now = daemon.now();
+                daemon.engine.handle_timeout(now);
+            }
+            Some(event) = link_events.next() => daemon.on_link(event),
+            Some((request, reply)) = control_rx.recv() => {
+                let response = daemon.on_control(request);
+                let _ = reply.send(response);
+            }
+            _ = sigterm.recv() => { info!("SIGTERM: shutting down"); break; }
+            _ = sigint.recv() => { info!("SIGINT: shutting down"); break; }
+        }
+        daemon.carry_out_actions().await;
+    }
+
+    control_task.abort();
+    let _ = std::fs::remove_file(&control_path);
+    daemon.shutdown().await;
+    Ok(())
+}
+
+impl Daemon {
+    async fn start(config: Config, netlink: Netlink) -> anyhow::Result<Self> {
+        let mut interfaces = BTreeMap::new();
+        for settings in &config.vhids {
+            let iface = netlink
+                .interface(&settings.interface)
+                .await
+                .with_context(|| format!("vhid {}: interface {}", settings.vhid, settings.interface))?;
+            interfaces.insert(iface.index, iface);
+        }
+        let mut dataplane = Dataplane::load_pinned(&config.bpffs)
+            .with_context(|| format!("loading XDP with pins under {}", config.bpffs.display()))?;
+        let mut senders = HashMap::new();
+        for iface in interfaces.values() {
+            dataplane.set_iface(iface.index, IfaceEntry { mac: iface.mac, _pad: [0; 2] })?;
+            attach(&mut dataplane, &netlink, iface, config.xdp_mode).await?;
+            senders.insert(iface.index, FrameSender::open(iface.index)?);
+        }
+        let mut daemon = Self {
+            start: Instant::now(),
+            engine: Engine::new(),
+            dataplane,
+            netlink,
+            senders,
+            hooks: HookRunner::new(config.hook_timeout),
+            counters: AgentCounters::default(),
+            promiscuous: Vec::new(),
+            vhids: BTreeMap::new(),
+            interfaces,
+            config,
+        };
+        daemon.add_vhids().await?;
+        let now = daemon.now();
+        daemon.engine.set_demotion(now, daemon.config.demotion);
+        let links: Vec<(u32, bool)> = daemon
+            .interfaces
+            .values()
+            .map(|i| (i.index, i.carrier))
+            .collect();
+        for (index, carrier) in links {
+            daemon.engine.set_link(now, crate::engine::Iface(index), carrier);
+        }
+        daemon.carry_out_actions().await;
+        Ok(daemon)
+    }
+
+    async fn add_vhids(&mut self) -> anyhow::Result<()> {
+        for settings in self.config.vhids.clone() {
+            let iface = self.interfaces.values().find(|i| i.name == settings.interface);
+            let iface = iface.expect("looked up in start").clone();
+            let rt = VhidRuntime::new(settings, &iface, rand_u64())?;
+            // A previous agent killed with -9 may have left its VIPs behind.
+            for vip in &rt.settings.vips {
+                self.netlink
+                    .remove_address(rt.ifindex, vip.addr, vip.prefix)
+                    .await?;
+                self.dataplane.set_vip(vip_key(rt.ifindex, vip.addr), VipEntry {
+                    vhid: rt.settings.vhid,
+                    _pad: [0; 3],
+                })?;
+            }
+            self.dataplane
+                .set_vhid(rt.map_key(), rt.map_entry(rt.state, rt.settings.advskew))?;
+            if !rt.settings.real_mac {
+                self.filter_virtual_mac(rt.ifindex, rt.mac).await?;
+            }
+            let now = self.now();
+            let key = self
+                .engine
+                .add_vhid(now, rt.key.iface, rt.engine_config())
+                .with_context(|| format!("vhid {} on {}", rt.settings.vhid, rt.interface))?;
+            self.vhids.insert(key, rt);
+        }
+        Ok(())
+    }
+
+    /// Frames to the virtual MAC must pass the NIC's unicast filter to reach XDP.
+    async fn filter_virtual_mac(&mut self, ifindex: u32, mac: [u8; 6]) -> anyhow::Result<()> {
+        let _ = self.netlink.remove_unicast_mac(ifindex, mac).await;
+        if !self.netlink.add_unicast_mac(ifindex, mac).await? && !self.promiscuous.contains(&ifindex) {
+            warn!("interface {ifindex} cannot filter extra unicast MACs; using promiscuous mode");
+            self.netlink.set_promiscuous(ifindex, true).await?;
+            self.promiscuous.push(ifindex);
+        }
+        Ok(())
+    }
+
+    fn now(&self) -> Time {
+        Time::from_duration(self.start.elapsed())
+    }
+
+    fn timer_deadline(&self) -> tokio::time::Instant {
+        let far = Duration::from_secs(3600);
+        let at = self
+            .engine
+            .next_timeout()
+            .map(|t| self.start + t.since_epoch())
+            .unwrap_or_else(|| Instant::now() + far);
+        tokio::time::Instant::from_std(at)
+    }
+
+    fn on_advert(&mut self, advert: ReceivedAdvert) {
+        let Ok(header) = Advertisement::decode(&advert.header) else {
+            // The XDP program validated it; a mismatch here is a bug, not input.
+            self.counters.malformed += 1;
+            return;
+        };
+        let key = crate::engine::VhidKey {
+            iface: crate::engine::Iface(advert.ifindex),
+            vhid: header.vhid,
+        };
+        let Some(rt) = self.vhids.get(&key) else {
+            self.counters.badvhid += 1;
+            return;
+        };
+        if header.authenticate(&rt.auth).is_err() {
+            self.counters.badauth += 1;
+            self.counters.warn_badauth(advert.source, &rt.interface, header.vhid);
+            return;
+        }
+        if advert.source == IpAddr::V4(rt.source_v4.unwrap_or(std::net::Ipv4Addr::UNSPECIFIED))
+            || Some(advert.source) == rt.source_v6.map(IpAddr::V6)
+        {
+            return; // our own advert, looped back by a bridge
+        }
+        self.counters.accepted += 1;
+        let now = self.now();
+        let peer = PeerAdvert {
+            source: advert.source,
+            advbase: header.advbase,
+            advskew: header.advskew,
+            demote: header.demote,
+        };
+        if let Err(err) = self.engine.handle_advert(now, key, peer) {
+            warn!("advert from {}: {err}", advert.source);
+        }
+    }
+
+    fn on_link(&mut self, event: LinkEvent) {
+        let Some(iface) = self.interfaces.get_mut(&event.index) else {
+            return;
+        };
+        if iface.carrier != event.carrier {
+            info!(
+                "{}: carrier {}",
+                iface.name,
+                if event.carrier { "up" } else { "down" }
+            );
+            iface.carrier = event.carrier;
+            let now = self.now();
+            self.engine
+                .set_link(now, crate::engine::Iface(event.index), event.carrier);
+        }
+    }
+
+    fn on_control(&mut self, request: Request) -> Response {
+        status::handle(self, request)
+    }
+
+    async fn shutdown(&mut self) {
+        let now = self.now();
+        self.engine.shutdown(now);
+        self.carry_out_actions().await;
+        for rt in self.vhids.values() {
+            for vip in &rt.settings.vips {
+                if let Err(err) = self.netlink.remove_address(rt.ifindex, vip.addr, vip.prefix).await {
+                    warn!("removing {} from {}: {err}", vip.addr, rt.interface);
+                }
+            }
+            if !rt.settings.real_mac {
+                let _ = self.netlink.remove_unicast_mac(rt.ifindex, rt.mac).await;
+            }
+        }
+        for &ifindex in &self.promiscuous {
+            let _ = self.netlink.set_promiscuous(ifindex, false).await;
+        }
+        self.hooks.drain(Duration::from_secs(10)).await;
+        self.dataplane.detach_all();
+        info!("carp-agent stopped: VIPs removed, XDP detached");
+    }
+}
+
+/// Attaches XDP, replacing a program a crashed agent left attached through
+/// netlink (bpf_link attachments vanish with their process; netlink ones do not).
+async fn attach(
+    dataplane: &mut Dataplane,
+    netlink: &Netlink,
+    iface: &Interface,
+    mode: crate::dataplane::AttachMode,
+) -> anyhow::Result<()> {
+    let used = match dataplane.attach(&iface.name, mode) {
+        Ok(used) => used,
+        Err(first) => {
+            warn!("{first}; detaching the XDP program already on {} and retrying", iface.name);
+            netlink.detach_xdp(iface.index).await?;
+            dataplane.attach(&iface.name, mode)?
+        }
+    };
+    info!("XDP attached to {} ({used:?} mode)", iface.name);
+    Ok(())
+}
+
+fn vip_key(ifindex: u32, addr: IpAddr) -> VipKey {
+    match addr {
+        IpAddr::V4(a) => VipKey::v4(ifindex, a.octets()),
+        IpAddr::V6(a) => VipKey::v6(ifindex, a.octets()),
+    }
+}
+
+/// A random start for the advert counter, as FreeBSD and ucarp do.
+fn rand_u64() -> u64 {
+    rand::random()
+}

@@ -1,0 +1,21 @@
+//! The agent's I/O towards the host's network stack:
+//!
+//! - [`netlink`]: interfaces, VIP addresses, the unicast MAC filter,
+//!   promiscuous mode and XDP detach, through rtnetlink ([`Netlink`]);
+//! - [`link_events`]: carrier changes ([`LinkEvents`]);
+//! - [`sender`]: adverts, gratuitous ARPs and unsolicited NAs on an AF_PACKET
+//!   socket, so their Ethernet source can be the virtual MAC ([`FrameSender`]);
+//! - [`frames`]: the ARP and NA frames themselves (pure).
+//!
+//! Netlink and AF_PACKET sockets belong to the network namespace of the
+//! thread that opens them.
+pub mod error;
+pub mod frames;
+pub mod link_events;
+pub mod netlink;
+pub mod sender;
+
+pub use error::NetError;
+pub use link_events::{LinkEvent, LinkEvents};
+pub use netlink::{Interface, Netlink};
+pub use sender::FrameSender;

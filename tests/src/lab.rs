@@ -1,0 +1,260 @@
+//! The lab: hosts and a client as network namespaces, each with an `eth0`
+//! plugged into a bridge that lives in a namespace of its own (the "switch"),
+//! so nothing touches the machine's own network. Agents run as real
+//! processes; everything is torn down on drop, also when a test panics.
+use std::{
+    fs,
+    io::{BufRead as _, BufReader},
+    path::PathBuf,
+    process::{Command, Stdio},
+    time::{Duration, Instant},
+};
+
+use anyhow::{Context as _, bail};
+
+use crate::netns::{Background, Netns};
+
+/// The lab subnet; hosts are .11, .12, ..., the client .200.
+pub const SUBNET: &str = "10.77.0";
+pub const PREFIX6: &str = "fd77::";
+
+pub struct Lab {
+    pub switch: Netns,
+    pub hosts: Vec<Host>,
+    pub client: Netns,
+    pub dir: PathBuf,
+}
+
+pub struct Host {
+    pub name: String,
+    pub ns: Netns,
+    pub addr: String,
+    pub agent: Option<Agent>,
+}
+
+pub struct Agent {
+    pub process: Background,
+    pub log: PathBuf,
+    pub socket: PathBuf,
+}
+
+impl Lab {
+    /// `hosts` routers plus a client, all on one bridge.
+    pub fn new(tag: &str, hosts: usize) -> anyhow::Result<Self> {
+        let switch = Netns::new(&format!("{tag}sw"))?;
+        switch.ip(&["link", "add", "br0", "type", "bridge"])?;
+        switch.ip(&["link", "set", "br0", "up"])?;
+        let dir = std::env::temp_dir().join(format!("carp-lab-{}-{tag}", std::process::id()));
+        let _ = fs::remove_dir_all(&dir);
+        fs::create_dir_all(&dir)?;
+        let client = Netns::new(&format!("{tag}c"))?;
+        let mut lab = Self {
+            switch,
+            hosts: Vec::new(),
+            client,
+            dir,
+        };
+        lab.plug(&lab.client.name.clone(), "p0")?;
+        lab.client
+            .ip(&["addr", "add", &format!("{SUBNET}.200/24"), "dev", "eth0"])?;
+        lab.client
+            .ip(&["addr", "add", &format!("{PREFIX6}200/64"), "dev", "eth0", "nodad"])?;
+        for i in 0..hosts {
+            let ns = Netns::new(&format!("{tag}h{}", i + 1))?;
+            lab.plug(&ns.name, &format!("p{}", i + 1))?;
+            let addr = format!("{SUBNET}.{}", 11 + i);
+            ns.ip(&["addr", "add", &format!("{addr}/24"), "dev", "eth0"])?;
+            lab.hosts.push(Host {
+                name: format!("router{}", i + 1),
+                ns,
+                addr,
+                agent: None,
+            });
+        }
+        Ok(lab)
+    }
+
+    /// A veth from namespace `ns` (as `eth0`) to the bridge (as `port`).
+    fn plug(&self, ns: &str, port: &str) -> anyhow::Result<()> {
+        self.switch
+            .ip(&["link", "add", port, "type", "veth", "peer", "name", "eth0", "netns", ns])?;
+        self.switch.ip(&["link", "set", port, "master", "br0", "up"])?;
+        crate::netns::sh("ip", &["-n", ns, "link", "set", "eth0", "up"])?;
+        Ok(())
+    }
+
+    /// Starts `carp-agent run <args>` on host `i`, with its own control
+    /// socket and bpffs under the lab directory, logging to a file.
+    pub fn start_agent(&mut self, i: usize, args: &[&str]) -> anyhow::Result<()> {
+        let host = &mut self.hosts[i];
+        let socket = self.dir.join(format!("{}.sock", host.name));
+        let bpffs = self.dir.join(format!("{}-bpf", host.name));
+        let log = self.dir.join(format!("{}.log", host.name));
+        let log_file = fs::OpenOptions::new().create(true).append(true).open(&log)?;
+        let mut cmd = host.ns.command(crate::agent::binary().to_str().unwrap());
+        cmd.arg("run")
+            .args(["--interface", "eth0", "--xdp-mode", "skb"])
+            .arg("--control-socket")
+            .arg(&socket)
+            .arg("--bpffs")
+            .arg(&bpffs)
+            .args(args)
+            .env("CARP_LOG", "info")
+            .stdin(Stdio::null())
+            .stdout(log_file.try_clone()?)
+            .stderr(log_file);
+        let child = cmd.spawn().context("starting carp-agent")?;
+        host.agent = Some(Agent {
+            process: Background(child),
+            log,
+            socket,
+        });
+        Ok(())
+    }
+
+    /// `carp-agent <args> --control-socket <host's socket>`, run on the host.
+    pub fn control(&self, i: usize, args: &[&str]) -> anyhow::Result<std::process::Output> {
+        let host = &self.hosts[i];
+        let agent = host.agent.as_ref().context("no agent on this host")?;
+        let out = host
+            .ns
+            .command(crate::agent::binary().to_str().unwrap())
+            .args(args)
+            .arg("--control-socket")
+            .arg(&agent.socket)
+            .output()?;
+        Ok(out)
+    }
+
+    /// The state ("MASTER", "BACKUP", "INIT") of `vhid` on host `i`, from `status --json`.
+    pub fn state(&self, i: usize, vhid: u8) -> Option<String> {
+        let out = self.control(i, &["status", "--json"]).ok()?;
+        let text = String::from_utf8_lossy(&out.stdout);
+        let json: serde_json::Value = serde_json::from_str(&text).ok()?;
+        json["vhids"]
+            .as_array()?
+            .iter()
+            .find(|v| v["vhid"] == vhid)
+            .and_then(|v| v["state"].as_str().map(str::to_string))
+    }
+
+    /// Waits until host `i` reports `state` for `vhid`; returns how long it took.
+    pub fn wait_state(&self, i: usize, vhid: u8, state: &str, within: Duration) -> anyhow::Result<Duration> {
+        let start = Instant::now();
+        while start.elapsed() < within {
+            if self.state(i, vhid).as_deref() == Some(state) {
+                return Ok(start.elapsed());
+            }
+            std::thread::sleep(Duration::from_millis(20));
+        }
+        bail!(
+            "{} vhid {vhid} not {state} within {within:?} (is {:?}); log:\n{}",
+            self.hosts[i].name,
+            self.state(i, vhid),
+            self.log(i)
+        )
+    }
+
+    pub fn log(&self, i: usize) -> String {
+        self.hosts[i]
+            .agent
+            .as_ref()
+            .and_then(|a| fs::read_to_string(&a.log).ok())
+            .unwrap_or_default()
+    }
+
+    /// kill -9 of host `i`'s agent: no bow-out, no cleanup.
+    pub fn kill9(&mut self, i: usize) {
+        if let Some(agent) = self.hosts[i].agent.take() {
+            drop(agent.process);
+        }
+    }
+
+    /// SIGTERM, then waits for the agent to exit (its clean shutdown).
+    pub fn terminate(&mut self, i: usize) -> anyhow::Result<()> {
+        if let Some(mut agent) = self.hosts[i].agent.take() {
+            let pid = agent.process.0.id() as i32;
+            // SAFETY: plain kill(2) on our own child.
+            unsafe { libc::kill(pid, libc::SIGTERM) };
+            let start = Instant::now();
+            while agent.process.0.try_wait()?.is_none() {
+                if start.elapsed() > Duration::from_secs(10) {
+                    bail!("agent did not exit within 10 s of SIGTERM");
+                }
+                std::thread::sleep(Duration::from_millis(20));
+            }
+        }
+        Ok(())
+    }
+
+    /// Starts a probe stream from the client to `target`: one ping every 10 ms.
+    pub fn probe(&self, target: &str) -> anyhow::Result<Probe> {
+        let mut cmd = self.client.command("ping");
+        cmd.args(["-D", "-n", "-i", "0.01", "-W", "1", target])
+            .stdin(Stdio::null())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::null());
+        let child = cmd.spawn().context("starting ping")?;
+        Ok(Probe {
+            process: Background(child),
+            started: Instant::now(),
+        })
+    }
+}
+
+impl Drop for Lab {
+    fn drop(&mut self) {
+        for host in &mut self.hosts {
+            host.agent.take();
+        }
+        // Agents' bpffs mounts live in the test's mount namespace.
+        for host in &self.hosts {
+            let _ = Command::new("umount")
+                .arg(self.dir.join(format!("{}-bpf", host.name)))
+                .status();
+        }
+        let _ = fs::remove_dir_all(&self.dir);
+    }
+}
+
+/// A running ping; `finish` stops it and measures the longest gap in replies.
+pub struct Probe {
+    process: Background,
+    started: Instant,
+}
+
+pub struct ProbeResult {
+    pub sent_for: Duration,
+    pub replies: usize,
+    /// Longest time between two consecutive replies (the outage).
+    pub longest_gap: Duration,
+}
+
+impl Probe {
+    pub fn finish(mut self) -> ProbeResult {
+        let pid = self.process.0.id() as i32;
+        // SAFETY: plain kill(2) on our own child; SIGINT makes ping flush and exit.
+        unsafe { libc::kill(pid, libc::SIGINT) };
+        let stdout = self.process.0.stdout.take().expect("piped");
+        let mut stamps = Vec::new();
+        for line in BufReader::new(stdout).lines().map_while(Result::ok) {
+            // "[1700000000.123456] 64 bytes from 10.77.0.100: icmp_seq=1 ttl=64 time=0.1 ms"
+            if line.contains("bytes from") {
+                if let Some(ts) = line.strip_prefix('[').and_then(|l| l.split(']').next()) {
+                    if let Ok(t) = ts.parse::<f64>() {
+                        stamps.push(t);
+                    }
+                }
+            }
+        }
+        let longest_gap = stamps
+            .windows(2)
+            .map(|w| w[1] - w[0])
+            .fold(0.0f64, f64::max);
+        ProbeResult {
+            sent_for: self.started.elapsed(),
+            replies: stamps.len(),
+            longest_gap: Duration::from_secs_f64(longest_gap),
+        }
+    }
+}

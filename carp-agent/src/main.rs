@@ -12,6 +12,8 @@ struct Cli {
 
 #[derive(Debug, Subcommand)]
 enum Command {
+    /// Run the agent (daemon): election, XDP dataplane, VIPs, control socket.
+    Run(cli::run::RunArgs),
     /// Decode and authenticate CARP advertisements (hex frame or pcap file).
     Decode(cli::decode::DecodeArgs),
     /// Run a simulated CARP segment and print its election timeline.
@@ -29,6 +31,7 @@ enum Command {
 fn main() {
     let cli = Cli::parse();
     let result = match &cli.command {
+        Command::Run(args) => cli::run::run(args),
         Command::Decode(args) => cli::decode::run(args),
         Command::Simulate(args) => cli::simulate::run(args),
         Command::Status(args) => cli::status::run(args),

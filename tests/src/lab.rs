@@ -57,8 +57,14 @@ impl Lab {
         lab.plug(&lab.client.name.clone(), "p0")?;
         lab.client
             .ip(&["addr", "add", &format!("{SUBNET}.200/24"), "dev", "eth0"])?;
-        lab.client
-            .ip(&["addr", "add", &format!("{PREFIX6}200/64"), "dev", "eth0", "nodad"])?;
+        lab.client.ip(&[
+            "addr",
+            "add",
+            &format!("{PREFIX6}200/64"),
+            "dev",
+            "eth0",
+            "nodad",
+        ])?;
         for i in 0..hosts {
             let ns = Netns::new(&format!("{tag}h{}", i + 1))?;
             lab.plug(&ns.name, &format!("p{}", i + 1))?;
@@ -76,9 +82,11 @@ impl Lab {
 
     /// A veth from namespace `ns` (as `eth0`) to the bridge (as `port`).
     fn plug(&self, ns: &str, port: &str) -> anyhow::Result<()> {
+        self.switch.ip(&[
+            "link", "add", port, "type", "veth", "peer", "name", "eth0", "netns", ns,
+        ])?;
         self.switch
-            .ip(&["link", "add", port, "type", "veth", "peer", "name", "eth0", "netns", ns])?;
-        self.switch.ip(&["link", "set", port, "master", "br0", "up"])?;
+            .ip(&["link", "set", port, "master", "br0", "up"])?;
         crate::netns::sh("ip", &["-n", ns, "link", "set", "eth0", "up"])?;
         Ok(())
     }
@@ -90,7 +98,10 @@ impl Lab {
         let socket = self.dir.join(format!("{}.sock", host.name));
         let bpffs = self.dir.join(format!("{}-bpf", host.name));
         let log = self.dir.join(format!("{}.log", host.name));
-        let log_file = fs::OpenOptions::new().create(true).append(true).open(&log)?;
+        let log_file = fs::OpenOptions::new()
+            .create(true)
+            .append(true)
+            .open(&log)?;
         let mut cmd = host.ns.command(crate::agent::binary().to_str().unwrap());
         cmd.arg("run")
             .args(["--interface", "eth0", "--xdp-mode", "skb"])
@@ -139,7 +150,13 @@ impl Lab {
     }
 
     /// Waits until host `i` reports `state` for `vhid`; returns how long it took.
-    pub fn wait_state(&self, i: usize, vhid: u8, state: &str, within: Duration) -> anyhow::Result<Duration> {
+    pub fn wait_state(
+        &self,
+        i: usize,
+        vhid: u8,
+        state: &str,
+        within: Duration,
+    ) -> anyhow::Result<Duration> {
         let start = Instant::now();
         while start.elapsed() < within {
             if self.state(i, vhid).as_deref() == Some(state) {
@@ -207,10 +224,12 @@ impl Drop for Lab {
         for host in &mut self.hosts {
             host.agent.take();
         }
-        // Agents' bpffs mounts live in the test's mount namespace.
+        // `ip netns exec` gives each agent a mount namespace of its own, so
+        // its bpffs mount goes away with it; this is for any that did not.
         for host in &self.hosts {
             let _ = Command::new("umount")
                 .arg(self.dir.join(format!("{}-bpf", host.name)))
+                .stderr(Stdio::null())
                 .status();
         }
         let _ = fs::remove_dir_all(&self.dir);

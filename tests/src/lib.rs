@@ -2,6 +2,7 @@
 //! namespaces and veths, and the agent binary run as a real process.
 pub mod agent;
 pub mod frames;
+pub mod lab;
 pub mod netns;
 pub mod privileges;
 pub mod xdp;

@@ -2,6 +2,7 @@
 pub mod check;
 pub mod decode;
 pub mod demote;
+pub mod run;
 pub mod simulate;
 pub mod state;
 pub mod status;

@@ -61,7 +61,10 @@ impl Daemon {
                 Err(err) => {
                     ok = false;
                     self.counters.oerrors += 1;
-                    warn!("vhid {} on {}: sending advert: {err}", key.vhid, rt.interface);
+                    warn!(
+                        "vhid {} on {}: sending advert: {err}",
+                        key.vhid, rt.interface
+                    );
                 }
             }
         }
@@ -91,24 +94,44 @@ impl Daemon {
             .set_vhid(rt.map_key(), rt.map_entry(to, advskew))
         {
             // Never lose the VIP silently: say loudly that the dataplane is stale.
-            warn!("vhid {} on {}: updating the XDP map: {err}", key.vhid, rt.interface);
+            warn!(
+                "vhid {} on {}: updating the XDP map: {err}",
+                key.vhid, rt.interface
+            );
         }
         self.counters.transitions += 1;
-        info!("vhid {} on {}: {from} -> {to} ({reason})", key.vhid, rt.interface);
+        info!(
+            "vhid {} on {}: {from} -> {to} ({reason})",
+            key.vhid, rt.interface
+        );
         let (ifindex, interface) = (rt.ifindex, rt.interface.clone());
         let vips = rt.settings.vips.clone();
         if to == State::Master {
             rt.announce_repeat = 3;
             for vip in &vips {
-                if let Err(err) = self.netlink.add_address(ifindex, vip.addr, vip.prefix).await {
-                    warn!("vhid {} on {interface}: adding {}: {err}", key.vhid, vip.addr);
+                if let Err(err) = self
+                    .netlink
+                    .add_address(ifindex, vip.addr, vip.prefix)
+                    .await
+                {
+                    warn!(
+                        "vhid {} on {interface}: adding {}: {err}",
+                        key.vhid, vip.addr
+                    );
                 }
             }
             self.announce(key);
         } else if from == State::Master {
             for vip in &vips {
-                if let Err(err) = self.netlink.remove_address(ifindex, vip.addr, vip.prefix).await {
-                    warn!("vhid {} on {interface}: removing {}: {err}", key.vhid, vip.addr);
+                if let Err(err) = self
+                    .netlink
+                    .remove_address(ifindex, vip.addr, vip.prefix)
+                    .await
+                {
+                    warn!(
+                        "vhid {} on {interface}: removing {}: {err}",
+                        key.vhid, vip.addr
+                    );
                 }
             }
         }
@@ -120,7 +143,7 @@ impl Daemon {
                 vhid: key.vhid,
                 from,
                 to,
-                vips: rt.vip_strings(),
+                vips: rt.settings.vip_strings(),
             },
         );
     }
@@ -140,7 +163,10 @@ impl Daemon {
                 IpAddr::V6(a) => sender.send_unsolicited_na(rt.mac, a),
             };
             if let Err(err) = result {
-                warn!("vhid {} on {}: announcing {}: {err}", key.vhid, rt.interface, vip.addr);
+                warn!(
+                    "vhid {} on {}: announcing {}: {err}",
+                    key.vhid, rt.interface, vip.addr
+                );
             }
         }
     }

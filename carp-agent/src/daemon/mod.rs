@@ -19,7 +19,7 @@ use anyhow::Context as _;
 use carp_common::{IfaceEntry, VipEntry, VipKey};
 use tokio::{
     signal::unix::{SignalKind, signal},
-    sync::{mpsc, oneshot},
+    sync::mpsc,
 };
 use tracing::{info, warn};
 
@@ -29,7 +29,7 @@ use crate::{
     dataplane::{Dataplane, ReceivedAdvert},
     engine::{Engine, PeerAdvert, Time},
     hooks::HookRunner,
-    net::{FrameSender, Interface, LinkEvent, Netlink},
+    net::{FrameSender, Interface, LinkEvent, Netlink, sysctl},
     proto::Advertisement,
 };
 
@@ -50,6 +50,8 @@ pub(crate) struct Daemon {
     counters: AgentCounters,
     /// Interfaces where the vMAC filter fell back to promiscuous mode.
     promiscuous: Vec<u32>,
+    /// `arp_announce` values to put back on exit, per interface name.
+    arp_announce: Vec<(String, String)>,
 }
 
 /// Runs the agent until SIGTERM/SIGINT; then bows out, withdraws the VIPs,
@@ -58,7 +60,7 @@ pub async fn run(config: Config) -> anyhow::Result<()> {
     let (netlink, mut link_events) = Netlink::open().context("opening netlink")?;
     let mut daemon = Daemon::start(config, netlink).await?;
     let mut adverts = daemon.dataplane.take_advert_reader()?;
-    let (control_tx, mut control_rx) = mpsc::channel::<(Request, oneshot::Sender<Response>)>(16);
+    let (control_tx, mut control_rx) = mpsc::channel::<control::server::Call>(16);
     let control_path = daemon.config.control_socket.clone();
     let control_task = control::server::serve(&control_path, control_tx)
         .await
@@ -106,14 +108,25 @@ impl Daemon {
             let iface = netlink
                 .interface(&settings.interface)
                 .await
-                .with_context(|| format!("vhid {}: interface {}", settings.vhid, settings.interface))?;
+                .with_context(|| {
+                    format!("vhid {}: interface {}", settings.vhid, settings.interface)
+                })?;
             interfaces.insert(iface.index, iface);
         }
         let mut dataplane = Dataplane::load_pinned(&config.bpffs)
             .with_context(|| format!("loading XDP with pins under {}", config.bpffs.display()))?;
         let mut senders = HashMap::new();
+        let mut arp_announce = Vec::new();
         for iface in interfaces.values() {
-            dataplane.set_iface(iface.index, IfaceEntry { mac: iface.mac, _pad: [0; 2] })?;
+            let previous = sysctl::set_arp_announce(&iface.name)?;
+            arp_announce.push((iface.name.clone(), previous));
+            dataplane.set_iface(
+                iface.index,
+                IfaceEntry {
+                    mac: iface.mac,
+                    _pad: [0; 2],
+                },
+            )?;
             attach(&mut dataplane, &netlink, iface, config.xdp_mode).await?;
             senders.insert(iface.index, FrameSender::open(iface.index)?);
         }
@@ -126,6 +139,7 @@ impl Daemon {
             hooks: HookRunner::new(config.hook_timeout),
             counters: AgentCounters::default(),
             promiscuous: Vec::new(),
+            arp_announce,
             vhids: BTreeMap::new(),
             interfaces,
             config,
@@ -139,7 +153,9 @@ impl Daemon {
             .map(|i| (i.index, i.carrier))
             .collect();
         for (index, carrier) in links {
-            daemon.engine.set_link(now, crate::engine::Iface(index), carrier);
+            daemon
+                .engine
+                .set_link(now, crate::engine::Iface(index), carrier);
         }
         daemon.carry_out_actions().await;
         Ok(daemon)
@@ -147,7 +163,10 @@ impl Daemon {
 
     async fn add_vhids(&mut self) -> anyhow::Result<()> {
         for settings in self.config.vhids.clone() {
-            let iface = self.interfaces.values().find(|i| i.name == settings.interface);
+            let iface = self
+                .interfaces
+                .values()
+                .find(|i| i.name == settings.interface);
             let iface = iface.expect("looked up in start").clone();
             let rt = VhidRuntime::new(settings, &iface, rand_u64())?;
             // A previous agent killed with -9 may have left its VIPs behind.
@@ -155,10 +174,13 @@ impl Daemon {
                 self.netlink
                     .remove_address(rt.ifindex, vip.addr, vip.prefix)
                     .await?;
-                self.dataplane.set_vip(vip_key(rt.ifindex, vip.addr), VipEntry {
-                    vhid: rt.settings.vhid,
-                    _pad: [0; 3],
-                })?;
+                self.dataplane.set_vip(
+                    vip_key(rt.ifindex, vip.addr),
+                    VipEntry {
+                        vhid: rt.settings.vhid,
+                        _pad: [0; 3],
+                    },
+                )?;
             }
             self.dataplane
                 .set_vhid(rt.map_key(), rt.map_entry(rt.state, rt.settings.advskew))?;
@@ -178,7 +200,9 @@ impl Daemon {
     /// Frames to the virtual MAC must pass the NIC's unicast filter to reach XDP.
     async fn filter_virtual_mac(&mut self, ifindex: u32, mac: [u8; 6]) -> anyhow::Result<()> {
         let _ = self.netlink.remove_unicast_mac(ifindex, mac).await;
-        if !self.netlink.add_unicast_mac(ifindex, mac).await? && !self.promiscuous.contains(&ifindex) {
+        if !self.netlink.add_unicast_mac(ifindex, mac).await?
+            && !self.promiscuous.contains(&ifindex)
+        {
             warn!("interface {ifindex} cannot filter extra unicast MACs; using promiscuous mode");
             self.netlink.set_promiscuous(ifindex, true).await?;
             self.promiscuous.push(ifindex);
@@ -216,7 +240,8 @@ impl Daemon {
         };
         if header.authenticate(&rt.auth).is_err() {
             self.counters.badauth += 1;
-            self.counters.warn_badauth(advert.source, &rt.interface, header.vhid);
+            self.counters
+                .warn_badauth(advert.source, &rt.interface, header.vhid);
             return;
         }
         if advert.source == IpAddr::V4(rt.source_v4.unwrap_or(std::net::Ipv4Addr::UNSPECIFIED))
@@ -264,7 +289,11 @@ impl Daemon {
         self.carry_out_actions().await;
         for rt in self.vhids.values() {
             for vip in &rt.settings.vips {
-                if let Err(err) = self.netlink.remove_address(rt.ifindex, vip.addr, vip.prefix).await {
+                if let Err(err) = self
+                    .netlink
+                    .remove_address(rt.ifindex, vip.addr, vip.prefix)
+                    .await
+                {
                     warn!("removing {} from {}: {err}", vip.addr, rt.interface);
                 }
             }
@@ -274,6 +303,11 @@ impl Daemon {
         }
         for &ifindex in &self.promiscuous {
             let _ = self.netlink.set_promiscuous(ifindex, false).await;
+        }
+        for (interface, previous) in &self.arp_announce {
+            if let Err(err) = sysctl::restore_arp_announce(interface, previous) {
+                warn!("{err}");
+            }
         }
         self.hooks.drain(Duration::from_secs(10)).await;
         self.dataplane.detach_all();
@@ -292,7 +326,10 @@ async fn attach(
     let used = match dataplane.attach(&iface.name, mode) {
         Ok(used) => used,
         Err(first) => {
-            warn!("{first}; detaching the XDP program already on {} and retrying", iface.name);
+            warn!(
+                "{first}; detaching the XDP program already on {} and retrying",
+                iface.name
+            );
             netlink.detach_xdp(iface.index).await?;
             dataplane.attach(&iface.name, mode)?
         }

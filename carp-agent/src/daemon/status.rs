@@ -13,11 +13,7 @@ use crate::{
 pub(super) fn handle(daemon: &mut Daemon, request: Request) -> Response {
     let now = daemon.now();
     match request {
-        Request::Status => Response {
-            ok: true,
-            error: None,
-            status: Some(report(daemon)),
-        },
+        Request::Status => Response::with_status(report(daemon)),
         Request::Demote { delta } => {
             daemon.engine.demote(now, delta);
             ok(daemon)
@@ -40,7 +36,7 @@ pub(super) fn handle(daemon: &mut Daemon, request: Request) -> Response {
                 .map(|(k, _)| *k)
                 .collect();
             if keys.is_empty() {
-                return error(format!(
+                return Response::error(format!(
                     "no vhid {vhid}{} configured",
                     interface.map(|i| format!(" on {i}")).unwrap_or_default()
                 ));
@@ -48,7 +44,7 @@ pub(super) fn handle(daemon: &mut Daemon, request: Request) -> Response {
             let admin: AdminState = state.into();
             for key in keys {
                 if let Err(err) = daemon.engine.admin_set_state(now, key, admin) {
-                    return error(err.to_string());
+                    return Response::error(err.to_string());
                 }
             }
             ok(daemon)
@@ -57,19 +53,7 @@ pub(super) fn handle(daemon: &mut Daemon, request: Request) -> Response {
 }
 
 fn ok(daemon: &Daemon) -> Response {
-    Response {
-        ok: true,
-        error: None,
-        status: Some(report(daemon)),
-    }
-}
-
-fn error(message: String) -> Response {
-    Response {
-        ok: false,
-        error: Some(message),
-        status: None,
-    }
+    Response::with_status(report(daemon))
 }
 
 fn report(daemon: &Daemon) -> StatusReport {
@@ -77,23 +61,9 @@ fn report(daemon: &Daemon) -> StatusReport {
     let vhids = daemon
         .vhids
         .iter()
-        .map(|(key, rt)| {
-            let status = daemon.engine.status(*key);
-            VhidReport {
-                interface: rt.interface.clone(),
-                vhid: key.vhid,
-                state: rt.state.to_string(),
-                advbase: rt.settings.advbase,
-                advskew: rt.settings.advskew,
-                advskew_effective: status
-                    .as_ref()
-                    .map(|s| s.advertised.advskew)
-                    .unwrap_or(rt.settings.advskew),
-                demotion,
-                preempt: rt.settings.preempt,
-                vips: rt.vip_strings(),
-                master: status.and_then(|s| s.master).map(|m| m.to_string()),
-            }
+        .filter_map(|(key, rt)| {
+            let status = daemon.engine.status(*key)?;
+            Some(VhidReport::new(&rt.settings, &status, demotion))
         })
         .collect();
     let mut counters = BTreeMap::new();

@@ -56,11 +56,12 @@ impl VhidRuntime {
                 )
             })?),
         };
-        let Some(engine_source) = source_v4
-            .map(IpAddr::V4)
-            .or(source_v6.map(IpAddr::V6))
-        else {
-            bail!("vhid {} on {}: no virtual addresses", settings.vhid, iface.name);
+        let Some(engine_source) = source_v4.map(IpAddr::V4).or(source_v6.map(IpAddr::V6)) else {
+            bail!(
+                "vhid {} on {}: no virtual addresses",
+                settings.vhid,
+                iface.name
+            );
         };
         let mac = if settings.real_mac {
             iface.mac
@@ -92,12 +93,7 @@ impl VhidRuntime {
 
     /// The engine's view of this vhid.
     pub fn engine_config(&self) -> VhidConfig {
-        let s = &self.settings;
-        VhidConfig::new(s.vhid, self.engine_source)
-            .advbase(s.advbase)
-            .advskew(s.advskew)
-            .preempt(s.preempt)
-            .flavor(s.flavor)
+        self.settings.engine_config(self.engine_source)
     }
 
     pub fn map_key(&self) -> MapKey {
@@ -122,14 +118,5 @@ impl VhidRuntime {
             mac: self.mac,
             _pad: [0; 2],
         }
-    }
-
-    /// The VIPs as `addr/prefix` strings, for hooks, logs and status.
-    pub fn vip_strings(&self) -> Vec<String> {
-        self.settings
-            .vips
-            .iter()
-            .map(|v| format!("{}/{}", v.addr, v.prefix))
-            .collect()
     }
 }

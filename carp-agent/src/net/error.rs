@@ -5,6 +5,8 @@ use std::io;
 /// A failed netlink request or raw-socket send.
 #[derive(Debug, thiserror::Error)]
 pub enum NetError {
+    #[error("sysctl {path}: {source}")]
+    Sysctl { path: String, source: io::Error },
     #[error("opening a netlink route socket ({purpose}): {source}")]
     Open {
         purpose: &'static str,

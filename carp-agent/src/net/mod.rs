@@ -14,6 +14,7 @@ pub mod frames;
 pub mod link_events;
 pub mod netlink;
 pub mod sender;
+pub mod sysctl;
 
 pub use error::NetError;
 pub use link_events::{LinkEvent, LinkEvents};

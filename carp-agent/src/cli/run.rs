@@ -1,4 +1,6 @@
 //! `carp-agent run`: the daemon.
+use std::io::IsTerminal as _;
+
 use anyhow::Context as _;
 use tracing_subscriber::EnvFilter;
 
@@ -13,6 +15,7 @@ pub fn run(args: &RunArgs) -> anyhow::Result<i32> {
     tracing_subscriber::fmt()
         .with_env_filter(filter)
         .with_target(false)
+        .with_ansi(std::io::stderr().is_terminal())
         .with_writer(std::io::stderr)
         .init();
     let runtime = tokio::runtime::Builder::new_current_thread()

@@ -94,6 +94,22 @@ impl Lab {
     /// Starts `carp-agent run <args>` on host `i`, with its own control
     /// socket and bpffs under the lab directory, logging to a file.
     pub fn start_agent(&mut self, i: usize, args: &[&str]) -> anyhow::Result<()> {
+        let mut full = vec!["--interface", "eth0"];
+        full.extend_from_slice(args);
+        self.spawn_agent(i, &full)
+    }
+
+    /// Starts `carp-agent run --config <config>` on host `i` (no single-vhid
+    /// flags: the file names the interfaces), socket and bpffs as above.
+    pub fn start_agent_with_config(
+        &mut self,
+        i: usize,
+        config: &std::path::Path,
+    ) -> anyhow::Result<()> {
+        self.spawn_agent(i, &["--config", config.to_str().context("utf-8 path")?])
+    }
+
+    fn spawn_agent(&mut self, i: usize, args: &[&str]) -> anyhow::Result<()> {
         let host = &mut self.hosts[i];
         let socket = self.dir.join(format!("{}.sock", host.name));
         let bpffs = self.dir.join(format!("{}-bpf", host.name));
@@ -104,7 +120,7 @@ impl Lab {
             .open(&log)?;
         let mut cmd = host.ns.command(crate::agent::binary().to_str().unwrap());
         cmd.arg("run")
-            .args(["--interface", "eth0", "--xdp-mode", "skb"])
+            .args(["--xdp-mode", "skb"])
             .arg("--control-socket")
             .arg(&socket)
             .arg("--bpffs")

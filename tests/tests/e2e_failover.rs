@@ -1,6 +1,6 @@
 //! End-to-end: real agents in network namespaces on a bridge, a client
-//! probing the VIP. Scenarios 1 (election), 2 (kill -9 of the MASTER),
-//! 3 (return with and without preemption), 5 (SIGTERM bow-out).
+//! probing the VIP. Scenarios 1 (election) and 2 (kill -9 of the MASTER);
+//! the others are in e2e_scenarios.rs, e2e_multi.rs, e2e_ucarp.rs, e2e_ipv6.rs.
 use std::time::Duration;
 
 use carp_tests::{

@@ -94,6 +94,23 @@ impl Lab {
     /// Starts `carp-agent run <args>` on host `i`, with its own control
     /// socket and bpffs under the lab directory, logging to a file.
     pub fn start_agent(&mut self, i: usize, args: &[&str]) -> anyhow::Result<()> {
+        let mut all = vec!["--interface", "eth0"];
+        all.extend_from_slice(args);
+        self.spawn_agent(i, &all)
+    }
+
+    /// Starts `carp-agent run --config <file>` on host `i`, the file holding
+    /// `toml_text` (its `[[vhid]]` tables name the interface themselves).
+    /// The control socket, bpffs and XDP mode come from flags, as in
+    /// [`Lab::start_agent`].
+    pub fn start_agent_config(&mut self, i: usize, toml_text: &str) -> anyhow::Result<()> {
+        let path = self.dir.join(format!("{}.toml", self.hosts[i].name));
+        fs::write(&path, toml_text)?;
+        let path = path.to_str().context("lab path is UTF-8")?.to_string();
+        self.spawn_agent(i, &["--config", &path])
+    }
+
+    fn spawn_agent(&mut self, i: usize, args: &[&str]) -> anyhow::Result<()> {
         let host = &mut self.hosts[i];
         let socket = self.dir.join(format!("{}.sock", host.name));
         let bpffs = self.dir.join(format!("{}-bpf", host.name));
@@ -104,7 +121,7 @@ impl Lab {
             .open(&log)?;
         let mut cmd = host.ns.command(crate::agent::binary().to_str().unwrap());
         cmd.arg("run")
-            .args(["--interface", "eth0", "--xdp-mode", "skb"])
+            .args(["--xdp-mode", "skb"])
             .arg("--control-socket")
             .arg(&socket)
             .arg("--bpffs")

@@ -41,7 +41,7 @@ impl Ucarp {
         self.log()
             .lines()
             .filter_map(|l| l.split("Switching to state: ").nth(1))
-            .last()
+            .next_back()
             .map(|s| s.trim().to_string())
     }
 

@@ -109,6 +109,14 @@ impl Lab {
         self.spawn_agent(i, &["--config", config.to_str().context("utf-8 path")?])
     }
 
+    /// Writes `toml_text` to a file in the lab directory and starts the
+    /// agent of host `i` with it, as [`Lab::start_agent_with_config`].
+    pub fn start_agent_config(&mut self, i: usize, toml_text: &str) -> anyhow::Result<()> {
+        let path = self.dir.join(format!("{}.toml", self.hosts[i].name));
+        fs::write(&path, toml_text)?;
+        self.start_agent_with_config(i, &path)
+    }
+
     fn spawn_agent(&mut self, i: usize, args: &[&str]) -> anyhow::Result<()> {
         let host = &mut self.hosts[i];
         let socket = self.dir.join(format!("{}.sock", host.name));

@@ -1,0 +1,290 @@
+//! Scenario 9: interoperation with a real ucarp (Debian package) on the lab
+//! bridge, both directions, and with a wrong password. ucarp adds nothing
+//! itself: its up/down scripts add and remove the VIP, and it announces the
+//! VIP with gratuitous ARP from the NIC's real MAC (ours: the virtual MAC),
+//! so after every failover the client must still reach the VIP.
+use std::{
+    fs,
+    os::unix::fs::PermissionsExt as _,
+    path::{Path, PathBuf},
+    process::Stdio,
+    time::{Duration, Instant},
+};
+
+use carp_tests::{lab::Lab, netns::Background, privileges::require_root};
+
+const UCARP: &str = "/usr/sbin/ucarp";
+const VIP: &str = "10.77.0.100";
+const PASSWORD: &str = "labpass";
+/// Our agent as the advskew-100 backup: master-down (3*1 + 100/256 s) plus
+/// one interval (1 + 100/256 s) = 4.78 s. ucarp computes master-down the
+/// same way (deadratio 3), so the bound holds for it too.
+const FAILOVER_BOUND: Duration = Duration::from_millis(4800);
+
+/// ucarp on host 0 (10.77.0.11); our agent runs on host 1 (10.77.0.12).
+const UCARP_HOST: usize = 0;
+const AGENT_HOST: usize = 1;
+
+struct Ucarp {
+    _process: Background,
+    log: PathBuf,
+    up_marker: PathBuf,
+}
+
+impl Ucarp {
+    fn log(&self) -> String {
+        fs::read_to_string(&self.log).unwrap_or_default()
+    }
+
+    /// The state of ucarp's last "Switching to state: X" line.
+    fn state(&self) -> Option<String> {
+        self.log()
+            .lines()
+            .filter_map(|l| l.split("Switching to state: ").nth(1))
+            .next_back()
+            .map(|s| s.trim().to_string())
+    }
+
+    fn wait_state(&self, state: &str, within: Duration) -> Duration {
+        let start = Instant::now();
+        while start.elapsed() < within {
+            if self.state().as_deref() == Some(state) {
+                return start.elapsed();
+            }
+            std::thread::sleep(Duration::from_millis(20));
+        }
+        panic!(
+            "ucarp not {state} within {within:?} (is {:?}); log:\n{}",
+            self.state(),
+            self.log()
+        )
+    }
+
+    fn up_script_ran(&self) -> bool {
+        self.up_marker.exists()
+    }
+}
+
+fn script(dir: &Path, name: &str, body: &str) -> PathBuf {
+    let path = dir.join(name);
+    fs::write(&path, format!("#!/bin/sh\n{body}\n")).unwrap();
+    fs::set_permissions(&path, fs::Permissions::from_mode(0o755)).unwrap();
+    path
+}
+
+/// Starts ucarp on host 0 for vhid 1 with the VIP; `-z` runs the down script
+/// on exit. Its scripts get `<interface> <vip>` as arguments.
+fn start_ucarp(lab: &Lab, password: &str, advskew: &str) -> Ucarp {
+    assert!(
+        Path::new(UCARP).exists(),
+        "{UCARP} is missing: apt-get install ucarp"
+    );
+    let up_marker = lab.dir.join("ucarp-up-ran");
+    let up = script(
+        &lab.dir,
+        "ucarp-up.sh",
+        &format!(
+            "echo \"$@\" >> {}\nexec ip addr add \"$2\"/24 dev \"$1\"",
+            up_marker.display()
+        ),
+    );
+    let down = script(
+        &lab.dir,
+        "ucarp-down.sh",
+        "ip addr del \"$2\"/24 dev \"$1\" 2>/dev/null\nexit 0",
+    );
+    let log = lab.dir.join("ucarp.log");
+    let file = fs::File::create(&log).unwrap();
+    let host = &lab.hosts[UCARP_HOST];
+    let mut cmd = host.ns.command(UCARP);
+    cmd.args([
+        "-i", "eth0", "-s", &host.addr, "-v", "1", "-p", password, "-a", VIP, "-b", "1", "-k",
+        advskew, "-z",
+    ])
+    .arg("-u")
+    .arg(&up)
+    .arg("-d")
+    .arg(&down)
+    .stdin(Stdio::null())
+    .stdout(file.try_clone().unwrap())
+    .stderr(file);
+    Ucarp {
+        _process: Background(cmd.spawn().expect("starting ucarp")),
+        log,
+        up_marker,
+    }
+}
+
+fn start_agent(lab: &mut Lab, advskew: &str) {
+    lab.start_agent(
+        AGENT_HOST,
+        &[
+            "--vhid",
+            "1",
+            "--password",
+            PASSWORD,
+            "--vip",
+            "10.77.0.100/24",
+            "--advbase",
+            "1",
+            "--advskew",
+            advskew,
+        ],
+    )
+    .expect("start agent");
+}
+
+fn client_neighbour_mac(lab: &Lab) -> String {
+    let out = lab.client.ip(&["neigh", "show", VIP]).unwrap();
+    String::from_utf8_lossy(&out.stdout)
+        .split_whitespace()
+        .skip_while(|w| *w != "lladdr")
+        .nth(1)
+        .unwrap_or_default()
+        .to_string()
+}
+
+fn real_mac(lab: &Lab, i: usize) -> String {
+    let out = lab.hosts[i]
+        .ns
+        .ip(&["-br", "link", "show", "eth0"])
+        .unwrap();
+    String::from_utf8_lossy(&out.stdout)
+        .split_whitespace()
+        .nth(2)
+        .unwrap()
+        .to_string()
+}
+
+fn client_pings_vip(lab: &Lab, context: &str) {
+    let ping = lab
+        .client
+        .run("ping", &["-c", "3", "-i", "0.2", "-W", "1", VIP]);
+    assert!(ping.is_ok(), "{context}: client reaches the VIP: {ping:?}");
+}
+
+fn badauth(lab: &Lab, i: usize) -> u64 {
+    let out = lab.control(i, &["status", "--json"]).unwrap();
+    let json: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    json["counters"]["badauth"].as_u64().expect("badauth")
+}
+
+#[test]
+fn ucarp_master_our_backup_takes_over_when_ucarp_dies() {
+    if !require_root("e2e scenario 9a") {
+        return;
+    }
+    let mut lab = Lab::new("u9a", 2).unwrap();
+    let ucarp = start_ucarp(&lab, PASSWORD, "0");
+    ucarp.wait_state("MASTER", Duration::from_secs(6));
+    start_agent(&mut lab, "100");
+    lab.wait_state(AGENT_HOST, 1, "BACKUP", Duration::from_secs(3))
+        .unwrap();
+    // Longer than our master-down: ucarp's adverts keep us BACKUP.
+    std::thread::sleep(Duration::from_secs(4));
+    assert_eq!(
+        lab.state(AGENT_HOST, 1).as_deref(),
+        Some("BACKUP"),
+        "{}",
+        lab.log(AGENT_HOST)
+    );
+    client_pings_vip(&lab, "ucarp master");
+    assert_eq!(client_neighbour_mac(&lab), real_mac(&lab, UCARP_HOST));
+
+    // ucarp's host dies: the daemon is killed and its link goes away, so its
+    // left-over VIP cannot answer either.
+    let probe = lab.probe(VIP).unwrap();
+    std::thread::sleep(Duration::from_secs(1));
+    drop(ucarp);
+    lab.hosts[UCARP_HOST]
+        .ns
+        .ip(&["link", "set", "eth0", "down"])
+        .unwrap();
+    let took = lab
+        .wait_state(AGENT_HOST, 1, "MASTER", FAILOVER_BOUND)
+        .unwrap();
+    std::thread::sleep(Duration::from_secs(1));
+    let result = probe.finish();
+    println!(
+        "ucarp -> agent: MASTER after {took:?}; client outage {:?} ({} replies in {:?})",
+        result.longest_gap, result.replies, result.sent_for
+    );
+    assert!(result.replies > 50, "the VIP answered before and after");
+    assert!(result.longest_gap < FAILOVER_BOUND);
+    client_pings_vip(&lab, "agent master");
+    // Our gratuitous ARP moved the client from ucarp's real MAC to the vMAC.
+    assert_eq!(client_neighbour_mac(&lab), "00:00:5e:00:01:01");
+}
+
+#[test]
+fn our_master_ucarp_backup_takes_over_when_we_stop() {
+    if !require_root("e2e scenario 9b") {
+        return;
+    }
+    let mut lab = Lab::new("u9b", 2).unwrap();
+    start_agent(&mut lab, "0");
+    lab.wait_state(AGENT_HOST, 1, "MASTER", Duration::from_secs(8))
+        .unwrap();
+    let ucarp = start_ucarp(&lab, PASSWORD, "100");
+    // Longer than ucarp's master-down (3 + 100/256 s): it stays BACKUP.
+    std::thread::sleep(Duration::from_secs(5));
+    assert_eq!(ucarp.state().as_deref(), Some("BACKUP"), "{}", ucarp.log());
+    assert!(
+        !ucarp.up_script_ran(),
+        "ucarp ran its up script:\n{}",
+        ucarp.log()
+    );
+    assert_eq!(lab.state(AGENT_HOST, 1).as_deref(), Some("MASTER"));
+    client_pings_vip(&lab, "agent master");
+    assert_eq!(client_neighbour_mac(&lab), "00:00:5e:00:01:01");
+
+    let probe = lab.probe(VIP).unwrap();
+    std::thread::sleep(Duration::from_secs(1));
+    // SIGTERM: our bow-out advert (advbase 255, advskew 255), VIPs removed.
+    lab.terminate(AGENT_HOST).unwrap();
+    let took = ucarp.wait_state("MASTER", FAILOVER_BOUND);
+    assert!(ucarp.up_script_ran(), "{}", ucarp.log());
+    std::thread::sleep(Duration::from_secs(1));
+    let result = probe.finish();
+    println!(
+        "agent -> ucarp: MASTER after {took:?}; client outage {:?} ({} replies in {:?})",
+        result.longest_gap, result.replies, result.sent_for
+    );
+    assert!(result.replies > 50, "the VIP answered before and after");
+    assert!(result.longest_gap < FAILOVER_BOUND);
+    client_pings_vip(&lab, "ucarp master");
+    // ucarp's gratuitous ARP moved the client to its real MAC.
+    assert_eq!(client_neighbour_mac(&lab), real_mac(&lab, UCARP_HOST));
+}
+
+#[test]
+fn ucarp_with_a_wrong_password_is_counted_as_badauth_and_both_are_master() {
+    if !require_root("e2e scenario 9c") {
+        return;
+    }
+    let mut lab = Lab::new("u9c", 2).unwrap();
+    start_agent(&mut lab, "0");
+    lab.wait_state(AGENT_HOST, 1, "MASTER", Duration::from_secs(8))
+        .unwrap();
+    let ucarp = start_ucarp(&lab, "notthepass", "100");
+    // ucarp ignores our adverts (bad digest) and takes over after its
+    // master-down; we ignore its adverts and stay MASTER.
+    ucarp.wait_state("MASTER", Duration::from_secs(6));
+    let before = badauth(&lab, AGENT_HOST);
+    // ucarp with advskew 100 advertises every 1 + 100/256 s: at least 2 in 4 s.
+    std::thread::sleep(Duration::from_secs(4));
+    let after = badauth(&lab, AGENT_HOST);
+    println!("badauth {before} -> {after}; ucarp log:\n{}", ucarp.log());
+    assert!(before >= 1, "{before}");
+    assert!(after >= before + 2, "{before} -> {after}");
+    assert_eq!(lab.state(AGENT_HOST, 1).as_deref(), Some("MASTER"));
+    assert_eq!(ucarp.state().as_deref(), Some("MASTER"));
+    let log = lab.log(AGENT_HOST);
+    let warnings: Vec<&str> = log.lines().filter(|l| l.contains("badauth")).collect();
+    assert_eq!(warnings.len(), 1, "one rate-limited warning:\n{log}");
+    assert!(
+        warnings[0].contains(&lab.hosts[UCARP_HOST].addr),
+        "names ucarp's address: {}",
+        warnings[0]
+    );
+}

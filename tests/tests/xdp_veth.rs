@@ -34,7 +34,7 @@ use carp_tests::{
     privileges::require_root,
     xdp::{self, MapConfig, XDP_DROP},
 };
-use netns::{VETH_A, VETH_B, VethPair, in_netns, ip};
+use netns::{VETH_A, VETH_B, VethPair, ip};
 
 const MAC_A: [u8; 6] = [0x02, 0x00, 0x00, 0xc0, 0x00, 0x0a];
 const MAC_B: [u8; 6] = [0x02, 0x00, 0x00, 0xc0, 0x00, 0x0b];
@@ -75,7 +75,7 @@ fn exec_in(ns: &str, args: &[&str]) -> (bool, String) {
 /// `arping -c 3` from the peer; returns the MAC of every reply.
 fn arping(pair: &VethPair) -> Vec<String> {
     let (_, out) = exec_in(
-        &pair.b,
+        &pair.b.name,
         &["arping", "-c", "3", "-w", "3", "-i", VETH_B, &v4_str(VIP4)],
     );
     out.lines()
@@ -86,27 +86,27 @@ fn arping(pair: &VethPair) -> Vec<String> {
 }
 
 fn ping(pair: &VethPair, addr: &str) -> bool {
-    exec_in(&pair.b, &["ping", "-c", "1", "-W", "2", addr]).0
+    exec_in(&pair.b.name, &["ping", "-c", "1", "-W", "2", addr]).0
 }
 
 /// What a failed connectivity check needs to be understood.
 fn diagnose(pair: &VethPair, ebpf: &Ebpf) -> String {
     format!(
         "B's neighbours:\n{}A's neighbours:\n{}counters: {:?}",
-        ip(&["-n", &pair.b, "neigh", "show"]),
-        ip(&["-n", &pair.a, "neigh", "show"]),
+        ip(&["-n", &pair.b.name, "neigh", "show"]),
+        ip(&["-n", &pair.a.name, "neigh", "show"]),
         xdp::stats(ebpf).unwrap()
     )
 }
 
 fn setup_addresses(pair: &VethPair) {
     let a = |args: &[&str]| {
-        let mut all = vec!["-n", pair.a.as_str()];
+        let mut all = vec!["-n", pair.a.name.as_str()];
         all.extend_from_slice(args);
         ip(&all)
     };
     let b = |args: &[&str]| {
-        let mut all = vec!["-n", pair.b.as_str()];
+        let mut all = vec!["-n", pair.b.name.as_str()];
         all.extend_from_slice(args);
         ip(&all)
     };
@@ -271,7 +271,7 @@ impl Lab {
     fn new(tag: &str, mode: XdpMode) -> Self {
         let pair = VethPair::create(tag, &mac_str(MAC_A), &mac_str(MAC_B));
         setup_addresses(&pair);
-        let peer = in_netns(&pair.b, || {
+        let peer = pair.b.enter(|| {
             let mut ebpf = Ebpf::load(carp_agent::dataplane::XDP_OBJECT).unwrap();
             xdp::load_baseline(&mut ebpf)
                 .unwrap()
@@ -279,7 +279,7 @@ impl Lab {
                 .expect("attaching xdp_pass_baseline to veth-b");
             ebpf
         });
-        let (mut ebpf, ifindex) = in_netns(&pair.a, || {
+        let (mut ebpf, ifindex) = pair.a.enter(|| {
             let mut ebpf = xdp::load().unwrap();
             xdp::program(&mut ebpf)
                 .attach(VETH_A, mode)
@@ -323,7 +323,7 @@ fn native_attach_on_a_veth() {
     ping(&lab.pair, &v6_str(VIP6));
     let neigh6 = ip(&[
         "-n",
-        &lab.pair.b,
+        &lab.pair.b.name,
         "-6",
         "neigh",
         "show",
@@ -336,7 +336,7 @@ fn native_attach_on_a_veth() {
 
     // BACKUP: silence, although the kernel still has the address.
     lab.set_state(STATE_BACKUP);
-    let addrs = ip(&["-n", &lab.pair.a, "addr", "show", "dev", VETH_A]);
+    let addrs = ip(&["-n", &lab.pair.a.name, "addr", "show", "dev", VETH_A]);
     assert!(addrs.contains(&v4_str(VIP4)), "{addrs}");
     let before = lab.stats();
     let replies = arping(&lab.pair);
@@ -365,7 +365,7 @@ fn adverts_from_the_peer_reach_the_ring_buffer(lab: &mut Lab) {
     while next_event(ebpf, Duration::ZERO).is_some() {}
     let (frame, advert) = advert_v4_from_b(255);
     let sent_at = xdp::monotonic_ns();
-    in_netns(&pair.b, || netns::send_frame(VETH_B, &frame));
+    pair.b.enter(|| netns::send_frame(VETH_B, &frame));
     let event = next_event(ebpf, Duration::from_secs(2)).expect("advert event within 2 s");
     assert_eq!(event.ifindex, ifindex);
     assert_eq!(event.family, FAMILY_IPV4);
@@ -388,7 +388,7 @@ fn adverts_from_the_peer_reach_the_ring_buffer(lab: &mut Lab) {
             &advert6,
         ),
     );
-    in_netns(&pair.b, || netns::send_frame(VETH_B, &frame6));
+    pair.b.enter(|| netns::send_frame(VETH_B, &frame6));
     let event = next_event(ebpf, Duration::from_secs(2)).expect("IPv6 advert event");
     assert_eq!(
         (event.family, event.source, event.advert),
@@ -398,14 +398,14 @@ fn adverts_from_the_peer_reach_the_ring_buffer(lab: &mut Lab) {
     // A bad one is counted, not queued.
     let badttl_before = xdp::stats(ebpf).unwrap().badttl;
     let (bad, _) = advert_v4_from_b(64);
-    in_netns(&pair.b, || netns::send_frame(VETH_B, &bad));
+    pair.b.enter(|| netns::send_frame(VETH_B, &bad));
     assert!(next_event(ebpf, Duration::from_millis(300)).is_none());
     assert_eq!(xdp::stats(ebpf).unwrap().badttl, badttl_before + 1);
 
     // BPF_PROG_TEST_RUN with an xdp_md context: ingress_ifindex is looked
     // up in the calling thread's namespace, so veth-a's index works from
     // inside ns A and the event carries it.
-    let result = in_netns(&pair.a, || xdp::run_on(ebpf, &frame, ifindex));
+    let result = pair.a.enter(|| xdp::run_on(ebpf, &frame, ifindex));
     assert_eq!(result.unwrap().action, XDP_DROP);
     let event = next_event(ebpf, Duration::from_secs(1)).expect("test-run event");
     assert_eq!(event.ifindex, ifindex);
@@ -433,7 +433,7 @@ fn generic_attach_delivers_frames_to_the_vmac() {
     );
     let neigh4 = ip(&[
         "-n",
-        &lab.pair.b,
+        &lab.pair.b.name,
         "neigh",
         "show",
         &v4_str(VIP4),
@@ -442,7 +442,7 @@ fn generic_attach_delivers_frames_to_the_vmac() {
     ]);
     let neigh6 = ip(&[
         "-n",
-        &lab.pair.b,
+        &lab.pair.b.name,
         "-6",
         "neigh",
         "show",

@@ -1,7 +1,9 @@
 //! Two network namespaces joined by a veth pair, removed on drop (also
-//! when the test panics), and a way to run code inside one of them.
+//! when the test panics); code runs inside one with `Netns::enter`.
 
-use std::{fs::File, os::fd::AsRawFd as _, process::Command};
+use std::process::Command;
+
+pub use carp_tests::netns::Netns;
 
 /// Runs `ip args...` and panics with its stderr if it fails.
 pub fn ip(args: &[&str]) -> String {
@@ -18,11 +20,12 @@ pub fn ip(args: &[&str]) -> String {
     String::from_utf8_lossy(&out.stdout).into_owned()
 }
 
-/// Namespaces `carpt-<pid>-<tag>-a` and `-b` with `veth-a` in the first
-/// joined to `veth-b` in the second, both up, MACs as given.
+/// Namespaces `carpt-<pid>-<tag>a` and `-<tag>b` (the lab's [`Netns`],
+/// removed on drop) with `veth-a` in the first joined to `veth-b` in the
+/// second, both up, MACs as given.
 pub struct VethPair {
-    pub a: String,
-    pub b: String,
+    pub a: Netns,
+    pub b: Netns,
 }
 
 pub const VETH_A: &str = "veth-a";
@@ -30,55 +33,32 @@ pub const VETH_B: &str = "veth-b";
 
 impl VethPair {
     pub fn create(tag: &str, mac_a: &str, mac_b: &str) -> Self {
-        let pid = std::process::id();
         let pair = Self {
-            a: format!("carpt-{pid}-{tag}-a"),
-            b: format!("carpt-{pid}-{tag}-b"),
+            a: Netns::new(&format!("{tag}a")).expect("creating namespace a"),
+            b: Netns::new(&format!("{tag}b")).expect("creating namespace b"),
         };
-        // From here on, Drop removes whatever was created.
-        ip(&["netns", "add", &pair.a]);
-        ip(&["netns", "add", &pair.b]);
         ip(&[
-            "link", "add", VETH_A, "address", mac_a, "netns", &pair.a, "type", "veth", "peer",
-            "name", VETH_B, "address", mac_b, "netns", &pair.b,
+            "link",
+            "add",
+            VETH_A,
+            "address",
+            mac_a,
+            "netns",
+            &pair.a.name,
+            "type",
+            "veth",
+            "peer",
+            "name",
+            VETH_B,
+            "address",
+            mac_b,
+            "netns",
+            &pair.b.name,
         ]);
-        for (ns, dev) in [(&pair.a, VETH_A), (&pair.b, VETH_B)] {
-            ip(&["-n", ns, "link", "set", "lo", "up"]);
-            ip(&["-n", ns, "link", "set", dev, "up"]);
-        }
+        pair.a.ip(&["link", "set", VETH_A, "up"]).unwrap();
+        pair.b.ip(&["link", "set", VETH_B, "up"]).unwrap();
         pair
     }
-}
-
-impl Drop for VethPair {
-    fn drop(&mut self) {
-        // Deleting a namespace destroys its veth end (and the peer with it),
-        // which detaches any XDP program. Errors are ignored: a half-made
-        // pair may lack one of them.
-        for ns in [&self.a, &self.b] {
-            let _ = Command::new("ip").args(["netns", "del", ns]).status();
-        }
-    }
-}
-
-/// Runs `f` on a fresh thread that has joined network namespace `ns`
-/// (setns affects only the calling thread, so the test's own thread stays
-/// where it is). A panic inside `f` is re-raised here.
-pub fn in_netns<T: Send>(ns: &str, f: impl FnOnce() -> T + Send) -> T {
-    std::thread::scope(|s| {
-        let handle = s.spawn(|| {
-            let path = format!("/run/netns/{ns}");
-            let file = File::open(&path).unwrap_or_else(|e| panic!("opening {path}: {e}"));
-            // SAFETY: setns on a valid namespace fd; it changes only this thread.
-            let rc = unsafe { libc::setns(file.as_raw_fd(), libc::CLONE_NEWNET) };
-            assert_eq!(rc, 0, "setns({path}): {}", std::io::Error::last_os_error());
-            f()
-        });
-        match handle.join() {
-            Ok(v) => v,
-            Err(panic) => std::panic::resume_unwind(panic),
-        }
-    })
 }
 
 /// The ifindex of `dev` in the calling thread's namespace.

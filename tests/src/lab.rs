@@ -93,9 +93,9 @@ impl Lab {
 
     /// Starts `carp-agent run <args>` on host `i`, with its own control
     /// socket and bpffs under the lab directory, logging to a file.
-    pub fn start_agent(&mut self, i: usize, args: &[&str]) -> anyhow::Result<()> {
+    pub fn start_agent<S: AsRef<str>>(&mut self, i: usize, args: &[S]) -> anyhow::Result<()> {
         let mut full = vec!["--interface", "eth0"];
-        full.extend_from_slice(args);
+        full.extend(args.iter().map(AsRef::as_ref));
         self.spawn_agent(i, &full)
     }
 
@@ -194,6 +194,44 @@ impl Lab {
             self.state(i, vhid),
             self.log(i)
         )
+    }
+
+    /// The client's neighbour entry for `ip`, e.g. "00:00:5e:00:01:01" ("" if none).
+    pub fn client_neighbour_mac(&self, ip: &str) -> String {
+        let Ok(out) = self.client.ip(&["neigh", "show", ip]) else {
+            return String::new();
+        };
+        String::from_utf8_lossy(&out.stdout)
+            .split_whitespace()
+            .skip_while(|w| *w != "lladdr")
+            .nth(1)
+            .unwrap_or_default()
+            .to_string()
+    }
+
+    /// Three pings from the client to `ip`; an error if none is answered.
+    pub fn client_pings(&self, ip: &str) -> anyhow::Result<()> {
+        self.client
+            .run("ping", &["-c", "3", "-i", "0.2", "-W", "1", ip])
+            .map(drop)
+    }
+
+    /// Whether host `i` has address `ip` (any family) on eth0.
+    pub fn host_has_addr(&self, i: usize, ip: &str) -> bool {
+        self.hosts[i]
+            .ns
+            .ip(&["addr", "show", "eth0"])
+            .is_ok_and(|out| String::from_utf8_lossy(&out.stdout).contains(&format!(" {ip}/")))
+    }
+
+    /// A counter from host `i`'s `status --json` (XDP and agent counters).
+    pub fn counter(&self, i: usize, name: &str) -> anyhow::Result<u64> {
+        let out = self.control(i, &["status", "--json"])?;
+        let json: serde_json::Value = serde_json::from_slice(&out.stdout)
+            .with_context(|| format!("status --json: {out:?}"))?;
+        json["counters"][name]
+            .as_u64()
+            .with_context(|| format!("no counter {name} in {json}"))
     }
 
     pub fn log(&self, i: usize) -> String {

@@ -3,10 +3,7 @@
 //! the others are in e2e_scenarios.rs, e2e_multi.rs, e2e_ucarp.rs, e2e_ipv6.rs.
 use std::time::Duration;
 
-use carp_tests::{
-    lab::{Lab, SUBNET},
-    privileges::require_root,
-};
+use carp_tests::{lab::Lab, privileges::require_root};
 
 const VIP: &str = "10.77.0.100";
 
@@ -32,30 +29,14 @@ fn vhid1(advskew: &str, preempt: bool) -> Vec<String> {
     args
 }
 
-fn start(lab: &mut Lab, i: usize, args: &[String]) {
-    let args: Vec<&str> = args.iter().map(String::as_str).collect();
-    lab.start_agent(i, &args).expect("start agent");
-}
-
-/// The client's neighbour entry for the VIP, e.g. "00:00:5e:00:01:01".
-fn client_neighbour_mac(lab: &Lab) -> String {
-    let out = lab.client.ip(&["neigh", "show", VIP]).unwrap();
-    String::from_utf8_lossy(&out.stdout)
-        .split_whitespace()
-        .skip_while(|w| *w != "lladdr")
-        .nth(1)
-        .unwrap_or_default()
-        .to_string()
-}
-
 #[test]
 fn lower_advskew_wins_and_the_client_reaches_the_vip_through_the_virtual_mac() {
     if !require_root("e2e scenario 1") {
         return;
     }
     let mut lab = Lab::new("e1", 2).unwrap();
-    start(&mut lab, 0, &vhid1("0", false));
-    start(&mut lab, 1, &vhid1("100", false));
+    lab.start_agent(0, &vhid1("0", false)).unwrap();
+    lab.start_agent(1, &vhid1("100", false)).unwrap();
     lab.wait_state(0, 1, "MASTER", Duration::from_secs(8))
         .unwrap();
     lab.wait_state(1, 1, "BACKUP", Duration::from_secs(2))
@@ -68,7 +49,7 @@ fn lower_advskew_wins_and_the_client_reaches_the_vip_through_the_virtual_mac() {
         "client reaches the VIP: {ping:?}\n{}",
         lab.log(0)
     );
-    assert_eq!(client_neighbour_mac(&lab), "00:00:5e:00:01:01");
+    assert_eq!(lab.client_neighbour_mac(VIP), "00:00:5e:00:01:01");
     assert!(
         lab.log(0)
             .contains("vhid 1 on eth0: BACKUP -> MASTER (master down"),
@@ -76,13 +57,8 @@ fn lower_advskew_wins_and_the_client_reaches_the_vip_through_the_virtual_mac() {
         lab.log(0)
     );
     // The VIP lives on the MASTER's interface only.
-    let addrs = |i: usize| {
-        let out = lab.hosts[i].ns.ip(&["-4", "addr", "show", "eth0"]).unwrap();
-        String::from_utf8_lossy(&out.stdout).into_owned()
-    };
-    assert!(addrs(0).contains(VIP));
-    assert!(!addrs(1).contains(VIP));
-    let _ = SUBNET;
+    assert!(lab.host_has_addr(0, VIP));
+    assert!(!lab.host_has_addr(1, VIP));
 }
 
 #[test]
@@ -91,8 +67,8 @@ fn kill9_of_the_master_fails_over_within_master_down_plus_one_interval() {
         return;
     }
     let mut lab = Lab::new("e2", 2).unwrap();
-    start(&mut lab, 0, &vhid1("0", false));
-    start(&mut lab, 1, &vhid1("100", false));
+    lab.start_agent(0, &vhid1("0", false)).unwrap();
+    lab.start_agent(1, &vhid1("100", false)).unwrap();
     lab.wait_state(0, 1, "MASTER", Duration::from_secs(8))
         .unwrap();
     lab.wait_state(1, 1, "BACKUP", Duration::from_secs(2))

@@ -30,11 +30,6 @@ fn vhid_args(vhid: &str, vip: &str, advskew: &str, password: &str) -> Vec<String
     .collect()
 }
 
-fn start(lab: &mut Lab, i: usize, args: &[String]) {
-    let args: Vec<&str> = args.iter().map(String::as_str).collect();
-    lab.start_agent(i, &args).expect("start agent");
-}
-
 /// hostc's configuration from the Handbook: backs up vhid 1 and vhid 2.
 const SHARED_BACKUP: &str = r#"
 [[vhid]]
@@ -54,37 +49,16 @@ password = "testpass"
 vips = ["10.77.0.51/24"]
 "#;
 
-/// The client's neighbour entry for `ip`, e.g. "00:00:5e:00:01:01".
-fn client_neighbour_mac(lab: &Lab, ip: &str) -> String {
-    let out = lab.client.ip(&["neigh", "show", ip]).unwrap();
-    String::from_utf8_lossy(&out.stdout)
-        .split_whitespace()
-        .skip_while(|w| *w != "lladdr")
-        .nth(1)
-        .unwrap_or_default()
-        .to_string()
-}
-
-fn client_pings(lab: &Lab, ip: &str) {
-    let ping = lab
-        .client
-        .run("ping", &["-c", "3", "-i", "0.2", "-W", "1", ip]);
-    assert!(ping.is_ok(), "client reaches {ip}: {ping:?}");
-}
-
-fn host_has_addr(lab: &Lab, i: usize, ip: &str) -> bool {
-    let out = lab.hosts[i].ns.ip(&["-4", "addr", "show", "eth0"]).unwrap();
-    String::from_utf8_lossy(&out.stdout).contains(&format!("inet {ip}/"))
-}
-
 #[test]
 fn shared_backup_takes_over_each_vhid_on_its_own_then_serves_both() {
     if !require_root("e2e scenario 7") {
         return;
     }
     let mut lab = Lab::new("m7", 3).unwrap();
-    start(&mut lab, 0, &vhid_args("1", VIP1, "0", "testpass"));
-    start(&mut lab, 1, &vhid_args("2", VIP2, "0", "testpass"));
+    lab.start_agent(0, &vhid_args("1", VIP1, "0", "testpass"))
+        .expect("start agent");
+    lab.start_agent(1, &vhid_args("2", VIP2, "0", "testpass"))
+        .expect("start agent");
     lab.start_agent_config(2, SHARED_BACKUP).unwrap();
 
     lab.wait_state(0, 1, "MASTER", Duration::from_secs(8))
@@ -95,11 +69,11 @@ fn shared_backup_takes_over_each_vhid_on_its_own_then_serves_both() {
         .unwrap();
     lab.wait_state(2, 2, "BACKUP", Duration::from_secs(2))
         .unwrap();
-    client_pings(&lab, VIP1);
-    client_pings(&lab, VIP2);
-    assert_eq!(client_neighbour_mac(&lab, VIP1), "00:00:5e:00:01:01");
-    assert_eq!(client_neighbour_mac(&lab, VIP2), "00:00:5e:00:01:02");
-    assert!(!host_has_addr(&lab, 2, VIP1) && !host_has_addr(&lab, 2, VIP2));
+    lab.client_pings(VIP1).unwrap();
+    lab.client_pings(VIP2).unwrap();
+    assert_eq!(lab.client_neighbour_mac(VIP1), "00:00:5e:00:01:01");
+    assert_eq!(lab.client_neighbour_mac(VIP2), "00:00:5e:00:01:02");
+    assert!(!lab.host_has_addr(2, VIP1) && !lab.host_has_addr(2, VIP2));
 
     // router1 dies: router3 takes vhid 1 only.
     let probe = lab.probe(VIP1).unwrap();
@@ -117,34 +91,25 @@ fn shared_backup_takes_over_each_vhid_on_its_own_then_serves_both() {
     // vhid 2 is untouched: router2 still master, router3 still backup.
     assert_eq!(lab.state(2, 2).as_deref(), Some("BACKUP"));
     assert_eq!(lab.state(1, 2).as_deref(), Some("MASTER"));
-    assert!(host_has_addr(&lab, 2, VIP1) && !host_has_addr(&lab, 2, VIP2));
-    client_pings(&lab, VIP1);
-    client_pings(&lab, VIP2);
+    assert!(lab.host_has_addr(2, VIP1) && !lab.host_has_addr(2, VIP2));
+    lab.client_pings(VIP1).unwrap();
+    lab.client_pings(VIP2).unwrap();
 
     // router2 dies too: router3 serves both VIPs, each behind its own vMAC.
     lab.kill9(1);
     lab.wait_state(2, 2, "MASTER", FAILOVER_BOUND).unwrap();
     assert_eq!(lab.state(2, 1).as_deref(), Some("MASTER"));
-    assert!(host_has_addr(&lab, 2, VIP1) && host_has_addr(&lab, 2, VIP2));
-    client_pings(&lab, VIP1);
-    client_pings(&lab, VIP2);
-    assert_eq!(client_neighbour_mac(&lab, VIP1), "00:00:5e:00:01:01");
-    assert_eq!(client_neighbour_mac(&lab, VIP2), "00:00:5e:00:01:02");
+    assert!(lab.host_has_addr(2, VIP1) && lab.host_has_addr(2, VIP2));
+    lab.client_pings(VIP1).unwrap();
+    lab.client_pings(VIP2).unwrap();
+    assert_eq!(lab.client_neighbour_mac(VIP1), "00:00:5e:00:01:01");
+    assert_eq!(lab.client_neighbour_mac(VIP2), "00:00:5e:00:01:02");
     let log = lab.log(2);
     assert!(
         log.contains("vhid 1 on eth0: BACKUP -> MASTER")
             && log.contains("vhid 2 on eth0: BACKUP -> MASTER"),
         "{log}"
     );
-}
-
-fn counter(lab: &Lab, i: usize, name: &str) -> u64 {
-    let out = lab.control(i, &["status", "--json"]).unwrap();
-    let json: serde_json::Value = serde_json::from_slice(&out.stdout)
-        .unwrap_or_else(|e| panic!("status --json: {e}: {out:?}"));
-    json["counters"][name]
-        .as_u64()
-        .unwrap_or_else(|| panic!("no counter {name}: {json}"))
 }
 
 /// With different passwords neither agent accepts the other's adverts (they
@@ -156,19 +121,27 @@ fn mismatched_passwords_give_two_masters_badauth_and_one_warning_per_peer() {
         return;
     }
     let mut lab = Lab::new("m8", 2).unwrap();
-    start(&mut lab, 0, &vhid_args("1", VIP1, "0", "passone"));
-    start(&mut lab, 1, &vhid_args("1", VIP1, "100", "passtwo"));
+    lab.start_agent(0, &vhid_args("1", VIP1, "0", "passone"))
+        .expect("start agent");
+    lab.start_agent(1, &vhid_args("1", VIP1, "100", "passtwo"))
+        .expect("start agent");
     lab.wait_state(0, 1, "MASTER", Duration::from_secs(8))
         .unwrap();
     // The advskew-100 host would be BACKUP with a matching password.
     lab.wait_state(1, 1, "MASTER", Duration::from_secs(8))
         .unwrap();
-    let first = (counter(&lab, 0, "badauth"), counter(&lab, 1, "badauth"));
+    let first = (
+        lab.counter(0, "badauth").unwrap(),
+        lab.counter(1, "badauth").unwrap(),
+    );
     // Both masters advertise, every 1 s and every 1 + 100/256 s: in 5 s at
     // least 3 more rejected adverts each.
     let start = Instant::now();
     std::thread::sleep(Duration::from_secs(5));
-    let second = (counter(&lab, 0, "badauth"), counter(&lab, 1, "badauth"));
+    let second = (
+        lab.counter(0, "badauth").unwrap(),
+        lab.counter(1, "badauth").unwrap(),
+    );
     println!("badauth {first:?} -> {second:?} in {:?}", start.elapsed());
     assert!(first.0 >= 1 && first.1 >= 1, "{first:?}");
     assert!(

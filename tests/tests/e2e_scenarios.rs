@@ -38,11 +38,6 @@ fn vhid1(advskew: &str, preempt: bool) -> Vec<String> {
     args
 }
 
-fn start(lab: &mut Lab, i: usize, args: &[String]) {
-    let args: Vec<&str> = args.iter().map(String::as_str).collect();
-    lab.start_agent(i, &args).expect("start agent");
-}
-
 /// Advertisement interval of advbase 1 with `advskew`.
 fn interval(advskew: u32) -> Duration {
     Duration::from_secs(1) + Duration::from_secs_f64(f64::from(advskew) / 256.0)
@@ -60,7 +55,7 @@ fn addrs(lab: &Lab, i: usize) -> String {
 }
 
 fn has_vip(lab: &Lab, i: usize) -> bool {
-    addrs(lab, i).contains(&format!("{VIP}/"))
+    lab.host_has_addr(i, VIP)
 }
 
 /// Asserts that host `i` stays in `state` for `duration`.
@@ -97,8 +92,10 @@ fn eventually(within: Duration, mut f: impl FnMut() -> bool) -> bool {
 /// Two hosts, host 0 (advskew 0) MASTER and host 1 (advskew 100) BACKUP.
 fn elected_pair(tag: &str, preempt0: bool, preempt1: bool) -> Lab {
     let mut lab = Lab::new(tag, 2).unwrap();
-    start(&mut lab, 0, &vhid1("0", preempt0));
-    start(&mut lab, 1, &vhid1("100", preempt1));
+    lab.start_agent(0, &vhid1("0", preempt0))
+        .expect("start agent");
+    lab.start_agent(1, &vhid1("100", preempt1))
+        .expect("start agent");
     lab.wait_state(0, 1, "MASTER", Duration::from_secs(8))
         .unwrap();
     lab.wait_state(1, 1, "BACKUP", Duration::from_secs(2))
@@ -123,7 +120,7 @@ fn s3_returning_master_preempts_back_when_preempt_is_on() {
     let mut lab = elected_pair("s3a", true, true);
     kill_master_and_fail_over(&mut lab);
     let restarted = Instant::now();
-    start(&mut lab, 0, &vhid1("0", true));
+    lab.start_agent(0, &vhid1("0", true)).expect("start agent");
     // It comes up BACKUP and preempts on the first advert it hears from the
     // less preferred master: within one of that master's intervals, well
     // before its own master-down would fire.
@@ -162,7 +159,7 @@ fn s3_returning_master_stays_backup_without_preempt() {
     }
     let mut lab = elected_pair("s3b", false, false);
     kill_master_and_fail_over(&mut lab);
-    start(&mut lab, 0, &vhid1("0", false));
+    lab.start_agent(0, &vhid1("0", false)).expect("start agent");
     lab.wait_state(0, 1, "BACKUP", Duration::from_secs(3))
         .unwrap();
     // Longer than its master-down plus an interval: it hears the working
@@ -390,7 +387,7 @@ fn s10_up_and_down_scripts_run_in_transition_order() {
             "--down-script".to_string(),
             down.display().to_string(),
         ]);
-        start(&mut lab, i, &args);
+        lab.start_agent(i, &args).expect("start agent");
         outs.push(out);
     }
     lab.wait_state(0, 1, "MASTER", Duration::from_secs(8))
@@ -435,7 +432,8 @@ shell = "echo \"$CARP_VHID $CARP_STATE $CARP_PREVIOUS_STATE $CARP_INTERFACE $CAR
     )
     .unwrap();
     lab.start_agent_with_config(0, &config).unwrap();
-    start(&mut lab, 1, &vhid1("100", false));
+    lab.start_agent(1, &vhid1("100", false))
+        .expect("start agent");
     lab.wait_state(0, 1, "MASTER", Duration::from_secs(8))
         .unwrap();
     lab.wait_state(1, 1, "BACKUP", Duration::from_secs(2))
@@ -496,8 +494,9 @@ fn s11_restart_after_kill9_leaves_nothing_stale() {
     let bpffs = lab.dir.join("router1-bpf");
     fs::create_dir_all(&bpffs).unwrap();
     carp_tests::netns::sh("mount", &["-t", "bpf", "bpf", bpffs.to_str().unwrap()]).unwrap();
-    start(&mut lab, 0, &vhid1("0", false));
-    start(&mut lab, 1, &vhid1("100", false));
+    lab.start_agent(0, &vhid1("0", false)).expect("start agent");
+    lab.start_agent(1, &vhid1("100", false))
+        .expect("start agent");
     lab.wait_state(0, 1, "MASTER", Duration::from_secs(8))
         .unwrap();
     lab.wait_state(1, 1, "BACKUP", Duration::from_secs(2))
@@ -532,7 +531,7 @@ fn s11_restart_after_kill9_leaves_nothing_stale() {
         .as_ref()
         .and_then(|p| fs::read_to_string(p).ok())
         .map_or(0, |s| s.len());
-    start(&mut lab, 0, &vhid1("0", false));
+    lab.start_agent(0, &vhid1("0", false)).expect("start agent");
     lab.wait_state(0, 1, "BACKUP", Duration::from_secs(3))
         .unwrap();
     let restart_log = lab.log(0)[before..].to_string();

@@ -134,16 +134,6 @@ fn start_agent(lab: &mut Lab, advskew: &str) {
     .expect("start agent");
 }
 
-fn client_neighbour_mac(lab: &Lab) -> String {
-    let out = lab.client.ip(&["neigh", "show", VIP]).unwrap();
-    String::from_utf8_lossy(&out.stdout)
-        .split_whitespace()
-        .skip_while(|w| *w != "lladdr")
-        .nth(1)
-        .unwrap_or_default()
-        .to_string()
-}
-
 fn real_mac(lab: &Lab, i: usize) -> String {
     let out = lab.hosts[i]
         .ns
@@ -161,12 +151,6 @@ fn client_pings_vip(lab: &Lab, context: &str) {
         .client
         .run("ping", &["-c", "3", "-i", "0.2", "-W", "1", VIP]);
     assert!(ping.is_ok(), "{context}: client reaches the VIP: {ping:?}");
-}
-
-fn badauth(lab: &Lab, i: usize) -> u64 {
-    let out = lab.control(i, &["status", "--json"]).unwrap();
-    let json: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
-    json["counters"]["badauth"].as_u64().expect("badauth")
 }
 
 #[test]
@@ -189,7 +173,7 @@ fn ucarp_master_our_backup_takes_over_when_ucarp_dies() {
         lab.log(AGENT_HOST)
     );
     client_pings_vip(&lab, "ucarp master");
-    assert_eq!(client_neighbour_mac(&lab), real_mac(&lab, UCARP_HOST));
+    assert_eq!(lab.client_neighbour_mac(VIP), real_mac(&lab, UCARP_HOST));
 
     // ucarp's host dies: the daemon is killed and its link goes away, so its
     // left-over VIP cannot answer either.
@@ -213,7 +197,7 @@ fn ucarp_master_our_backup_takes_over_when_ucarp_dies() {
     assert!(result.longest_gap < FAILOVER_BOUND);
     client_pings_vip(&lab, "agent master");
     // Our gratuitous ARP moved the client from ucarp's real MAC to the vMAC.
-    assert_eq!(client_neighbour_mac(&lab), "00:00:5e:00:01:01");
+    assert_eq!(lab.client_neighbour_mac(VIP), "00:00:5e:00:01:01");
 }
 
 #[test]
@@ -236,7 +220,7 @@ fn our_master_ucarp_backup_takes_over_when_we_stop() {
     );
     assert_eq!(lab.state(AGENT_HOST, 1).as_deref(), Some("MASTER"));
     client_pings_vip(&lab, "agent master");
-    assert_eq!(client_neighbour_mac(&lab), "00:00:5e:00:01:01");
+    assert_eq!(lab.client_neighbour_mac(VIP), "00:00:5e:00:01:01");
 
     let probe = lab.probe(VIP).unwrap();
     std::thread::sleep(Duration::from_secs(1));
@@ -254,7 +238,7 @@ fn our_master_ucarp_backup_takes_over_when_we_stop() {
     assert!(result.longest_gap < FAILOVER_BOUND);
     client_pings_vip(&lab, "ucarp master");
     // ucarp's gratuitous ARP moved the client to its real MAC.
-    assert_eq!(client_neighbour_mac(&lab), real_mac(&lab, UCARP_HOST));
+    assert_eq!(lab.client_neighbour_mac(VIP), real_mac(&lab, UCARP_HOST));
 }
 
 #[test]
@@ -270,10 +254,10 @@ fn ucarp_with_a_wrong_password_is_counted_as_badauth_and_both_are_master() {
     // ucarp ignores our adverts (bad digest) and takes over after its
     // master-down; we ignore its adverts and stay MASTER.
     ucarp.wait_state("MASTER", Duration::from_secs(6));
-    let before = badauth(&lab, AGENT_HOST);
+    let before = lab.counter(AGENT_HOST, "badauth").unwrap();
     // ucarp with advskew 100 advertises every 1 + 100/256 s: at least 2 in 4 s.
     std::thread::sleep(Duration::from_secs(4));
-    let after = badauth(&lab, AGENT_HOST);
+    let after = lab.counter(AGENT_HOST, "badauth").unwrap();
     println!("badauth {before} -> {after}; ucarp log:\n{}", ucarp.log());
     assert!(before >= 1, "{before}");
     assert!(after >= before + 2, "{before} -> {after}");

@@ -10,8 +10,8 @@ use carp_tests::{
     frames::{self, Advert, Ipv4, Vlan},
     privileges::require_root,
     xdp::{
-        self, MapConfig, XDP_ABORTED, XDP_DROP, XDP_PASS, XDP_TX, action_name, counters, delta_of,
-        describe_delta, lab::*,
+        self, MapConfig, XDP_ABORTED, XDP_DROP, XDP_PASS, XDP_TX, action_name, corpus, counters,
+        delta_of, describe_delta, lab::*,
     },
 };
 
@@ -254,23 +254,6 @@ fn na_frame(
         vlans,
         frames::ETH_P_IPV6,
         &frames::ipv6(vip, to, 255, frames::IPPROTO_ICMPV6, &na),
-    )
-}
-
-fn tcp4(dst_mac: [u8; 6], vlans: &[Vlan]) -> Vec<u8> {
-    let ip = Ipv4 {
-        src: PEER4,
-        dst: [192, 0, 2, 1],
-        ttl: 64,
-        protocol: frames::IPPROTO_TCP,
-        ..Ipv4::default()
-    };
-    frames::ethernet(
-        dst_mac,
-        PEER_MAC,
-        vlans,
-        frames::ETH_P_IP,
-        &ip.packet(&frames::tcp(40000, 443)),
     )
 }
 
@@ -814,8 +797,8 @@ const NA_SOLICITED_OVERRIDE: u8 = frames::NA_FLAG_SOLICITED | frames::NA_FLAG_OV
 
 #[test]
 fn frames_to_virtual_macs() {
-    let tcp = tcp4(NIC_MAC, &[]);
-    let tagged = tcp4(NIC_MAC, &[Vlan::dot1q(10)]);
+    let tcp = corpus::tcp_v4(NIC_MAC, &[]);
+    let tagged = corpus::tcp_v4(NIC_MAC, &[Vlan::dot1q(10)]);
     let arp_other = frames::arp_request_frame(&[], PEER_MAC, PEER4, OTHER4);
     let mut no_iface = Case::new(
         "MASTER without a CARP_IFACES entry",
@@ -911,23 +894,27 @@ fn unrelated_traffic_passes_uncounted() {
         ),
         60,
     );
-    let mut ipv4_short = tcp4(NIC_MAC, &[]);
+    let mut ipv4_short = corpus::tcp_v4(NIC_MAC, &[]);
     ipv4_short.truncate(20);
     run_table(
         "unrelated_traffic_passes_uncounted",
         &[
-            Case::new("TCP/IPv4", STATE_MASTER, tcp4(NIC_MAC, &[])),
+            Case::new("TCP/IPv4", STATE_MASTER, corpus::tcp_v4(NIC_MAC, &[])),
             Case::new(
                 "TCP/IPv4 broadcast",
                 STATE_MASTER,
-                tcp4(frames::BROADCAST, &[]),
+                corpus::tcp_v4(frames::BROADCAST, &[]),
             ),
             Case::new(
                 "TCP/IPv4 802.1Q",
                 STATE_MASTER,
-                tcp4(NIC_MAC, &[Vlan::dot1q(10)]),
+                corpus::tcp_v4(NIC_MAC, &[Vlan::dot1q(10)]),
             ),
-            Case::new("TCP/IPv4 BACKUP", STATE_BACKUP, tcp4(NIC_MAC, &[])),
+            Case::new(
+                "TCP/IPv4 BACKUP",
+                STATE_BACKUP,
+                corpus::tcp_v4(NIC_MAC, &[]),
+            ),
             Case::new("UDP/IPv4", STATE_MASTER, udp4()),
             Case::new(
                 "TCP/IPv6",

@@ -82,7 +82,9 @@ pub fn handle(ctx: &TcContext) -> Option<Stat> {
             words::load::<MacWords>(eth.hdr.cast::<u8>().add(ETH_SRC)),
         )
     };
-    if payload < NS_MIN_LEN {
+    let l4 = l3 + IPV6_HLEN;
+    // A frame shorter than its IPv6 payload length is not ND we can fix.
+    if payload < NS_MIN_LEN || l4 + payload > ctx.len() as usize {
         return None;
     }
     // SAFETY: the context pointer is the program's own.
@@ -94,7 +96,6 @@ pub fn handle(ctx: &TcContext) -> Option<Stat> {
     }
     let mac = entry.mac;
 
-    let l4 = l3 + IPV6_HLEN;
     let wanted = if kind == ND_NEIGHBOR_SOLICIT {
         ND_OPT_SOURCE_LL_ADDR
     } else {

@@ -14,6 +14,8 @@ pub const MAP_STATS: &str = "CARP_STATS";
 pub const MAP_EVENTS: &str = "CARP_EVENTS";
 /// Name of the XDP program (the function in carp-ebpf).
 pub const PROGRAM_NAME: &str = "carp_xdp";
+/// Name of the TC egress classifier in the same object.
+pub const EGRESS_PROGRAM_NAME: &str = "carp_tc_egress";
 
 pub const MAX_VHIDS: u32 = 1024;
 pub const MAX_VIPS: u32 = 4096;

@@ -79,6 +79,10 @@ stats! {
     vmac_accepted => VmacAccepted,
     /// Frames to a virtual MAC dropped (BACKUP/INIT).
     vmac_dropped => VmacDropped,
+    /// Neighbor Discovery messages sent by the host from a MASTER VIP whose
+    /// Ethernet source / link-layer address option was set to the virtual MAC
+    /// (TC egress).
+    nd_egress_rewritten => NdEgressRewritten,
 }
 
 pub const STAT_COUNT: usize = Stat::ALL.len();

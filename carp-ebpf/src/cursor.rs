@@ -2,10 +2,13 @@
 //! every pointer handed out was compared with `data_end` right before
 //! (packet pointer + constant or bounded offset), so no read or write can
 //! leave the frame. A failed check is a value (`None`), never a fault.
+//!
+//! XDP frames and the linear part of a TC skb (`data`..`data_end`) work the
+//! same way, so one cursor serves both programs.
 
 use core::mem::size_of;
 
-use aya_ebpf::programs::XdpContext;
+use aya_ebpf::programs::{TcContext, XdpContext};
 
 #[derive(Clone, Copy)]
 pub struct Cursor {
@@ -18,6 +21,16 @@ pub struct Cursor {
 impl Cursor {
     #[inline(always)]
     pub fn new(ctx: &XdpContext) -> Self {
+        Self {
+            start: ctx.data(),
+            end: ctx.data_end(),
+            pos: 0,
+        }
+    }
+
+    /// The linear part of a TC skb (the Ethernet header first).
+    #[inline(always)]
+    pub fn tc(ctx: &TcContext) -> Self {
         Self {
             start: ctx.data(),
             end: ctx.data_end(),

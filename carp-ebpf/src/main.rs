@@ -1,7 +1,9 @@
 //! The CARP XDP program: validates CARP adverts into a ring buffer, answers
 //! ARP and Neighbor Solicitations for virtual addresses as MASTER (and keeps
 //! the stack quiet about them otherwise), filters frames to virtual MACs,
-//! and passes everything else at the cost of one branch.
+//! and passes everything else at the cost of one branch. Plus a TC egress
+//! classifier that puts the virtual MAC into the Neighbor Discovery
+//! messages the host itself sends from a virtual IPv6 address (`egress`).
 //!
 //! See docs/maps.md for the maps and counters.
 #![no_std]
@@ -11,6 +13,7 @@ mod arp;
 mod carp;
 mod csum;
 mod cursor;
+mod egress;
 mod eth;
 mod fastpath;
 mod maps;
@@ -19,8 +22,12 @@ mod verdict;
 mod vmac;
 mod words;
 
-use aya_ebpf::{bindings::xdp_action, macros::xdp, programs::XdpContext};
-use carp_common::{STAT_COUNT, Stats};
+use aya_ebpf::{
+    bindings::xdp_action,
+    macros::{classifier, xdp},
+    programs::{TcContext, XdpContext},
+};
+use carp_common::{STAT_COUNT, Stat, Stats};
 
 use crate::{
     cursor::Cursor,
@@ -36,6 +43,19 @@ pub fn carp_xdp(ctx: XdpContext) -> u32 {
         return xdp_action::XDP_PASS;
     }
     finish(classify(&ctx, cur))
+}
+
+/// `TC_ACT_UNSPEC`: "no verdict", the packet goes on to the next TC program
+/// (TCX_NEXT) and is sent if there is none. TC_ACT_OK would end the chain.
+const TC_ACT_UNSPEC: i32 = -1;
+
+/// TC egress: see `egress`. Never drops; every frame gets TC_ACT_UNSPEC.
+#[classifier]
+pub fn carp_tc_egress(ctx: TcContext) -> i32 {
+    if let Some(stat) = egress::handle(&ctx) {
+        count(stat);
+    }
+    TC_ACT_UNSPEC
 }
 
 /// An empty program, the baseline `cargo xtask bench xdp` compares against.
@@ -99,6 +119,14 @@ fn finish(verdict: Verdict) -> u32 {
         }
     }
     verdict.action
+}
+
+/// Bumps one counter in this CPU's `Stats`.
+#[inline(always)]
+fn count(stat: Stat) {
+    if let Some(stats) = maps::CARP_STATS.get_ptr_mut(0) {
+        bump(stats.cast::<u64>(), stat as u32);
+    }
 }
 
 #[inline(always)]

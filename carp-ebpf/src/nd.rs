@@ -31,14 +31,14 @@ use crate::{
 };
 
 pub const IPPROTO_ICMPV6: u8 = 58;
-const ND_HOP_LIMIT: u8 = 255;
-const ND_NEIGHBOR_SOLICIT: u8 = 135;
-const ND_NEIGHBOR_ADVERT: u8 = 136;
-const ND_OPT_TARGET_LL_ADDR: u8 = 2;
+pub(crate) const ND_HOP_LIMIT: u8 = 255;
+pub(crate) const ND_NEIGHBOR_SOLICIT: u8 = 135;
+pub(crate) const ND_NEIGHBOR_ADVERT: u8 = 136;
+pub(crate) const ND_OPT_TARGET_LL_ADDR: u8 = 2;
 const NA_FLAG_SOLICITED: u8 = 0x40;
 const NA_FLAG_OVERRIDE: u8 = 0x20;
-const IPV6_HLEN: usize = 40;
-const NS_MIN_LEN: usize = 24;
+pub(crate) const IPV6_HLEN: usize = 40;
+pub(crate) const NS_MIN_LEN: usize = 24;
 /// type, code, checksum, flags + reserved, target, TLLA option (8 bytes).
 const NA_LEN: usize = 32;
 type Addr = [u32; 4];
@@ -64,13 +64,13 @@ struct NeighborSolicit([u8; NS_MIN_LEN]);
 struct Ipv6Na([u8; IPV6_HLEN + NA_LEN]);
 
 // Offsets in the IPv6 header and in the ICMPv6 message.
-const IP_PAYLOAD_LEN: usize = 4;
-const IP_NEXT_HEADER: usize = 6;
-const IP_HOP_LIMIT: usize = 7;
-const IP_SRC: usize = 8;
+pub(crate) const IP_PAYLOAD_LEN: usize = 4;
+pub(crate) const IP_NEXT_HEADER: usize = 6;
+pub(crate) const IP_HOP_LIMIT: usize = 7;
+pub(crate) const IP_SRC: usize = 8;
 const IP_DST: usize = 24;
-const ICMP_CODE: usize = 1;
-const ICMP_CHECKSUM: usize = 2;
+pub(crate) const ICMP_CODE: usize = 1;
+pub(crate) const ICMP_CHECKSUM: usize = 2;
 const ICMP_FLAGS: usize = 4;
 const ND_TARGET: usize = 8;
 const NA_OPTION: usize = 24;

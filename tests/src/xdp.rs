@@ -12,7 +12,7 @@ use anyhow::Context as _;
 use aya::{
     Ebpf,
     maps::{HashMap, MapData, RingBuf},
-    programs::{TestRun as _, TestRunOptions, Xdp},
+    programs::{SchedClassifier, TestRun as _, TestRunOptions, Xdp},
 };
 use carp_agent::dataplane;
 use carp_common::{
@@ -191,6 +191,37 @@ fn run_with(ebpf: &mut Ebpf, frame: &[u8], ifindex: Option<u32>) -> anyhow::Resu
     let result = prog
         .test_run(opts)
         .with_context(|| format!("BPF_PROG_TEST_RUN of a {}-byte frame", frame.len()))?;
+    out.truncate(result.data_size_out as usize);
+    Ok(Outcome {
+        action: result.return_value,
+        output: out,
+    })
+}
+
+/// What the TC egress program returns for every frame: TC_ACT_UNSPEC (-1,
+/// "no verdict, next program"), as BPF_PROG_TEST_RUN reports it.
+pub const TC_ACT_UNSPEC: u32 = u32::MAX;
+
+/// The TC egress classifier (`carp_tc_egress`) of a loaded object.
+pub fn egress_program(ebpf: &mut Ebpf) -> &mut SchedClassifier {
+    dataplane::egress_program(ebpf).expect("the object has the carp_tc_egress program")
+}
+
+/// Runs `frame` (Ethernet header first) once through the TC egress program.
+/// Without a context the skb's device is the namespace's loopback, so
+/// `skb->ifindex` is [`TEST_RUN_IFINDEX`], like the XDP runs.
+pub fn run_egress(ebpf: &mut Ebpf, frame: &[u8]) -> anyhow::Result<Outcome> {
+    let prog = egress_program(ebpf);
+    let mut out = vec![0u8; frame.len() + OUTPUT_SLACK];
+    let opts = TestRunOptions {
+        data_in: Some(frame),
+        data_out: Some(&mut out),
+        repeat: 1,
+        ..Default::default()
+    };
+    let result = prog
+        .test_run(opts)
+        .with_context(|| format!("BPF_PROG_TEST_RUN (tc) of a {}-byte frame", frame.len()))?;
     out.truncate(result.data_size_out as usize);
     Ok(Outcome {
         action: result.return_value,

@@ -2,19 +2,19 @@
 //! through the MASTER and the VIP fails over on kill -9 of the MASTER. An
 //! IPv6-only vhid advertises from eth0's link-local address to ff02::12.
 //!
-//! Known bug (the ignored test below): the client's neighbour entry for the
-//! IPv6 VIP does not stay on the virtual MAC. The XDP program answers the
-//! client's NS with the vMAC, but to send its echo reply the MASTER's kernel
-//! solicits the client itself, from the VIP, with eth0's real MAC in the
-//! Source Link-Layer Address option; the client (RFC 4861 7.2.3) moves its
-//! entry for the VIP to that MAC. IPv4 has `arp_announce = 2` for this;
-//! IPv6 has no such knob (FreeBSD puts the carp MAC in that option,
-//! carp_macmatch6 in nd6_ns_output). Traffic still reaches the MASTER (its
-//! real MAC) and the new MASTER's unsolicited NA (override) moves the client
-//! on failover, so reachability and failover hold.
+//! The client's neighbour entry for the IPv6 VIP stays on the virtual MAC.
+//! The XDP program answers the client's NS with the vMAC, but to send its
+//! echo reply the MASTER's kernel solicits the client itself, from the VIP,
+//! with eth0's real MAC in the Source Link-Layer Address option, and the
+//! client (RFC 4861 7.2.3) would move its entry for the VIP to that MAC.
+//! IPv4 has `arp_announce = 2` for this; IPv6 has no such knob, so the TC
+//! egress program `carp_tc_egress` puts the vMAC into ND sent from a MASTER
+//! VIP (as FreeBSD's carp_macmatch6 does); `nd_egress_rewritten` counts it.
 use std::time::Duration;
 
 use carp_tests::{lab::Lab, privileges::require_root};
+
+const VMAC: &str = "00:00:5e:00:01:01";
 
 const VIP6: &str = "fd77::100";
 const VIP4: &str = "10.77.0.100";
@@ -85,12 +85,22 @@ fn capture_one_advert6(lab: &Lab) -> String {
     String::from_utf8_lossy(&out.stdout).into_owned()
 }
 
-/// The client's entry for an IPv4 VIP is the vMAC; for an IPv6 VIP see the
-/// known bug in the module comment (checked by the ignored test).
+/// The client's entry for a VIP (IPv4 or IPv6) is the vMAC.
 fn check_neighbour(lab: &Lab, target: &str) {
-    if !target.contains(':') {
-        assert_eq!(client_neighbour_mac(lab, target), "00:00:5e:00:01:01");
-    }
+    assert_eq!(
+        client_neighbour_mac(lab, target),
+        VMAC,
+        "client's entry for {target}"
+    );
+}
+
+fn counter(lab: &Lab, i: usize, name: &str) -> u64 {
+    let out = lab.control(i, &["status", "--json"]).unwrap();
+    let json: serde_json::Value = serde_json::from_slice(&out.stdout)
+        .unwrap_or_else(|e| panic!("status --json: {e}: {out:?}"));
+    json["counters"][name]
+        .as_u64()
+        .unwrap_or_else(|| panic!("no counter {name}: {json}"))
 }
 
 /// The failover of `vips`, checked on every address in `targets`.
@@ -111,10 +121,9 @@ fn failover(tag: &str, vips: &[&str], targets: &[&str]) -> Lab {
     let probe = lab.probe(targets[0]).unwrap();
     std::thread::sleep(Duration::from_secs(1));
     lab.kill9(0);
-    // kill -9 leaves the VIPs on router1's eth0 (no cleanup), and with the
-    // neighbour bug above the client may still be sending to router1's real
-    // MAC, which its kernel would keep answering. A crash takes the host
-    // with it: its link goes too, so only router2 can answer from now on.
+    // kill -9 leaves the VIPs on router1's eth0 (no cleanup), and its
+    // kernel would keep answering whatever still reaches it. A crash takes
+    // the host with it: its link goes too, so only router2 can answer now.
     lab.hosts[0]
         .ns
         .ip(&["link", "set", "eth0", "down"])
@@ -159,7 +168,6 @@ fn dual_stack_vhid_serves_both_vips_and_fails_over() {
 }
 
 #[test]
-#[ignore = "known bug: the MASTER's kernel solicits from the IPv6 VIP with the real MAC (see the module comment)"]
 fn ipv6_vip_neighbour_entry_stays_on_the_virtual_mac() {
     if !require_root("e2e scenario 12 (IPv6 neighbour entry)") {
         return;
@@ -173,10 +181,10 @@ fn ipv6_vip_neighbour_entry_stays_on_the_virtual_mac() {
         let _ = lab.client.ip(&["neigh", "flush", "dev", "eth0"]);
         let _ = lab.hosts[0].ns.ip(&["neigh", "flush", "dev", "eth0"]);
         client_pings(&lab, VIP6, "master");
-        assert_eq!(
-            client_neighbour_mac(&lab, VIP6),
-            "00:00:5e:00:01:01",
-            "round {round}"
-        );
+        assert_eq!(client_neighbour_mac(&lab, VIP6), VMAC, "round {round}");
     }
+    // The MASTER's own solicitations from the VIP went through the egress
+    // program (the flushes made its kernel resolve the client each round).
+    let rewritten = counter(&lab, 0, "nd_egress_rewritten");
+    assert!(rewritten >= 3, "nd_egress_rewritten = {rewritten}");
 }

@@ -9,6 +9,7 @@ use std::{
     time::{Duration, Instant},
 };
 
+use aya::programs::{SchedClassifier, TcAttachType};
 use carp_tests::{lab::Lab, privileges::require_root};
 
 const VIP: &str = "10.77.0.100";
@@ -458,6 +459,19 @@ fn xdp_programs(lab: &Lab, i: usize) -> usize {
         .count()
 }
 
+/// The tcx egress programs on host `i`'s eth0 named `carp_tc_egress` (the
+/// kernel is ≥ 6.6, so the agent attaches through tcx; the bpftool of the
+/// build machines does not list tcx links yet).
+fn egress_programs(lab: &Lab, i: usize) -> usize {
+    let (_, programs) = lab.hosts[i].ns.enter(|| {
+        SchedClassifier::query_tcx("eth0", TcAttachType::Egress).expect("querying tcx egress")
+    });
+    programs
+        .iter()
+        .filter(|p| p.name_as_str() == Some(carp_agent::dataplane::EGRESS_PROGRAM))
+        .count()
+}
+
 /// `bridge fdb show dev eth0` in host `i`: lines with the vMAC as `self permanent`.
 fn vmac_fdb_entries(lab: &Lab, i: usize) -> usize {
     let out = lab.hosts[i]
@@ -511,13 +525,15 @@ fn s11_restart_after_kill9_leaves_nothing_stale() {
     };
     assert_eq!(pins(&bpffs), expected_pins, "pins while running");
     assert_eq!(xdp_programs(&lab, 0), 1);
+    assert_eq!(egress_programs(&lab, 0), 1);
     assert_eq!(vmac_fdb_entries(&lab, 0), 1);
 
     kill_master_and_fail_over(&mut lab);
     println!(
-        "left by kill -9: VIP {}, XDP programs {}, vMAC fdb entries {}, pins {:?}",
+        "left by kill -9: VIP {}, XDP programs {}, egress programs {}, vMAC fdb entries {}, pins {:?}",
         has_vip(&lab, 0),
         xdp_programs(&lab, 0),
+        egress_programs(&lab, 0),
         vmac_fdb_entries(&lab, 0),
         pins(&bpffs)
     );
@@ -525,6 +541,17 @@ fn s11_restart_after_kill9_leaves_nothing_stale() {
         has_vip(&lab, 0),
         "kill -9 leaves the VIP (nobody removed it)"
     );
+    assert_eq!(
+        egress_programs(&lab, 0),
+        0,
+        "the egress tcx link went with the process"
+    );
+    // What a killed agent leaves behind on a kernel without tcx: a clsact
+    // qdisc. The restart must cope with it.
+    lab.hosts[0]
+        .ns
+        .run("tc", &["qdisc", "add", "dev", "eth0", "clsact"])
+        .unwrap();
 
     let log_path = lab.hosts[0].agent.as_ref().map(|a| a.log.clone());
     let before = log_path
@@ -547,6 +574,7 @@ fn s11_restart_after_kill9_leaves_nothing_stale() {
         addrs(&lab, 0)
     );
     assert_eq!(xdp_programs(&lab, 0), 1, "exactly one XDP program");
+    assert_eq!(egress_programs(&lab, 0), 1, "exactly one egress program");
     assert_eq!(pins(&bpffs), expected_pins, "exactly the 5 maps");
     assert_eq!(vmac_fdb_entries(&lab, 0), 1, "one vMAC fdb entry");
     // It works as a BACKUP: stays one while the other is MASTER.
@@ -555,6 +583,11 @@ fn s11_restart_after_kill9_leaves_nothing_stale() {
 
     lab.terminate(0).unwrap();
     assert_eq!(xdp_programs(&lab, 0), 0, "XDP left after SIGTERM");
+    assert_eq!(
+        egress_programs(&lab, 0),
+        0,
+        "egress program left after SIGTERM"
+    );
     assert!(!has_vip(&lab, 0), "VIP left after SIGTERM");
     assert_eq!(vmac_fdb_entries(&lab, 0), 0, "fdb entry left after SIGTERM");
     assert_eq!(

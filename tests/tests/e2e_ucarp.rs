@@ -63,6 +63,19 @@ impl Ucarp {
     fn up_script_ran(&self) -> bool {
         self.up_marker.exists()
     }
+
+    /// ucarp logs "Switching to state: MASTER" before it spawns the up
+    /// script, so the marker may lag the log line by a moment.
+    fn up_script_ran_within(&self, within: Duration) -> bool {
+        let start = Instant::now();
+        while !self.up_script_ran() {
+            if start.elapsed() > within {
+                return false;
+            }
+            std::thread::sleep(Duration::from_millis(20));
+        }
+        true
+    }
 }
 
 fn script(dir: &Path, name: &str, body: &str) -> PathBuf {
@@ -227,7 +240,11 @@ fn our_master_ucarp_backup_takes_over_when_we_stop() {
     // SIGTERM: our bow-out advert (advbase 255, advskew 255), VIPs removed.
     lab.terminate(AGENT_HOST).unwrap();
     let took = ucarp.wait_state("MASTER", FAILOVER_BOUND);
-    assert!(ucarp.up_script_ran(), "{}", ucarp.log());
+    assert!(
+        ucarp.up_script_ran_within(Duration::from_secs(2)),
+        "{}",
+        ucarp.log()
+    );
     std::thread::sleep(Duration::from_secs(1));
     let result = probe.finish();
     println!(

@@ -316,7 +316,8 @@ impl Daemon {
 }
 
 /// Attaches XDP, replacing a program a crashed agent left attached through
-/// netlink (bpf_link attachments vanish with their process; netlink ones do not).
+/// netlink (bpf_link attachments vanish with their process; netlink ones do
+/// not), then the TC egress program.
 async fn attach(
     dataplane: &mut Dataplane,
     netlink: &Netlink,
@@ -335,6 +336,14 @@ async fn attach(
         }
     };
     info!("XDP attached to {} ({used:?} mode)", iface.name);
+    // Without it the agent still works; IPv6 neighbours may just learn a
+    // VIP on the NIC's MAC (until the next failover's NA moves them).
+    match dataplane.attach_egress(&iface.name) {
+        Ok(()) => info!("TC egress program attached to {}", iface.name),
+        Err(err) => warn!(
+            "{err}; Neighbor Discovery sent from IPv6 VIPs will carry the NIC's MAC, not the virtual MAC"
+        ),
+    }
     Ok(())
 }
 

@@ -1,6 +1,7 @@
-//! The agent's side of the XDP dataplane: load the embedded program, pin its
-//! maps for `bpftool`, attach it to interfaces, mirror engine state into the
-//! maps, sum the per-CPU counters, and read validated adverts.
+//! The agent's side of the XDP dataplane: load the embedded programs (XDP
+//! ingress, TC egress), pin their maps for `bpftool`, attach them to
+//! interfaces, mirror engine state into the maps, sum the per-CPU counters,
+//! and read validated adverts.
 pub mod bpffs;
 pub mod events;
 
@@ -9,11 +10,16 @@ use std::path::{Path, PathBuf};
 use aya::{
     Ebpf,
     maps::{HashMap, MapData, PerCpuArray, RingBuf},
-    programs::{ProgramError, Xdp, XdpMode, xdp::XdpLinkId},
+    programs::{
+        ProgramError, SchedClassifier, TcAttachType, Xdp, XdpMode,
+        tc::{self, SchedClassifierLinkId},
+        xdp::XdpLinkId,
+    },
+    util::KernelVersion,
 };
 use carp_common::{
-    IfaceEntry, MAP_EVENTS, MAP_IFACES, MAP_STATS, MAP_VHIDS, MAP_VIPS, PROGRAM_NAME, Stats,
-    VhidEntry, VhidKey, VipEntry, VipKey,
+    EGRESS_PROGRAM_NAME, IfaceEntry, MAP_EVENTS, MAP_IFACES, MAP_STATS, MAP_VHIDS, MAP_VIPS,
+    PROGRAM_NAME, Stats, VhidEntry, VhidKey, VipEntry, VipKey,
 };
 use tracing::warn;
 
@@ -24,6 +30,8 @@ pub static XDP_OBJECT: &[u8] = aya::include_bytes_aligned!(concat!(env!("OUT_DIR
 
 /// Name of the XDP program inside [`XDP_OBJECT`].
 pub const XDP_PROGRAM: &str = PROGRAM_NAME;
+/// Name of the TC egress classifier inside [`XDP_OBJECT`].
+pub const EGRESS_PROGRAM: &str = EGRESS_PROGRAM_NAME;
 /// The maps pinned under `<bpffs>/carp/` for `bpftool`.
 pub const PINNED_MAPS: [&str; 5] = [MAP_VHIDS, MAP_VIPS, MAP_IFACES, MAP_STATS, MAP_EVENTS];
 
@@ -40,6 +48,11 @@ pub enum DataplaneError {
     Attach {
         interface: String,
         mode: &'static str,
+        source: ProgramError,
+    },
+    #[error("attaching the TC egress program {EGRESS_PROGRAM} to {interface}: {source}")]
+    AttachEgress {
+        interface: String,
         source: ProgramError,
     },
     #[error("map {name}: {source}")]
@@ -72,12 +85,21 @@ pub enum AttachMode {
     Skb,
 }
 
-/// Parses the embedded object and loads the XDP program into the kernel
-/// (not attached to any interface yet).
+/// Parses the embedded object and loads the XDP program and the TC egress
+/// program into the kernel (not attached to any interface yet).
 pub fn load() -> Result<Ebpf, DataplaneError> {
     let mut ebpf = Ebpf::load(XDP_OBJECT)?;
     xdp_program(&mut ebpf)?.load()?;
+    egress_program(&mut ebpf)?.load()?;
     Ok(ebpf)
+}
+
+/// The TC egress program of a loaded object.
+pub fn egress_program(ebpf: &mut Ebpf) -> Result<&mut SchedClassifier, DataplaneError> {
+    let program = ebpf
+        .program_mut(EGRESS_PROGRAM)
+        .ok_or(ProgramError::NotLoaded)?;
+    Ok(program.try_into()?)
 }
 
 /// The XDP program of a loaded object.
@@ -112,6 +134,7 @@ pub struct Dataplane {
     ebpf: Ebpf,
     pin_dir: Option<PathBuf>,
     links: Vec<(String, XdpLinkId)>,
+    egress_links: Vec<(String, SchedClassifierLinkId)>,
 }
 
 impl Dataplane {
@@ -135,6 +158,7 @@ impl Dataplane {
             ebpf,
             pin_dir: Some(dir),
             links: Vec::new(),
+            egress_links: Vec::new(),
         })
     }
 
@@ -144,6 +168,7 @@ impl Dataplane {
             ebpf: load()?,
             pin_dir: None,
             links: Vec::new(),
+            egress_links: Vec::new(),
         })
     }
 
@@ -181,6 +206,35 @@ impl Dataplane {
         Ok(used)
     }
 
+    /// Attaches the TC egress program to `interface`.
+    ///
+    /// On kernels with TCX (6.6+) the attachment is a bpf_link: it goes away
+    /// with the agent, even on kill -9, and needs no qdisc. Older kernels get
+    /// a netlink filter on a clsact qdisc, which outlives the process: the
+    /// qdisc is created if missing (an existing one, with its other filters,
+    /// is kept), and a filter of ours left by a killed agent is removed first.
+    pub fn attach_egress(&mut self, interface: &str) -> Result<(), DataplaneError> {
+        let err = |source: ProgramError| DataplaneError::AttachEgress {
+            interface: interface.to_string(),
+            source,
+        };
+        let tcx = KernelVersion::current().is_ok_and(|v| v >= KernelVersion::new(6, 6, 0));
+        if !tcx {
+            match tc::qdisc_add_clsact(interface) {
+                Ok(()) => {}
+                Err(tc::TcError::NetlinkError(e)) if e.raw_os_error() == Some(libc::EEXIST) => {}
+                Err(e) => return Err(err(e.into())),
+            }
+            // Nothing to remove is the usual case.
+            let _ = tc::qdisc_detach_program(interface, TcAttachType::Egress, EGRESS_PROGRAM);
+        }
+        let link = egress_program(&mut self.ebpf)?
+            .attach(interface, TcAttachType::Egress)
+            .map_err(err)?;
+        self.egress_links.push((interface.to_string(), link));
+        Ok(())
+    }
+
     /// Detaches from every interface (also done on drop).
     pub fn detach_all(&mut self) {
         let links = std::mem::take(&mut self.links);
@@ -188,6 +242,14 @@ impl Dataplane {
             for (interface, link) in links {
                 if let Err(err) = program.detach(link) {
                     warn!("detaching XDP from {interface}: {err}");
+                }
+            }
+        }
+        let links = std::mem::take(&mut self.egress_links);
+        if let Ok(program) = egress_program(&mut self.ebpf) {
+            for (interface, link) in links {
+                if let Err(err) = program.detach(link) {
+                    warn!("detaching the TC egress program from {interface}: {err}");
                 }
             }
         }

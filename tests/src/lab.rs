@@ -14,6 +14,30 @@ use anyhow::{Context as _, bail};
 
 use crate::netns::{Background, Netns};
 
+/// Flags for the lab's usual vhid: vhid 1, VIP 10.77.0.100/24, advbase 1,
+/// the given advskew, with or without preemption.
+pub fn vhid1_args(advskew: &str, preempt: bool) -> Vec<String> {
+    let mut args: Vec<String> = [
+        "--vhid",
+        "1",
+        "--password",
+        "labpass",
+        "--vip",
+        "10.77.0.100/24",
+        "--advbase",
+        "1",
+        "--advskew",
+        advskew,
+    ]
+    .iter()
+    .map(|s| s.to_string())
+    .collect();
+    if preempt {
+        args.push("--preempt".into());
+    }
+    args
+}
+
 /// The lab subnet; hosts are .11, .12, ..., the client .200.
 pub const SUBNET: &str = "10.77.0";
 pub const PREFIX6: &str = "fd77::";

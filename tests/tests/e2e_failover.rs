@@ -3,31 +3,12 @@
 //! the others are in e2e_scenarios.rs, e2e_multi.rs, e2e_ucarp.rs, e2e_ipv6.rs.
 use std::time::Duration;
 
-use carp_tests::{lab::Lab, privileges::require_root};
+use carp_tests::{
+    lab::{Lab, vhid1_args},
+    privileges::require_root,
+};
 
 const VIP: &str = "10.77.0.100";
-
-fn vhid1(advskew: &str, preempt: bool) -> Vec<String> {
-    let mut args: Vec<String> = [
-        "--vhid",
-        "1",
-        "--password",
-        "labpass",
-        "--vip",
-        "10.77.0.100/24",
-        "--advbase",
-        "1",
-        "--advskew",
-        advskew,
-    ]
-    .iter()
-    .map(|s| s.to_string())
-    .collect();
-    if preempt {
-        args.push("--preempt".into());
-    }
-    args
-}
 
 #[test]
 fn lower_advskew_wins_and_the_client_reaches_the_vip_through_the_virtual_mac() {
@@ -35,8 +16,8 @@ fn lower_advskew_wins_and_the_client_reaches_the_vip_through_the_virtual_mac() {
         return;
     }
     let mut lab = Lab::new("e1", 2).unwrap();
-    lab.start_agent(0, &vhid1("0", false)).unwrap();
-    lab.start_agent(1, &vhid1("100", false)).unwrap();
+    lab.start_agent(0, &vhid1_args("0", false)).unwrap();
+    lab.start_agent(1, &vhid1_args("100", false)).unwrap();
     lab.wait_state(0, 1, "MASTER", Duration::from_secs(8))
         .unwrap();
     lab.wait_state(1, 1, "BACKUP", Duration::from_secs(2))
@@ -67,8 +48,8 @@ fn kill9_of_the_master_fails_over_within_master_down_plus_one_interval() {
         return;
     }
     let mut lab = Lab::new("e2", 2).unwrap();
-    lab.start_agent(0, &vhid1("0", false)).unwrap();
-    lab.start_agent(1, &vhid1("100", false)).unwrap();
+    lab.start_agent(0, &vhid1_args("0", false)).unwrap();
+    lab.start_agent(1, &vhid1_args("100", false)).unwrap();
     lab.wait_state(0, 1, "MASTER", Duration::from_secs(8))
         .unwrap();
     lab.wait_state(1, 1, "BACKUP", Duration::from_secs(2))

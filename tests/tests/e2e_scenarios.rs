@@ -10,34 +10,15 @@ use std::{
 };
 
 use aya::programs::{SchedClassifier, TcAttachType};
-use carp_tests::{lab::Lab, privileges::require_root};
+use carp_tests::{
+    lab::{Lab, vhid1_args},
+    privileges::require_root,
+};
 
 const VIP: &str = "10.77.0.100";
 const VMAC: &str = "00:00:5e:00:01:01";
 /// Slack on top of a protocol bound: process start, scheduling, polling.
 const SLACK: Duration = Duration::from_millis(600);
-
-fn vhid1(advskew: &str, preempt: bool) -> Vec<String> {
-    let mut args: Vec<String> = [
-        "--vhid",
-        "1",
-        "--password",
-        "labpass",
-        "--vip",
-        "10.77.0.100/24",
-        "--advbase",
-        "1",
-        "--advskew",
-        advskew,
-    ]
-    .iter()
-    .map(|s| s.to_string())
-    .collect();
-    if preempt {
-        args.push("--preempt".into());
-    }
-    args
-}
 
 /// Advertisement interval of advbase 1 with `advskew`.
 fn interval(advskew: u32) -> Duration {
@@ -93,9 +74,9 @@ fn eventually(within: Duration, mut f: impl FnMut() -> bool) -> bool {
 /// Two hosts, host 0 (advskew 0) MASTER and host 1 (advskew 100) BACKUP.
 fn elected_pair(tag: &str, preempt0: bool, preempt1: bool) -> Lab {
     let mut lab = Lab::new(tag, 2).unwrap();
-    lab.start_agent(0, &vhid1("0", preempt0))
+    lab.start_agent(0, &vhid1_args("0", preempt0))
         .expect("start agent");
-    lab.start_agent(1, &vhid1("100", preempt1))
+    lab.start_agent(1, &vhid1_args("100", preempt1))
         .expect("start agent");
     lab.wait_state(0, 1, "MASTER", Duration::from_secs(8))
         .unwrap();
@@ -121,7 +102,8 @@ fn s3_returning_master_preempts_back_when_preempt_is_on() {
     let mut lab = elected_pair("s3a", true, true);
     kill_master_and_fail_over(&mut lab);
     let restarted = Instant::now();
-    lab.start_agent(0, &vhid1("0", true)).expect("start agent");
+    lab.start_agent(0, &vhid1_args("0", true))
+        .expect("start agent");
     // It comes up BACKUP and preempts on the first advert it hears from the
     // less preferred master: within one of that master's intervals, well
     // before its own master-down would fire.
@@ -160,7 +142,8 @@ fn s3_returning_master_stays_backup_without_preempt() {
     }
     let mut lab = elected_pair("s3b", false, false);
     kill_master_and_fail_over(&mut lab);
-    lab.start_agent(0, &vhid1("0", false)).expect("start agent");
+    lab.start_agent(0, &vhid1_args("0", false))
+        .expect("start agent");
     lab.wait_state(0, 1, "BACKUP", Duration::from_secs(3))
         .unwrap();
     // Longer than its master-down plus an interval: it hears the working
@@ -381,7 +364,7 @@ fn s10_up_and_down_scripts_run_in_transition_order() {
         let out = lab.dir.join(format!("hooks{i}.txt"));
         let up = hook_script(&lab.dir, &format!("up{i}.sh"), &out);
         let down = hook_script(&lab.dir, &format!("down{i}.sh"), &out);
-        let mut args = vhid1(if i == 0 { "0" } else { "100" }, false);
+        let mut args = vhid1_args(if i == 0 { "0" } else { "100" }, false);
         args.extend([
             "--up-script".to_string(),
             up.display().to_string(),
@@ -433,7 +416,7 @@ shell = "echo \"$CARP_VHID $CARP_STATE $CARP_PREVIOUS_STATE $CARP_INTERFACE $CAR
     )
     .unwrap();
     lab.start_agent_with_config(0, &config).unwrap();
-    lab.start_agent(1, &vhid1("100", false))
+    lab.start_agent(1, &vhid1_args("100", false))
         .expect("start agent");
     lab.wait_state(0, 1, "MASTER", Duration::from_secs(8))
         .unwrap();
@@ -508,8 +491,9 @@ fn s11_restart_after_kill9_leaves_nothing_stale() {
     let bpffs = lab.dir.join("router1-bpf");
     fs::create_dir_all(&bpffs).unwrap();
     carp_tests::netns::sh("mount", &["-t", "bpf", "bpf", bpffs.to_str().unwrap()]).unwrap();
-    lab.start_agent(0, &vhid1("0", false)).expect("start agent");
-    lab.start_agent(1, &vhid1("100", false))
+    lab.start_agent(0, &vhid1_args("0", false))
+        .expect("start agent");
+    lab.start_agent(1, &vhid1_args("100", false))
         .expect("start agent");
     lab.wait_state(0, 1, "MASTER", Duration::from_secs(8))
         .unwrap();
@@ -558,7 +542,8 @@ fn s11_restart_after_kill9_leaves_nothing_stale() {
         .as_ref()
         .and_then(|p| fs::read_to_string(p).ok())
         .map_or(0, |s| s.len());
-    lab.start_agent(0, &vhid1("0", false)).expect("start agent");
+    lab.start_agent(0, &vhid1_args("0", false))
+        .expect("start agent");
     lab.wait_state(0, 1, "BACKUP", Duration::from_secs(3))
         .unwrap();
     let restart_log = lab.log(0)[before..].to_string();

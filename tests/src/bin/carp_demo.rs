@@ -4,25 +4,9 @@
 use std::time::{Duration, Instant};
 
 use anyhow::Context as _;
-use carp_tests::lab::Lab;
+use carp_tests::lab::{Lab, vhid1_args};
 
 const VIP: &str = "10.77.0.100";
-
-fn args(advskew: &'static str) -> Vec<&'static str> {
-    vec![
-        "--vhid",
-        "1",
-        "--password",
-        "demopass",
-        "--vip",
-        "10.77.0.100/24",
-        "--advbase",
-        "1",
-        "--advskew",
-        advskew,
-        "--preempt",
-    ]
-}
 
 fn step(start: Instant, text: &str) {
     println!("[{:6.2}s] {text}", start.elapsed().as_secs_f64());
@@ -52,8 +36,8 @@ fn main() -> anyhow::Result<()> {
         start,
         "both routers run: carp-agent run --interface eth0 --vhid 1 --vip 10.77.0.100/24 --preempt ...",
     );
-    lab.start_agent(0, &args("0"))?;
-    lab.start_agent(1, &args("100"))?;
+    lab.start_agent(0, &vhid1_args("0", true))?;
+    lab.start_agent(1, &vhid1_args("100", true))?;
     let took = lab.wait_state(0, 1, "MASTER", Duration::from_secs(10))?;
     lab.wait_state(1, 1, "BACKUP", Duration::from_secs(3))?;
     step(
@@ -98,7 +82,7 @@ fn main() -> anyhow::Result<()> {
         "router1's agent starts again: it is more preferred and has --preempt",
     );
     let probe = lab.probe(VIP)?;
-    lab.start_agent(0, &args("0"))?;
+    lab.start_agent(0, &vhid1_args("0", true))?;
     let took = lab.wait_state(0, 1, "MASTER", Duration::from_secs(10))?;
     lab.wait_state(1, 1, "BACKUP", Duration::from_secs(3))?;
     std::thread::sleep(Duration::from_secs(1));

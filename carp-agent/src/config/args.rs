@@ -9,11 +9,11 @@ use crate::hooks::{HookProgram, HookSpec};
 
 use super::{
     Config, ConfigError, DEFAULT_BPFFS, DEFAULT_CONTROL_SOCKET, DEFAULT_HOOK_TIMEOUT, FlavorName,
-    VhidInput,
+    TieBreakName, VhidInput,
 };
 
 /// The single-vhid flags, which `--config` replaces.
-const VHID_FLAGS: [&str; 13] = [
+const VHID_FLAGS: [&str; 14] = [
     "interface",
     "vhid",
     "password",
@@ -23,6 +23,7 @@ const VHID_FLAGS: [&str; 13] = [
     "advskew",
     "preempt",
     "flavor",
+    "tie_break",
     "real_mac",
     "source",
     "up_script",
@@ -63,6 +64,10 @@ pub struct RunArgs {
     /// Election semantics of the peers [default: freebsd].
     #[arg(long, value_enum)]
     pub flavor: Option<FlavorName>,
+    /// Which of two equal masters (same advbase, advskew, demote) stays
+    /// MASTER [default: lower-address]. An equal master is never preempted.
+    #[arg(long, value_enum)]
+    pub tie_break: Option<TieBreakName>,
     /// Send adverts from the NIC's MAC instead of the virtual MAC.
     #[arg(long)]
     pub real_mac: bool,
@@ -100,6 +105,7 @@ impl RunArgs {
             ("--advskew", self.advskew.is_some()),
             ("--preempt", self.preempt),
             ("--flavor", self.flavor.is_some()),
+            ("--tie-break", self.tie_break.is_some()),
             ("--real-mac", self.real_mac),
             ("--source", self.source.is_some()),
             ("--up-script", self.up_script.is_some()),
@@ -174,6 +180,7 @@ fn from_flags(args: &RunArgs) -> Result<Config, ConfigError> {
         advskew: args.advskew.map(i64::from),
         preempt: args.preempt,
         flavor: args.flavor.unwrap_or_default(),
+        tie_break: args.tie_break.unwrap_or_default(),
         real_mac: args.real_mac,
         password: args.password.clone(),
         password_file: args.password_file.clone(),

@@ -13,7 +13,7 @@ use crate::hooks::{HookProgram, HookSpec};
 
 use super::{
     Config, ConfigError, DEFAULT_BPFFS, DEFAULT_CONTROL_SOCKET, DEFAULT_HOOK_TIMEOUT, FlavorName,
-    Reason, VhidInput,
+    Reason, TieBreakName, VhidInput,
 };
 
 #[derive(Deserialize)]
@@ -42,6 +42,8 @@ struct FileVhid {
     preempt: bool,
     #[serde(default)]
     flavor: FlavorName,
+    #[serde(default)]
+    tie_break: TieBreakName,
     #[serde(default)]
     real_mac: bool,
     password: Option<String>,
@@ -157,6 +159,7 @@ fn vhid_input(v: FileVhid, index: usize, base: &Path) -> Result<VhidInput, Confi
         advskew: v.advskew,
         preempt: v.preempt,
         flavor: v.flavor,
+        tie_break: v.tie_break,
         real_mac: v.real_mac,
         password: v.password,
         password_file: v.password_file.map(|path| base.join(path)),

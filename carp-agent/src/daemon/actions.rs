@@ -160,6 +160,12 @@ impl Daemon {
         }
         self.counters.reasserts += 1;
         self.announce(key);
+        // And again after two adverts, as after a takeover: a neighbour that
+        // updated its entry from the other master less than its locktime
+        // (1 s on Linux) ago ignores the first gratuitous ARP.
+        if let Some(rt) = self.vhids.get_mut(&key) {
+            rt.announce_repeat = 3;
+        }
     }
 
     /// Gratuitous ARP per IPv4 VIP and unsolicited NA per IPv6 VIP, from the

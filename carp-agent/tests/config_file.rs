@@ -322,3 +322,22 @@ fn hooks_need_exactly_one_program() {
     ));
     assert!(msg.contains("unknown variant `primary`"), "{msg}");
 }
+
+#[test]
+fn tie_break_key_reaches_the_engine() {
+    use carp_agent::engine::TieBreak;
+    let source = "10.0.0.1".parse().unwrap();
+    let cases = [
+        ("", TieBreak::LowerAddress),
+        ("tie_break = \"lower-address\"", TieBreak::LowerAddress),
+        ("tie_break = \"higher-address\"", TieBreak::HigherAddress),
+        ("tie_break = \"yield\"", TieBreak::AlwaysYield),
+    ];
+    for (line, expected) in cases {
+        let config = parse(&one_vhid(line)).unwrap();
+        let engine = config.vhids[0].engine_config(source);
+        assert_eq!(engine.tie_break, expected, "{line:?}");
+    }
+    let (_, msg) = error(&one_vhid("tie_break = \"higher\""));
+    assert!(msg.contains("tie_break") || msg.contains("higher"), "{msg}");
+}

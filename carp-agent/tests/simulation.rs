@@ -501,3 +501,64 @@ fn runs_replay_exactly_from_their_seed() {
     assert_eq!(run(11), run(11));
     assert_ne!(run(11).0, run(12).0);
 }
+
+/// OpenBSD's "master will time out" threshold is `3*advbase + advskew/256`:
+/// a non-preempting OpenBSD backup at advbase 1 / advskew 200 (3.78 s) takes
+/// over at once from a master advertising every 4 s. With the threshold
+/// `3*(advbase + advskew/256)` (5.34 s) it followed the slow master forever.
+/// The second half: at advbase 0 the rule is skipped, so a sub-second backup
+/// follows a master at advbase 1 (interval below its 1.17 s master-down).
+#[test]
+fn openbsd_backup_takes_over_from_a_master_that_will_time_out() {
+    use carp_agent::engine::Flavor;
+    let run = |backup: (u8, u8), master_advbase: u8| {
+        let node = |host: u8, advbase: u8, advskew: u8| {
+            let address = format!("10.0.0.{host}").parse().unwrap();
+            NodeSpec {
+                name: format!("node{host}"),
+                address,
+                vhids: vec![
+                    VhidConfig::new(1, address)
+                        .flavor(Flavor::OpenBsd)
+                        .advbase(advbase)
+                        .advskew(advskew),
+                ],
+            }
+        };
+        let specs = vec![node(1, master_advbase, 0), node(2, backup.0, backup.1)];
+        let conditions = NetConditions {
+            min_delay: Duration::from_millis(1),
+            max_delay: Duration::from_millis(3),
+            loss: 0.0,
+        };
+        let mut segment = Segment::new(3, specs, conditions).unwrap();
+        segment.schedule(Time::ZERO, Fault::Boot(0));
+        // node1 is MASTER after its master-down; node2 boots after that.
+        segment.schedule(Time::from_secs(13), Fault::Boot(1));
+        segment.run_until(Time::from_secs(30));
+        segment
+    };
+    let slow = run((1, 200), 4);
+    let takeover = slow.timeline().iter().find_map(|e| match &e.what {
+        Happening::StateChange {
+            to: State::Master,
+            reason: Reason::MasterTooSlow { .. },
+            ..
+        } if e.node == Some(1) => Some(e.at),
+        _ => None,
+    });
+    let at = takeover.expect("node2 takes over from the slow master");
+    assert!(
+        at < Time::from_secs(13) + Duration::from_millis(4_100),
+        "on node1's first advert after node2 booted, at {at}"
+    );
+    assert_eq!(slow.masters(1), vec![1]);
+    assert_eq!(
+        oracle::transitions_after(&slow, 1, at),
+        1,
+        "node1 yields once"
+    );
+
+    let subsecond = run((0, 100), 1);
+    assert_eq!(subsecond.masters(1), vec![0], "advbase 0 skips the rule");
+}

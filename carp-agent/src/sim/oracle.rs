@@ -11,7 +11,7 @@ use crate::engine::{Flavor, Time, VhidConfig};
 /// 1/256 s.
 const TICK_NS: u64 = 3_906_250;
 
-/// What a candidate node advertises for a vhid, per PROTOCOL.md.
+/// What a candidate node advertises for a vhid, by the BSD rules (docs/interop.md).
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Expected {
     /// Election key, lower = more preferred: (demote byte, interval in ticks).

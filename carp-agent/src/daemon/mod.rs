@@ -212,7 +212,8 @@ impl Daemon {
         {
             warn!("interface {ifindex} cannot filter extra unicast MACs; using promiscuous mode");
             let name = self.interfaces.get(&ifindex).map_or("", |i| &i.name);
-            (self.instance.restore)
+            self.instance
+                .restore
                 .set_promiscuous(&self.netlink, name, ifindex)
                 .await?;
         }

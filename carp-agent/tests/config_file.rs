@@ -62,6 +62,7 @@ fn sample_file_parses() {
     let config = parse(&text).unwrap();
     assert_eq!(config.control_socket, Path::new("/run/carp-agent.sock"));
     assert_eq!(config.bpffs, Path::new("/sys/fs/bpf"));
+    assert_eq!(config.state_dir, Path::new("/run/carp-agent"));
     assert_eq!(config.xdp_mode, AttachMode::Auto);
     assert_eq!(config.hook_timeout, Duration::from_secs(30));
     assert_eq!(config.demotion, 0);
@@ -95,7 +96,7 @@ fn sample_file_parses() {
 #[test]
 fn defaults_and_overrides() {
     let text = format!(
-        "control_socket = \"/tmp/c.sock\"\nxdp_mode = \"skb\"\nhook_timeout_ms = 1500\n\
+        "control_socket = \"/tmp/c.sock\"\nstate_dir = \"/tmp/st\"\nxdp_mode = \"skb\"\nhook_timeout_ms = 1500\n\
          demotion = 10\n{}",
         one_vhid(
             "advbase = 0\nflavor = \"openbsd\"\npreempt = true\nreal_mac = true\n\
@@ -106,6 +107,7 @@ fn defaults_and_overrides() {
     assert_eq!(config.xdp_mode, AttachMode::Skb);
     assert_eq!(config.hook_timeout, Duration::from_millis(1500));
     assert_eq!(config.demotion, 10);
+    assert_eq!(config.state_dir, Path::new("/tmp/st"));
     let v = &config.vhids[0];
     assert_eq!(
         (v.advbase, v.flavor, v.preempt, v.real_mac),

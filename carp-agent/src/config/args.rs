@@ -8,8 +8,8 @@ use crate::engine::State;
 use crate::hooks::{HookProgram, HookSpec};
 
 use super::{
-    Config, ConfigError, DEFAULT_BPFFS, DEFAULT_CONTROL_SOCKET, DEFAULT_HOOK_TIMEOUT, FlavorName,
-    TieBreakName, VhidInput,
+    Config, ConfigError, DEFAULT_BPFFS, DEFAULT_CONTROL_SOCKET, DEFAULT_HOOK_TIMEOUT,
+    DEFAULT_STATE_DIR, FlavorName, TieBreakName, VhidInput,
 };
 
 /// The single-vhid flags, which `--config` replaces.
@@ -77,6 +77,10 @@ pub struct RunArgs {
     /// bpffs mount point for the pinned maps [default: /sys/fs/bpf].
     #[arg(long, value_name = "PATH")]
     pub bpffs: Option<PathBuf>,
+    /// Directory for the lock that keeps a second agent off the same bpffs
+    /// [default: /run/carp-agent].
+    #[arg(long, value_name = "DIR")]
+    pub state_dir: Option<PathBuf>,
     /// XDP attach mode [default: auto].
     #[arg(long, value_enum)]
     pub xdp_mode: Option<AttachMode>,
@@ -159,6 +163,9 @@ pub(super) fn build(args: &RunArgs) -> Result<Config, ConfigError> {
     if let Some(path) = &args.bpffs {
         config.bpffs = path.clone();
     }
+    if let Some(dir) = &args.state_dir {
+        config.state_dir = dir.clone();
+    }
     if let Some(mode) = args.xdp_mode {
         config.xdp_mode = mode;
     }
@@ -192,6 +199,7 @@ fn from_flags(args: &RunArgs) -> Result<Config, ConfigError> {
         vhids: vec![input.build(0)?],
         control_socket: DEFAULT_CONTROL_SOCKET.into(),
         bpffs: DEFAULT_BPFFS.into(),
+        state_dir: DEFAULT_STATE_DIR.into(),
         xdp_mode: AttachMode::default(),
         hook_timeout: DEFAULT_HOOK_TIMEOUT,
         demotion: 0,

@@ -12,8 +12,8 @@ use crate::engine::State;
 use crate::hooks::{HookProgram, HookSpec};
 
 use super::{
-    Config, ConfigError, DEFAULT_BPFFS, DEFAULT_CONTROL_SOCKET, DEFAULT_HOOK_TIMEOUT, FlavorName,
-    Reason, TieBreakName, VhidInput,
+    Config, ConfigError, DEFAULT_BPFFS, DEFAULT_CONTROL_SOCKET, DEFAULT_HOOK_TIMEOUT,
+    DEFAULT_STATE_DIR, FlavorName, Reason, TieBreakName, VhidInput,
 };
 
 #[derive(Deserialize)]
@@ -21,6 +21,7 @@ use super::{
 struct FileConfig {
     control_socket: Option<PathBuf>,
     bpffs: Option<PathBuf>,
+    state_dir: Option<PathBuf>,
     xdp_mode: Option<String>,
     hook_timeout_ms: Option<u64>,
     #[serde(default)]
@@ -104,6 +105,7 @@ pub(super) fn parse(text: &str, origin: &Path) -> Result<Config, ConfigError> {
             .control_socket
             .unwrap_or_else(|| DEFAULT_CONTROL_SOCKET.into()),
         bpffs: file.bpffs.unwrap_or_else(|| DEFAULT_BPFFS.into()),
+        state_dir: file.state_dir.unwrap_or_else(|| DEFAULT_STATE_DIR.into()),
         xdp_mode,
         hook_timeout: file
             .hook_timeout_ms

@@ -19,6 +19,7 @@
 //! ```toml
 //! control_socket = "/run/carp-agent.sock" # default
 //! bpffs = "/sys/fs/bpf"                   # default
+//! state_dir = "/run/carp-agent"           # default; holds the bpffs lock
 //! xdp_mode = "auto"                       # auto | native | skb
 //! hook_timeout_ms = 30000                 # default 30 s
 //! demotion = 0                            # initial host demotion
@@ -70,6 +71,8 @@ pub use vip::{Vip, VipError};
 pub const DEFAULT_CONTROL_SOCKET: &str = "/run/carp-agent.sock";
 /// Default bpffs mount point.
 pub const DEFAULT_BPFFS: &str = "/sys/fs/bpf";
+/// Default directory for the per-bpffs instance lock.
+pub const DEFAULT_STATE_DIR: &str = "/run/carp-agent";
 /// Default bound on one hook run.
 pub const DEFAULT_HOOK_TIMEOUT: Duration = Duration::from_secs(30);
 
@@ -79,6 +82,9 @@ pub struct Config {
     pub vhids: Vec<VhidSettings>,
     pub control_socket: PathBuf,
     pub bpffs: PathBuf,
+    /// Where the lock that keeps a second agent off `bpffs` lives (a bpffs
+    /// cannot hold regular files).
+    pub state_dir: PathBuf,
     pub xdp_mode: AttachMode,
     pub hook_timeout: Duration,
     /// Initial host demotion (`net.inet.carp.demotion`).

@@ -380,13 +380,7 @@ pub mod lab {
                 (VipKey::v6(IFINDEX, REAL_VIP6), vip(REAL_VHID)),
                 (VipKey::v4(IFINDEX, ORPHAN_VIP4), vip(7)),
             ],
-            ifaces: vec![(
-                IFINDEX,
-                IfaceEntry {
-                    mac: NIC_MAC,
-                    _pad: [0; 2],
-                },
-            )],
+            ifaces: vec![(IFINDEX, IfaceEntry::new(NIC_MAC, 0))],
         }
     }
 }

@@ -167,7 +167,7 @@ fn adverts_and_announcements_arrive_from_the_virtual_mac() {
             .send_advert(VMAC, IpAddr::V6(link_local), &wire)
             .unwrap();
         sender.send_gratuitous_arp(VMAC, VIP4).unwrap();
-        sender.send_unsolicited_na(VMAC, VIP6).unwrap();
+        sender.send_unsolicited_na(VMAC, VIP6, false).unwrap();
         link_local
     });
 

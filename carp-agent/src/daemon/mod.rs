@@ -8,6 +8,7 @@ mod actions;
 mod counters;
 mod status;
 mod vhid_runtime;
+mod watch;
 
 use std::{
     collections::{BTreeMap, HashMap},
@@ -16,7 +17,7 @@ use std::{
 };
 
 use anyhow::Context as _;
-use carp_common::{IfaceEntry, VipEntry, VipKey};
+use carp_common::{VipEntry, VipKey};
 use tokio::{
     signal::unix::{SignalKind, signal},
     sync::mpsc,
@@ -52,6 +53,8 @@ pub(crate) struct Daemon {
     promiscuous: Vec<u32>,
     /// `arp_announce` values to put back on exit, per interface name.
     arp_announce: Vec<(String, String)>,
+    /// IPv6 forwarding per interface, VRRP routers using our ids.
+    watch: watch::Watch,
 }
 
 /// Runs the agent until SIGTERM/SIGINT; then bows out, withdraws the VIPs,
@@ -73,6 +76,8 @@ pub async fn run(config: Config) -> anyhow::Result<()> {
         control_path.display()
     );
 
+    let mut watch_tick = tokio::time::interval(watch::POLL_EVERY);
+    watch_tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     loop {
         let deadline = daemon.timer_deadline();
         tokio::select! {
@@ -85,6 +90,7 @@ pub async fn run(config: Config) -> anyhow::Result<()> {
                 daemon.engine.handle_timeout(now);
             }
             Some(event) = link_events.next() => daemon.on_link(event),
+            _ = watch_tick.tick() => daemon.poll_watch(),
             Some((request, reply)) = control_rx.recv() => {
                 let response = daemon.on_control(request);
                 let _ = reply.send(response);
@@ -117,15 +123,13 @@ impl Daemon {
             .with_context(|| format!("loading XDP with pins under {}", config.bpffs.display()))?;
         let mut senders = HashMap::new();
         let mut arp_announce = Vec::new();
+        let mut watch = watch::Watch::default();
         for iface in interfaces.values() {
             let previous = sysctl::set_arp_announce(&iface.name)?;
             arp_announce.push((iface.name.clone(), previous));
             dataplane.set_iface(
                 iface.index,
-                IfaceEntry {
-                    mac: iface.mac,
-                    _pad: [0; 2],
-                },
+                watch.add_interface(iface.index, &iface.name, iface.mac),
             )?;
             attach(&mut dataplane, &netlink, iface, config.xdp_mode).await?;
             senders.insert(iface.index, FrameSender::open(iface.index)?);
@@ -140,6 +144,7 @@ impl Daemon {
             counters: AgentCounters::default(),
             promiscuous: Vec::new(),
             arp_announce,
+            watch,
             vhids: BTreeMap::new(),
             interfaces,
             config,

@@ -67,8 +67,9 @@ stats! {
     ringbuf_full => RingbufFull,
     /// Protocol-112 packets of another size (VRRP), passed untouched.
     vrrp_passed => VrrpPassed,
-    /// VRRP advertisements (IPv4) whose virtual router id is a local vhid:
-    /// same virtual MAC. Passed untouched, recorded in `CARP_VRRP`.
+    /// VRRP advertisements (IPv4) whose virtual router id is a local vhid in
+    /// virtual-MAC mode (same virtual MAC). Passed untouched, recorded in
+    /// `CARP_VRRP`.
     vrrp_clash => VrrpClash,
     /// ARP requests for a VIP answered by XDP (MASTER).
     arp_replies => ArpReplies,

@@ -21,7 +21,8 @@
 
 use aya_ebpf::{helpers::bpf_ktime_get_ns, programs::XdpContext};
 use carp_common::{
-    AdvertEvent, CARP_ADVERT_LEN, FAMILY_IPV4, FAMILY_IPV6, IPPROTO_CARP, Stat, VhidKey, VrrpSeen,
+    AdvertEvent, CARP_ADVERT_LEN, FAMILY_IPV4, FAMILY_IPV6, IPPROTO_CARP, MODE_VIRTUAL_MAC, Stat,
+    VhidKey, VrrpSeen,
 };
 
 use crate::{csum, cursor::Cursor, maps, verdict::Verdict, words};
@@ -122,9 +123,9 @@ const VRRP_TYPE_ADVERTISEMENT: u8 = 1;
 /// TTL 255) that is not advert-sized: VRRP, passed to the stack either way.
 ///
 /// A VRRP router (version 2 or 3, type 1) whose virtual router id (byte 1)
-/// is a vhid of this interface uses that vhid's virtual MAC: IPv4 VRRP's
-/// 00:00:5e:00:01:<vrid> is CARP's 00:00:5e:00:01:<vhid>, and the two fight
-/// over it on every switch. Such a packet is counted as `vrrp_clash` and its
+/// is a vhid of this interface in virtual-MAC mode uses that vhid's virtual
+/// MAC: IPv4 VRRP's 00:00:5e:00:01:<vrid> is CARP's 00:00:5e:00:01:<vhid>,
+/// and the two fight over it on every switch. Such a packet is counted as `vrrp_clash` and its
 /// source recorded in `CARP_VRRP` under the vhid, for the agent to warn
 /// about. IPv6 VRRP is not checked: its virtual MAC is 00:00:5e:00:02:<vrid>,
 /// which clashes with nothing of ours.
@@ -150,7 +151,8 @@ fn vrrp4(ctx: &XdpContext, cur: &Cursor, offset: usize, len: usize, source: [u8;
         return Verdict::pass2(Stat::Ipackets, Stat::VrrpPassed);
     }
     let key = VhidKey::new(ctx.ingress_ifindex() as u32, vrid);
-    if !maps::has_vhid(key.ifindex, vrid) {
+    // A real-MAC-mode vhid never uses its virtual MAC: no clash.
+    if !maps::vhid(key.ifindex, vrid).is_some_and(|v| v.mode == MODE_VIRTUAL_MAC) {
         return Verdict::pass2(Stat::Ipackets, Stat::VrrpPassed);
     }
     let seen = VrrpSeen {

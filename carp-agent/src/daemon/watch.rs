@@ -168,9 +168,9 @@ impl Daemon {
                 .join(":");
             warn!(
                 "{interface}: VRRP router {source} (VRRPv{}) uses virtual router id {}, \
-                 our vhid {}: both use the virtual MAC {mac}, so switches and neighbours \
-                 send traffic for either to whichever spoke last; give one of them another \
-                 id (counter vrrp_clash; warned once a minute per router)",
+                 the id of our vhid {}: VRRP's virtual MAC for it is {mac}, the vhid's too, \
+                 so switches send frames for either to whichever of the two sent last; give \
+                 one of them another id (counter vrrp_clash; warned once a minute per router)",
                 seen.version, key.vhid, key.vhid
             );
         }

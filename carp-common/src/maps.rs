@@ -12,6 +12,10 @@ pub const MAP_IFACES: &str = "CARP_IFACES";
 pub const MAP_STATS: &str = "CARP_STATS";
 /// Ring buffer of `AdvertEvent`.
 pub const MAP_EVENTS: &str = "CARP_EVENTS";
+/// Hash map `VhidKey` (virtual router id as the vhid) → `VrrpSeen`: the
+/// last VRRP advertisement heard whose id is a local vhid; written by the
+/// XDP program, polled by the agent.
+pub const MAP_VRRP: &str = "CARP_VRRP";
 /// Name of the XDP program (the function in carp-ebpf).
 pub const PROGRAM_NAME: &str = "carp_xdp";
 /// Name of the TC egress classifier in the same object.
@@ -32,6 +36,12 @@ pub const STATE_MASTER: u8 = 2;
 pub const MODE_VIRTUAL_MAC: u8 = 0;
 /// ARP/NA replies use the NIC's own MAC (ucarp's behaviour; no vMAC filter needed).
 pub const MODE_REAL_MAC: u8 = 1;
+
+/// `IfaceEntry::flags`: the interface forwards IPv6
+/// (`net.ipv6.conf.<iface>.forwarding` = 1), so Neighbor Advertisements for
+/// its VIPs carry the Router flag (RFC 4861 4.4; hosts drop a default router
+/// whose NA comes without it, 7.2.5).
+pub const IFACE_FLAG_ROUTER: u8 = 0x01;
 
 /// Address family tags in keys and events.
 pub const FAMILY_IPV4: u8 = 4;
@@ -117,7 +127,35 @@ pub struct VipEntry {
 pub struct IfaceEntry {
     /// The NIC's own MAC: frames to a virtual MAC are rewritten to it.
     pub mac: [u8; 6],
-    pub _pad: [u8; 2],
+    /// `IFACE_FLAG_*` bits; unknown bits are zero.
+    pub flags: u8,
+    pub _pad: u8,
+}
+
+impl IfaceEntry {
+    pub const fn new(mac: [u8; 6], flags: u8) -> Self {
+        Self {
+            mac,
+            flags,
+            _pad: 0,
+        }
+    }
+}
+
+/// The last VRRP advertisement (IPv4, version 2 or 3, type 1) heard on an
+/// interface whose virtual router id is a vhid configured there: VRRP's
+/// IPv4 virtual MAC 00:00:5e:00:01:<vrid> is the same as that vhid's.
+#[repr(C)]
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct VrrpSeen {
+    /// `bpf_ktime_get_ns()` at reception (CLOCK_MONOTONIC): a changed value
+    /// tells the agent a newer packet was heard.
+    pub timestamp_ns: u64,
+    /// The IPv4 source of the VRRP packet.
+    pub source: [u8; 4],
+    /// VRRP version, 2 or 3.
+    pub version: u8,
+    pub _pad: [u8; 3],
 }
 
 /// One validated advertisement handed to userspace (HMAC not yet checked).
@@ -148,9 +186,12 @@ mod pod {
     unsafe impl aya::Pod for super::VipEntry {}
     unsafe impl aya::Pod for super::IfaceEntry {}
     unsafe impl aya::Pod for super::AdvertEvent {}
+    unsafe impl aya::Pod for super::VrrpSeen {}
 }
 
 const _: () = assert!(core::mem::size_of::<VhidKey>() == 8);
 const _: () = assert!(core::mem::size_of::<VhidEntry>() == 12);
 const _: () = assert!(core::mem::size_of::<VipKey>() == 24);
 const _: () = assert!(core::mem::size_of::<AdvertEvent>() == 72);
+const _: () = assert!(core::mem::size_of::<IfaceEntry>() == 8);
+const _: () = assert!(core::mem::size_of::<VrrpSeen>() == 16);

@@ -67,6 +67,10 @@ stats! {
     ringbuf_full => RingbufFull,
     /// Protocol-112 packets of another size (VRRP), passed untouched.
     vrrp_passed => VrrpPassed,
+    /// VRRP advertisements (IPv4) whose virtual router id is a local vhid in
+    /// virtual-MAC mode (same virtual MAC). Passed untouched, recorded in
+    /// `CARP_VRRP`.
+    vrrp_clash => VrrpClash,
     /// ARP requests for a VIP answered by XDP (MASTER).
     arp_replies => ArpReplies,
     /// ARP requests for a VIP dropped (BACKUP/INIT).

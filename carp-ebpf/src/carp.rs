@@ -9,7 +9,9 @@
 //! 3. the IP length fields fit the frame (trailing Ethernet padding is fine;
 //!    IPv4 total length below the header length is `badlen`) — `hdrops`;
 //! 4. TTL / hop limit 255 — `badttl`;
-//! 5. payload exactly 36 bytes, else it is VRRP: passed untouched — `vrrp_passed`;
+//! 5. payload exactly 36 bytes, else it is VRRP: passed untouched — `vrrp_passed`,
+//!    or `vrrp_clash` for an IPv4 VRRP advertisement whose virtual router id
+//!    is a vhid of this interface (see `vrrp4`);
 //! 6. byte 0 is 0x21 (version 2, type 1) — `badver`;
 //! 7. RFC 1071 checksum over the 36 bytes — `badsum`;
 //! 8. vhid configured on the receiving interface — `badvhid`.
@@ -18,7 +20,10 @@
 //! `ipackets` / `ipackets6` first.
 
 use aya_ebpf::{helpers::bpf_ktime_get_ns, programs::XdpContext};
-use carp_common::{AdvertEvent, CARP_ADVERT_LEN, FAMILY_IPV4, FAMILY_IPV6, IPPROTO_CARP, Stat};
+use carp_common::{
+    AdvertEvent, CARP_ADVERT_LEN, FAMILY_IPV4, FAMILY_IPV6, IPPROTO_CARP, MODE_VIRTUAL_MAC, Stat,
+    VhidKey, VrrpSeen,
+};
 
 use crate::{csum, cursor::Cursor, maps, verdict::Verdict, words};
 
@@ -64,7 +69,8 @@ pub fn ipv4(ctx: &XdpContext, cur: &Cursor) -> Verdict {
         return Verdict::drop2(Stat::Ipackets, Stat::Badttl);
     }
     let Some(advert) = advert else {
-        return Verdict::pass2(Stat::Ipackets, Stat::VrrpPassed);
+        let source = [ip[12], ip[13], ip[14], ip[15]];
+        return vrrp4(ctx, cur, l3 + hlen, total - hlen, source);
     };
     let header = Header {
         family: FAMILY_IPV4,
@@ -108,6 +114,58 @@ pub fn ipv6(ctx: &XdpContext, cur: &Cursor) -> Verdict {
         source,
     };
     validate(ctx, advert, &header, Stat::Ipackets6)
+}
+
+/// VRRP advertisement type (RFC 3768 / RFC 5798: low nibble of byte 0).
+const VRRP_TYPE_ADVERTISEMENT: u8 = 1;
+
+/// An IPv4 protocol-112 payload of `len` bytes at `offset` (in the frame,
+/// TTL 255) that is not advert-sized: VRRP, passed to the stack either way.
+///
+/// A VRRP router (version 2 or 3, type 1) whose virtual router id (byte 1)
+/// is a vhid of this interface in virtual-MAC mode uses that vhid's virtual
+/// MAC: IPv4 VRRP's 00:00:5e:00:01:<vrid> is CARP's 00:00:5e:00:01:<vhid>,
+/// and the two fight over it on every switch. Such a packet is counted as `vrrp_clash` and its
+/// source recorded in `CARP_VRRP` under the vhid, for the agent to warn
+/// about. IPv6 VRRP is not checked: its virtual MAC is 00:00:5e:00:02:<vrid>,
+/// which clashes with nothing of ours.
+///
+/// Why a map the agent polls and not a ring-buffer event: the packet costs
+/// one lookup (the vhid, as for adverts) and, if it clashes, one map update;
+/// the record is bounded by the vhids configured (one per vhid, newest
+/// source wins) whatever the VRRP rate, so no rate limit is needed here; and
+/// a flood of such packets can never fill the ring buffer that real adverts
+/// need. The agent reads it once a second, a few hundred entries at most.
+#[inline(always)]
+fn vrrp4(ctx: &XdpContext, cur: &Cursor, offset: usize, len: usize, source: [u8; 4]) -> Verdict {
+    // The bounds check first: were `len >= 2` tested before it, LLVM could
+    // prove it from `payload`'s check and drop the one the verifier needs.
+    let Some(head) = cur.at::<[u8; 2]>(offset) else {
+        return Verdict::pass2(Stat::Ipackets, Stat::VrrpPassed);
+    };
+    // SAFETY: `at` checked the two bytes are in the frame.
+    let [version_type, vrid] = unsafe { *head };
+    let version = version_type >> 4;
+    if len < 2 || !(version == 2 || version == 3) || version_type & 0x0f != VRRP_TYPE_ADVERTISEMENT
+    {
+        return Verdict::pass2(Stat::Ipackets, Stat::VrrpPassed);
+    }
+    let key = VhidKey::new(ctx.ingress_ifindex() as u32, vrid);
+    // A real-MAC-mode vhid never uses its virtual MAC: no clash.
+    if !maps::vhid(key.ifindex, vrid).is_some_and(|v| v.mode == MODE_VIRTUAL_MAC) {
+        return Verdict::pass2(Stat::Ipackets, Stat::VrrpPassed);
+    }
+    let seen = VrrpSeen {
+        // SAFETY: a helper without arguments.
+        timestamp_ns: unsafe { bpf_ktime_get_ns() },
+        source,
+        version,
+        _pad: [0; 3],
+    };
+    // A full map (more vhids than MAX_VHIDS, impossible) only loses the
+    // record; the counter still tells.
+    let _ = maps::CARP_VRRP.insert(&key, &seen, 0);
+    Verdict::pass2(Stat::Ipackets, Stat::VrrpClash)
 }
 
 /// What the event needs from the IP header.

@@ -14,7 +14,7 @@ use aya_ebpf::{
 };
 use carp_common::{
     AdvertEvent, EVENTS_BYTES, FAMILY_IPV4, FAMILY_IPV6, IfaceEntry, MAX_IFACES, MAX_VHIDS,
-    MAX_VIPS, Stats, VhidEntry, VhidKey, VipEntry, VipKey,
+    MAX_VIPS, Stats, VhidEntry, VhidKey, VipEntry, VipKey, VrrpSeen,
 };
 
 use crate::words;
@@ -30,6 +30,12 @@ pub static CARP_VIPS: HashMap<VipKey, VipEntry, { MAX_VIPS as usize }> = HashMap
 /// Per-interface config (the NIC's own MAC); written by the agent.
 #[btf_map]
 pub static CARP_IFACES: HashMap<u32, IfaceEntry, { MAX_IFACES as usize }> = HashMap::new();
+
+/// The last VRRP advertisement per local vhid whose id it uses; written by
+/// this program (see `carp::vrrp`), polled by the agent. Keys are only ever
+/// configured vhids, so it never holds more entries than `CARP_VHIDS`.
+#[btf_map]
+pub static CARP_VRRP: HashMap<VhidKey, VrrpSeen, { MAX_VHIDS as usize }> = HashMap::new();
 
 /// Packet counters, one `Stats` per CPU at index 0; written by this program.
 #[btf_map]
@@ -53,6 +59,7 @@ pub struct Vhid {
 
 const _: () = assert!(offset_of!(VhidEntry, mac) == 4);
 const _: () = assert!(offset_of!(IfaceEntry, mac) == 0);
+const _: () = assert!(offset_of!(IfaceEntry, flags) == 6);
 
 /// The vhid entry of `vhid` on `ifindex`.
 #[inline(always)]
@@ -81,6 +88,16 @@ pub fn iface_mac(ifindex: u32) -> Option<MacWords> {
     let entry = CARP_IFACES.get_ptr(ifindex)?;
     // SAFETY: as in `vhid`.
     Some(unsafe { words::load(entry.cast::<u8>()) })
+}
+
+/// The `IFACE_FLAG_*` bits of `ifindex`; none without an entry.
+#[inline(always)]
+pub fn iface_flags(ifindex: u32) -> u8 {
+    match CARP_IFACES.get_ptr(ifindex) {
+        // SAFETY: a successful lookup.
+        Some(entry) => unsafe { (*entry).flags },
+        None => 0,
+    }
 }
 
 /// `VipKey` on an 8-aligned stack slot, so it can be written as words

@@ -10,16 +10,23 @@
 //!
 //! The NA: IPv6 src = the VIP, dst = the NS source (ff02::1 and MAC
 //! 33:33:00:00:00:01 when the NS is DAD, source ::), hop limit 255; ICMPv6
-//! type 136 with Override, plus Solicited unless DAD; target = the VIP; one
-//! Target Link-Layer Address option with the vhid's MAC. The frame is cut
-//! or grown to exactly the 32-byte NA. If the tail cannot be adjusted the
-//! NS is passed and the stack answers (with the NIC MAC) instead.
+//! type 136 with Override, plus Solicited unless DAD, plus Router when the
+//! interface forwards IPv6; target = the VIP; one Target Link-Layer Address
+//! option with the vhid's MAC. The frame is cut or grown to exactly the
+//! 32-byte NA. If the tail cannot be adjusted the NS is passed and the
+//! stack answers (with the NIC MAC) instead.
+//!
+//! The Router flag comes from `IFACE_FLAG_ROUTER` in `CARP_IFACES`, which the
+//! agent keeps in step with `net.ipv6.conf.<iface>.forwarding`, the sysctl
+//! Linux itself sets R from for its own addresses (OpenBSD's carp does the
+//! same, FreeBSD's on solicited NAs). A host whose default router is the VIP
+//! drops that router when an NA for it arrives without R (RFC 4861 7.2.5).
 
 use aya_ebpf::{
     helpers::{bpf_xdp_adjust_tail, bpf_xdp_get_buff_len},
     programs::XdpContext,
 };
-use carp_common::{STATE_MASTER, Stat};
+use carp_common::{IFACE_FLAG_ROUTER, STATE_MASTER, Stat};
 
 use crate::{
     csum,
@@ -35,6 +42,7 @@ pub(crate) const ND_HOP_LIMIT: u8 = 255;
 pub(crate) const ND_NEIGHBOR_SOLICIT: u8 = 135;
 pub(crate) const ND_NEIGHBOR_ADVERT: u8 = 136;
 pub(crate) const ND_OPT_TARGET_LL_ADDR: u8 = 2;
+const NA_FLAG_ROUTER: u8 = 0x80;
 const NA_FLAG_SOLICITED: u8 = 0x40;
 const NA_FLAG_OVERRIDE: u8 = 0x20;
 pub(crate) const IPV6_HLEN: usize = 40;
@@ -111,14 +119,19 @@ pub fn handle(ctx: &XdpContext, ifindex: u32, cur: &Cursor, eth: *mut EthHdr) ->
         return Some(Verdict::drop(Stat::NdSuppressed));
     }
 
+    let router = if maps::iface_flags(ifindex) & IFACE_FLAG_ROUTER != 0 {
+        NA_FLAG_ROUTER
+    } else {
+        0
+    };
     let dad = requester_ip[0] | requester_ip[1] | requester_ip[2] | requester_ip[3] == 0;
     let (dst_ip, dst_mac, flags) = if dad {
-        (ALL_NODES, ALL_NODES_MAC, NA_FLAG_OVERRIDE)
+        (ALL_NODES, ALL_NODES_MAC, router | NA_FLAG_OVERRIDE)
     } else {
         (
             requester_ip,
             requester_mac,
-            NA_FLAG_SOLICITED | NA_FLAG_OVERRIDE,
+            router | NA_FLAG_SOLICITED | NA_FLAG_OVERRIDE,
         )
     };
 

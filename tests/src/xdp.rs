@@ -16,8 +16,8 @@ use aya::{
 };
 use carp_agent::dataplane;
 use carp_common::{
-    AdvertEvent, IfaceEntry, MAP_EVENTS, MAP_IFACES, MAP_VHIDS, MAP_VIPS, STAT_COUNT, Stat, Stats,
-    VhidEntry, VhidKey, VipEntry, VipKey,
+    AdvertEvent, IfaceEntry, MAP_EVENTS, MAP_IFACES, MAP_VHIDS, MAP_VIPS, MAP_VRRP, STAT_COUNT,
+    Stat, Stats, VhidEntry, VhidKey, VipEntry, VipKey, VrrpSeen,
 };
 
 pub const XDP_ABORTED: u32 = 0;
@@ -118,7 +118,7 @@ pub fn install(ebpf: &mut Ebpf, config: &MapConfig) -> anyhow::Result<()> {
     Ok(())
 }
 
-/// Empties the three config maps and the ring buffer, so one loaded object
+/// Empties the three config maps, the VRRP records and the ring buffer, so one loaded object
 /// can serve many scenarios (parsing the object is the slow part of a load).
 /// Counters are not reset: tests compare deltas.
 pub fn reset(ebpf: &mut Ebpf) -> anyhow::Result<()> {
@@ -133,8 +133,17 @@ pub fn reset(ebpf: &mut Ebpf) -> anyhow::Result<()> {
     clear::<VhidKey, VhidEntry>(ebpf, MAP_VHIDS)?;
     clear::<VipKey, VipEntry>(ebpf, MAP_VIPS)?;
     clear::<u32, IfaceEntry>(ebpf, MAP_IFACES)?;
+    clear::<VhidKey, VrrpSeen>(ebpf, MAP_VRRP)?;
     drain_events(ebpf)?;
     Ok(())
+}
+
+/// Every record of `CARP_VRRP` (VRRP routers using a local vhid's id).
+pub fn vrrp_records(ebpf: &mut Ebpf) -> anyhow::Result<Vec<(VhidKey, VrrpSeen)>> {
+    let map = hash_map::<VhidKey, VrrpSeen>(ebpf, MAP_VRRP)?;
+    map.iter()
+        .collect::<Result<_, _>>()
+        .context("reading CARP_VRRP")
 }
 
 /// Sets the election state of one configured vhid.
@@ -380,13 +389,7 @@ pub mod lab {
                 (VipKey::v6(IFINDEX, REAL_VIP6), vip(REAL_VHID)),
                 (VipKey::v4(IFINDEX, ORPHAN_VIP4), vip(7)),
             ],
-            ifaces: vec![(
-                IFINDEX,
-                IfaceEntry {
-                    mac: NIC_MAC,
-                    _pad: [0; 2],
-                },
-            )],
+            ifaces: vec![(IFINDEX, IfaceEntry::new(NIC_MAC, 0))],
         }
     }
 }

@@ -167,7 +167,7 @@ fn adverts_and_announcements_arrive_from_the_virtual_mac() {
             .send_advert(VMAC, IpAddr::V6(link_local), &wire)
             .unwrap();
         sender.send_gratuitous_arp(VMAC, VIP4).unwrap();
-        sender.send_unsolicited_na(VMAC, VIP6).unwrap();
+        sender.send_unsolicited_na(VMAC, VIP6, false).unwrap();
         link_local
     });
 
@@ -229,4 +229,48 @@ fn adverts_and_announcements_arrive_from_the_virtual_mac() {
     assert!(v4.contains("lladdr 00:00:5e:00:01:07"), "{v4}");
     let v6 = learned(&b, "fd00:202::100");
     assert!(v6.contains("lladdr 00:00:5e:00:01:07"), "{v6}");
+}
+
+/// The unsolicited NA of a MASTER whose interface forwards IPv6 carries the
+/// Router flag, and a host's neighbour entry for the VIP becomes a router
+/// entry (`ip neigh` says "router"); without the flag it stays a plain one
+/// (RFC 4861 7.2.5: IsRouter follows the flag of the latest NA).
+#[test]
+fn unsolicited_na_router_flag_reaches_the_neighbour_table() {
+    if !require_root("unsolicited_na_router_flag_reaches_the_neighbour_table") {
+        return;
+    }
+    let a = Netns::new("sndr-a").unwrap();
+    let b = Netns::new("sndr-b").unwrap();
+    veth_pair(&a, "veth-a", &b, "veth-b").unwrap();
+    b.ip(&["addr", "add", "fd00:202::2/64", "dev", "veth-b", "nodad"])
+        .unwrap();
+    let capture = b.enter(|| Capture::open(ifindex(&b, "veth-b")));
+    let sender = a.enter(|| FrameSender::open(ifindex(&a, "veth-a")).unwrap());
+    let vip = "fd00:202::100";
+    // Router first, then a host: the entry follows the flag both ways.
+    for (router, flags) in [(true, 0xa0u8), (false, 0x20)] {
+        b.ip(&[
+            "neigh", "replace", vip, "lladdr", OLD_MASTER, "dev", "veth-b", "nud", "stale",
+        ])
+        .unwrap();
+        sender.send_unsolicited_na(VMAC, VIP6, router).unwrap();
+        let na = capture.find("unsolicited NA", |f| {
+            f.len() >= 86 && f[12..14] == [0x86, 0xdd] && f[20] == 58 && f[54] == 136
+        });
+        let icmp = &na[54..];
+        assert_eq!(icmp[4], flags, "flags byte, router {router}");
+        assert!(frames::icmpv6_checksum_ok(
+            &VIP6.octets(),
+            &frames::ALL_NODES,
+            icmp
+        ));
+        let entry = learned(&b, vip);
+        assert!(entry.contains("lladdr 00:00:5e:00:01:07"), "{entry}");
+        assert_eq!(
+            entry.split_whitespace().any(|w| w == "router"),
+            router,
+            "router {router}: {entry}"
+        );
+    }
 }

@@ -4,7 +4,8 @@
 //! must not move). Frames come from `carp_tests::frames`, maps from
 //! `carp_tests::xdp::lab`.
 use carp_common::{
-    FAMILY_IPV4, FAMILY_IPV6, STATE_BACKUP, STATE_INIT, STATE_MASTER, Stat, VhidKey, virtual_mac,
+    FAMILY_IPV4, FAMILY_IPV6, IFACE_FLAG_ROUTER, STATE_BACKUP, STATE_INIT, STATE_MASTER, Stat,
+    VhidKey, virtual_mac,
 };
 use carp_tests::{
     frames::{self, Advert, Ipv4, Vlan},
@@ -31,6 +32,14 @@ struct Event {
     advert: [u8; 36],
 }
 
+/// A `CARP_VRRP` record: a VRRP router using a local vhid's id.
+#[derive(Clone, Debug)]
+struct VrrpRecord {
+    vrid: u8,
+    source: [u8; 4],
+    version: u8,
+}
+
 #[derive(Clone, Debug)]
 struct Case {
     name: String,
@@ -40,6 +49,8 @@ struct Case {
     output: Output,
     counters: Vec<Stat>,
     event: Option<Event>,
+    /// The one `CARP_VRRP` record the frame must leave (none if `None`).
+    vrrp: Option<VrrpRecord>,
 }
 
 impl Case {
@@ -52,7 +63,25 @@ impl Case {
             output: Output::Same,
             counters: Vec::new(),
             event: None,
+            vrrp: None,
         }
+    }
+
+    /// `CARP_IFACES` flags of the receiving interface.
+    fn iface_flags(mut self, flags: u8) -> Self {
+        for (_, entry) in &mut self.config.ifaces {
+            entry.flags = flags;
+        }
+        self
+    }
+
+    fn vrrp(mut self, vrid: u8, source: [u8; 4], version: u8) -> Self {
+        self.vrrp = Some(VrrpRecord {
+            vrid,
+            source,
+            version,
+        });
+        self
     }
 
     fn expect(mut self, action: u32, counters: &[Stat]) -> Self {
@@ -133,6 +162,23 @@ fn check(ebpf: &mut aya::Ebpf, case: &Case) -> Result<(), String> {
             }
         }
         (want, got) => problems.push(format!("events {got:?}, expected {want:?}")),
+    }
+    let records = xdp::vrrp_records(ebpf).map_err(|e| fail(format!("{e:#}")))?;
+    match (&case.vrrp, records.as_slice()) {
+        (None, []) => {}
+        (Some(want), [(key, got)]) => {
+            if *key != VhidKey::new(IFINDEX, want.vrid)
+                || got.source != want.source
+                || got.version != want.version
+                || got._pad != [0; 3]
+                || !(t0..=t1).contains(&got.timestamp_ns)
+            {
+                problems.push(format!(
+                    "VRRP record {key:?} {got:?}, expected {want:?} on ifindex {IFINDEX}, time in {t0}..={t1}"
+                ));
+            }
+        }
+        (want, got) => problems.push(format!("VRRP records {got:?}, expected {want:?}")),
     }
     if problems.is_empty() {
         Ok(())
@@ -552,6 +598,111 @@ fn other_protocol_112_packets_pass() {
     );
 }
 
+/// A VRRP advertisement body: version/type, vrid, priority, one address
+/// (VRRPv2 adds 4 bytes of auth type/interval and 8 of auth data).
+fn vrrp(version_type: u8, vrid: u8) -> Vec<u8> {
+    let mut body = vec![version_type, vrid, 100, 1];
+    body.extend_from_slice(&[0, 1, 0, 0]); // auth type / max adver int, checksum
+    body.extend_from_slice(&[10, 0, 0, 200]);
+    if version_type >> 4 == 2 {
+        body.extend_from_slice(&[0; 8]);
+    }
+    body
+}
+
+#[test]
+fn vrrp_using_a_local_vhid_is_counted_and_recorded() {
+    let clash = [Stat::Ipackets, Stat::VrrpClash];
+    let passed = [Stat::Ipackets, Stat::VrrpPassed];
+    // One byte of VRRP, then Ethernet padding that happens to hold vhid 1:
+    // the id is not part of the packet.
+    let mut one_byte = advert_v4(&[0x21]);
+    one_byte.push(VHID);
+    one_byte.resize(60, 0);
+    run_table(
+        "vrrp_using_a_local_vhid_is_counted_and_recorded",
+        &[
+            Case::new(
+                "VRRPv2 with id 1",
+                STATE_MASTER,
+                advert_v4(&vrrp(0x21, VHID)),
+            )
+            .expect(XDP_PASS, &clash)
+            .vrrp(VHID, PEER4, 2),
+            Case::new(
+                "VRRPv3 with id 1",
+                STATE_MASTER,
+                advert_v4(&vrrp(0x31, VHID)),
+            )
+            .expect(XDP_PASS, &clash)
+            .vrrp(VHID, PEER4, 3),
+            Case::new(
+                "the id of a BACKUP vhid",
+                STATE_MASTER,
+                advert_v4(&vrrp(0x31, BACKUP_VHID)),
+            )
+            .expect(XDP_PASS, &clash)
+            .vrrp(BACKUP_VHID, PEER4, 3),
+            Case::new(
+                "while vhid 1 is INIT",
+                STATE_INIT,
+                advert_v4(&vrrp(0x21, VHID)),
+            )
+            .expect(XDP_PASS, &clash)
+            .vrrp(VHID, PEER4, 2),
+            Case::new(
+                "to the vMAC: recorded, frame untouched",
+                STATE_MASTER,
+                with_vmac_dst(advert_v4(&vrrp(0x21, VHID)), VHID),
+            )
+            .expect(XDP_PASS, &clash)
+            .vrrp(VHID, PEER4, 2),
+            Case::new(
+                "a real-MAC-mode vhid's id: no shared MAC",
+                STATE_MASTER,
+                advert_v4(&vrrp(0x21, REAL_VHID)),
+            )
+            .expect(XDP_PASS, &passed),
+            Case::new(
+                "an id we do not use",
+                STATE_MASTER,
+                advert_v4(&vrrp(0x21, UNKNOWN_VHID)),
+            )
+            .expect(XDP_PASS, &passed),
+            Case::new(
+                "type 2 is no advertisement",
+                STATE_MASTER,
+                advert_v4(&vrrp(0x22, VHID)),
+            )
+            .expect(XDP_PASS, &passed),
+            Case::new("version 1", STATE_MASTER, advert_v4(&vrrp(0x11, VHID)))
+                .expect(XDP_PASS, &passed),
+            Case::new("version 4", STATE_MASTER, advert_v4(&vrrp(0x41, VHID)))
+                .expect(XDP_PASS, &passed),
+            Case::new("one byte of payload", STATE_MASTER, one_byte).expect(XDP_PASS, &passed),
+            Case::new(
+                "IPv6 VRRPv3 (virtual MAC 00:00:5e:00:02:xx): no clash",
+                STATE_MASTER,
+                advert_v6_frame(255, &vrrp(0x31, VHID)),
+            )
+            .expect(XDP_PASS, &[Stat::Ipackets6, Stat::VrrpPassed]),
+            Case::new(
+                "TTL 64: badttl first",
+                STATE_MASTER,
+                advert_v4_frame(
+                    &[],
+                    &Ipv4 {
+                        ttl: 64,
+                        ..peer_ip()
+                    },
+                    &vrrp(0x21, VHID),
+                ),
+            )
+            .expect(XDP_DROP, &[Stat::Ipackets, Stat::Badttl]),
+        ],
+    );
+}
+
 #[test]
 fn arp_requests_for_vips() {
     let q = |vlans: &[Vlan], spa, tpa| frames::arp_request_frame(vlans, PEER_MAC, spa, tpa);
@@ -794,6 +945,116 @@ fn neighbor_solicitations_for_vips() {
 }
 
 const NA_SOLICITED_OVERRIDE: u8 = frames::NA_FLAG_SOLICITED | frames::NA_FLAG_OVERRIDE;
+
+/// The flags byte (ICMPv6 byte 4) of an untagged NA frame.
+fn na_flags(frame: &[u8]) -> u8 {
+    frame[14 + 40 + 4]
+}
+
+#[test]
+fn neighbor_advertisements_carry_the_router_flag_while_forwarding() {
+    let vmac = virtual_mac(VHID);
+    let r = frames::NA_FLAG_ROUTER;
+    let so = NA_SOLICITED_OVERRIDE;
+    let dot1q = [Vlan::dot1q(10)];
+    let router_na = na_frame(&[], vmac, VIP6, PEER6, PEER_MAC, r | so);
+    let host_na = na_frame(&[], vmac, VIP6, PEER6, PEER_MAC, so);
+    // The expected frames differ in the flags byte and, by exactly that
+    // bit, in the checksum (both verified by `na_frame`).
+    assert_eq!(na_flags(&router_na), 0xe0, "Router, Solicited, Override");
+    assert_eq!(na_flags(&host_na), 0x60, "Solicited, Override");
+    let differ: Vec<usize> = (0..router_na.len())
+        .filter(|&i| router_na[i] != host_na[i])
+        .collect();
+    assert!(
+        differ.contains(&58) && differ.iter().all(|i| [56, 57, 58].contains(i)),
+        "only the flags byte (58) and the checksum (56, 57) differ: {differ:?}"
+    );
+    let mut no_iface = Case::new(
+        "no CARP_IFACES entry: no Router flag",
+        STATE_MASTER,
+        ns_frame(&[], PEER6, VIP6, true),
+    )
+    .expect(XDP_TX, &[Stat::NdReplies])
+    .output(host_na.clone());
+    no_iface.config.ifaces.clear();
+    run_table(
+        "neighbor_advertisements_carry_the_router_flag_while_forwarding",
+        &[
+            Case::new(
+                "forwarding: Router + Solicited + Override",
+                STATE_MASTER,
+                ns_frame(&[], PEER6, VIP6, true),
+            )
+            .iface_flags(IFACE_FLAG_ROUTER)
+            .expect(XDP_TX, &[Stat::NdReplies])
+            .output(router_na.clone()),
+            Case::new(
+                "not forwarding: Solicited + Override",
+                STATE_MASTER,
+                ns_frame(&[], PEER6, VIP6, true),
+            )
+            .iface_flags(0)
+            .expect(XDP_TX, &[Stat::NdReplies])
+            .output(host_na.clone()),
+            Case::new(
+                "forwarding, NS without options (frame grows)",
+                STATE_MASTER,
+                ns_frame(&[], PEER6, VIP6, false),
+            )
+            .iface_flags(IFACE_FLAG_ROUTER)
+            .expect(XDP_TX, &[Stat::NdReplies])
+            .output(router_na.clone()),
+            Case::new(
+                "forwarding, VLAN tag kept",
+                STATE_MASTER,
+                ns_frame(&dot1q, PEER6, VIP6, true),
+            )
+            .iface_flags(IFACE_FLAG_ROUTER)
+            .expect(XDP_TX, &[Stat::NdReplies])
+            .output(na_frame(&dot1q, vmac, VIP6, PEER6, PEER_MAC, r | so)),
+            Case::new(
+                "forwarding, DAD: Router + Override to all-nodes",
+                STATE_MASTER,
+                ns_frame(&[], frames::UNSPECIFIED, VIP6, false),
+            )
+            .iface_flags(IFACE_FLAG_ROUTER)
+            .expect(XDP_TX, &[Stat::NdReplies])
+            .output(na_frame(
+                &[],
+                vmac,
+                VIP6,
+                frames::ALL_NODES,
+                frames::ALL_NODES_MAC,
+                r | frames::NA_FLAG_OVERRIDE,
+            )),
+            Case::new(
+                "forwarding, real-MAC mode",
+                STATE_MASTER,
+                ns_frame(&[], PEER6, REAL_VIP6, true),
+            )
+            .iface_flags(IFACE_FLAG_ROUTER)
+            .expect(XDP_TX, &[Stat::NdReplies])
+            .output(na_frame(&[], NIC_MAC, REAL_VIP6, PEER6, PEER_MAC, r | so)),
+            Case::new(
+                "other flag bits do not set Router",
+                STATE_MASTER,
+                ns_frame(&[], PEER6, VIP6, true),
+            )
+            .iface_flags(!IFACE_FLAG_ROUTER)
+            .expect(XDP_TX, &[Stat::NdReplies])
+            .output(host_na.clone()),
+            Case::new(
+                "forwarding, BACKUP stays silent",
+                STATE_BACKUP,
+                ns_frame(&[], PEER6, VIP6, true),
+            )
+            .iface_flags(IFACE_FLAG_ROUTER)
+            .expect(XDP_DROP, &[Stat::NdSuppressed]),
+            no_iface,
+        ],
+    );
+}
 
 #[test]
 fn frames_to_virtual_macs() {

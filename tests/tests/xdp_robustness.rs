@@ -7,7 +7,9 @@
 #[path = "xdp_robustness/reference.rs"]
 mod reference;
 
-use carp_common::{STAT_COUNT, STATE_BACKUP, STATE_MASTER, VhidKey, virtual_mac};
+use carp_common::{
+    IFACE_FLAG_ROUTER, STAT_COUNT, STATE_BACKUP, STATE_MASTER, VhidKey, virtual_mac,
+};
 use carp_tests::{
     frames,
     privileges::require_root,
@@ -279,10 +281,15 @@ fn random_and_mutated_frames_match_the_reference() {
     let started = std::time::Instant::now();
     for round in 0..2 {
         if round == 1 {
-            // Second half: vhid 1 is BACKUP, the other paths of every rule.
+            // Second half: vhid 1 is BACKUP, the other paths of every rule,
+            // and the interface forwards IPv6 (NAs with the Router flag).
             let key = VhidKey::new(lab::IFINDEX, lab::VHID);
             xdp::set_state(&mut checker.ebpf, key, STATE_BACKUP).unwrap();
             checker.config = lab::config(STATE_BACKUP);
+            for (_, iface) in &mut checker.config.ifaces {
+                iface.flags = IFACE_FLAG_ROUTER;
+            }
+            xdp::install(&mut checker.ebpf, &checker.config).unwrap();
         }
         for (name, base) in &bases {
             checker.check(name, base);

@@ -202,13 +202,7 @@ fn maps(ifindex: u32) -> MapConfig {
                 },
             ),
         ],
-        ifaces: vec![(
-            ifindex,
-            IfaceEntry {
-                mac: MAC_A,
-                _pad: [0; 2],
-            },
-        )],
+        ifaces: vec![(ifindex, IfaceEntry::new(MAC_A, 0))],
     }
 }
 

@@ -12,6 +12,7 @@ const PACKAGES: &[&str] = &[
     "iproute2",
     "iputils-ping",
     "arping",
+    "keepalived",
     "tcpdump",
     "tshark",
     "ucarp",

@@ -171,16 +171,23 @@ impl Daemon {
     /// Gratuitous ARP per IPv4 VIP and unsolicited NA per IPv6 VIP, from the
     /// vhid's MAC, so switches and neighbours learn where the VIP lives now.
     fn announce(&mut self, key: VhidKey) {
+        self.announce_only(key, |_| true);
+    }
+
+    /// [`Self::announce`] for the VIPs `which` accepts. The NAs carry the
+    /// Router flag while the interface forwards IPv6.
+    pub(super) fn announce_only(&mut self, key: VhidKey, which: impl Fn(&IpAddr) -> bool) {
         let Some(rt) = self.vhids.get(&key) else {
             return;
         };
         let Some(sender) = self.senders.get(&rt.ifindex) else {
             return;
         };
-        for vip in &rt.settings.vips {
+        let router = self.watch.router(rt.ifindex);
+        for vip in rt.settings.vips.iter().filter(|v| which(&v.addr)) {
             let result = match vip.addr {
                 IpAddr::V4(a) => sender.send_gratuitous_arp(rt.mac, a),
-                IpAddr::V6(a) => sender.send_unsolicited_na(rt.mac, a),
+                IpAddr::V6(a) => sender.send_unsolicited_na(rt.mac, a, router),
             };
             if let Err(err) = result {
                 warn!(

@@ -9,6 +9,7 @@ mod counters;
 mod instance;
 mod status;
 mod vhid_runtime;
+mod watch;
 
 use std::{
     collections::{BTreeMap, HashMap},
@@ -17,7 +18,7 @@ use std::{
 };
 
 use anyhow::Context as _;
-use carp_common::{IfaceEntry, VipEntry, VipKey};
+use carp_common::{VipEntry, VipKey};
 use tokio::{
     signal::unix::{SignalKind, signal},
     sync::mpsc,
@@ -53,6 +54,8 @@ pub(crate) struct Daemon {
     /// The single-instance locks and what to put back on exit
     /// (`arp_announce`, promiscuous mode), recorded outside the process.
     instance: Instance,
+    /// IPv6 forwarding per interface, VRRP routers using our ids.
+    watch: watch::Watch,
 }
 
 /// Runs the agent until SIGTERM/SIGINT; then bows out, withdraws the VIPs,
@@ -77,6 +80,8 @@ pub async fn run(config: Config) -> anyhow::Result<()> {
         control_path.display()
     );
 
+    let mut watch_tick = tokio::time::interval(watch::POLL_EVERY);
+    watch_tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     loop {
         let deadline = daemon.timer_deadline();
         tokio::select! {
@@ -89,6 +94,7 @@ pub async fn run(config: Config) -> anyhow::Result<()> {
                 daemon.engine.handle_timeout(now);
             }
             Some(event) = link_events.next() => daemon.on_link(event),
+            _ = watch_tick.tick() => daemon.poll_watch(),
             Some((request, reply)) = control_rx.recv() => {
                 let response = daemon.on_control(request);
                 let _ = reply.send(response);
@@ -124,16 +130,14 @@ impl Daemon {
         let mut dataplane = Dataplane::load_pinned(&config.bpffs)
             .with_context(|| format!("loading XDP with pins under {}", config.bpffs.display()))?;
         let mut senders = HashMap::new();
+        let mut watch = watch::Watch::default();
         for iface in interfaces.values() {
             instance
                 .restore
                 .set_arp_announce(&iface.name, iface.index)?;
             dataplane.set_iface(
                 iface.index,
-                IfaceEntry {
-                    mac: iface.mac,
-                    _pad: [0; 2],
-                },
+                watch.add_interface(iface.index, &iface.name, iface.mac),
             )?;
             attach(&mut dataplane, &netlink, iface, config.xdp_mode).await?;
             senders.insert(iface.index, FrameSender::open(iface.index)?);
@@ -147,6 +151,7 @@ impl Daemon {
             hooks: HookRunner::new(config.hook_timeout),
             counters: AgentCounters::default(),
             instance,
+            watch,
             vhids: BTreeMap::new(),
             interfaces,
             config,

@@ -19,7 +19,7 @@ use aya::{
 };
 use carp_common::{
     EGRESS_PROGRAM_NAME, IfaceEntry, MAP_EVENTS, MAP_IFACES, MAP_STATS, MAP_VHIDS, MAP_VIPS,
-    PROGRAM_NAME, Stats, VhidEntry, VhidKey, VipEntry, VipKey,
+    MAP_VRRP, MAX_VHIDS, PROGRAM_NAME, Stats, VhidEntry, VhidKey, VipEntry, VipKey, VrrpSeen,
 };
 use tracing::warn;
 
@@ -33,7 +33,9 @@ pub const XDP_PROGRAM: &str = PROGRAM_NAME;
 /// Name of the TC egress classifier inside [`XDP_OBJECT`].
 pub const EGRESS_PROGRAM: &str = EGRESS_PROGRAM_NAME;
 /// The maps pinned under `<bpffs>/carp/` for `bpftool`.
-pub const PINNED_MAPS: [&str; 5] = [MAP_VHIDS, MAP_VIPS, MAP_IFACES, MAP_STATS, MAP_EVENTS];
+pub const PINNED_MAPS: [&str; 6] = [
+    MAP_VHIDS, MAP_VIPS, MAP_IFACES, MAP_STATS, MAP_EVENTS, MAP_VRRP,
+];
 
 /// Name of the per-CPU statistics map.
 pub const STATS_MAP: &str = MAP_STATS;
@@ -306,6 +308,16 @@ impl Dataplane {
         self.hash_map::<VipKey, VipEntry>(MAP_VIPS)?
             .remove(&key)
             .map_err(map_err(MAP_VIPS))
+    }
+
+    /// The VRRP routers heard using a local vhid's id: one record per vhid
+    /// (the newest), at most `MAX_VHIDS` of them.
+    pub fn vrrp_seen(&mut self) -> Result<Vec<(VhidKey, VrrpSeen)>, DataplaneError> {
+        let map = self.hash_map::<VhidKey, VrrpSeen>(MAP_VRRP)?;
+        map.iter()
+            .take(MAX_VHIDS as usize)
+            .collect::<Result<_, _>>()
+            .map_err(map_err(MAP_VRRP))
     }
 
     /// Takes the event ring buffer out of the object for an async reader.

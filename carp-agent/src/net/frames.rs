@@ -18,8 +18,12 @@ const ARP_HTYPE_ETHERNET: u16 = 1;
 const ARP_OP_REQUEST: u16 = 1;
 const IPPROTO_ICMPV6: u8 = 58;
 const ICMPV6_NEIGHBOR_ADVERTISEMENT: u8 = 136;
+/// The Router flag: the sender is a router. Receivers that use it as one
+/// drop it from their default routers when an NA comes without it (RFC
+/// 4861 7.2.5).
+pub const NA_FLAG_ROUTER: u8 = 0x80;
 /// The Override flag: receivers replace the link-layer address they cached.
-const NA_FLAG_OVERRIDE: u8 = 0x20;
+pub const NA_FLAG_OVERRIDE: u8 = 0x20;
 const ND_OPTION_TARGET_LINK_LAYER_ADDRESS: u8 = 2;
 /// NA body (type .. target, 24 bytes) plus one 8-byte TLLA option.
 const NA_ICMP_LEN: usize = 32;
@@ -48,13 +52,14 @@ pub fn gratuitous_arp(mac: [u8; 6], vip: Ipv4Addr) -> Vec<u8> {
 }
 
 /// An unsolicited Neighbor Advertisement (RFC 4861 7.2.6) from `vip` to
-/// ff02::1: Override set, Solicited and Router clear, target `vip`, a Target
-/// Link-Layer Address option `mac`, hop limit 255 (receivers drop anything
-/// else), Ethernet source `mac`.
-pub fn unsolicited_na(mac: [u8; 6], vip: Ipv6Addr) -> Vec<u8> {
+/// ff02::1: Override set, Solicited clear, Router set when `router` (the
+/// interface forwards IPv6: a host using the VIP as its default router must
+/// keep it as one), target `vip`, a Target Link-Layer Address option `mac`,
+/// hop limit 255 (receivers drop anything else), Ethernet source `mac`.
+pub fn unsolicited_na(mac: [u8; 6], vip: Ipv6Addr, router: bool) -> Vec<u8> {
     let mut icmp = [0u8; NA_ICMP_LEN];
     icmp[0] = ICMPV6_NEIGHBOR_ADVERTISEMENT;
-    icmp[4] = NA_FLAG_OVERRIDE;
+    icmp[4] = NA_FLAG_OVERRIDE | if router { NA_FLAG_ROUTER } else { 0 };
     icmp[8..24].copy_from_slice(&vip.octets());
     icmp[24] = ND_OPTION_TARGET_LINK_LAYER_ADDRESS;
     icmp[25] = 1; // length in units of 8 bytes
@@ -134,7 +139,7 @@ mod tests {
     #[test]
     fn unsolicited_na_layout() {
         let vip: Ipv6Addr = "fd00:99::100".parse().unwrap();
-        let frame = unsolicited_na(MAC, vip);
+        let frame = unsolicited_na(MAC, vip, false);
         assert_eq!(frame.len(), 14 + 40 + 32);
         assert_eq!(&frame[0..6], &ALL_NODES_MAC);
         assert_eq!(&frame[6..12], &MAC);
@@ -158,24 +163,52 @@ mod tests {
     #[test]
     fn na_checksum_verifies_with_an_independent_sum() {
         let vip: Ipv6Addr = "fe80::5efe:1".parse().unwrap();
-        let frame = unsolicited_na(MAC, vip);
-        let icmp = &frame[54..];
-        let len = (icmp.len() as u32).to_be_bytes();
-        // Summing over a message that carries its checksum gives 0xffff.
-        let total = ones_complement_sum(&[
-            &vip.octets(),
-            &ALL_NODES.octets(),
-            &len,
-            &[0, 0, 0, 58],
-            icmp,
-        ]);
-        assert_eq!(total, 0xffff);
+        for router in [false, true] {
+            let frame = unsolicited_na(MAC, vip, router);
+            let icmp = &frame[54..];
+            let len = (icmp.len() as u32).to_be_bytes();
+            // Summing over a message that carries its checksum gives 0xffff.
+            let total = ones_complement_sum(&[
+                &vip.octets(),
+                &ALL_NODES.octets(),
+                &len,
+                &[0, 0, 0, 58],
+                icmp,
+            ]);
+            assert_eq!(total, 0xffff, "router {router}");
+        }
+    }
+
+    #[test]
+    fn router_flag_is_the_only_difference() {
+        let vip: Ipv6Addr = "fd00:99::1".parse().unwrap();
+        let host = unsolicited_na(MAC, vip, false);
+        let router = unsolicited_na(MAC, vip, true);
+        assert_eq!(host[54 + 4], 0x20, "host: Override only");
+        assert_eq!(
+            router[54 + 4],
+            0xa0,
+            "router: Router + Override, not Solicited"
+        );
+        // The checksum moves by exactly the flag: 0x8000 in the one's
+        // complement sum, so the stored (complemented) checksum drops by it.
+        let sum = |f: &[u8]| u16::from_be_bytes([f[56], f[57]]);
+        let expected = {
+            let s = u32::from(!sum(&host)) + 0x8000;
+            !(((s & 0xffff) + (s >> 16)) as u16)
+        };
+        assert_eq!(sum(&router), expected);
+        let differing: Vec<usize> = (0..host.len()).filter(|&i| host[i] != router[i]).collect();
+        assert!(
+            differing.iter().all(|&i| i == 54 + 4 || i == 56 || i == 57),
+            "only the flags byte and the checksum differ: {differing:?}"
+        );
     }
 
     #[test]
     fn na_checksum_changes_with_the_target() {
-        let a = unsolicited_na(MAC, "fd00::1".parse().unwrap());
-        let b = unsolicited_na(MAC, "fd00::2".parse().unwrap());
+        let a = unsolicited_na(MAC, "fd00::1".parse().unwrap(), false);
+        let b = unsolicited_na(MAC, "fd00::2".parse().unwrap(), false);
         assert_ne!(a[56..58], b[56..58]);
     }
 }

@@ -83,10 +83,19 @@ impl FrameSender {
         self.send("a gratuitous ARP", &frames::gratuitous_arp(mac, vip))
     }
 
-    /// Unsolicited NA to ff02::1 with the Override flag, target and source
-    /// `vip`, Target Link-Layer Address option `mac`, hop limit 255.
-    pub fn send_unsolicited_na(&self, mac: [u8; 6], vip: Ipv6Addr) -> Result<(), NetError> {
-        self.send("an unsolicited NA", &frames::unsolicited_na(mac, vip))
+    /// Unsolicited NA to ff02::1 with the Override flag (and the Router flag
+    /// when `router`), target and source `vip`, Target Link-Layer Address
+    /// option `mac`, hop limit 255.
+    pub fn send_unsolicited_na(
+        &self,
+        mac: [u8; 6],
+        vip: Ipv6Addr,
+        router: bool,
+    ) -> Result<(), NetError> {
+        self.send(
+            "an unsolicited NA",
+            &frames::unsolicited_na(mac, vip, router),
+        )
     }
 
     fn send(&self, what: &'static str, frame: &[u8]) -> Result<(), NetError> {

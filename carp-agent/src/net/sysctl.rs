@@ -1,6 +1,11 @@
 //! Per-interface kernel settings the agent changes while it runs, and reads
 //! back to decide what is its own to undo.
 //!
+//! `forwarding` (IPv6), read only: whether the interface routes, which
+//! decides the Router flag of the Neighbor Advertisements sent for its VIPs.
+//! The files under /proc/sys/net are those of the reader's network
+//! namespace.
+//!
 //! `arp_announce = 2`: when the MASTER's own kernel ARPs for a neighbour, it
 //! must use its primary address as sender, never the VIP, or the neighbour
 //! maps the VIP to the NIC's real MAC instead of the virtual MAC (and keeps
@@ -8,7 +13,11 @@
 //!
 //! The value to put back is remembered outside the process by
 //! `daemon::instance`, so a kill -9 does not lose it.
-use std::{fs, io, path::PathBuf};
+use std::{
+    fs,
+    io::{self, Read as _},
+    path::PathBuf,
+};
 
 use super::NetError;
 
@@ -118,6 +127,43 @@ pub fn promiscuous(interface: &str, ifindex: u32) -> Result<bool, NetError> {
     result
 }
 
+fn ipv6_forwarding_path(interface: &str) -> PathBuf {
+    PathBuf::from(format!("/proc/sys/net/ipv6/conf/{interface}/forwarding"))
+}
+
+/// Whether `interface` forwards IPv6 (`net.ipv6.conf.<interface>.forwarding`
+/// is not 0). No such file means no IPv6 on the interface (disabled at boot,
+/// or the interface is gone), which sends no NA either: `false`.
+pub fn ipv6_forwarding(interface: &str) -> Result<bool, NetError> {
+    let path = ipv6_forwarding_path(interface);
+    let err = |source| NetError::Sysctl {
+        path: path.display().to_string(),
+        source,
+    };
+    if !valid_interface_name(interface) {
+        return Err(err(io::Error::from(io::ErrorKind::InvalidInput)));
+    }
+    let file = match fs::File::open(&path) {
+        Ok(file) => file,
+        Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(false),
+        Err(e) => return Err(err(e)),
+    };
+    // A sysctl integer is a few bytes; never read more than this.
+    let mut text = String::new();
+    file.take(32).read_to_string(&mut text).map_err(err)?;
+    parse_flag(&text).ok_or_else(|| {
+        err(io::Error::new(
+            io::ErrorKind::InvalidData,
+            format!("expected an integer, read {:?}", text.trim()),
+        ))
+    })
+}
+
+/// A sysctl boolean as the kernel prints it: an integer, non-zero is true.
+fn parse_flag(text: &str) -> Option<bool> {
+    text.trim().parse::<i64>().ok().map(|v| v != 0)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -138,5 +184,14 @@ mod tests {
         for bad in ["", ".", "..", "a/b", "../../x", "sixteen-bytes-xx", "a b"] {
             assert!(!valid_interface_name(bad), "{bad:?}");
         }
+    }
+
+    #[test]
+    fn flags_parse_as_the_kernel_prints_them() {
+        assert_eq!(parse_flag("1\n"), Some(true));
+        assert_eq!(parse_flag("0\n"), Some(false));
+        assert_eq!(parse_flag("2"), Some(true));
+        assert_eq!(parse_flag(""), None);
+        assert_eq!(parse_flag("yes"), None);
     }
 }

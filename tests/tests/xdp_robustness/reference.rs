@@ -3,7 +3,8 @@
 //! program should do with any frame, given the map contents.
 
 use carp_common::{
-    FAMILY_IPV4, FAMILY_IPV6, MODE_VIRTUAL_MAC, STATE_MASTER, Stat, VMAC_PREFIX, VipKey,
+    FAMILY_IPV4, FAMILY_IPV6, IFACE_FLAG_ROUTER, MODE_VIRTUAL_MAC, STATE_MASTER, Stat, VMAC_PREFIX,
+    VipKey,
 };
 use carp_tests::{
     frames,
@@ -107,7 +108,20 @@ fn carp_v4(f: &[u8], l3: usize, cfg: &MapConfig, ifindex: u32) -> Expected {
         return Expected::drop(&[seen, Stat::Badttl]);
     }
     if total - hlen != 36 {
-        return Expected::pass(f, &[seen, Stat::VrrpPassed]);
+        // VRRP: an advertisement (v2/v3, type 1) whose id is a local
+        // virtual-MAC vhid shares its virtual MAC.
+        let vrrp = &f[l3 + hlen..l3 + total];
+        let clash = vrrp.len() >= 2
+            && matches!(vrrp[0], 0x21 | 0x31)
+            && cfg
+                .vhid(ifindex, vrrp[1])
+                .is_some_and(|e| e.mode == MODE_VIRTUAL_MAC);
+        let stat = if clash {
+            Stat::VrrpClash
+        } else {
+            Stat::VrrpPassed
+        };
+        return Expected::pass(f, &[seen, stat]);
     }
     let mut source = [0u8; 16];
     source[..4].copy_from_slice(&f[l3 + 12..l3 + 16]);
@@ -233,7 +247,11 @@ fn nd(f: &[u8], l3: usize, cfg: &MapConfig, ifindex: u32) -> Option<Expected> {
         return Some(Expected::drop(&[Stat::NdSuppressed]));
     };
     let src: [u8; 16] = ip[8..24].try_into().unwrap();
-    let (dst, dst_mac, flags) = if src == frames::UNSPECIFIED {
+    let router = match cfg.iface(ifindex) {
+        Some(iface) if iface.flags & IFACE_FLAG_ROUTER != 0 => frames::NA_FLAG_ROUTER,
+        _ => 0,
+    };
+    let (dst, dst_mac, mut flags) = if src == frames::UNSPECIFIED {
         (
             frames::ALL_NODES,
             frames::ALL_NODES_MAC,
@@ -246,6 +264,7 @@ fn nd(f: &[u8], l3: usize, cfg: &MapConfig, ifindex: u32) -> Option<Expected> {
             frames::NA_FLAG_SOLICITED | frames::NA_FLAG_OVERRIDE,
         )
     };
+    flags |= router;
     let na = frames::neighbor_advertisement(&target, &dst, flags, &target, entry.mac);
     let mut out = f[..l3].to_vec();
     out[0..6].copy_from_slice(&dst_mac);

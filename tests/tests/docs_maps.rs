@@ -1,0 +1,60 @@
+//! docs/maps.md against the ABI in carp-common: every counter, every pinned
+//! map, the size of every key and value, and the interface flag bits are
+//! documented as they are, so the page cannot silently fall behind.
+use carp_agent::dataplane::PINNED_MAPS;
+use carp_common::{
+    AdvertEvent, IFACE_FLAG_ROUTER, IfaceEntry, Stat, VhidEntry, VhidKey, VipEntry, VipKey,
+    VrrpSeen,
+};
+
+fn doc() -> String {
+    let path = concat!(env!("CARGO_MANIFEST_DIR"), "/../docs/maps.md");
+    std::fs::read_to_string(path).unwrap_or_else(|e| panic!("reading {path}: {e}"))
+}
+
+#[test]
+fn every_counter_has_a_row() {
+    let doc = doc();
+    let missing: Vec<&str> = Stat::ALL
+        .iter()
+        .map(|s| s.name())
+        .filter(|name| !doc.contains(&format!("| `{name}` |")))
+        .collect();
+    assert!(missing.is_empty(), "counters without a row: {missing:?}");
+}
+
+#[test]
+fn every_pinned_map_is_listed_with_its_pin() {
+    let doc = doc();
+    for name in PINNED_MAPS {
+        assert!(doc.contains(&format!("| `{name}` |")), "no row for {name}");
+        assert!(
+            doc.contains(&format!("/sys/fs/bpf/carp/{name}\n")),
+            "no pin path for {name}"
+        );
+    }
+}
+
+#[test]
+fn struct_sizes_are_as_documented() {
+    let doc = doc();
+    let sizes = [
+        ("VhidKey", size_of::<VhidKey>()),
+        ("VhidEntry", size_of::<VhidEntry>()),
+        ("VipKey", size_of::<VipKey>()),
+        ("VipEntry", size_of::<VipEntry>()),
+        ("IfaceEntry", size_of::<IfaceEntry>()),
+        ("AdvertEvent", size_of::<AdvertEvent>()),
+        ("VrrpSeen", size_of::<VrrpSeen>()),
+    ];
+    for (name, size) in sizes {
+        let text = format!("**`{name}`** ({size} bytes)");
+        assert!(doc.contains(&text), "docs/maps.md lacks {text:?}");
+    }
+}
+
+#[test]
+fn interface_flags_are_as_documented() {
+    let text = format!("`{IFACE_FLAG_ROUTER:#04x}` `IFACE_FLAG_ROUTER`");
+    assert!(doc().contains(&text), "docs/maps.md lacks {text:?}");
+}

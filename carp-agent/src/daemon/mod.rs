@@ -29,7 +29,7 @@ use crate::{
     dataplane::{Dataplane, ReceivedAdvert},
     engine::{Engine, PeerAdvert, Time},
     hooks::HookRunner,
-    net::{FrameSender, Interface, LinkEvent, Netlink, sysctl},
+    net::{FrameSender, Interface, LinkEvent, Membership, Netlink, membership::Families, sysctl},
     proto::Advertisement,
 };
 
@@ -52,6 +52,8 @@ pub(crate) struct Daemon {
     promiscuous: Vec<u32>,
     /// `arp_announce` values to put back on exit, per interface name.
     arp_announce: Vec<(String, String)>,
+    /// The CARP groups joined on each vhid interface, left on exit.
+    memberships: Vec<Membership>,
 }
 
 /// Runs the agent until SIGTERM/SIGINT; then bows out, withdraws the VIPs,
@@ -130,6 +132,7 @@ impl Daemon {
             attach(&mut dataplane, &netlink, iface, config.xdp_mode).await?;
             senders.insert(iface.index, FrameSender::open(iface.index)?);
         }
+        let memberships = join_groups(&config, &interfaces)?;
         let mut daemon = Self {
             start: Instant::now(),
             engine: Engine::new(),
@@ -140,6 +143,7 @@ impl Daemon {
             counters: AgentCounters::default(),
             promiscuous: Vec::new(),
             arp_announce,
+            memberships,
             vhids: BTreeMap::new(),
             interfaces,
             config,
@@ -304,6 +308,14 @@ impl Daemon {
         for &ifindex in &self.promiscuous {
             let _ = self.netlink.set_promiscuous(ifindex, false).await;
         }
+        for membership in self.memberships.drain(..) {
+            let index = membership.ifindex();
+            let name = self.interfaces.get(&index).map_or("?", |i| i.name.as_str());
+            match membership.leave() {
+                Ok(()) => info!("{name}: left the CARP multicast groups"),
+                Err(err) => warn!("{name}: {err}"),
+            }
+        }
         for (interface, previous) in &self.arp_announce {
             if let Err(err) = sysctl::restore_arp_announce(interface, previous) {
                 warn!("{err}");
@@ -324,7 +336,11 @@ async fn attach(
     iface: &Interface,
     mode: crate::dataplane::AttachMode,
 ) -> anyhow::Result<()> {
-    let used = match dataplane.attach(&iface.name, mode) {
+    let choice = crate::dataplane::choose_mode(mode, iface.kind.as_deref());
+    if let Some(warning) = &choice.warning {
+        warn!("{}: {warning}", iface.name);
+    }
+    let used = match dataplane.attach(&iface.name, choice.mode) {
         Ok(used) => used,
         Err(first) => {
             warn!(
@@ -332,10 +348,15 @@ async fn attach(
                 iface.name
             );
             netlink.detach_xdp(iface.index).await?;
-            dataplane.attach(&iface.name, mode)?
+            dataplane.attach(&iface.name, choice.mode)?
         }
     };
-    info!("XDP attached to {} ({used:?} mode)", iface.name);
+    info!(
+        "XDP attached to {} in {} mode ({})",
+        iface.name,
+        used.label(),
+        choice.reason
+    );
     // Without it the agent still works; IPv6 neighbours may just learn a
     // VIP on the NIC's MAC (until the next failover's NA moves them).
     match dataplane.attach_egress(&iface.name) {
@@ -345,6 +366,46 @@ async fn attach(
         ),
     }
     Ok(())
+}
+
+/// Set to 1 in tests only: skip the multicast joins, to show what goes
+/// wrong without them (both agents MASTER behind a snooping switch).
+const SKIP_JOIN_ENV: &str = "CARP_DEBUG_SKIP_MULTICAST_JOIN";
+
+/// Joins 224.0.0.18 and ff02::12 on every vhid interface; a failure is fatal
+/// only for a family that interface's VIPs use (see `net::membership`).
+fn join_groups(
+    config: &Config,
+    interfaces: &BTreeMap<u32, Interface>,
+) -> anyhow::Result<Vec<Membership>> {
+    if std::env::var(SKIP_JOIN_ENV).is_ok_and(|v| v == "1") {
+        warn!("{SKIP_JOIN_ENV}=1: not joining the CARP multicast groups (a test setting)");
+        return Ok(Vec::new());
+    }
+    let mut memberships = Vec::new();
+    for iface in interfaces.values() {
+        let vips = config
+            .vhids
+            .iter()
+            .filter(|v| v.interface == iface.name)
+            .flat_map(|v| &v.vips);
+        let mut families = Families::default();
+        for vip in vips {
+            families.ipv4 |= vip.addr.is_ipv4();
+            families.ipv6 |= vip.addr.is_ipv6();
+        }
+        let membership = Membership::join(iface.index, families)
+            .with_context(|| format!("{}: joining the CARP multicast groups", iface.name))?;
+        info!("{}: joined {}", iface.name, membership.groups());
+        for skipped in &membership.skipped {
+            warn!(
+                "{}: {skipped}; no vhid here uses that family, so nothing depends on it",
+                iface.name
+            );
+        }
+        memberships.push(membership);
+    }
+    Ok(memberships)
 }
 
 fn vip_key(ifindex: u32, addr: IpAddr) -> VipKey {

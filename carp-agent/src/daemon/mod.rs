@@ -355,7 +355,7 @@ async fn attach(
         "XDP attached to {} in {} mode ({})",
         iface.name,
         used.label(),
-        choice.reason
+        choice.describe(used)
     );
     // Without it the agent still works; IPv6 neighbours may just learn a
     // VIP on the NIC's MAC (until the next failover's NA moves them).

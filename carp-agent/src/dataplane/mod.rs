@@ -133,6 +133,17 @@ pub struct ModeChoice {
     pub warning: Option<String>,
 }
 
+impl ModeChoice {
+    /// The reason for the mode actually `used`: `auto` may have fallen back.
+    pub fn describe(&self, used: AttachMode) -> String {
+        if self.mode == AttachMode::Auto && used == AttachMode::Skb {
+            "auto: the driver refused native XDP (see the warning above), so skb mode".to_string()
+        } else {
+            self.reason.clone()
+        }
+    }
+}
+
 /// Chooses the attach mode of an interface of link kind `kind`.
 pub fn choose_mode(requested: AttachMode, kind: Option<&str>) -> ModeChoice {
     let broken = kind.and_then(|kind| {
@@ -153,7 +164,7 @@ pub fn choose_mode(requested: AttachMode, kind: Option<&str>) -> ModeChoice {
         },
         (AttachMode::Auto, None) => ModeChoice {
             mode: AttachMode::Auto,
-            reason: format!("auto: native mode first on {kind_text}"),
+            reason: format!("auto: native mode on {kind_text}"),
             warning: None,
         },
         (AttachMode::Native, Some((kind, why))) => ModeChoice {

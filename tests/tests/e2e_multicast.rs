@@ -3,9 +3,9 @@
 //! filters pass the adverts and snooping switches forward them.
 //!
 //! - `groups_joined_while_running_and_left_on_sigterm`: both groups (and
-//!   their MACs) are in `ip maddr` while the agent runs, gone after SIGTERM;
-//!   an agent started with the join disabled has neither, so the check can
-//!   fail.
+//!   their MACs) are in `ip maddr` while the agent runs, gone after SIGTERM
+//!   (and after kill -9: the kernel closes the sockets); an agent started
+//!   with the join disabled has neither, so the check can fail.
 //! - `snooping_switch_elects_one_master_for_an_ipv6_only_vhid`: on a bridge
 //!   that snoops MLD and is the querier (what a managed switch does),
 //!   ff02::12 reaches only ports that reported it. With the join, the
@@ -107,6 +107,23 @@ fn groups_joined_while_running_and_left_on_sigterm() {
         log.contains("eth0: left the CARP multicast groups"),
         "{log}"
     );
+
+    // kill -9: no explicit leave, but the kernel drops the memberships of
+    // the dead process's sockets.
+    lab.start_agent(0, &args).unwrap();
+    lab.wait_state(0, 1, "BACKUP", Duration::from_secs(5))
+        .unwrap();
+    assert!(maddr(&lab, 0).contains("inet6 ff02::12"));
+    lab.kill9(0);
+    let start = Instant::now();
+    while GROUP_LINES.iter().any(|line| maddr(&lab, 0).contains(line)) {
+        assert!(
+            start.elapsed() < Duration::from_secs(2),
+            "after kill -9 the groups are still in ip maddr:\n{}",
+            maddr(&lab, 0)
+        );
+        std::thread::sleep(Duration::from_millis(20));
+    }
 }
 
 /// The MASTERs among the two hosts' vhid 1.

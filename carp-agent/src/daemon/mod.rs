@@ -29,7 +29,11 @@ use crate::{
     dataplane::{Dataplane, ReceivedAdvert},
     engine::{Engine, PeerAdvert, Time},
     hooks::HookRunner,
-    net::{FrameSender, Interface, LinkEvent, Membership, Netlink, membership::Families, sysctl},
+    net::{
+        FrameSender, Interface, LinkEvent, Netlink,
+        membership::{Families, Memberships},
+        sysctl,
+    },
     proto::Advertisement,
 };
 
@@ -53,7 +57,7 @@ pub(crate) struct Daemon {
     /// `arp_announce` values to put back on exit, per interface name.
     arp_announce: Vec<(String, String)>,
     /// The CARP groups joined on each vhid interface, left on exit.
-    memberships: Vec<Membership>,
+    memberships: Memberships,
 }
 
 /// Runs the agent until SIGTERM/SIGINT; then bows out, withdraws the VIPs,
@@ -132,7 +136,14 @@ impl Daemon {
             attach(&mut dataplane, &netlink, iface, config.xdp_mode).await?;
             senders.insert(iface.index, FrameSender::open(iface.index)?);
         }
-        let memberships = join_groups(&config, &interfaces)?;
+        // Both groups on every vhid interface; only a family its VIPs use
+        // must succeed (net::membership says why both).
+        let memberships = Memberships::join(interfaces.values().map(|iface| {
+            let vips = config.vhids.iter().filter(|v| v.interface == iface.name);
+            let addrs = vips.flat_map(|v| v.vips.iter().map(|vip| vip.addr));
+            (iface, Families::of(addrs))
+        }))
+        .context("joining the CARP multicast groups")?;
         let mut daemon = Self {
             start: Instant::now(),
             engine: Engine::new(),
@@ -308,14 +319,7 @@ impl Daemon {
         for &ifindex in &self.promiscuous {
             let _ = self.netlink.set_promiscuous(ifindex, false).await;
         }
-        for membership in self.memberships.drain(..) {
-            let index = membership.ifindex();
-            let name = self.interfaces.get(&index).map_or("?", |i| i.name.as_str());
-            match membership.leave() {
-                Ok(()) => info!("{name}: left the CARP multicast groups"),
-                Err(err) => warn!("{name}: {err}"),
-            }
-        }
+        self.memberships.leave();
         for (interface, previous) in &self.arp_announce {
             if let Err(err) = sysctl::restore_arp_announce(interface, previous) {
                 warn!("{err}");
@@ -366,46 +370,6 @@ async fn attach(
         ),
     }
     Ok(())
-}
-
-/// Set to 1 in tests only: skip the multicast joins, to show what goes
-/// wrong without them (both agents MASTER behind a snooping switch).
-const SKIP_JOIN_ENV: &str = "CARP_DEBUG_SKIP_MULTICAST_JOIN";
-
-/// Joins 224.0.0.18 and ff02::12 on every vhid interface; a failure is fatal
-/// only for a family that interface's VIPs use (see `net::membership`).
-fn join_groups(
-    config: &Config,
-    interfaces: &BTreeMap<u32, Interface>,
-) -> anyhow::Result<Vec<Membership>> {
-    if std::env::var(SKIP_JOIN_ENV).is_ok_and(|v| v == "1") {
-        warn!("{SKIP_JOIN_ENV}=1: not joining the CARP multicast groups (a test setting)");
-        return Ok(Vec::new());
-    }
-    let mut memberships = Vec::new();
-    for iface in interfaces.values() {
-        let vips = config
-            .vhids
-            .iter()
-            .filter(|v| v.interface == iface.name)
-            .flat_map(|v| &v.vips);
-        let mut families = Families::default();
-        for vip in vips {
-            families.ipv4 |= vip.addr.is_ipv4();
-            families.ipv6 |= vip.addr.is_ipv6();
-        }
-        let membership = Membership::join(iface.index, families)
-            .with_context(|| format!("{}: joining the CARP multicast groups", iface.name))?;
-        info!("{}: joined {}", iface.name, membership.groups());
-        for skipped in &membership.skipped {
-            warn!(
-                "{}: {skipped}; no vhid here uses that family, so nothing depends on it",
-                iface.name
-            );
-        }
-        memberships.push(membership);
-    }
-    Ok(memberships)
 }
 
 fn vip_key(ifindex: u32, addr: IpAddr) -> VipKey {

@@ -27,10 +27,17 @@
 //! VIPs do not use may fail to join (IPv6 disabled on it) with only a warning.
 
 use std::io;
-use std::net::{Ipv4Addr, Ipv6Addr};
+use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
 use std::os::fd::{AsRawFd as _, FromRawFd as _, OwnedFd};
 
+use tracing::{info, warn};
+
+use super::Interface;
 use super::error::NetError;
+
+/// Set to 1 in tests only: the agent joins nothing, to show what goes wrong
+/// without the joins (two MASTERs behind a snooping switch).
+pub const SKIP_JOIN_ENV: &str = "CARP_DEBUG_SKIP_MULTICAST_JOIN";
 
 /// The CARP group of IPv4 (the VRRP one too).
 pub const GROUP_V4: Ipv4Addr = Ipv4Addr::new(224, 0, 0, 18);
@@ -43,6 +50,61 @@ pub const GROUP_V6: Ipv6Addr = Ipv6Addr::new(0xff02, 0, 0, 0, 0, 0, 0, 0x12);
 pub struct Families {
     pub ipv4: bool,
     pub ipv6: bool,
+}
+
+impl Families {
+    /// The families of these addresses (an interface's VIPs).
+    pub fn of(addrs: impl IntoIterator<Item = IpAddr>) -> Families {
+        addrs
+            .into_iter()
+            .fold(Families::default(), |f, addr| Families {
+                ipv4: f.ipv4 || addr.is_ipv4(),
+                ipv6: f.ipv6 || addr.is_ipv6(),
+            })
+    }
+}
+
+/// The groups joined on every vhid interface of the agent, by name.
+#[derive(Debug, Default)]
+pub struct Memberships {
+    joined: Vec<(String, Membership)>,
+}
+
+impl Memberships {
+    /// Joins both groups on each interface, logging which were joined; the
+    /// families say which groups each interface cannot do without. Nothing
+    /// is joined when [`SKIP_JOIN_ENV`] is 1.
+    pub fn join<'a>(
+        interfaces: impl IntoIterator<Item = (&'a Interface, Families)>,
+    ) -> Result<Memberships, NetError> {
+        let mut memberships = Memberships::default();
+        if std::env::var(SKIP_JOIN_ENV).is_ok_and(|v| v == "1") {
+            warn!("{SKIP_JOIN_ENV}=1: not joining the CARP multicast groups (a test setting)");
+            return Ok(memberships);
+        }
+        for (iface, required) in interfaces {
+            let membership = Membership::join(iface.index, required)?;
+            info!("{}: joined {}", iface.name, membership.groups());
+            for skipped in &membership.skipped {
+                warn!(
+                    "{}: {skipped}; no vhid here uses that family, so nothing depends on it",
+                    iface.name
+                );
+            }
+            memberships.joined.push((iface.name.clone(), membership));
+        }
+        Ok(memberships)
+    }
+
+    /// Leaves every group (at exit), logging each interface's outcome.
+    pub fn leave(&mut self) {
+        for (name, membership) in self.joined.drain(..) {
+            match membership.leave() {
+                Ok(()) => info!("{name}: left the CARP multicast groups"),
+                Err(err) => warn!("{name}: {err}"),
+            }
+        }
+    }
 }
 
 /// The groups joined on one interface; dropping it leaves them (the

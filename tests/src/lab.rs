@@ -89,7 +89,11 @@ impl Lab {
             // br0 inherits it: its link-local, the source of its MLD queries,
             // is usable at once. Hosts ignore queries from any other source
             // (RFC 3810), and a bridge without one is no IPv6 querier.
-            switch.run("sysctl", &["-qw", "net.ipv6.conf.default.accept_dad=0"])?;
+            // /proc/sys/net shows the namespace of the thread that opens it.
+            let path = "/proc/sys/net/ipv6/conf/default/accept_dad";
+            switch
+                .enter(|| fs::write(path, "0"))
+                .with_context(|| format!("{path} in {}", switch.name))?;
             switch.ip(&[
                 "link",
                 "add",

@@ -62,6 +62,7 @@ fn sample_file_parses() {
     let config = parse(&text).unwrap();
     assert_eq!(config.control_socket, Path::new("/run/carp-agent.sock"));
     assert_eq!(config.bpffs, Path::new("/sys/fs/bpf"));
+    assert_eq!(config.state_dir, Path::new("/run/carp-agent"));
     assert_eq!(config.xdp_mode, AttachMode::Auto);
     assert_eq!(config.hook_timeout, Duration::from_secs(30));
     assert_eq!(config.demotion, 0);
@@ -95,7 +96,7 @@ fn sample_file_parses() {
 #[test]
 fn defaults_and_overrides() {
     let text = format!(
-        "control_socket = \"/tmp/c.sock\"\nxdp_mode = \"skb\"\nhook_timeout_ms = 1500\n\
+        "control_socket = \"/tmp/c.sock\"\nstate_dir = \"/tmp/st\"\nxdp_mode = \"skb\"\nhook_timeout_ms = 1500\n\
          demotion = 10\n{}",
         one_vhid(
             "advbase = 0\nflavor = \"openbsd\"\npreempt = true\nreal_mac = true\n\
@@ -106,6 +107,7 @@ fn defaults_and_overrides() {
     assert_eq!(config.xdp_mode, AttachMode::Skb);
     assert_eq!(config.hook_timeout, Duration::from_millis(1500));
     assert_eq!(config.demotion, 10);
+    assert_eq!(config.state_dir, Path::new("/tmp/st"));
     let v = &config.vhids[0];
     assert_eq!(
         (v.advbase, v.flavor, v.preempt, v.real_mac),
@@ -321,4 +323,23 @@ fn hooks_need_exactly_one_program() {
         "{base}[[vhid.hook]]\non = [\"primary\"]\nshell = \"true\"\n"
     ));
     assert!(msg.contains("unknown variant `primary`"), "{msg}");
+}
+
+#[test]
+fn tie_break_key_reaches_the_engine() {
+    use carp_agent::engine::TieBreak;
+    let source = "10.0.0.1".parse().unwrap();
+    let cases = [
+        ("", TieBreak::LowerAddress),
+        ("tie_break = \"lower-address\"", TieBreak::LowerAddress),
+        ("tie_break = \"higher-address\"", TieBreak::HigherAddress),
+        ("tie_break = \"yield\"", TieBreak::AlwaysYield),
+    ];
+    for (line, expected) in cases {
+        let config = parse(&one_vhid(line)).unwrap();
+        let engine = config.vhids[0].engine_config(source);
+        assert_eq!(engine.tie_break, expected, "{line:?}");
+    }
+    let (_, msg) = error(&one_vhid("tie_break = \"higher\""));
+    assert!(msg.contains("tie_break") || msg.contains("higher"), "{msg}");
 }

@@ -161,3 +161,28 @@ fn config_file_conflicts_with_vhid_flags_but_globals_override() {
         "{err}"
     );
 }
+
+#[test]
+fn tie_break_flag_reaches_the_engine_and_conflicts_with_config() {
+    use carp_agent::engine::TieBreak;
+    let base = "--interface eth0 --vhid 1 --password p --vip 10.0.0.100";
+    let source = "10.0.0.1".parse().unwrap();
+    for (flag, expected) in [
+        ("", TieBreak::LowerAddress),
+        ("--tie-break lower-address", TieBreak::LowerAddress),
+        ("--tie-break higher-address", TieBreak::HigherAddress),
+        ("--tie-break yield", TieBreak::AlwaysYield),
+    ] {
+        let c = config(&format!("{base} {flag}")).unwrap();
+        assert_eq!(
+            c.vhids[0].engine_config(source).tie_break,
+            expected,
+            "{flag}"
+        );
+    }
+    let argv = ["run", "--config", "/etc/carp.toml", "--tie-break", "yield"];
+    assert!(Cli::try_parse_from(argv).is_err(), "--config replaces it");
+    let argv = ["run", "--interface", "eth0", "--tie-break", "higher"];
+    let err = Cli::try_parse_from(argv).err().unwrap().to_string();
+    assert!(err.contains("lower-address"), "lists the choices: {err}");
+}

@@ -357,3 +357,59 @@ fn unreadable_captures_are_usage_errors() {
         );
     }
 }
+
+/// OpenBSD signs without link-local VIPs (its NOV6LL context); `decode`
+/// accepts that form and says so, and the FreeBSD form as plain "ok".
+#[test]
+fn openbsd_digest_without_link_local_vips_is_ok() {
+    use carp_agent::proto::{Advertisement, Auth, AuthKey, FrameBuilder, LinkLocalVips, VipSet};
+    let key: AuthKey = "obsd".parse().unwrap();
+    let vips: VipSet = ["fe80::1", "2001:db8::1"]
+        .iter()
+        .map(|s| s.parse().unwrap())
+        .collect();
+    let source = "fe80::5".parse().unwrap();
+    let packet = |form| {
+        let mut advert = Advertisement {
+            vhid: 3,
+            advskew: 0,
+            advbase: 1,
+            demote: 0,
+            counter: 0x1122_3344_5566_7788,
+            md: [0; 20],
+        };
+        advert.sign(&Auth::new(&key, vips.clone()).sending(form));
+        hex::encode(FrameBuilder::new(3).frame(source, &advert.encode()))
+    };
+    let args = [
+        "--password",
+        "obsd",
+        "--vip",
+        "fe80::1",
+        "--vip",
+        "2001:db8::1/64",
+    ];
+    let run = |hex: &str| {
+        let mut all = args.to_vec();
+        all.push(hex);
+        decode(&all)
+    };
+    let openbsd = run(&packet(LinkLocalVips::Omitted));
+    assert!(openbsd.status.success(), "{}", stdout(&openbsd));
+    assert!(
+        stdout(&openbsd).ends_with("ok (OpenBSD digest: link-local VIPs left out)\n"),
+        "{}",
+        stdout(&openbsd)
+    );
+    let freebsd = run(&packet(LinkLocalVips::Included));
+    assert!(stdout(&freebsd).ends_with(" ok\n"), "{}", stdout(&freebsd));
+    // Without fe80::1 configured, the FreeBSD digest (which covers it) fails.
+    let out = decode(&[
+        "--password",
+        "obsd",
+        "--vip",
+        "2001:db8::1",
+        &packet(LinkLocalVips::Included),
+    ]);
+    assert!(stdout(&out).contains("badauth"), "{}", stdout(&out));
+}

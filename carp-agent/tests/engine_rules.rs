@@ -9,6 +9,11 @@ use carp_agent::engine::{
 };
 
 const IF1: Iface = Iface(1);
+const RULES: [TieBreak; 3] = [
+    TieBreak::LowerAddress,
+    TieBreak::HigherAddress,
+    TieBreak::AlwaysYield,
+];
 const IF2: Iface = Iface(2);
 
 fn ip(last: u8) -> IpAddr {
@@ -47,7 +52,7 @@ fn changes(actions: &[Action]) -> Vec<(u8, State, State, Reason)> {
                 to,
                 reason,
             } => Some((key.vhid, *from, *to, reason.clone())),
-            Action::SendAdvert { .. } => None,
+            _ => None,
         })
         .collect()
 }
@@ -63,7 +68,7 @@ fn adverts(actions: &[Action]) -> Vec<(u8, u8, u8, u8)> {
                 advskew,
                 demote,
             } => Some((key.vhid, *advbase, *advskew, *demote)),
-            Action::StateChange { .. } => None,
+            _ => None,
         })
         .collect()
 }
@@ -184,6 +189,11 @@ fn master_yields_to_more_preferred_or_equal_by_rule() {
         (HigherAddress, 9, 1, 50, true),
         (HigherAddress, 1, 1, 50, false),
         (HigherAddress, 5, 1, 50, false), // our own address: a looped-back advert
+        (LowerAddress, 1, 1, 0, true),
+        (LowerAddress, 1, 1, 50, true),
+        (LowerAddress, 9, 1, 50, false),
+        (LowerAddress, 9, 1, 51, false),
+        (LowerAddress, 5, 1, 50, false),
         (AlwaysYield, 1, 1, 50, true),
         (AlwaysYield, 9, 1, 50, true),
         (AlwaysYield, 1, 1, 51, false),
@@ -200,31 +210,70 @@ fn master_yields_to_more_preferred_or_equal_by_rule() {
             Some(expected),
             "{tie_break:?} from .{source} {advbase}/{advskew}"
         );
-        assert!(adverts(&actions).is_empty(), "a yield sends nothing");
+        let label = format!("{tie_break:?} from .{source} {advbase}/{advskew}");
+        let reasserts = actions
+            .iter()
+            .filter(|a| matches!(a, Action::Reassert { .. }))
+            .count();
+        if yields || source == 5 {
+            assert!(
+                adverts(&actions).is_empty(),
+                "{label}: a yield sends nothing"
+            );
+            assert_eq!(reasserts, 0, "{label}");
+        } else {
+            // The loser must hear us at once, and neighbours it drew away
+            // must come back.
+            assert_eq!(adverts(&actions), vec![(1, 1, 50, 0)], "{label}");
+            assert_eq!(reasserts, 1, "{label}");
+        }
         if yields {
             let reason = &changes(&actions)[0].3;
             let text = reason.to_string();
             match tie_break {
                 AlwaysYield => assert!(matches!(reason, Reason::EqualMaster { .. }), "{text}"),
-                HigherAddress => assert!(text.starts_with("more preferred master"), "{text}"),
+                HigherAddress | LowerAddress => {
+                    assert!(text.starts_with("more preferred master"), "{text}")
+                }
             }
-            // master-down armed from the yield
-            assert_eq!(engine.next_timeout(), Some(secs(7.0 + 50.0 / 256.0)));
+            // master-down armed from the yield; after a yield on a tie by
+            // address, 1.5 of the winner's intervals (it may have yielded too)
+            let by_address = matches!(
+                reason,
+                Reason::MorePreferredMaster {
+                    by_address: true,
+                    ..
+                }
+            );
+            let expected = if by_address {
+                secs(4.0 + 1.5 * (f64::from(advbase) + f64::from(advskew) / 256.0))
+            } else {
+                secs(7.0 + 50.0 / 256.0)
+            };
+            assert_eq!(engine.next_timeout(), Some(expected), "{label}");
         }
     }
 }
 
 #[test]
-fn equal_masters_leave_exactly_one_master_with_the_address_rule() {
-    let (mut low, _) = master(VhidConfig::new(1, ip(1)).advskew(10));
-    let (mut high, _) = master(VhidConfig::new(1, ip(2)).advskew(10));
-    // each hears the other's advert
-    low.handle_advert(secs(4.0), key(1), advert(2, 1, 10))
-        .unwrap();
-    high.handle_advert(secs(4.0), key(1), advert(1, 1, 10))
-        .unwrap();
-    assert_eq!(low.state(key(1)), Some(State::Backup));
-    assert_eq!(high.state(key(1)), Some(State::Master));
+fn equal_masters_leave_exactly_one_master_with_the_address_rules() {
+    // (rule, which one stays): the default keeps the lower address, as ucarp.
+    let cases = [
+        (TieBreak::default(), State::Master, State::Backup),
+        (TieBreak::LowerAddress, State::Master, State::Backup),
+        (TieBreak::HigherAddress, State::Backup, State::Master),
+    ];
+    for (rule, low_ends, high_ends) in cases {
+        let (mut low, _) = master(VhidConfig::new(1, ip(1)).advskew(10).tie_break(rule));
+        let (mut high, _) = master(VhidConfig::new(1, ip(2)).advskew(10).tie_break(rule));
+        // each hears the other's advert
+        low.handle_advert(secs(4.0), key(1), advert(2, 1, 10))
+            .unwrap();
+        high.handle_advert(secs(4.0), key(1), advert(1, 1, 10))
+            .unwrap();
+        assert_eq!(low.state(key(1)), Some(low_ends), "{rule:?}");
+        assert_eq!(high.state(key(1)), Some(high_ends), "{rule:?}");
+    }
     // FreeBSD's rule makes both yield
     let tie = TieBreak::AlwaysYield;
     let (mut a, _) = master(VhidConfig::new(1, ip(1)).advskew(10).tie_break(tie));
@@ -243,20 +292,24 @@ fn backup_preemption_table() {
     let cases = [
         (true, 1, 1, 51, true),
         (true, 1, 2, 0, true),
-        (true, 1, 1, 50, true), // equal, we have the higher address
+        // Equal: never preempted, whichever address is higher.
+        (true, 1, 1, 50, false),
         (true, 9, 1, 50, false),
         (true, 1, 1, 49, false),
         (false, 1, 1, 51, false),
         (false, 1, 2, 0, false),
         (false, 1, 1, 50, false),
     ];
-    for (preempt, source, advbase, advskew, takes_over) in cases {
-        let mut engine = backup(config().advskew(50).preempt(preempt));
+    for ((preempt, source, advbase, advskew, takes_over), rule) in cases
+        .into_iter()
+        .flat_map(|case| RULES.map(|rule| (case, rule)))
+    {
+        let mut engine = backup(config().advskew(50).preempt(preempt).tie_break(rule));
         engine
             .handle_advert(secs(1.0), key(1), advert(source, advbase, advskew))
             .unwrap();
         let actions = drain(&mut engine);
-        let label = format!("preempt {preempt} from .{source} {advbase}/{advskew}");
+        let label = format!("{rule:?} preempt {preempt} from .{source} {advbase}/{advskew}");
         if takes_over {
             assert_eq!(engine.state(key(1)), Some(State::Master), "{label}");
             let text = changes(&actions)[0].3.to_string();
@@ -391,14 +444,16 @@ fn demoted_master_yields_with_the_demotion_in_the_log() {
 }
 
 #[test]
-fn demotion_on_a_backup_sends_nothing_but_slows_master_down() {
+fn demotion_on_a_backup_sends_nothing_and_leaves_master_down() {
+    // FreeBSD arms master-down with the configured advskew; the demotion only
+    // changes what a MASTER puts on the wire.
     let mut engine = backup(config());
     engine.demote(secs(1.0), 60);
     assert!(drain(&mut engine).is_empty());
     engine
         .handle_advert(secs(2.0), key(1), advert(1, 1, 0))
         .unwrap();
-    assert_eq!(engine.next_timeout(), Some(secs(5.0 + 60.0 / 256.0)));
+    assert_eq!(engine.next_timeout(), Some(secs(5.0)));
 }
 
 #[test]
@@ -523,8 +578,8 @@ fn shutdown_sends_bow_out_from_masters_only_then_goes_quiet() {
     engine.add_vhid(Time::ZERO, IF1, silent).unwrap();
     engine.handle_timeout(secs(3.1));
     engine
-        .handle_advert(secs(3.2), key(2), advert(9, 1, 0))
-        .unwrap(); // vhid 2 yields
+        .handle_advert(secs(3.2), key(2), advert(1, 1, 0))
+        .unwrap(); // vhid 2 yields to the lower address
     drain(&mut engine);
 
     engine.shutdown(secs(4.0));
@@ -766,4 +821,111 @@ fn bow_out_with_another_live_master() {
             assert_eq!(status.deadline, Some(secs(1.1 + 3.0 + 100.0 / 256.0)));
         }
     }
+}
+
+#[test]
+fn will_time_out_threshold_follows_each_bsd() {
+    // (flavor, our advbase, our advskew, master advbase, advskew) -> takes over?
+    // FreeBSD and OpenBSD both compare the master's interval with
+    // 3*advbase + advskew/256 (not 3*(advbase + advskew/256)); OpenBSD skips
+    // the rule when its advbase is 0.
+    let cases = [
+        (Flavor::FreeBsd, 1, 200, 4, 0, true),
+        (Flavor::OpenBsd, 1, 200, 4, 0, true), // 3.78 s < 4 s
+        (Flavor::OpenBsd, 1, 200, 3, 201, true),
+        (Flavor::OpenBsd, 1, 200, 3, 200, false),
+        (Flavor::OpenBsd, 0, 100, 1, 0, false), // advbase 0: rule skipped
+        (Flavor::OpenBsd, 0, 100, 2, 0, false),
+    ];
+    for (flavor, advbase, advskew, m_base, m_skew, takes_over) in cases {
+        let cfg = config().flavor(flavor).advbase(advbase).advskew(advskew);
+        let mut engine = backup(cfg);
+        engine
+            .handle_advert(secs(0.1), key(1), advert(1, m_base, m_skew))
+            .unwrap();
+        let label = format!("{flavor:?} {advbase}/{advskew} hears {m_base}/{m_skew}");
+        let expected = if takes_over {
+            State::Master
+        } else {
+            State::Backup
+        };
+        assert_eq!(engine.state(key(1)), Some(expected), "{label}");
+        if takes_over {
+            let text = changes(&drain(&mut engine))[0].3.to_string();
+            assert!(text.contains("time-out threshold"), "{label}: {text}");
+        }
+    }
+}
+
+#[test]
+fn openbsd_demotes_by_one_per_event_freebsd_by_240() {
+    let mut engine = Engine::new();
+    engine.set_link(Time::ZERO, IF1, true);
+    engine.set_link(Time::ZERO, IF2, true);
+    let obsd = VhidKey {
+        iface: IF1,
+        vhid: 1,
+    };
+    let fbsd = VhidKey {
+        iface: IF1,
+        vhid: 2,
+    };
+    engine
+        .add_vhid(Time::ZERO, IF1, config().flavor(Flavor::OpenBsd))
+        .unwrap();
+    engine
+        .add_vhid(Time::ZERO, IF1, VhidConfig::new(2, ip(5)).advskew(10))
+        .unwrap();
+    engine.handle_timeout(secs(3.5));
+    drain(&mut engine);
+    assert_eq!(engine.state(fbsd), Some(State::Master));
+    // IF2 (an uplink carrying no vhid of these) goes down, then a send error
+    // run on the OpenBSD vhid.
+    engine.set_link(secs(4.0), IF2, false);
+    let sent = adverts(&drain(&mut engine));
+    assert!(
+        sent.contains(&(1, 1, 0, 1)),
+        "OpenBSD: demote byte 1: {sent:?}"
+    );
+    assert!(!sent.contains(&(2, 1, 250, 0)), "clamped to 240: {sent:?}");
+    assert!(sent.contains(&(2, 1, 240, 0)), "FreeBSD: +240: {sent:?}");
+    for _ in 0..3 {
+        engine.report_send(secs(4.5), obsd, false).unwrap();
+    }
+    let sent = adverts(&drain(&mut engine));
+    assert!(sent.contains(&(1, 1, 0, 2)), "one more event: {sent:?}");
+    assert_eq!(engine.demotion_for(Flavor::OpenBsd), 2);
+    assert_eq!(engine.demotion_for(Flavor::FreeBsd), 480);
+    assert_eq!(engine.status(fbsd).unwrap().advertised.advskew, 240);
+}
+
+#[test]
+fn freebsd_master_down_uses_the_configured_advskew() {
+    let mut engine = backup(config().advskew(100));
+    engine.demote(secs(1.0), 100);
+    engine
+        .handle_advert(secs(1.0), key(1), advert(1, 1, 0))
+        .unwrap();
+    // 3 + 100/256 s after the advert, not 3 + 200/256 s.
+    assert_eq!(engine.next_timeout(), Some(secs(4.0 + 100.0 / 256.0)));
+}
+
+#[test]
+fn reassertion_is_rate_limited_to_once_a_second() {
+    let (mut engine, at) = master(config());
+    let less_preferred = advert(1, 1, 100);
+    let mut reasserts = Vec::new();
+    for step in 0..30 {
+        let now = at + Duration::from_millis(100 * step);
+        engine.handle_advert(now, key(1), less_preferred).unwrap();
+        let actions = drain(&mut engine);
+        if actions
+            .iter()
+            .any(|a| matches!(a, Action::Reassert { peer, .. } if peer.source == ip(1)))
+        {
+            reasserts.push(step);
+        }
+    }
+    assert_eq!(reasserts, vec![0, 10, 20]);
+    assert_eq!(engine.state(key(1)), Some(State::Master));
 }

@@ -88,6 +88,11 @@ fn script(dir: &Path, name: &str, body: &str) -> PathBuf {
 /// Starts ucarp on host 0 for vhid 1 with the VIP; `-z` runs the down script
 /// on exit. Its scripts get `<interface> <vip>` as arguments.
 fn start_ucarp(lab: &Lab, password: &str, advskew: &str) -> Ucarp {
+    start_ucarp_on(lab, UCARP_HOST, password, advskew)
+}
+
+/// [`start_ucarp`] on host `i`.
+fn start_ucarp_on(lab: &Lab, i: usize, password: &str, advskew: &str) -> Ucarp {
     assert!(
         Path::new(UCARP).exists(),
         "{UCARP} is missing: apt-get install ucarp"
@@ -108,7 +113,7 @@ fn start_ucarp(lab: &Lab, password: &str, advskew: &str) -> Ucarp {
     );
     let log = lab.dir.join("ucarp.log");
     let file = fs::File::create(&log).unwrap();
-    let host = &lab.hosts[UCARP_HOST];
+    let host = &lab.hosts[i];
     let mut cmd = host.ns.command(UCARP);
     cmd.args([
         "-i", "eth0", "-s", &host.addr, "-v", "1", "-p", password, "-a", VIP, "-b", "1", "-k",
@@ -129,22 +134,25 @@ fn start_ucarp(lab: &Lab, password: &str, advskew: &str) -> Ucarp {
 }
 
 fn start_agent(lab: &mut Lab, advskew: &str) {
-    lab.start_agent(
-        AGENT_HOST,
-        &[
-            "--vhid",
-            "1",
-            "--password",
-            PASSWORD,
-            "--vip",
-            "10.77.0.100/24",
-            "--advbase",
-            "1",
-            "--advskew",
-            advskew,
-        ],
-    )
-    .expect("start agent");
+    start_agent_on(lab, AGENT_HOST, advskew, &[]);
+}
+
+/// Our agent on host `i` for vhid 1, with `extra` flags.
+fn start_agent_on(lab: &mut Lab, i: usize, advskew: &str, extra: &[&str]) {
+    let mut args = vec![
+        "--vhid",
+        "1",
+        "--password",
+        PASSWORD,
+        "--vip",
+        "10.77.0.100/24",
+        "--advbase",
+        "1",
+        "--advskew",
+        advskew,
+    ];
+    args.extend_from_slice(extra);
+    lab.start_agent(i, &args).expect("start agent");
 }
 
 fn real_mac(lab: &Lab, i: usize) -> String {
@@ -288,4 +296,174 @@ fn ucarp_with_a_wrong_password_is_counted_as_badauth_and_both_are_master() {
         "names ucarp's address: {}",
         warnings[0]
     );
+}
+
+/// Who is MASTER of vhid 1 now: (ours, ucarp's).
+fn masters(lab: &Lab, agent: usize, ucarp: &Ucarp) -> (bool, bool) {
+    (
+        lab.state(agent, 1).as_deref() == Some("MASTER"),
+        ucarp.state().as_deref() == Some("MASTER"),
+    )
+}
+
+/// Samples for `how_long` that exactly the expected one of the two is
+/// MASTER and the client's neighbour entry for the VIP stays `mac`.
+fn assert_settled(
+    lab: &Lab,
+    agent: usize,
+    ucarp: &Ucarp,
+    ours_wins: bool,
+    mac: &str,
+    how_long: Duration,
+    context: &str,
+) {
+    let start = Instant::now();
+    while start.elapsed() < how_long {
+        let (ours, theirs) = masters(lab, agent, ucarp);
+        assert_eq!(
+            (ours, theirs),
+            (ours_wins, !ours_wins),
+            "{context}: (ours MASTER, ucarp MASTER) after {:?}\nagent log:\n{}\nucarp log:\n{}",
+            start.elapsed(),
+            lab.log(agent),
+            ucarp.log()
+        );
+        assert_eq!(
+            lab.client_neighbour_mac(VIP),
+            mac,
+            "{context}: the client's entry moved after {:?}",
+            start.elapsed()
+        );
+        std::thread::sleep(Duration::from_millis(100));
+    }
+}
+
+/// Scenario 9d: equal advbase and advskew, ucarp MASTER first, ours started
+/// with --preempt, in both address orders. Nobody preempts an equal master:
+/// ucarp stays MASTER and the client's entry stays on ucarp's MAC. (With the
+/// old higher-address rule, ours at .12 preempted ucarp at .11 and both
+/// stayed MASTER for good.)
+#[test]
+fn equal_rank_with_preempt_never_takes_over_from_ucarp_in_either_order() {
+    if !require_root("e2e scenario 9d") {
+        return;
+    }
+    for (ucarp_host, agent_host) in [(0, 1), (1, 0)] {
+        let context = format!(
+            "ucarp on .{} MASTER, ours on .{} with --preempt",
+            11 + ucarp_host,
+            11 + agent_host
+        );
+        let mut lab = Lab::new(&format!("u9d{ucarp_host}"), 2).unwrap();
+        let ucarp = start_ucarp_on(&lab, ucarp_host, PASSWORD, "0");
+        ucarp.wait_state("MASTER", Duration::from_secs(6));
+        client_pings_vip(&lab, &context);
+        let ucarp_mac = real_mac(&lab, ucarp_host);
+        assert_eq!(lab.client_neighbour_mac(VIP), ucarp_mac, "{context}");
+        start_agent_on(&mut lab, agent_host, "0", &["--preempt"]);
+        lab.wait_state(agent_host, 1, "BACKUP", Duration::from_secs(3))
+            .unwrap();
+        // Past our master-down (3 s) and several of ucarp's adverts.
+        assert_settled(
+            &lab,
+            agent_host,
+            &ucarp,
+            false,
+            &ucarp_mac,
+            Duration::from_secs(5),
+            &context,
+        );
+        client_pings_vip(&lab, &context);
+    }
+}
+
+/// Scenario 9e: a partition heals with ucarp and ours both MASTER at equal
+/// rank, in both address orders. Both rules keep the lower address (ucarp
+/// compares the last octet first; .11 < .12 either way): exactly one MASTER
+/// within a couple of intervals, and the client's entry settles on the
+/// winner's MAC and stays there.
+#[test]
+fn healed_partition_with_ucarp_leaves_the_lower_address_master_in_either_order() {
+    if !require_root("e2e scenario 9e") {
+        return;
+    }
+    for (ucarp_host, agent_host) in [(0, 1), (1, 0)] {
+        let ours_wins = agent_host < ucarp_host;
+        let context = format!(
+            "ucarp on .{}, ours on .{}, partition healed",
+            11 + ucarp_host,
+            11 + agent_host
+        );
+        let mut lab = Lab::new(&format!("u9e{ucarp_host}"), 2).unwrap();
+        // Isolated bridge ports cannot reach each other but still reach the
+        // client's port: the two routers are partitioned, the client is not.
+        let switch = lab.switch.name.clone();
+        let isolate = |on: &str| {
+            for port in ["p1", "p2"] {
+                carp_tests::netns::sh(
+                    "bridge",
+                    &["-n", &switch, "link", "set", "dev", port, "isolated", on],
+                )
+                .unwrap();
+            }
+        };
+        isolate("on");
+        let ucarp = start_ucarp_on(&lab, ucarp_host, PASSWORD, "0");
+        start_agent_on(&mut lab, agent_host, "0", &[]);
+        ucarp.wait_state("MASTER", Duration::from_secs(6));
+        lab.wait_state(agent_host, 1, "MASTER", Duration::from_secs(6))
+            .unwrap();
+        // The client learns the VIP while both answer (split brain): its
+        // entry is on whichever MAC answered last.
+        let _ = lab
+            .client
+            .run("ping", &["-c", "2", "-i", "0.2", "-W", "1", VIP]);
+        let split_mac = lab.client_neighbour_mac(VIP);
+        assert!(!split_mac.is_empty(), "{context}: the client has an entry");
+        isolate("off");
+        let winner_mac = if ours_wins {
+            "00:00:5e:00:01:01".to_string()
+        } else {
+            real_mac(&lab, ucarp_host)
+        };
+        // The loser yields on the winner's first advert, the winner
+        // re-announces on the loser's, and again two adverts later: a Linux
+        // client ignores a gratuitous ARP within 1 s (locktime) of its last
+        // update, which the split brain may just have made. So: settled
+        // within about three intervals.
+        let start = Instant::now();
+        while masters(&lab, agent_host, &ucarp) != (ours_wins, !ours_wins)
+            || lab.client_neighbour_mac(VIP) != winner_mac
+        {
+            assert!(
+                start.elapsed() < Duration::from_secs(5),
+                "{context}: not settled 5 s after the heal: {:?}, client entry {}\nagent log:\n{}\nucarp log:\n{}",
+                masters(&lab, agent_host, &ucarp),
+                lab.client_neighbour_mac(VIP),
+                lab.log(agent_host),
+                ucarp.log()
+            );
+            std::thread::sleep(Duration::from_millis(50));
+        }
+        println!(
+            "{context}: settled {:?} after the heal (client entry {split_mac} -> {winner_mac})",
+            start.elapsed()
+        );
+        assert_settled(
+            &lab,
+            agent_host,
+            &ucarp,
+            ours_wins,
+            &winner_mac,
+            Duration::from_secs(4),
+            &context,
+        );
+        client_pings_vip(&lab, &context);
+        if ours_wins {
+            assert!(
+                lab.counter(agent_host, "reasserts").unwrap() >= 1,
+                "{context}: the winner re-announced"
+            );
+        }
+    }
 }

@@ -12,7 +12,7 @@ use pcap_file::pcap::PcapReader;
 use pcap_file::pcapng::{Block, PcapNgReader};
 
 use crate::proto::link::{ETHERTYPE_IPV4, ETHERTYPE_IPV6, ETHERTYPE_QINQ, ETHERTYPE_VLAN};
-use crate::proto::{Advertisement, Auth, AuthKey, DecodeError, Envelope, VipSet};
+use crate::proto::{Advertisement, Auth, AuthKey, DecodeError, Envelope, LinkLocalVips, VipSet};
 
 /// Decode CARP advertisements and check them against a password and VIP set.
 #[derive(Debug, clap::Args)]
@@ -187,7 +187,7 @@ struct Report {
     /// The header fields, if there are 36 payload bytes to read them from,
     /// even when the advert is rejected.
     fields: Option<Advertisement>,
-    verdict: Result<(), DecodeError>,
+    verdict: Result<LinkLocalVips, DecodeError>,
 }
 
 impl Report {
@@ -209,9 +209,10 @@ impl Report {
         Report {
             src: Some(envelope.src),
             fields: envelope.payload().ok().and_then(Advertisement::peek),
-            verdict: envelope
-                .advertisement()
-                .and_then(|advert| advert.authenticate(auth)),
+            verdict: envelope.advertisement().and_then(|advert| {
+                auth.verify_form(advert.vhid, advert.counter, &advert.md)
+                    .ok_or(DecodeError::BadAuth)
+            }),
         }
     }
 
@@ -242,7 +243,10 @@ impl fmt::Display for Report {
             )?;
         }
         match &self.verdict {
-            Ok(()) => f.write_str("ok"),
+            Ok(LinkLocalVips::Included) => f.write_str("ok"),
+            Ok(LinkLocalVips::Omitted) => {
+                f.write_str("ok (OpenBSD digest: link-local VIPs left out)")
+            }
             Err(err) => write!(f, "{}: {err}", err.counter_name()),
         }
     }

@@ -8,12 +8,12 @@ use crate::engine::State;
 use crate::hooks::{HookProgram, HookSpec};
 
 use super::{
-    Config, ConfigError, DEFAULT_BPFFS, DEFAULT_CONTROL_SOCKET, DEFAULT_HOOK_TIMEOUT, FlavorName,
-    VhidInput,
+    Config, ConfigError, DEFAULT_BPFFS, DEFAULT_CONTROL_SOCKET, DEFAULT_HOOK_TIMEOUT,
+    DEFAULT_STATE_DIR, FlavorName, TieBreakName, VhidInput,
 };
 
 /// The single-vhid flags, which `--config` replaces.
-const VHID_FLAGS: [&str; 13] = [
+const VHID_FLAGS: [&str; 14] = [
     "interface",
     "vhid",
     "password",
@@ -23,6 +23,7 @@ const VHID_FLAGS: [&str; 13] = [
     "advskew",
     "preempt",
     "flavor",
+    "tie_break",
     "real_mac",
     "source",
     "up_script",
@@ -63,6 +64,10 @@ pub struct RunArgs {
     /// Election semantics of the peers [default: freebsd].
     #[arg(long, value_enum)]
     pub flavor: Option<FlavorName>,
+    /// Which of two equal masters (same advbase, advskew, demote) stays
+    /// MASTER [default: lower-address]. An equal master is never preempted.
+    #[arg(long, value_enum)]
+    pub tie_break: Option<TieBreakName>,
     /// Send adverts from the NIC's MAC instead of the virtual MAC.
     #[arg(long)]
     pub real_mac: bool,
@@ -72,6 +77,10 @@ pub struct RunArgs {
     /// bpffs mount point for the pinned maps [default: /sys/fs/bpf].
     #[arg(long, value_name = "PATH")]
     pub bpffs: Option<PathBuf>,
+    /// Directory for the lock that keeps a second agent off the same bpffs
+    /// [default: /run/carp-agent].
+    #[arg(long, value_name = "DIR")]
+    pub state_dir: Option<PathBuf>,
     /// XDP attach mode [default: auto].
     #[arg(long, value_enum)]
     pub xdp_mode: Option<AttachMode>,
@@ -100,6 +109,7 @@ impl RunArgs {
             ("--advskew", self.advskew.is_some()),
             ("--preempt", self.preempt),
             ("--flavor", self.flavor.is_some()),
+            ("--tie-break", self.tie_break.is_some()),
             ("--real-mac", self.real_mac),
             ("--source", self.source.is_some()),
             ("--up-script", self.up_script.is_some()),
@@ -153,6 +163,9 @@ pub(super) fn build(args: &RunArgs) -> Result<Config, ConfigError> {
     if let Some(path) = &args.bpffs {
         config.bpffs = path.clone();
     }
+    if let Some(dir) = &args.state_dir {
+        config.state_dir = dir.clone();
+    }
     if let Some(mode) = args.xdp_mode {
         config.xdp_mode = mode;
     }
@@ -174,6 +187,7 @@ fn from_flags(args: &RunArgs) -> Result<Config, ConfigError> {
         advskew: args.advskew.map(i64::from),
         preempt: args.preempt,
         flavor: args.flavor.unwrap_or_default(),
+        tie_break: args.tie_break.unwrap_or_default(),
         real_mac: args.real_mac,
         password: args.password.clone(),
         password_file: args.password_file.clone(),
@@ -185,6 +199,7 @@ fn from_flags(args: &RunArgs) -> Result<Config, ConfigError> {
         vhids: vec![input.build(0)?],
         control_socket: DEFAULT_CONTROL_SOCKET.into(),
         bpffs: DEFAULT_BPFFS.into(),
+        state_dir: DEFAULT_STATE_DIR.into(),
         xdp_mode: AttachMode::default(),
         hook_timeout: DEFAULT_HOOK_TIMEOUT,
         demotion: 0,

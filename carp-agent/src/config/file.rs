@@ -12,8 +12,8 @@ use crate::engine::State;
 use crate::hooks::{HookProgram, HookSpec};
 
 use super::{
-    Config, ConfigError, DEFAULT_BPFFS, DEFAULT_CONTROL_SOCKET, DEFAULT_HOOK_TIMEOUT, FlavorName,
-    Reason, VhidInput,
+    Config, ConfigError, DEFAULT_BPFFS, DEFAULT_CONTROL_SOCKET, DEFAULT_HOOK_TIMEOUT,
+    DEFAULT_STATE_DIR, FlavorName, Reason, TieBreakName, VhidInput,
 };
 
 #[derive(Deserialize)]
@@ -21,6 +21,7 @@ use super::{
 struct FileConfig {
     control_socket: Option<PathBuf>,
     bpffs: Option<PathBuf>,
+    state_dir: Option<PathBuf>,
     xdp_mode: Option<String>,
     hook_timeout_ms: Option<u64>,
     #[serde(default)]
@@ -42,6 +43,8 @@ struct FileVhid {
     preempt: bool,
     #[serde(default)]
     flavor: FlavorName,
+    #[serde(default)]
+    tie_break: TieBreakName,
     #[serde(default)]
     real_mac: bool,
     password: Option<String>,
@@ -102,6 +105,7 @@ pub(super) fn parse(text: &str, origin: &Path) -> Result<Config, ConfigError> {
             .control_socket
             .unwrap_or_else(|| DEFAULT_CONTROL_SOCKET.into()),
         bpffs: file.bpffs.unwrap_or_else(|| DEFAULT_BPFFS.into()),
+        state_dir: file.state_dir.unwrap_or_else(|| DEFAULT_STATE_DIR.into()),
         xdp_mode,
         hook_timeout: file
             .hook_timeout_ms
@@ -157,6 +161,7 @@ fn vhid_input(v: FileVhid, index: usize, base: &Path) -> Result<VhidInput, Confi
         advskew: v.advskew,
         preempt: v.preempt,
         flavor: v.flavor,
+        tie_break: v.tie_break,
         real_mac: v.real_mac,
         password: v.password,
         password_file: v.password_file.map(|path| base.join(path)),

@@ -19,6 +19,7 @@
 //! ```toml
 //! control_socket = "/run/carp-agent.sock" # default
 //! bpffs = "/sys/fs/bpf"                   # default
+//! state_dir = "/run/carp-agent"           # default; holds the bpffs lock
 //! xdp_mode = "auto"                       # auto | native | skb
 //! hook_timeout_ms = 30000                 # default 30 s
 //! demotion = 0                            # initial host demotion
@@ -30,6 +31,7 @@
 //! advskew = 100                 # 0..=254, lower wins
 //! preempt = false
 //! flavor = "freebsd"            # freebsd | openbsd
+//! tie_break = "lower-address"   # lower-address | higher-address | yield
 //! real_mac = false              # advertise from the NIC's MAC, not the virtual MAC
 //! password = "testpass"         # at most 19 bytes; or password_file = "..."
 //! vips = ["192.168.1.50/24", "fd00::50/64"]  # prefix optional: /32, /128
@@ -57,7 +59,7 @@ use std::time::Duration;
 
 use crate::dataplane::AttachMode;
 use crate::engine::config::MAX_ADVSKEW;
-use crate::engine::{Flavor, VhidConfig};
+use crate::engine::{Flavor, TieBreak, VhidConfig};
 use crate::hooks::HookSpec;
 use crate::proto::AuthKey;
 
@@ -69,6 +71,8 @@ pub use vip::{Vip, VipError};
 pub const DEFAULT_CONTROL_SOCKET: &str = "/run/carp-agent.sock";
 /// Default bpffs mount point.
 pub const DEFAULT_BPFFS: &str = "/sys/fs/bpf";
+/// Default directory for the per-bpffs instance lock.
+pub const DEFAULT_STATE_DIR: &str = "/run/carp-agent";
 /// Default bound on one hook run.
 pub const DEFAULT_HOOK_TIMEOUT: Duration = Duration::from_secs(30);
 
@@ -78,6 +82,9 @@ pub struct Config {
     pub vhids: Vec<VhidSettings>,
     pub control_socket: PathBuf,
     pub bpffs: PathBuf,
+    /// Where the lock that keeps a second agent off `bpffs` lives (a bpffs
+    /// cannot hold regular files).
+    pub state_dir: PathBuf,
     pub xdp_mode: AttachMode,
     pub hook_timeout: Duration,
     /// Initial host demotion (`net.inet.carp.demotion`).
@@ -93,6 +100,8 @@ pub struct VhidSettings {
     pub advskew: u8,
     pub preempt: bool,
     pub flavor: Flavor,
+    /// Which of two equal masters stays MASTER.
+    pub tie_break: TieBreak,
     /// Send adverts from the NIC's own MAC instead of the virtual MAC.
     pub real_mac: bool,
     pub key: AuthKey,
@@ -109,6 +118,30 @@ pub enum FlavorName {
     #[default]
     Freebsd,
     Openbsd,
+}
+
+/// `--tie-break` / `tie_break =`: which of two equal masters stays MASTER.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, clap::ValueEnum, serde::Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum TieBreakName {
+    /// The lower source address stays (ucarp's order); converges with every peer.
+    #[default]
+    LowerAddress,
+    /// The higher source address stays (keepalived's VRRP rule); two masters
+    /// for good against ucarp.
+    HigherAddress,
+    /// Both yield (FreeBSD); the first master-down settles it.
+    Yield,
+}
+
+impl From<TieBreakName> for TieBreak {
+    fn from(name: TieBreakName) -> TieBreak {
+        match name {
+            TieBreakName::LowerAddress => TieBreak::LowerAddress,
+            TieBreakName::HigherAddress => TieBreak::HigherAddress,
+            TieBreakName::Yield => TieBreak::AlwaysYield,
+        }
+    }
 }
 
 impl From<FlavorName> for Flavor {
@@ -133,6 +166,7 @@ impl VhidSettings {
             .advskew(self.advskew)
             .preempt(self.preempt)
             .flavor(self.flavor)
+            .tie_break(self.tie_break)
     }
 
     /// The VIPs as `ADDR/PREFIX` strings (status reports, hook environment).
@@ -263,6 +297,7 @@ struct VhidInput {
     advskew: Option<i64>,
     preempt: bool,
     flavor: FlavorName,
+    tie_break: TieBreakName,
     real_mac: bool,
     password: Option<String>,
     password_file: Option<PathBuf>,
@@ -320,6 +355,7 @@ impl VhidInput {
             advskew,
             preempt: self.preempt,
             flavor: self.flavor.into(),
+            tie_break: self.tie_break.into(),
             real_mac: self.real_mac,
             key,
             vips,

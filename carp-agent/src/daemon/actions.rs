@@ -7,7 +7,7 @@ use tracing::{info, warn};
 
 use super::Daemon;
 use crate::{
-    engine::{Action, Reason, State, VhidKey},
+    engine::{Action, Peer, Reason, State, VhidKey},
     hooks::Transition,
     proto::Advertisement,
 };
@@ -28,6 +28,7 @@ impl Daemon {
                     to,
                     reason,
                 } => self.change_state(key, from, to, &reason).await,
+                Action::Reassert { key, peer } => self.reassert(key, &peer),
             }
         }
     }
@@ -146,6 +147,25 @@ impl Daemon {
                 vips: rt.settings.vip_strings(),
             },
         );
+    }
+
+    /// Another master that should yield is advertising: our advert went out
+    /// already; announce the VIPs again so neighbours it drew away come back.
+    fn reassert(&mut self, key: VhidKey, peer: &Peer) {
+        if let Some(rt) = self.vhids.get(&key) {
+            info!(
+                "vhid {} on {}: less preferred master {peer} heard; re-announcing the VIPs",
+                key.vhid, rt.interface
+            );
+        }
+        self.counters.reasserts += 1;
+        self.announce(key);
+        // And again after two adverts, as after a takeover: a neighbour that
+        // updated its entry from the other master less than its locktime
+        // (1 s on Linux) ago ignores the first gratuitous ARP.
+        if let Some(rt) = self.vhids.get_mut(&key) {
+            rt.announce_repeat = 3;
+        }
     }
 
     /// Gratuitous ARP per IPv4 VIP and unsolicited NA per IPv6 VIP, from the

@@ -21,12 +21,14 @@ pub struct AgentCounters {
     pub opackets6: u64,
     pub oerrors: u64,
     pub transitions: u64,
+    /// Times a MASTER re-announced against a less preferred master.
+    pub reasserts: u64,
     last_badauth_warning: HashMap<IpAddr, Instant>,
 }
 
 impl AgentCounters {
     /// Named values for `carp-agent status`.
-    pub fn named(&self) -> [(&'static str, u64); 8] {
+    pub fn named(&self) -> [(&'static str, u64); 9] {
         [
             ("accepted", self.accepted),
             ("badauth", self.badauth),
@@ -36,6 +38,7 @@ impl AgentCounters {
             ("opackets6", self.opackets6),
             ("oerrors", self.oerrors),
             ("transitions", self.transitions),
+            ("reasserts", self.reasserts),
         ]
     }
 

@@ -6,6 +6,7 @@
 //! the map update first.
 mod actions;
 mod counters;
+mod instance;
 mod status;
 mod vhid_runtime;
 
@@ -32,12 +33,12 @@ use crate::{
     net::{
         FrameSender, Interface, LinkEvent, Netlink,
         membership::{Families, Memberships},
-        sysctl,
     },
     proto::Advertisement,
 };
 
 pub use counters::AgentCounters;
+use instance::Instance;
 use vhid_runtime::VhidRuntime;
 
 /// Everything the event loop owns.
@@ -52,10 +53,9 @@ pub(crate) struct Daemon {
     vhids: BTreeMap<crate::engine::VhidKey, VhidRuntime>,
     hooks: HookRunner,
     counters: AgentCounters,
-    /// Interfaces where the vMAC filter fell back to promiscuous mode.
-    promiscuous: Vec<u32>,
-    /// `arp_announce` values to put back on exit, per interface name.
-    arp_announce: Vec<(String, String)>,
+    /// The single-instance locks and what to put back on exit
+    /// (`arp_announce`, promiscuous mode), recorded outside the process.
+    instance: Instance,
     /// The CARP groups joined on each vhid interface, left on exit.
     memberships: Memberships,
 }
@@ -63,8 +63,11 @@ pub(crate) struct Daemon {
 /// Runs the agent until SIGTERM/SIGINT; then bows out, withdraws the VIPs,
 /// detaches XDP and removes its pins.
 pub async fn run(config: Config) -> anyhow::Result<()> {
+    // Before anything is touched: a second agent on the same bpffs or
+    // control socket must fail here, having changed nothing.
+    let instance = Instance::acquire(&config)?;
     let (netlink, mut link_events) = Netlink::open().context("opening netlink")?;
-    let mut daemon = Daemon::start(config, netlink).await?;
+    let mut daemon = Daemon::start(config, netlink, instance).await?;
     let mut adverts = daemon.dataplane.take_advert_reader()?;
     let (control_tx, mut control_rx) = mpsc::channel::<control::server::Call>(16);
     let control_path = daemon.config.control_socket.clone();
@@ -108,7 +111,11 @@ pub async fn run(config: Config) -> anyhow::Result<()> {
 }
 
 impl Daemon {
-    async fn start(config: Config, netlink: Netlink) -> anyhow::Result<Self> {
+    async fn start(
+        config: Config,
+        netlink: Netlink,
+        mut instance: Instance,
+    ) -> anyhow::Result<Self> {
         let mut interfaces = BTreeMap::new();
         for settings in &config.vhids {
             let iface = netlink
@@ -122,10 +129,10 @@ impl Daemon {
         let mut dataplane = Dataplane::load_pinned(&config.bpffs)
             .with_context(|| format!("loading XDP with pins under {}", config.bpffs.display()))?;
         let mut senders = HashMap::new();
-        let mut arp_announce = Vec::new();
         for iface in interfaces.values() {
-            let previous = sysctl::set_arp_announce(&iface.name)?;
-            arp_announce.push((iface.name.clone(), previous));
+            instance
+                .restore
+                .set_arp_announce(&iface.name, iface.index)?;
             dataplane.set_iface(
                 iface.index,
                 IfaceEntry {
@@ -152,8 +159,7 @@ impl Daemon {
             senders,
             hooks: HookRunner::new(config.hook_timeout),
             counters: AgentCounters::default(),
-            promiscuous: Vec::new(),
-            arp_announce,
+            instance,
             memberships,
             vhids: BTreeMap::new(),
             interfaces,
@@ -216,11 +222,14 @@ impl Daemon {
     async fn filter_virtual_mac(&mut self, ifindex: u32, mac: [u8; 6]) -> anyhow::Result<()> {
         let _ = self.netlink.remove_unicast_mac(ifindex, mac).await;
         if !self.netlink.add_unicast_mac(ifindex, mac).await?
-            && !self.promiscuous.contains(&ifindex)
+            && !self.instance.restore.owns_promiscuous(ifindex)
         {
             warn!("interface {ifindex} cannot filter extra unicast MACs; using promiscuous mode");
-            self.netlink.set_promiscuous(ifindex, true).await?;
-            self.promiscuous.push(ifindex);
+            let name = self.interfaces.get(&ifindex).map_or("", |i| &i.name);
+            self.instance
+                .restore
+                .set_promiscuous(&self.netlink, name, ifindex)
+                .await?;
         }
         Ok(())
     }
@@ -316,15 +325,8 @@ impl Daemon {
                 let _ = self.netlink.remove_unicast_mac(rt.ifindex, rt.mac).await;
             }
         }
-        for &ifindex in &self.promiscuous {
-            let _ = self.netlink.set_promiscuous(ifindex, false).await;
-        }
         self.memberships.leave();
-        for (interface, previous) in &self.arp_announce {
-            if let Err(err) = sysctl::restore_arp_announce(interface, previous) {
-                warn!("{err}");
-            }
-        }
+        self.instance.restore.put_back(&self.netlink).await;
         self.hooks.drain(Duration::from_secs(10)).await;
         self.dataplane.detach_all();
         info!("carp-agent stopped: VIPs removed, XDP detached");

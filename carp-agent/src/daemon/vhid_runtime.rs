@@ -7,9 +7,9 @@ use carp_common::{MODE_REAL_MAC, MODE_VIRTUAL_MAC, VhidEntry, VhidKey as MapKey,
 
 use crate::{
     config::VhidSettings,
-    engine::{self, State, VhidConfig},
+    engine::{self, Flavor, State, VhidConfig},
     net::Interface,
-    proto::{Auth, VipSet},
+    proto::{Auth, LinkLocalVips, VipSet},
 };
 
 pub struct VhidRuntime {
@@ -68,10 +68,17 @@ impl VhidRuntime {
         } else {
             virtual_mac(settings.vhid)
         };
+        // OpenBSD sends its digest without link-local VIPs; FreeBSD and
+        // ucarp hash them. Either form is accepted from peers.
+        let form = match settings.flavor {
+            Flavor::FreeBsd => LinkLocalVips::Included,
+            Flavor::OpenBsd => LinkLocalVips::Omitted,
+        };
         let auth = Auth::new(
             &settings.key,
             VipSet::new(settings.vips.iter().map(|v| v.addr)),
-        );
+        )
+        .sending(form);
         Ok(Self {
             key: engine::VhidKey {
                 iface: engine::Iface(iface.index),

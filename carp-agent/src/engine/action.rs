@@ -124,14 +124,12 @@ pub enum Reason {
     Preempting {
         /// The master being replaced.
         peer: Peer,
-        /// Only the higher-address tie-break made it less preferred.
-        by_address: bool,
     },
     /// A MASTER heard a more preferred master.
     MorePreferredMaster {
         /// The winner.
         peer: Peer,
-        /// Only the higher-address tie-break made it more preferred.
+        /// Only the tie-break on source addresses made it more preferred.
         by_address: bool,
         /// Our advskew on the wire when host demotion raised it, for the log.
         demoted_advskew: Option<u8>,
@@ -141,13 +139,13 @@ pub enum Reason {
         /// The other master.
         peer: Peer,
     },
-    /// A BACKUP's master advertises slower than the BACKUP's master-down, so it
-    /// would time out anyway (FreeBSD "master will time out").
+    /// A BACKUP's master advertises slower than `3*advbase + advskew/256` of
+    /// the BACKUP, so it would time out anyway ("master will time out").
     MasterTooSlow {
         /// The slow master.
         peer: Peer,
-        /// Our master-down interval.
-        master_down: Duration,
+        /// The BACKUP's threshold.
+        threshold: Duration,
     },
     /// OpenBSD: the master's demote byte is higher than ours; taken over
     /// regardless of advskew and preempt.
@@ -172,13 +170,6 @@ pub enum Reason {
 
 impl fmt::Display for Reason {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        let tie = |by_address: bool| {
-            if by_address {
-                " (equal; higher address wins)"
-            } else {
-                ""
-            }
-        };
         match self {
             Reason::LinkUp => f.write_str("link up"),
             Reason::LinkDown => f.write_str("link down"),
@@ -187,17 +178,18 @@ impl fmt::Display for Reason {
                 "master down: no advert for {:.2} s",
                 silent_for.as_secs_f64()
             ),
-            Reason::Preempting { peer, by_address } => write!(
-                f,
-                "preempting less preferred master {peer}{}",
-                tie(*by_address)
-            ),
+            Reason::Preempting { peer } => {
+                write!(f, "preempting less preferred master {peer}")
+            }
             Reason::MorePreferredMaster {
                 peer,
                 by_address,
                 demoted_advskew,
             } => {
-                write!(f, "more preferred master {peer}{}", tie(*by_address))?;
+                write!(f, "more preferred master {peer}")?;
+                if *by_address {
+                    f.write_str(" (equal; the tie rule on addresses prefers it)")?;
+                }
                 if let Some(advskew) = demoted_advskew {
                     write!(f, "; we are demoted to advskew {advskew}")?;
                 }
@@ -206,10 +198,10 @@ impl fmt::Display for Reason {
             Reason::EqualMaster { peer } => {
                 write!(f, "equal master {peer}; yielding on ties (FreeBSD)")
             }
-            Reason::MasterTooSlow { peer, master_down } => write!(
+            Reason::MasterTooSlow { peer, threshold } => write!(
                 f,
-                "master {peer} advertises slower than our master-down {:.2} s",
-                master_down.as_secs_f64()
+                "master {peer} advertises slower than our time-out threshold {:.2} s",
+                threshold.as_secs_f64()
             ),
             Reason::MoreDemotedMaster { peer, ours } => write!(
                 f,
@@ -253,6 +245,16 @@ pub enum Action {
         /// Why.
         reason: Reason,
     },
+    /// A MASTER heard a less preferred master (the advert it sent at once
+    /// precedes this as a [`Action::SendAdvert`]): the caller re-sends the
+    /// gratuitous ARPs / unsolicited NAs of `key`'s addresses, so neighbours
+    /// that followed the other master come back. At most once a second.
+    Reassert {
+        /// The vhid that stays MASTER.
+        key: VhidKey,
+        /// The master that should yield.
+        peer: Peer,
+    },
 }
 
 #[cfg(test)]
@@ -281,7 +283,6 @@ mod tests {
             (
                 Reason::Preempting {
                     peer: peer(2, 100, 0),
-                    by_address: false,
                 },
                 "preempting less preferred master 10.0.0.2 (advbase 1 advskew 100)",
             ),
@@ -307,7 +308,7 @@ mod tests {
                     by_address: true,
                     demoted_advskew: None,
                 },
-                "more preferred master 10.0.0.3 (advbase 1 advskew 0) (equal; higher address wins)",
+                "more preferred master 10.0.0.3 (advbase 1 advskew 0) (equal; the tie rule on addresses prefers it)",
             ),
             (
                 Reason::MoreDemotedMaster {

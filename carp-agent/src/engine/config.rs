@@ -7,28 +7,45 @@ use std::net::IpAddr;
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash)]
 pub enum Flavor {
     /// FreeBSD: advbase 1..=255; host demotion is added to advskew on the wire
-    /// (clamped to 240); header byte 4 is padding; master-down is
-    /// `3*advbase + advskew/256` s.
+    /// (clamped to 240), link down and send errors add 240 each; header byte 4
+    /// is padding; master-down is `3*advbase + advskew/256` s with the
+    /// configured advskew; the HMAC includes link-local VIPs.
     #[default]
     FreeBsd,
     /// OpenBSD: advbase 0..=255 (0 gives sub-second intervals of advskew/256 s);
-    /// host demotion travels in header byte 4 and outranks advskew and preempt;
-    /// master-down is `3*(advbase + advskew/256)` s.
+    /// host demotion travels in header byte 4 and outranks advskew and preempt,
+    /// link down and send errors add 1 each; master-down is
+    /// `3*(advbase + advskew/256)` s, but a master advertising slower than
+    /// `3*advbase + advskew/256` s is taken over at once (never with advbase
+    /// 0); the HMAC sent leaves link-local VIPs out (both forms accepted).
     OpenBsd,
 }
 
-/// What a MASTER does when it hears a master with exactly its own preference.
+/// What a MASTER does when it hears a master with exactly its own preference
+/// (equal demote byte, advbase and advskew). In every rule a BACKUP never
+/// preempts an equal master: a tie only matters while two hosts are MASTER
+/// (a start-up race or a healed partition), and nobody in the CARP world
+/// takes over from an equal master.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash)]
 pub enum TieBreak {
-    /// The numerically higher source address wins (keepalived's VRRP rule): the
-    /// lower one yields, the higher one stays, so exactly one master remains. With
-    /// preemption on, a BACKUP with the higher address also takes over from an
-    /// equal master with a lower address, so the winner is a function of the live
-    /// set alone.
+    /// ucarp's rule: the master with the lower source address stays, the other
+    /// yields. For IPv4 the address is ordered as ucarp orders it on a
+    /// little-endian host (the network-order word read as a native integer, so
+    /// the last octet weighs most; in one subnet that is simply the lower
+    /// address); IPv6 addresses in numeric order. The default: it converges
+    /// with every peer. Against ucarp and ourselves the lower address stays at
+    /// once; against FreeBSD and OpenBSD (which yield to any equal master)
+    /// either we stay and the BSD yields, or both yield and the first
+    /// master-down settles it, as between two BSDs.
     #[default]
+    LowerAddress,
+    /// keepalived's VRRP rule: the numerically higher source address stays.
+    /// Converges between our own nodes and against the BSDs as above, but
+    /// NOT against ucarp, which keeps the lower address: both stay MASTER.
     HigherAddress,
-    /// FreeBSD: a MASTER yields to any equal advert. Two equal masters can both
-    /// yield, wait for master-down and collide again.
+    /// FreeBSD: a MASTER yields to any equal advert. Two equal masters both
+    /// yield and meet again at master-down, which usually, but not always,
+    /// fires on one of them first.
     AlwaysYield,
 }
 
@@ -58,7 +75,7 @@ pub struct VhidConfig {
 }
 
 impl VhidConfig {
-    /// FreeBSD defaults: advbase 1, advskew 0, no preemption, higher-address
+    /// FreeBSD defaults: advbase 1, advskew 0, no preemption, lower-address
     /// tie-break, bow-out sent and accepted.
     pub fn new(vhid: u8, source: IpAddr) -> Self {
         VhidConfig {
@@ -68,7 +85,7 @@ impl VhidConfig {
             preempt: false,
             source,
             flavor: Flavor::FreeBsd,
-            tie_break: TieBreak::HigherAddress,
+            tie_break: TieBreak::LowerAddress,
             send_bow_out: true,
             accept_bow_out: true,
         }

@@ -4,15 +4,25 @@
 //! to. Here its three sources are kept apart, so an administrator's negative
 //! adjustment can never cancel the penalty of an interface that is still down;
 //! the value used on the wire is their sum.
+//!
+//! The two BSDs weigh the automatic sources differently: FreeBSD adds 240 per
+//! event (enough to push advskew to its wire maximum), OpenBSD adds 1 per
+//! event to its demote counter, which travels in header byte 4 and outranks
+//! advskew anyway. So the total depends on the flavor of the vhid reading it.
+
+use super::config::Flavor;
 
 /// Added while an interface is down (FreeBSD `ifdown_demotion_factor`).
 pub const IFDOWN_DEMOTION_FACTOR: u32 = 240;
 /// Added while a vhid fails to send (FreeBSD `senderr_demotion_factor`).
 pub const SENDERR_DEMOTION_FACTOR: u32 = 240;
+/// OpenBSD's step per link-down or send-error event (`carp_group_demote_adj`
+/// by 1 per interface group).
+pub const OPENBSD_DEMOTION_STEP: u32 = 1;
 /// Ceiling of the counter (FreeBSD keeps it in an `int`).
 pub const MAX_DEMOTION: u32 = i32::MAX as u32;
 
-#[derive(Clone, Debug, Default)]
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub(crate) struct Demotion {
     /// Set by the administrator (`demote`, `set_demotion`).
     admin: u32,
@@ -23,9 +33,14 @@ pub(crate) struct Demotion {
 }
 
 impl Demotion {
-    pub(crate) fn total(&self) -> u32 {
-        let ifdown = self.ifaces_down.saturating_mul(IFDOWN_DEMOTION_FACTOR);
-        let senderr = self.send_failing.saturating_mul(SENDERR_DEMOTION_FACTOR);
+    /// The demotion a vhid of `flavor` applies.
+    pub(crate) fn total(&self, flavor: Flavor) -> u32 {
+        let (ifdown_step, senderr_step) = match flavor {
+            Flavor::FreeBsd => (IFDOWN_DEMOTION_FACTOR, SENDERR_DEMOTION_FACTOR),
+            Flavor::OpenBsd => (OPENBSD_DEMOTION_STEP, OPENBSD_DEMOTION_STEP),
+        };
+        let ifdown = self.ifaces_down.saturating_mul(ifdown_step);
+        let senderr = self.send_failing.saturating_mul(senderr_step);
         self.admin
             .saturating_add(ifdown)
             .saturating_add(senderr)
@@ -68,12 +83,12 @@ mod tests {
         let mut d = Demotion::default();
         d.adjust_admin(100);
         d.adjust_admin(50);
-        assert_eq!(d.total(), 150);
+        assert_eq!(d.total(Flavor::FreeBsd), 150);
         d.adjust_admin(-1_000);
-        assert_eq!(d.total(), 0);
+        assert_eq!(d.total(Flavor::FreeBsd), 0);
         d.adjust_admin(i32::MAX);
         d.adjust_admin(i32::MAX);
-        assert_eq!(d.total(), MAX_DEMOTION);
+        assert_eq!(d.total(Flavor::FreeBsd), MAX_DEMOTION);
     }
 
     #[test]
@@ -83,10 +98,11 @@ mod tests {
         d.iface_down();
         d.send_failing(true);
         d.adjust_admin(-500);
-        assert_eq!(d.total(), 3 * 240);
+        assert_eq!(d.total(Flavor::FreeBsd), 3 * 240);
+        assert_eq!(d.total(Flavor::OpenBsd), 3, "OpenBSD: +1 per event");
         d.iface_up();
         d.send_failing(false);
         d.set_admin(10);
-        assert_eq!(d.total(), 250);
+        assert_eq!(d.total(Flavor::FreeBsd), 250);
     }
 }

@@ -4,7 +4,7 @@
 use std::collections::{BTreeMap, VecDeque};
 
 use super::action::{Action, AdminState, Iface, Reason, State, VhidKey};
-use super::config::{ConfigError, VhidConfig};
+use super::config::{ConfigError, Flavor, VhidConfig};
 use super::demotion::Demotion;
 use super::time::Time;
 use super::timing::PeerAdvert;
@@ -104,7 +104,7 @@ impl Engine {
             .remove(&key)
             .ok_or(EngineError::UnknownVhid { key })?;
         let mut host = Host {
-            demotion: self.demotion.total(),
+            demotion: self.demotion,
             actions: &mut self.actions,
         };
         if vhid.stop(Reason::Removed, &mut host) {
@@ -128,7 +128,7 @@ impl Engine {
             if previous == Some(false) {
                 self.change_demotion(now, Demotion::iface_up);
             }
-            let demotion = self.demotion.total();
+            let demotion = self.demotion;
             for vhid in self.vhids.range_mut(iface_range(iface)).map(|(_, v)| v) {
                 vhid.link_up(
                     now,
@@ -139,7 +139,7 @@ impl Engine {
                 );
             }
         } else {
-            let demotion = self.demotion.total();
+            let demotion = self.demotion;
             let mut released = 0;
             for vhid in self.vhids.range_mut(iface_range(iface)).map(|(_, v)| v) {
                 let mut host = Host {
@@ -165,7 +165,7 @@ impl Engine {
         if self.shut_down {
             return Ok(());
         }
-        let demotion = self.demotion.total();
+        let demotion = self.demotion;
         let vhid = self
             .vhids
             .get_mut(&key)
@@ -186,7 +186,7 @@ impl Engine {
         if self.shut_down {
             return;
         }
-        let demotion = self.demotion.total();
+        let demotion = self.demotion;
         for vhid in self.vhids.values_mut() {
             vhid.on_timeout(
                 now,
@@ -205,7 +205,7 @@ impl Engine {
         key: VhidKey,
         target: AdminState,
     ) -> Result<(), EngineError> {
-        let demotion = self.demotion.total();
+        let demotion = self.demotion;
         let vhid = self
             .vhids
             .get_mut(&key)
@@ -232,10 +232,16 @@ impl Engine {
         self.change_demotion(now, |d| d.set_admin(value));
     }
 
-    /// The host demotion: the administrator's value plus 240 per interface down
-    /// and per vhid failing to send.
+    /// The host demotion as FreeBSD counts it: the administrator's value plus
+    /// 240 per interface down and per vhid failing to send.
     pub fn demotion(&self) -> u32 {
-        self.demotion.total()
+        self.demotion.total(Flavor::FreeBsd)
+    }
+
+    /// The host demotion a vhid of `flavor` applies (OpenBSD counts +1 per
+    /// interface down or vhid failing to send instead of 240).
+    pub fn demotion_for(&self, flavor: Flavor) -> u32 {
+        self.demotion.total(flavor)
     }
 
     /// Reports whether sending an advert for `key` worked. Three failures in a
@@ -257,7 +263,7 @@ impl Engine {
         if self.shut_down {
             return;
         }
-        let demotion = self.demotion.total();
+        let demotion = self.demotion;
         for vhid in self.vhids.values_mut() {
             vhid.shutdown(&mut Host {
                 demotion,
@@ -284,31 +290,36 @@ impl Engine {
 
     /// Snapshot of one vhid.
     pub fn status(&self, key: VhidKey) -> Option<VhidStatus> {
-        let demotion = self.demotion.total();
+        let demotion = self.demotion;
         self.vhids.get(&key).map(|v| v.status(demotion))
     }
 
     /// Snapshots of every vhid, ordered by interface and vhid.
     pub fn statuses(&self) -> impl Iterator<Item = VhidStatus> + '_ {
-        let demotion = self.demotion.total();
+        let demotion = self.demotion;
         self.vhids.values().map(move |v| v.status(demotion))
     }
 
     fn host(&mut self) -> Host<'_> {
         Host {
-            demotion: self.demotion.total(),
+            demotion: self.demotion,
             actions: &mut self.actions,
         }
     }
 
     fn change_demotion(&mut self, now: Time, change: impl FnOnce(&mut Demotion)) {
-        let before = self.demotion.total();
+        let before = self.demotion;
         change(&mut self.demotion);
-        let after = self.demotion.total();
-        if after == before || self.shut_down {
+        let after = self.demotion;
+        if self.shut_down {
             return;
         }
         for vhid in self.vhids.values_mut() {
+            // Only vhids whose own flavor's total moved advertise at once.
+            let flavor = vhid.flavor();
+            if before.total(flavor) == after.total(flavor) {
+                continue;
+            }
             vhid.demotion_changed(
                 now,
                 &mut Host {

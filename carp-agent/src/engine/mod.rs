@@ -4,7 +4,8 @@
 //! (send an advert, apply a state change). No sockets, clocks or async: the
 //! daemon drives it from its event loop and `crate::sim` from a discrete-event
 //! simulation. The rules follow FreeBSD's carp(4) unless a vhid is configured
-//! with [`Flavor::OpenBsd`]; see `shared/PROTOCOL.md` and the module docs:
+//! with [`Flavor::OpenBsd`]; see `docs/protocol.md`, `docs/interop.md` and
+//! the module docs:
 //!
 //! - [`timing`]: what goes on the wire, advert interval, master-down;
 //! - [`config`]: per-vhid configuration and validation;
@@ -18,11 +19,22 @@
 //! - Adverts are ranked by `advbase + advskew/256` (effective advskew: host
 //!   demotion added, 240 at most), lower = more preferred; OpenBSD ranks by the
 //!   demote byte first.
-//! - MASTER hears a more preferred advert: BACKUP. Equal: the higher source
-//!   address stays MASTER ([`TieBreak::HigherAddress`], default) or both yield
+//! - MASTER hears a more preferred advert: BACKUP. Equal: the lower source
+//!   address stays MASTER ([`TieBreak::LowerAddress`], default, ucarp's rule),
+//!   the higher one ([`TieBreak::HigherAddress`], keepalived's) or both yield
 //!   ([`TieBreak::AlwaysYield`], FreeBSD).
+//! - MASTER hears a less preferred master: it re-sends its advert and its
+//!   gratuitous ARPs / unsolicited NAs (at most once a second), so the other
+//!   yields at once and neighbours that followed it come back (ucarp and
+//!   keepalived do the same after a split brain).
 //! - BACKUP hears a less preferred advert with preemption on: MASTER at once.
-//! - BACKUP hears a master slower than its own master-down: MASTER.
+//!   An equal advert is never preempted, whatever the tie rule.
+//! - BACKUP hears a master advertising slower than `3*advbase + advskew/256`
+//!   (its own): MASTER ("master will time out"; OpenBSD skips it with advbase 0).
+//! - Master-down: FreeBSD `3*advbase + advskew/256` with the configured advskew,
+//!   OpenBSD `3*(advbase + advskew/256)`.
+//! - Demotion: FreeBSD adds 240 per interface down or vhid failing to send,
+//!   OpenBSD adds 1 to its demote byte.
 //! - OpenBSD: BACKUP hears a master with a higher demote byte: MASTER, whatever
 //!   the preempt setting.
 //! - BACKUP hears a bow-out (advbase 255, advskew 255): MASTER at once, unless

@@ -41,10 +41,9 @@ pub(crate) enum Contest {
     Tie,
 }
 
-/// Compares a peer with us. With [`TieBreak::HigherAddress`] equal ranks are
-/// decided by the numerically higher source address (`IpAddr`'s order: every IPv4
-/// address sorts below every IPv6 one, which only matters if one vhid mixes
-/// families).
+/// Compares a peer with us. Equal ranks are decided by the source addresses
+/// as `tie_break` says (see [`TieBreak`]); [`Contest::Tie`] is left when the
+/// rule does not decide (always-yield, or the peer uses our own address).
 pub(crate) fn contest(
     ours: Rank,
     our_address: IpAddr,
@@ -55,14 +54,30 @@ pub(crate) fn contest(
     match peer.cmp(&ours) {
         Ordering::Less => Contest::PeerWins { by_address: false },
         Ordering::Greater => Contest::WeWin { by_address: false },
-        Ordering::Equal => match tie_break {
-            TieBreak::AlwaysYield => Contest::Tie,
-            TieBreak::HigherAddress => match peer_address.cmp(&our_address) {
-                Ordering::Greater => Contest::PeerWins { by_address: true },
-                Ordering::Less => Contest::WeWin { by_address: true },
+        Ordering::Equal => {
+            let peer_first = match tie_break {
+                TieBreak::AlwaysYield => return Contest::Tie,
+                TieBreak::LowerAddress => ucarp_order(peer_address).cmp(&ucarp_order(our_address)),
+                TieBreak::HigherAddress => our_address.cmp(&peer_address),
+            };
+            match peer_first {
+                Ordering::Less => Contest::PeerWins { by_address: true },
+                Ordering::Greater => Contest::WeWin { by_address: true },
                 Ordering::Equal => Contest::Tie,
-            },
-        },
+            }
+        }
+    }
+}
+
+/// The order in which ucarp compares IPv4 sources: it compares `s_addr`, the
+/// address in network byte order, as a native integer; on the little-endian
+/// hosts ucarp runs on that weighs the last octet most. Within one subnet it
+/// is the ordinary numeric order. IPv6 (which ucarp does not speak) sorts
+/// numerically, after every IPv4 address.
+fn ucarp_order(address: IpAddr) -> (u8, u128) {
+    match address {
+        IpAddr::V4(a) => (4, u128::from(u32::from_le_bytes(a.octets()))),
+        IpAddr::V6(a) => (6, u128::from(a)),
     }
 }
 
@@ -172,6 +187,39 @@ mod tests {
                 got, expected,
                 "{flavor:?} ours {ours:?} peer {peer:?} {tie_break:?}"
             );
+        }
+    }
+
+    #[test]
+    fn lower_address_follows_ucarp_order() {
+        let rank = Rank::new(Flavor::FreeBsd, 1, 50, 0);
+        let v4 = |a: [u8; 4]| IpAddr::V4(Ipv4Addr::from(a));
+        let cases = [
+            // (ours, peer, expected)
+            (ip(1), ip(2), Contest::WeWin { by_address: true }),
+            (ip(3), ip(2), Contest::PeerWins { by_address: true }),
+            (ip(2), ip(2), Contest::Tie),
+            // Across subnets ucarp on little-endian weighs the last octet
+            // most: 10.0.1.1 sorts before 10.0.0.2.
+            (
+                v4([10, 0, 1, 1]),
+                v4([10, 0, 0, 2]),
+                Contest::WeWin { by_address: true },
+            ),
+            (
+                v4([10, 0, 0, 2]),
+                v4([10, 0, 1, 1]),
+                Contest::PeerWins { by_address: true },
+            ),
+            (
+                "fd00::1".parse().unwrap(),
+                "fd00::2".parse().unwrap(),
+                Contest::WeWin { by_address: true },
+            ),
+        ];
+        for (ours, peer, expected) in cases {
+            let got = contest(rank, ours, rank, peer, TieBreak::LowerAddress);
+            assert_eq!(got, expected, "ours {ours} peer {peer}");
         }
     }
 }

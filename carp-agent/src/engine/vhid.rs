@@ -6,6 +6,7 @@ use std::time::Duration;
 
 use super::action::{Action, AdminState, Peer, Reason, State, VhidKey};
 use super::config::{Flavor, TieBreak, VhidConfig};
+use super::demotion::Demotion;
 use super::heard::{Heard, HeardMasters};
 use super::preference::{Contest, Rank, contest};
 use super::time::Time;
@@ -14,7 +15,7 @@ use super::timing::{Advertised, PeerAdvert};
 /// What a vhid needs from its host for one input: the host demotion, and where
 /// to put its actions.
 pub(crate) struct Host<'a> {
-    pub(crate) demotion: u32,
+    pub(crate) demotion: Demotion,
     pub(crate) actions: &'a mut VecDeque<Action>,
 }
 
@@ -53,7 +54,13 @@ pub(crate) struct Vhid {
     /// Every master a BACKUP heard lately, to see through reordered adverts.
     heard: HeardMasters,
     send_health: SendHealth,
+    /// When a MASTER last re-asserted itself against a less preferred master.
+    last_reassert: Option<Time>,
 }
+
+/// A MASTER hearing a less preferred master re-asserts at most this often:
+/// a misconfigured peer that never yields must not turn us into a flood.
+pub const REASSERT_MIN_GAP: Duration = Duration::from_secs(1);
 
 impl Vhid {
     pub(crate) fn new(key: VhidKey, config: VhidConfig) -> Self {
@@ -66,6 +73,7 @@ impl Vhid {
             master: None,
             heard: HeardMasters::default(),
             send_health: SendHealth::default(),
+            last_reassert: None,
         }
     }
 
@@ -77,7 +85,11 @@ impl Vhid {
         self.deadline
     }
 
-    pub(crate) fn status(&self, demotion: u32) -> VhidStatus {
+    pub(crate) fn flavor(&self) -> Flavor {
+        self.config.flavor
+    }
+
+    pub(crate) fn status(&self, demotion: Demotion) -> VhidStatus {
         let advertised = self.advertised(demotion);
         VhidStatus {
             key: self.key,
@@ -85,14 +97,21 @@ impl Vhid {
             state: self.state,
             advertised,
             interval: advertised.interval(),
-            master_down: advertised.master_down(self.config.flavor),
+            master_down: self.master_down(),
             deadline: self.deadline,
             master: self.master,
         }
     }
 
-    fn advertised(&self, demotion: u32) -> Advertised {
-        Advertised::for_config(&self.config, demotion)
+    /// How long this BACKUP waits for a master. FreeBSD arms the timer with
+    /// the configured advskew, not the demoted one on the wire; OpenBSD's
+    /// advskew is never demoted, so the two agree on "configured".
+    fn master_down(&self) -> Duration {
+        Advertised::for_config(&self.config, 0).master_down(self.config.flavor)
+    }
+
+    fn advertised(&self, demotion: Demotion) -> Advertised {
+        Advertised::for_config(&self.config, demotion.total(self.config.flavor))
     }
 
     pub(crate) fn link_up(&mut self, now: Time, host: &mut Host<'_>) {
@@ -141,31 +160,75 @@ impl Vhid {
             Contest::PeerWins { by_address } => Reason::MorePreferredMaster {
                 peer,
                 by_address,
-                demoted_advskew: (self.config.flavor == Flavor::FreeBsd && host.demotion > 0)
+                demoted_advskew: (self.config.flavor == Flavor::FreeBsd
+                    && host.demotion.total(Flavor::FreeBsd) > 0)
                     .then_some(ours.advskew),
             },
             Contest::Tie if self.config.tie_break == TieBreak::AlwaysYield => {
                 Reason::EqualMaster { peer }
             }
-            // We win: our next advert makes the other master yield. A tie under
-            // the address rule means our own address: a looped-back advert.
-            Contest::WeWin { .. } | Contest::Tie => return,
+            Contest::WeWin { .. } => {
+                self.reassert(now, ours, advert, host);
+                return;
+            }
+            // A tie under an address rule means our own address: a looped-back
+            // advert.
+            Contest::Tie => return,
         };
+        let by_address = matches!(
+            reason,
+            Reason::MorePreferredMaster {
+                by_address: true,
+                ..
+            }
+        );
         let winner = Heard {
             advert: *advert,
             at: now,
         };
         self.become_backup(now, Some(winner), reason, host);
+        if by_address {
+            // The winner of a tie may be a BSD, which yields to any equal
+            // master: then both of us just yielded, and both master-downs
+            // would fire together and collide again. A winner that stays
+            // MASTER advertises within its interval and re-arms our timer as
+            // usual; one that falls silent for 1.5 of its intervals (the same
+            // margin `Heard::is_alive` allows) yielded too, and we take over
+            // well before its master-down, which then hears an equal master
+            // and stays BACKUP.
+            let early = now + advert.interval() + advert.interval() / 2;
+            self.deadline = self.deadline.map(|d| d.min(early));
+        }
+    }
+
+    /// Another master that should yield to us is advertising (two masters
+    /// after a partition heals, or a peer with another tie rule): advertise
+    /// now, so it yields without waiting for our next interval, and ask the
+    /// caller to re-announce the VIPs, so neighbours that followed the other
+    /// master come back. ucarp and keepalived re-send gratuitous ARPs here too.
+    fn reassert(&mut self, now: Time, ours: Advertised, advert: &PeerAdvert, host: &mut Host<'_>) {
+        if self
+            .last_reassert
+            .is_some_and(|at| now.saturating_duration_since(at) < REASSERT_MIN_GAP)
+        {
+            return;
+        }
+        self.last_reassert = Some(now);
+        self.push_advert(ours, host);
+        host.actions.push_back(Action::Reassert {
+            key: self.key,
+            peer: Peer::from(advert),
+        });
     }
 
     fn backup_hears(&mut self, now: Time, advert: &PeerAdvert, host: &mut Host<'_>) {
         let ours = self.advertised(host.demotion);
-        let master_down = ours.master_down(self.config.flavor);
+        let master_down = self.master_down();
         if advert.is_bow_out() && self.config.accept_bow_out {
             self.bow_out_heard(now, advert.source, ours, host);
             return;
         }
-        let takeover = self.takeover_reason(advert, ours, master_down);
+        let takeover = self.takeover_reason(advert, ours);
         // A master other than the sender that outranks us is in charge, and it
         // will make the sender yield: taking over would only add a second master
         // for an interval. (Typically the sender's advert is older than that
@@ -194,12 +257,12 @@ impl Vhid {
     /// advertising that we would follow anyway (often one that already took
     /// over); then follow that one.
     fn bow_out_heard(&mut self, now: Time, source: IpAddr, ours: Advertised, host: &mut Host<'_>) {
-        let master_down = ours.master_down(self.config.flavor);
+        let master_down = self.master_down();
         self.heard.forget(source);
         let successor = self
             .heard
             .alive(now)
-            .filter(|h| self.takeover_reason(&h.advert, ours, master_down).is_none())
+            .filter(|h| self.takeover_reason(&h.advert, ours).is_none())
             .max_by_key(|h| h.at)
             .copied();
         match successor {
@@ -213,12 +276,7 @@ impl Vhid {
     }
 
     /// Why a BACKUP hearing `advert` should take over, if it should.
-    fn takeover_reason(
-        &self,
-        advert: &PeerAdvert,
-        ours: Advertised,
-        master_down: Duration,
-    ) -> Option<Reason> {
+    fn takeover_reason(&self, advert: &PeerAdvert, ours: Advertised) -> Option<Reason> {
         let peer = Peer::from(advert);
         if self.config.flavor == Flavor::OpenBsd && advert.demote > ours.demote {
             return Some(Reason::MoreDemotedMaster {
@@ -226,12 +284,28 @@ impl Vhid {
                 ours: ours.demote,
             });
         }
+        // Preemption needs a strictly less preferred master: nobody (FreeBSD,
+        // OpenBSD, ucarp) takes over from an equal one, whatever the tie rule.
         if self.config.preempt {
-            if let Contest::WeWin { by_address } = self.contest(advert, ours) {
-                return Some(Reason::Preempting { peer, by_address });
+            if let Contest::WeWin { by_address: false } = self.contest(advert, ours) {
+                return Some(Reason::Preempting { peer });
             }
         }
-        (advert.interval() > master_down).then_some(Reason::MasterTooSlow { peer, master_down })
+        let threshold = self.timeout_threshold(ours)?;
+        (advert.interval() > threshold).then_some(Reason::MasterTooSlow { peer, threshold })
+    }
+
+    /// "Master will time out": a master advertising slower than
+    /// `3*advbase + advskew/256` (ours, advskew as on our wire) would miss
+    /// our master-down anyway, so it is treated as down at once. OpenBSD
+    /// skips the rule with advbase 0, where the threshold would be a
+    /// fraction of a second.
+    fn timeout_threshold(&self, ours: Advertised) -> Option<Duration> {
+        if self.config.flavor == Flavor::OpenBsd && ours.advbase == 0 {
+            return None;
+        }
+        let ticks = 3 * 256 * u32::from(ours.advbase) + u32::from(ours.advskew);
+        Some(super::time::ticks(ticks))
     }
 
     pub(crate) fn on_timeout(&mut self, now: Time, host: &mut Host<'_>) {
@@ -308,10 +382,7 @@ impl Vhid {
             self.heard.record(m);
         }
         self.last_heard = now;
-        let master_down = self
-            .advertised(host.demotion)
-            .master_down(self.config.flavor);
-        self.deadline = Some(now + master_down);
+        self.deadline = Some(now + self.master_down());
     }
 
     fn advertise(&mut self, now: Time, host: &mut Host<'_>) {

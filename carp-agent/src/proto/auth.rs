@@ -84,6 +84,17 @@ impl VipSet {
     pub fn is_empty(&self) -> bool {
         self.ipv4.is_empty() && self.ipv6.is_empty()
     }
+
+    /// Whether an IPv6 VIP is link-local (the only scope-embedded unicast
+    /// kind), which makes the two digest forms differ.
+    pub fn has_link_local(&self) -> bool {
+        self.ipv6.iter().any(is_link_local)
+    }
+}
+
+/// fe80::/10: the addresses the BSD kernels store with a scope embedded.
+fn is_link_local(addr: &Ipv6Addr) -> bool {
+    addr.segments()[0] & 0xffc0 == 0xfe80
 }
 
 impl FromIterator<IpAddr> for VipSet {
@@ -104,39 +115,90 @@ impl FromIterator<IpAddr> for VipSet {
     }
 }
 
+/// Whether a digest covers the vhid's link-local IPv6 VIPs.
+///
+/// FreeBSD (and OpenBSD's original context) hash every VIP, link-local ones
+/// with the scope zeroed. OpenBSD sends digests from a second context that
+/// leaves every scope-embedded (link-local) address out, and accepts either.
+/// With no link-local VIP the two forms are the same digest.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash)]
+pub enum LinkLocalVips {
+    /// Link-local VIPs are hashed (FreeBSD, ucarp).
+    #[default]
+    Included,
+    /// Link-local VIPs are left out (what OpenBSD sends).
+    Omitted,
+}
+
 /// Computes and checks advertisement digests for one key and address set.
 ///
 /// The HMAC message is `02 01 vhid`, the IPv4 addresses, the IPv6 addresses,
 /// then the 8 counter bytes; advskew, advbase and demote are not covered.
+/// Digests are made in the form set by [`Auth::sending`] and accepted in
+/// either form, as OpenBSD does: both are keyed, so accepting both weakens
+/// nothing.
 #[derive(Clone)]
 pub struct Auth {
     /// HMAC state with the key already absorbed; cloned for every digest.
     keyed: Hmac<Sha1>,
     vips: VipSet,
+    send: LinkLocalVips,
 }
 
 impl Auth {
     pub fn new(key: &AuthKey, vips: VipSet) -> Self {
         let keyed =
             Hmac::<Sha1>::new_from_slice(key.as_bytes()).expect("HMAC accepts keys of any length");
-        Auth { keyed, vips }
+        Auth {
+            keyed,
+            vips,
+            send: LinkLocalVips::Included,
+        }
+    }
+
+    /// Makes digests in `form` (OpenBSD peers: [`LinkLocalVips::Omitted`]).
+    pub fn sending(mut self, form: LinkLocalVips) -> Self {
+        self.send = form;
+        self
     }
 
     pub fn vips(&self) -> &VipSet {
         &self.vips
     }
 
-    /// The digest an advertisement for `vhid` with `counter` must carry.
+    /// The digest an advertisement for `vhid` with `counter` carries when
+    /// this host sends it.
     pub fn digest(&self, vhid: u8, counter: u64) -> [u8; MD_LEN] {
-        self.message(vhid, counter).finalize().into_bytes().into()
+        self.digest_in(self.send, vhid, counter)
     }
 
-    /// Whether `md` is the right digest, compared in constant time.
+    /// The digest in a given form.
+    pub fn digest_in(&self, form: LinkLocalVips, vhid: u8, counter: u64) -> [u8; MD_LEN] {
+        self.message(form, vhid, counter)
+            .finalize()
+            .into_bytes()
+            .into()
+    }
+
+    /// Whether `md` is a right digest in either form, compared in constant time.
     pub fn verify(&self, vhid: u8, counter: u64, md: &[u8; MD_LEN]) -> bool {
-        self.message(vhid, counter).verify_slice(md).is_ok()
+        self.verify_form(vhid, counter, md).is_some()
     }
 
-    fn message(&self, vhid: u8, counter: u64) -> Hmac<Sha1> {
+    /// The form in which `md` is right, if it is.
+    pub fn verify_form(&self, vhid: u8, counter: u64, md: &[u8; MD_LEN]) -> Option<LinkLocalVips> {
+        let forms: &[LinkLocalVips] = if self.vips.has_link_local() {
+            &[LinkLocalVips::Included, LinkLocalVips::Omitted]
+        } else {
+            &[LinkLocalVips::Included]
+        };
+        forms
+            .iter()
+            .copied()
+            .find(|&form| self.message(form, vhid, counter).verify_slice(md).is_ok())
+    }
+
+    fn message(&self, form: LinkLocalVips, vhid: u8, counter: u64) -> Hmac<Sha1> {
         let mut mac = self.keyed.clone();
         mac.update(&[
             super::advert::VERSION,
@@ -147,6 +209,9 @@ impl Auth {
             mac.update(&addr.octets());
         }
         for addr in &self.vips.ipv6 {
+            if form == LinkLocalVips::Omitted && is_link_local(addr) {
+                continue;
+            }
             mac.update(&addr.octets());
         }
         mac.update(&counter.to_be_bytes());
@@ -159,6 +224,7 @@ impl fmt::Debug for Auth {
         f.debug_struct("Auth")
             .field("key", &"<redacted>")
             .field("vips", &self.vips)
+            .field("send", &self.send)
             .finish()
     }
 }
@@ -227,5 +293,44 @@ mod tests {
         assert_eq!(hex::encode(md), "070a441a588d0d91b2e88f3566a757c2f970823a");
         assert!(auth.verify(1, 0xc5a7_b313_62fc_34fc, &md));
         assert!(!auth.verify(2, 0xc5a7_b313_62fc_34fc, &md));
+    }
+
+    #[test]
+    fn openbsd_form_leaves_link_local_vips_out_and_both_verify() {
+        let key: AuthKey = "secret".parse().unwrap();
+        let vips: VipSet = ["10.0.0.1", "fe80::1", "fd00::1"]
+            .iter()
+            .map(|s| s.parse::<IpAddr>().unwrap())
+            .collect();
+        let freebsd = Auth::new(&key, vips.clone());
+        let openbsd = Auth::new(&key, vips).sending(LinkLocalVips::Omitted);
+        let full = freebsd.digest(7, 42);
+        let short = openbsd.digest(7, 42);
+        assert_ne!(full, short, "fe80::1 is hashed in one form only");
+        // The omitted form equals a digest over the set without fe80::1.
+        let without: VipSet = ["10.0.0.1", "fd00::1"]
+            .iter()
+            .map(|s| s.parse::<IpAddr>().unwrap())
+            .collect();
+        assert_eq!(Auth::new(&key, without).digest(7, 42), short);
+        for auth in [&freebsd, &openbsd] {
+            assert_eq!(
+                auth.verify_form(7, 42, &full),
+                Some(LinkLocalVips::Included)
+            );
+            assert_eq!(
+                auth.verify_form(7, 42, &short),
+                Some(LinkLocalVips::Omitted)
+            );
+            assert!(!auth.verify(7, 43, &short));
+        }
+        // Without a link-local VIP only one form exists.
+        let plain = Auth::new(&key, VipSet::new(["fd00::1".parse::<IpAddr>().unwrap()]));
+        let md = plain.digest(1, 1);
+        assert_eq!(
+            plain.clone().sending(LinkLocalVips::Omitted).digest(1, 1),
+            md
+        );
+        assert_eq!(plain.verify_form(1, 1, &md), Some(LinkLocalVips::Included));
     }
 }

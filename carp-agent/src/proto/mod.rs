@@ -21,7 +21,7 @@ pub mod link;
 pub mod packet;
 
 pub use advert::{ADVERT_LEN, Advertisement};
-pub use auth::{Auth, AuthKey, MAX_PASSWORD_LEN, VipSet};
+pub use auth::{Auth, AuthKey, LinkLocalVips, MAX_PASSWORD_LEN, VipSet};
 pub use error::{DecodeError, Layer, LengthError, NotCarp, PasswordError};
 pub use ip::{CARP_GROUP_V4, CARP_GROUP_V6, Envelope, IPPROTO_CARP};
 pub use link::{EthernetHeader, MacAddr, VlanTag};

@@ -1,9 +1,7 @@
 //! The simulation's own model of who should win and how fast, written apart
 //! from the engine so that checks do not trust the code under test.
 
-use std::cmp::Reverse;
 use std::fmt;
-use std::net::IpAddr;
 use std::time::Duration;
 
 use super::network::NodeId;
@@ -13,12 +11,12 @@ use crate::engine::{Flavor, Time, VhidConfig};
 /// 1/256 s.
 const TICK_NS: u64 = 3_906_250;
 
-/// What a candidate node advertises for a vhid, per PROTOCOL.md.
+/// What a candidate node advertises for a vhid, by the BSD rules (docs/interop.md).
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Expected {
-    /// Election key, lower = more preferred: (demote byte, interval in ticks,
-    /// higher address first).
-    pub rank: (u8, u32, Reverse<IpAddr>),
+    /// Election key, lower = more preferred: (demote byte, interval in ticks).
+    /// Equal ranks are never preempted, so no address enters it.
+    pub rank: (u8, u32),
     /// Time between its adverts as MASTER.
     pub interval: Duration,
     /// Time it waits as BACKUP.
@@ -39,11 +37,12 @@ impl Expected {
         let base = u32::from(config.advbase);
         let interval_ticks = (256 * base + advskew).max(1);
         let down_ticks = match config.flavor {
-            Flavor::FreeBsd => 3 * 256 * base + advskew,
+            // FreeBSD arms master-down with the configured advskew.
+            Flavor::FreeBsd => 3 * 256 * base + u32::from(config.advskew),
             Flavor::OpenBsd => 3 * interval_ticks,
         };
         Expected {
-            rank: (demote, 256 * base + advskew, Reverse(config.source)),
+            rank: (demote, 256 * base + advskew),
             interval: Duration::from_nanos(u64::from(interval_ticks) * TICK_NS),
             master_down: Duration::from_nanos(u64::from(down_ticks) * TICK_NS),
             preempt: config.preempt,
@@ -77,12 +76,22 @@ pub fn candidates(segment: &Segment, vhid: u8) -> Vec<NodeId> {
         .collect()
 }
 
-/// The candidate that should be MASTER when preemption is on: lowest
-/// (demote, advbase, effective advskew), ties to the higher address.
-pub fn most_preferred(segment: &Segment, vhid: u8) -> Option<NodeId> {
-    candidates(segment, vhid)
+/// The candidates that may be MASTER when preemption is on: those of the
+/// lowest (demote, advbase, effective advskew). Several when they tie: an
+/// equal master is never preempted, so any of them may hold on.
+pub fn most_preferred(segment: &Segment, vhid: u8) -> Vec<NodeId> {
+    let ranked: Vec<(NodeId, (u8, u32))> = candidates(segment, vhid)
         .into_iter()
-        .min_by_key(|&n| expected(segment, n, vhid).map(|e| e.rank))
+        .filter_map(|n| expected(segment, n, vhid).map(|e| (n, e.rank)))
+        .collect();
+    let Some(best) = ranked.iter().map(|(_, rank)| *rank).min() else {
+        return Vec::new();
+    };
+    ranked
+        .into_iter()
+        .filter(|(_, rank)| *rank == best)
+        .map(|(n, _)| n)
+        .collect()
 }
 
 /// Whether every candidate preempts.
@@ -175,7 +184,8 @@ pub fn check_converged(segment: &Segment, vhid: u8) -> Result<(), Violation> {
         vhid,
         what,
     };
-    let Some(best) = most_preferred(segment, vhid) else {
+    let best = most_preferred(segment, vhid);
+    if best.is_empty() {
         return match masters.is_empty() {
             true => Ok(()),
             false => Err(violation(format!(
@@ -183,7 +193,7 @@ pub fn check_converged(segment: &Segment, vhid: u8) -> Result<(), Violation> {
                 names(&masters)
             ))),
         };
-    };
+    }
     if masters.len() != 1 {
         return Err(violation(format!(
             "expected exactly one MASTER, found {} [{}]",
@@ -191,10 +201,10 @@ pub fn check_converged(segment: &Segment, vhid: u8) -> Result<(), Violation> {
             names(&masters)
         )));
     }
-    if all_preempt(segment, vhid) && masters[0] != best {
+    if all_preempt(segment, vhid) && !best.contains(&masters[0]) {
         return Err(violation(format!(
-            "with preemption the MASTER should be {} (most preferred), found {}",
-            segment.name(best),
+            "with preemption the MASTER should be one of [{}] (most preferred), found {}",
+            names(&best),
             segment.name(masters[0])
         )));
     }
@@ -233,7 +243,7 @@ pub fn transitions_after(segment: &Segment, vhid: u8, after: Time) -> usize {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use std::net::Ipv4Addr;
+    use std::net::{IpAddr, Ipv4Addr};
 
     #[test]
     fn model_matches_protocol_md() {

@@ -490,7 +490,7 @@ impl Checked {
                     .is_some_and(|(v, from, _)| v == 1 && from == State::Master)
             })
             .map(|e| e.at.saturating_duration_since(at));
-        if expected != Some(master) {
+        if !expected.contains(&master) {
             let label = format!("vhid 1 handover by demoted {}", self.segment.name(master));
             self.measure(1, label, handed_over, bound);
         }
@@ -513,7 +513,8 @@ impl Checked {
     }
 
     /// Invariant 5: after a graceful shutdown of the master a backup is MASTER
-    /// within one delivery delay, and exactly one (the most preferred) a delay later.
+    /// within one delivery delay, and exactly one (a most preferred) two delays
+    /// later (see the simulation test of the same name for why two).
     fn bow_out(&mut self, master: NodeId, at: Time) {
         self.segment.schedule(at, Fault::Shutdown(master));
         self.segment.run_until(at);
@@ -524,7 +525,7 @@ impl Checked {
             self.segment.name(master)
         );
         self.measure(1, label, took, delay);
-        self.segment.run_until(at + delay * 2);
+        self.segment.run_until(at + delay * 3);
         if let Err(v) = oracle::check_converged(&self.segment, 1) {
             self.violations.push(v);
         }
@@ -546,7 +547,11 @@ impl Checked {
             ScenarioKind::Partition => "vhid 1 single master again after the heal".to_string(),
             _ => format!(
                 "vhid 1 back to {}",
-                expected.map(|n| self.segment.name(n)).unwrap_or_default()
+                expected
+                    .iter()
+                    .map(|&n| self.segment.name(n))
+                    .collect::<Vec<_>>()
+                    .join(" or ")
             ),
         };
         self.segment.run_until(at + bound);

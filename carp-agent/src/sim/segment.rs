@@ -510,6 +510,13 @@ impl Segment {
                         reason,
                     },
                 ),
+                Action::Reassert { key, peer } => self.record(
+                    Some(node),
+                    Happening::Reassert {
+                        vhid: key.vhid,
+                        peer: peer.source,
+                    },
+                ),
             }
         }
         self.scratch = actions;

@@ -64,6 +64,14 @@ pub enum Happening {
         /// The engine's refusal, if any.
         refused: Option<String>,
     },
+    /// A MASTER heard a less preferred master and re-asserted itself (an
+    /// advert at once and the VIPs announced again).
+    Reassert {
+        /// The vhid.
+        vhid: u8,
+        /// The master that should yield.
+        peer: std::net::IpAddr,
+    },
 }
 
 impl Entry {
@@ -102,6 +110,9 @@ impl Entry {
                 write!(line, "network partitioned: {}", parts.join(" | "))
             }
             Happening::Healed => write!(line, "network healed"),
+            Happening::Reassert { vhid, peer } => {
+                write!(line, "{who} vhid {vhid}  re-asserts against {peer}")
+            }
             Happening::LossSet(loss) => write!(line, "network loss set to {:.0}%", loss * 100.0),
             Happening::Demoted { delta, total } => {
                 write!(line, "{who} demotion {delta:+} (now {total})")

@@ -97,7 +97,7 @@ fn run_bounded(mut cmd: Command, within: Duration) -> Option<Output> {
 
 /// `carp-agent run` arguments for a second agent on eth0.
 fn second_agent_args(socket: &Path, bpffs: &Path) -> Vec<String> {
-    let mut args: Vec<String> = ["run", "--xdp-mode", "skb", "--interface", "eth0"]
+    let mut args: Vec<String> = ["run", "--interface", "eth0"]
         .iter()
         .map(|s| s.to_string())
         .collect();

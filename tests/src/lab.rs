@@ -62,11 +62,56 @@ pub struct Agent {
     pub socket: PathBuf,
 }
 
+/// The snooping switch's timers, in centiseconds as `ip link` takes them:
+/// queries every second (the default 125 s would leave a querier that missed
+/// its start-up queries absent for two minutes), answered within 0.5 s.
+const QUERY_INTERVAL_CS: &str = "100";
+const QUERY_RESPONSE_CS: &str = "50";
+
 impl Lab {
-    /// `hosts` routers plus a client, all on one bridge.
+    /// `hosts` routers plus a client, all on one bridge that floods every
+    /// multicast frame (no snooping).
     pub fn new(tag: &str, hosts: usize) -> anyhow::Result<Self> {
+        Self::build(tag, hosts, false)
+    }
+
+    /// As [`Lab::new`], on a bridge that snoops IGMP/MLD and is the querier,
+    /// as managed switches do: once its querier runs, multicast other than
+    /// ff02::1 and 224.0.0.x reaches only the ports that reported the group.
+    /// Returns once the querier runs.
+    pub fn new_snooping(tag: &str, hosts: usize) -> anyhow::Result<Self> {
+        Self::build(tag, hosts, true)
+    }
+
+    fn build(tag: &str, hosts: usize, snooping: bool) -> anyhow::Result<Self> {
         let switch = Netns::new(&format!("{tag}sw"))?;
-        switch.ip(&["link", "add", "br0", "type", "bridge"])?;
+        if snooping {
+            // br0 inherits it: its link-local, the source of its MLD queries,
+            // is usable at once. Hosts ignore queries from any other source
+            // (RFC 3810), and a bridge without one is no IPv6 querier.
+            // /proc/sys/net shows the namespace of the thread that opens it.
+            let path = "/proc/sys/net/ipv6/conf/default/accept_dad";
+            switch
+                .enter(|| fs::write(path, "0"))
+                .with_context(|| format!("{path} in {}", switch.name))?;
+            switch.ip(&[
+                "link",
+                "add",
+                "br0",
+                "type",
+                "bridge",
+                "mcast_snooping",
+                "1",
+                "mcast_query_interval",
+                QUERY_INTERVAL_CS,
+                "mcast_startup_query_interval",
+                QUERY_RESPONSE_CS,
+                "mcast_query_response_interval",
+                QUERY_RESPONSE_CS,
+            ])?;
+        } else {
+            switch.ip(&["link", "add", "br0", "type", "bridge"])?;
+        }
         switch.ip(&["link", "set", "br0", "up"])?;
         let dir = std::env::temp_dir().join(format!("carp-lab-{}-{tag}", std::process::id()));
         let _ = fs::remove_dir_all(&dir);
@@ -101,7 +146,42 @@ impl Lab {
                 agent: None,
             });
         }
+        if snooping {
+            lab.start_querier()?;
+        }
         Ok(lab)
+    }
+
+    /// Makes br0 the querier once it has a link-local address (it has one
+    /// only once a port is up), then waits out the bridge's start-up delay:
+    /// on becoming querier it floods for one query response interval first.
+    fn start_querier(&self) -> anyhow::Result<()> {
+        let start = Instant::now();
+        loop {
+            let out = self
+                .switch
+                .ip(&["-6", "addr", "show", "dev", "br0", "scope", "link"])?;
+            let text = String::from_utf8_lossy(&out.stdout);
+            if text.contains("inet6") && !text.contains("tentative") {
+                break;
+            }
+            if start.elapsed() > Duration::from_secs(5) {
+                bail!("br0 has no usable link-local address after 5 s: {text}");
+            }
+            std::thread::sleep(Duration::from_millis(50));
+        }
+        self.switch
+            .ip(&["link", "set", "br0", "type", "bridge", "mcast_querier", "1"])?;
+        // The response interval (0.5 s) and one query round to spare.
+        std::thread::sleep(Duration::from_millis(1500));
+        Ok(())
+    }
+
+    /// The bridge's multicast database (`bridge mdb show`), for messages.
+    pub fn mdb(&self) -> String {
+        crate::netns::sh("bridge", &["-n", &self.switch.name, "mdb", "show"])
+            .map(|out| String::from_utf8_lossy(&out.stdout).into_owned())
+            .unwrap_or_else(|e| e.to_string())
     }
 
     /// A veth from namespace `ns` (as `eth0`) to the bridge (as `port`).
@@ -118,9 +198,19 @@ impl Lab {
     /// Starts `carp-agent run <args>` on host `i`, with its own control
     /// socket and bpffs under the lab directory, logging to a file.
     pub fn start_agent<S: AsRef<str>>(&mut self, i: usize, args: &[S]) -> anyhow::Result<()> {
+        self.start_agent_with_env(i, args, &[])
+    }
+
+    /// [`Lab::start_agent`] with extra environment variables for the agent.
+    pub fn start_agent_with_env<S: AsRef<str>>(
+        &mut self,
+        i: usize,
+        args: &[S],
+        env: &[(&str, &str)],
+    ) -> anyhow::Result<()> {
         let mut full = vec!["--interface", "eth0"];
         full.extend(args.iter().map(AsRef::as_ref));
-        self.spawn_agent(i, &full)
+        self.spawn_agent(i, &full, env)
     }
 
     /// Starts `carp-agent run --config <config>` on host `i` (no single-vhid
@@ -130,7 +220,11 @@ impl Lab {
         i: usize,
         config: &std::path::Path,
     ) -> anyhow::Result<()> {
-        self.spawn_agent(i, &["--config", config.to_str().context("utf-8 path")?])
+        self.spawn_agent(
+            i,
+            &["--config", config.to_str().context("utf-8 path")?],
+            &[],
+        )
     }
 
     /// Writes `toml_text` to a file in the lab directory and starts the
@@ -141,7 +235,9 @@ impl Lab {
         self.start_agent_with_config(i, &path)
     }
 
-    fn spawn_agent(&mut self, i: usize, args: &[&str]) -> anyhow::Result<()> {
+    /// No `--xdp-mode`: the lab runs what users run (`auto`, skb mode on
+    /// these veths).
+    fn spawn_agent(&mut self, i: usize, args: &[&str], env: &[(&str, &str)]) -> anyhow::Result<()> {
         let host = &mut self.hosts[i];
         let socket = self.dir.join(format!("{}.sock", host.name));
         let bpffs = self.dir.join(format!("{}-bpf", host.name));
@@ -152,13 +248,16 @@ impl Lab {
             .open(&log)?;
         let mut cmd = host.ns.command(crate::agent::binary().to_str().unwrap());
         cmd.arg("run")
-            .args(["--xdp-mode", "skb"])
             .arg("--control-socket")
             .arg(&socket)
             .arg("--bpffs")
             .arg(&bpffs)
+            // Lock files go with the lab, not into the machine's /run.
+            .arg("--state-dir")
+            .arg(&self.dir)
             .args(args)
             .env("CARP_LOG", "info")
+            .envs(env.iter().copied())
             .stdin(Stdio::null())
             .stdout(log_file.try_clone()?)
             .stderr(log_file);

@@ -95,9 +95,10 @@ fn run_bounded(mut cmd: Command, within: Duration) -> Option<Output> {
     Some(child.wait_with_output().unwrap())
 }
 
-/// `carp-agent run` arguments for a second agent on eth0.
-fn second_agent_args(socket: &Path, bpffs: &Path) -> Vec<String> {
-    let mut args: Vec<String> = ["run", "--xdp-mode", "skb", "--interface", "eth0"]
+/// `carp-agent run` arguments for a second agent on eth0, with the lab's
+/// state directory (where the bpffs locks live) like every lab agent.
+fn second_agent_args(lab: &Lab, socket: &Path, bpffs: &Path) -> Vec<String> {
+    let mut args: Vec<String> = ["run", "--interface", "eth0"]
         .iter()
         .map(|s| s.to_string())
         .collect();
@@ -105,6 +106,8 @@ fn second_agent_args(socket: &Path, bpffs: &Path) -> Vec<String> {
     args.push(socket.display().to_string());
     args.push("--bpffs".into());
     args.push(bpffs.display().to_string());
+    args.push("--state-dir".into());
+    args.push(lab.dir.display().to_string());
     args.extend(vhid1_args("0", false));
     args
 }
@@ -210,7 +213,7 @@ fn a_second_agent_on_the_same_bpffs_refuses_and_changes_nothing() {
     let mut cmd = Command::new("nsenter");
     cmd.args(["-t", &pid.to_string(), "-m", "-n", "--"])
         .arg(agent::binary())
-        .args(second_agent_args(&other_socket, &bpffs))
+        .args(second_agent_args(&lab, &other_socket, &bpffs))
         .env("CARP_LOG", "info");
     let out = run_bounded(cmd, Duration::from_secs(5))
         .expect("the second agent must exit at once, not run next to the first");
@@ -252,8 +255,12 @@ fn a_second_agent_on_the_same_control_socket_refuses_and_changes_nothing() {
     // On the other host, its own bpffs, A's socket.
     let socket = socket(&lab, 0);
     let mut cmd = lab.hosts[1].ns.command(agent::binary().to_str().unwrap());
-    cmd.args(second_agent_args(&socket, &lab.dir.join("second-bpf")))
-        .env("CARP_LOG", "info");
+    cmd.args(second_agent_args(
+        &lab,
+        &socket,
+        &lab.dir.join("second-bpf"),
+    ))
+    .env("CARP_LOG", "info");
     let out = run_bounded(cmd, Duration::from_secs(5)).expect("the second agent must exit at once");
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert_eq!(

@@ -31,7 +31,10 @@ use crate::{
     dataplane::{Dataplane, ReceivedAdvert},
     engine::{Engine, PeerAdvert, Time},
     hooks::HookRunner,
-    net::{FrameSender, Interface, LinkEvent, Netlink},
+    net::{
+        FrameSender, Interface, LinkEvent, Netlink,
+        membership::{Families, Memberships},
+    },
     proto::Advertisement,
 };
 
@@ -56,6 +59,8 @@ pub(crate) struct Daemon {
     instance: Instance,
     /// IPv6 forwarding per interface, VRRP routers using our ids.
     watch: watch::Watch,
+    /// The CARP groups joined on each vhid interface, left on exit.
+    memberships: Memberships,
 }
 
 /// Runs the agent until SIGTERM/SIGINT; then bows out, withdraws the VIPs,
@@ -142,6 +147,14 @@ impl Daemon {
             attach(&mut dataplane, &netlink, iface, config.xdp_mode).await?;
             senders.insert(iface.index, FrameSender::open(iface.index)?);
         }
+        // Both groups on every vhid interface; only a family its VIPs use
+        // must succeed (net::membership says why both).
+        let memberships = Memberships::join(interfaces.values().map(|iface| {
+            let vips = config.vhids.iter().filter(|v| v.interface == iface.name);
+            let addrs = vips.flat_map(|v| v.vips.iter().map(|vip| vip.addr));
+            (iface, Families::of(addrs))
+        }))
+        .context("joining the CARP multicast groups")?;
         let mut daemon = Self {
             start: Instant::now(),
             engine: Engine::new(),
@@ -152,6 +165,7 @@ impl Daemon {
             counters: AgentCounters::default(),
             instance,
             watch,
+            memberships,
             vhids: BTreeMap::new(),
             interfaces,
             config,
@@ -316,6 +330,7 @@ impl Daemon {
                 let _ = self.netlink.remove_unicast_mac(rt.ifindex, rt.mac).await;
             }
         }
+        self.memberships.leave();
         self.instance.restore.put_back(&self.netlink).await;
         self.hooks.drain(Duration::from_secs(10)).await;
         self.dataplane.detach_all();
@@ -332,7 +347,11 @@ async fn attach(
     iface: &Interface,
     mode: crate::dataplane::AttachMode,
 ) -> anyhow::Result<()> {
-    let used = match dataplane.attach(&iface.name, mode) {
+    let choice = crate::dataplane::choose_mode(mode, iface.kind.as_deref());
+    if let Some(warning) = &choice.warning {
+        warn!("{}: {warning}", iface.name);
+    }
+    let used = match dataplane.attach(&iface.name, choice.mode) {
         Ok(used) => used,
         Err(first) => {
             warn!(
@@ -340,10 +359,15 @@ async fn attach(
                 iface.name
             );
             netlink.detach_xdp(iface.index).await?;
-            dataplane.attach(&iface.name, mode)?
+            dataplane.attach(&iface.name, choice.mode)?
         }
     };
-    info!("XDP attached to {} ({used:?} mode)", iface.name);
+    info!(
+        "XDP attached to {} in {} mode ({})",
+        iface.name,
+        used.label(),
+        choice.describe(used)
+    );
     // Without it the agent still works; IPv6 neighbours may just learn a
     // VIP on the NIC's MAC (until the next failover's NA moves them).
     match dataplane.attach_egress(&iface.name) {

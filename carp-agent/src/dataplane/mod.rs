@@ -74,17 +74,114 @@ pub enum DataplaneError {
     Bpffs(#[from] bpffs::BpffsError),
 }
 
-/// How to attach: the kernel's choice (native where the driver supports it)
-/// with a fallback to generic (skb) mode, or one mode only.
+/// How to attach: chosen per interface kind ([`choose_mode`]), or one mode
+/// only.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, clap::ValueEnum)]
 pub enum AttachMode {
-    /// Native (driver) mode, falling back to skb mode with a warning.
+    /// Skb mode on a veth, native (driver) mode elsewhere, falling back to
+    /// skb mode with a warning where the driver has no XDP.
     #[default]
     Auto,
     /// Native (driver) mode only.
     Native,
     /// Generic mode (slower; works on every interface).
     Skb,
+}
+
+impl AttachMode {
+    /// The mode's name as the flag spells it.
+    pub fn label(self) -> &'static str {
+        match self {
+            AttachMode::Auto => "auto",
+            AttachMode::Native => "native",
+            AttachMode::Skb => "skb",
+        }
+    }
+}
+
+/// Link kinds (rtnetlink IFLA_INFO_KIND) where native XDP attaches but the
+/// program's answers do not work, so `auto` takes skb mode, with the reason.
+///
+/// veth runs a native program on an skb that `veth_xmit` already classified
+/// (`__dev_forward_skb` -> `eth_type_trans`): a frame to the virtual MAC is
+/// PACKET_OTHERHOST, and after the program rewrites the destination to the
+/// NIC's MAC and returns XDP_PASS, veth calls `eth_type_trans` again, which
+/// never sets PACKET_HOST back, so IP drops the frame. XDP_TX on veth queues
+/// the frame on the peer's XDP ring, which exists only while the peer has an
+/// XDP program of its own or GRO on; otherwise the reply is dropped
+/// (`xdp_tx_errors`). Generic XDP re-classifies a rewritten frame and
+/// transmits XDP_TX through the device's normal xmit. Verified on this
+/// project's lab: docs/xdp-modes.md.
+///
+/// Kinds without native XDP (bridge, vxlan, macvlan, ...) need no entry: the
+/// native attach fails and `auto` falls back by itself.
+const SKB_KINDS: &[(&str, &str)] = &[(
+    "veth",
+    "native XDP on veth drops the XDP_TX replies (ARP/ND) unless the peer runs XDP or GRO, \
+     and frames rewritten from the virtual MAC stay PACKET_OTHERHOST, so the VIP would be \
+     unreachable",
+)];
+
+/// The mode to attach in on one interface and why, from the mode asked for
+/// and the interface's link kind (`None` for a physical NIC).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct ModeChoice {
+    /// What to pass to [`Dataplane::attach`]: `Auto` still means native
+    /// with a fallback to skb.
+    pub mode: AttachMode,
+    /// Why, for the log line of the attach.
+    pub reason: String,
+    /// A mode asked for explicitly that will not give a reachable VIP.
+    pub warning: Option<String>,
+}
+
+impl ModeChoice {
+    /// The reason for the mode actually `used`: `auto` may have fallen back.
+    pub fn describe(&self, used: AttachMode) -> String {
+        if self.mode == AttachMode::Auto && used == AttachMode::Skb {
+            "auto: the driver refused native XDP (see the warning above), so skb mode".to_string()
+        } else {
+            self.reason.clone()
+        }
+    }
+}
+
+/// Chooses the attach mode of an interface of link kind `kind`.
+pub fn choose_mode(requested: AttachMode, kind: Option<&str>) -> ModeChoice {
+    let broken = kind.and_then(|kind| {
+        SKB_KINDS
+            .iter()
+            .find(|(k, _)| *k == kind)
+            .map(|(k, why)| (*k, *why))
+    });
+    let kind_text = kind.map_or(
+        "a device without a link kind (a NIC driver)".to_string(),
+        |k| format!("a {k}"),
+    );
+    match (requested, broken) {
+        (AttachMode::Auto, Some((kind, why))) => ModeChoice {
+            mode: AttachMode::Skb,
+            reason: format!("auto: skb mode because the interface is a {kind}: {why}"),
+            warning: None,
+        },
+        (AttachMode::Auto, None) => ModeChoice {
+            mode: AttachMode::Auto,
+            reason: format!("auto: native mode on {kind_text}"),
+            warning: None,
+        },
+        (AttachMode::Native, Some((kind, why))) => ModeChoice {
+            mode: AttachMode::Native,
+            reason: "--xdp-mode native".to_string(),
+            warning: Some(format!(
+                "native XDP on a {kind} as asked, but {why}; use --xdp-mode auto or skb"
+            )),
+        },
+        (mode, _) => ModeChoice {
+            mode,
+            reason: format!("--xdp-mode {}", mode.label()),
+            warning: None,
+        },
+    }
 }
 
 /// Parses the embedded object and loads the XDP program and the TC egress
@@ -345,5 +442,35 @@ impl Drop for Dataplane {
                 warn!("removing pins: {err}");
             }
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::{AttachMode, choose_mode};
+
+    #[test]
+    fn auto_takes_skb_on_veth_and_native_elsewhere() {
+        let veth = choose_mode(AttachMode::Auto, Some("veth"));
+        assert_eq!(veth.mode, AttachMode::Skb);
+        assert!(veth.reason.contains("veth"), "{}", veth.reason);
+        assert_eq!(veth.warning, None);
+        for kind in [None, Some("tun"), Some("bridge")] {
+            let choice = choose_mode(AttachMode::Auto, kind);
+            assert_eq!(choice.mode, AttachMode::Auto, "{kind:?}");
+            assert_eq!(choice.warning, None);
+        }
+    }
+
+    #[test]
+    fn explicit_modes_are_kept_and_native_on_veth_warns() {
+        let native = choose_mode(AttachMode::Native, Some("veth"));
+        assert_eq!(native.mode, AttachMode::Native);
+        let warning = native.warning.expect("a warning");
+        assert!(warning.contains("unreachable"), "{warning}");
+        assert_eq!(choose_mode(AttachMode::Native, None).warning, None);
+        let skb = choose_mode(AttachMode::Skb, None);
+        assert_eq!(skb.mode, AttachMode::Skb);
+        assert_eq!(skb.reason, "--xdp-mode skb");
     }
 }

@@ -3,6 +3,8 @@
 //! - [`netlink`]: interfaces, VIP addresses, the unicast MAC filter,
 //!   promiscuous mode and XDP detach, through rtnetlink ([`Netlink`]);
 //! - [`link_events`]: carrier changes ([`LinkEvents`]);
+//! - [`membership`]: the CARP multicast groups joined on each vhid
+//!   interface, for NIC filters and snooping switches ([`Membership`]);
 //! - [`sender`]: adverts, gratuitous ARPs and unsolicited NAs on an AF_PACKET
 //!   socket, so their Ethernet source can be the virtual MAC ([`FrameSender`]);
 //! - [`frames`]: the ARP and NA frames themselves (pure).
@@ -12,11 +14,13 @@
 pub mod error;
 pub mod frames;
 pub mod link_events;
+pub mod membership;
 pub mod netlink;
 pub mod sender;
 pub mod sysctl;
 
 pub use error::NetError;
 pub use link_events::{LinkEvent, LinkEvents};
+pub use membership::Membership;
 pub use netlink::{Interface, Netlink};
 pub use sender::FrameSender;

@@ -7,7 +7,7 @@ use futures::TryStreamExt as _;
 use rtnetlink::packet_route::{
     AddressFamily,
     address::{AddressAttribute, AddressFlags, AddressHeaderFlags, AddressMessage, AddressScope},
-    link::{LinkAttribute, LinkFlags, LinkMessage, LinkXdp},
+    link::{LinkAttribute, LinkFlags, LinkInfo, LinkMessage, LinkXdp},
     neighbour::{NeighbourAttribute, NeighbourFlags, NeighbourMessage, NeighbourState},
 };
 use rtnetlink::{AddressMessageBuilder, Handle, LinkUnspec, MulticastGroup};
@@ -33,12 +33,26 @@ pub struct Interface {
     pub ipv4: Vec<Ipv4Addr>,
     /// The source of IPv6 adverts.
     pub ipv6_link_local: Option<Ipv6Addr>,
+    /// The rtnetlink link kind (IFLA_INFO_KIND: "veth", "bridge", "tun",
+    /// ...); `None` for a physical NIC's driver, which reports none.
+    pub kind: Option<String>,
 }
 
 /// Whether a link message says the link can carry traffic.
 pub(crate) fn has_carrier(link: &LinkMessage) -> bool {
     let flags = link.header.flags;
     flags.contains(LinkFlags::Up | LinkFlags::Running | LinkFlags::LowerUp)
+}
+
+/// IFLA_LINKINFO's IFLA_INFO_KIND, as the kernel spells it ("veth").
+pub(crate) fn link_kind(link: &LinkMessage) -> Option<String> {
+    link.attributes.iter().find_map(|attr| match attr {
+        LinkAttribute::LinkInfo(infos) => infos.iter().find_map(|info| match info {
+            LinkInfo::Kind(kind) => Some(kind.to_string()),
+            _ => None,
+        }),
+        _ => None,
+    })
 }
 
 pub(crate) fn link_name(link: &LinkMessage) -> Option<&str> {
@@ -158,6 +172,7 @@ impl Netlink {
         }
         Ok(Interface {
             carrier: has_carrier(&link),
+            kind: link_kind(&link),
             name,
             index,
             mac,

@@ -5,18 +5,8 @@
 
 pub mod maps;
 pub mod stats;
+pub mod wire;
 
 pub use maps::*;
 pub use stats::{STAT_COUNT, Stat, Stats};
-
-/// IP protocol number of CARP (shared with VRRP).
-pub const IPPROTO_CARP: u8 = 112;
-/// Length of a CARP v2 advertisement, the only payload size that is ours.
-pub const CARP_ADVERT_LEN: usize = 36;
-/// The first five bytes of every virtual MAC; the sixth is the vhid.
-pub const VMAC_PREFIX: [u8; 5] = [0x00, 0x00, 0x5e, 0x00, 0x01];
-
-/// The virtual MAC of a vhid, 00:00:5e:00:01:<vhid>.
-pub const fn virtual_mac(vhid: u8) -> [u8; 6] {
-    [0x00, 0x00, 0x5e, 0x00, 0x01, vhid]
-}
+pub use wire::{CARP_ADVERT_LEN, IPPROTO_CARP, VMAC_PREFIX, virtual_mac};

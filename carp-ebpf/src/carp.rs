@@ -22,13 +22,12 @@
 use aya_ebpf::{helpers::bpf_ktime_get_ns, programs::XdpContext};
 use carp_common::{
     AdvertEvent, CARP_ADVERT_LEN, FAMILY_IPV4, FAMILY_IPV6, IPPROTO_CARP, MODE_VIRTUAL_MAC, Stat,
-    VhidKey, VrrpSeen,
+    VhidKey, VrrpSeen, wire::LINK_LOCAL_TTL,
 };
 
 use crate::{csum, cursor::Cursor, maps, verdict::Verdict, words};
 
 const CARP_VERSION_TYPE: u8 = 0x21;
-const CARP_TTL: u8 = 255;
 const IPV4_MIN_HLEN: usize = 20;
 const IPV6_HLEN: usize = 40;
 /// IPv4 flags/fragment-offset bits that mark a fragment: MF and the offset.
@@ -65,7 +64,7 @@ pub fn ipv4(ctx: &XdpContext, cur: &Cursor) -> Verdict {
     let Some(advert) = payload(cur, l3 + hlen, total - hlen) else {
         return Verdict::drop2(Stat::Ipackets, Stat::Hdrops);
     };
-    if ip[8] != CARP_TTL {
+    if ip[8] != LINK_LOCAL_TTL {
         return Verdict::drop2(Stat::Ipackets, Stat::Badttl);
     }
     let Some(advert) = advert else {
@@ -100,7 +99,7 @@ pub fn ipv6(ctx: &XdpContext, cur: &Cursor) -> Verdict {
         return Verdict::drop2(Stat::Ipackets6, Stat::Hdrops);
     };
     let hop_limit = ip[7];
-    if hop_limit != CARP_TTL {
+    if hop_limit != LINK_LOCAL_TTL {
         return Verdict::drop2(Stat::Ipackets6, Stat::Badttl);
     }
     let Some(advert) = advert else {

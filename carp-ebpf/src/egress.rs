@@ -25,17 +25,20 @@
 //! segment) before the program runs.
 
 use aya_ebpf::programs::TcContext;
-use carp_common::{MODE_VIRTUAL_MAC, STATE_MASTER, Stat};
+use carp_common::{
+    MODE_VIRTUAL_MAC, STATE_MASTER, Stat,
+    wire::{ETHERTYPE_IPV6, LINK_LOCAL_TTL},
+};
 
 use crate::{
     csum,
     cursor::Cursor,
-    eth::{self, ETH_P_IPV6},
+    eth,
     maps::{self, MacWords},
     nd::{
         ICMP_CHECKSUM, ICMP_CODE, IP_HOP_LIMIT, IP_NEXT_HEADER, IP_PAYLOAD_LEN, IP_SRC,
-        IPPROTO_ICMPV6, IPV6_HLEN, ND_HOP_LIMIT, ND_NEIGHBOR_ADVERT, ND_NEIGHBOR_SOLICIT,
-        ND_OPT_TARGET_LL_ADDR, NS_MIN_LEN,
+        IPPROTO_ICMPV6, IPV6_HLEN, ND_NEIGHBOR_ADVERT, ND_NEIGHBOR_SOLICIT, ND_OPT_TARGET_LL_ADDR,
+        NS_MIN_LEN,
     },
     words,
 };
@@ -58,7 +61,7 @@ struct Ipv6Icmp([u8; IPV6_HLEN + 4]);
 pub fn handle(ctx: &TcContext) -> Option<Stat> {
     let mut cur = Cursor::tc(ctx);
     let eth = eth::parse(&mut cur)?;
-    if eth.ethertype != ETH_P_IPV6 {
+    if eth.ethertype != ETHERTYPE_IPV6 {
         return None;
     }
     let l3 = cur.pos();
@@ -70,7 +73,7 @@ pub fn handle(ctx: &TcContext) -> Option<Stat> {
         if *ip.add(IP_NEXT_HEADER) != IPPROTO_ICMPV6
             || (kind != ND_NEIGHBOR_SOLICIT && kind != ND_NEIGHBOR_ADVERT)
             || *ip >> 4 != 6
-            || *ip.add(IP_HOP_LIMIT) != ND_HOP_LIMIT
+            || *ip.add(IP_HOP_LIMIT) != LINK_LOCAL_TTL
             || *ip.add(IPV6_HLEN + ICMP_CODE) != 0
         {
             return None;

@@ -1,13 +1,10 @@
 //! Ethernet with up to two VLAN tags (802.1Q 0x8100, 802.1ad 0x88a8).
 
+use carp_common::wire::{ETHERTYPE_QINQ, ETHERTYPE_VLAN};
+
 use crate::cursor::Cursor;
 
 pub const ETH_ALEN: usize = 6;
-pub const ETH_P_IP: u16 = 0x0800;
-pub const ETH_P_IPV6: u16 = 0x86dd;
-pub const ETH_P_ARP: u16 = 0x0806;
-pub const ETH_P_8021Q: u16 = 0x8100;
-pub const ETH_P_8021AD: u16 = 0x88a8;
 
 /// At most this many tags are parsed; a third leaves a VLAN ethertype,
 /// which nothing below recognises.
@@ -34,7 +31,7 @@ pub struct Ethernet {
 
 #[inline(always)]
 fn is_vlan(ethertype: u16) -> bool {
-    ethertype == ETH_P_8021Q || ethertype == ETH_P_8021AD
+    ethertype == ETHERTYPE_VLAN || ethertype == ETHERTYPE_QINQ
 }
 
 /// Parses the Ethernet header and VLAN tags; the cursor ends on the L3 header.

@@ -7,14 +7,12 @@
 //! is not ARP or a VLAN tag. Everything else takes the full parse, which
 //! decides again from scratch: this module may only say "surely unrelated".
 
-use carp_common::IPPROTO_CARP;
-
-use crate::{
-    cursor::Cursor,
-    eth::{ETH_P_8021AD, ETH_P_8021Q, ETH_P_ARP, ETH_P_IP, ETH_P_IPV6},
-    nd::IPPROTO_ICMPV6,
-    vmac::VMAC_HI,
+use carp_common::{
+    IPPROTO_CARP,
+    wire::{ETHERTYPE_ARP, ETHERTYPE_IPV4, ETHERTYPE_IPV6, ETHERTYPE_QINQ, ETHERTYPE_VLAN},
 };
+
+use crate::{cursor::Cursor, nd::IPPROTO_ICMPV6, vmac::VMAC_HI};
 
 /// Ethernet header plus the first ten bytes of an IPv4 header: enough for
 /// the IPv4 protocol byte (offset 23) and the IPv6 next header (offset 20).
@@ -45,14 +43,14 @@ pub fn unrelated(cur: &Cursor) -> bool {
         return false;
     }
     let ethertype = prefix.ethertype;
-    if ethertype == ETH_P_IP.to_be() {
+    if ethertype == ETHERTYPE_IPV4.to_be() {
         prefix.l3[9] != IPPROTO_CARP
-    } else if ethertype == ETH_P_IPV6.to_be() {
+    } else if ethertype == ETHERTYPE_IPV6.to_be() {
         let next = prefix.l3[6];
         next != IPPROTO_CARP && next != IPPROTO_ICMPV6
     } else {
-        ethertype != ETH_P_ARP.to_be()
-            && ethertype != ETH_P_8021Q.to_be()
-            && ethertype != ETH_P_8021AD.to_be()
+        ethertype != ETHERTYPE_ARP.to_be()
+            && ethertype != ETHERTYPE_VLAN.to_be()
+            && ethertype != ETHERTYPE_QINQ.to_be()
     }
 }

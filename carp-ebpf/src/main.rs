@@ -27,13 +27,12 @@ use aya_ebpf::{
     macros::{classifier, xdp},
     programs::{TcContext, XdpContext},
 };
-use carp_common::{STAT_COUNT, Stat, Stats};
-
-use crate::{
-    cursor::Cursor,
-    eth::{ETH_P_ARP, ETH_P_IP, ETH_P_IPV6},
-    verdict::Verdict,
+use carp_common::{
+    STAT_COUNT, Stat, Stats,
+    wire::{ETHERTYPE_ARP, ETHERTYPE_IPV4, ETHERTYPE_IPV6},
 };
+
+use crate::{cursor::Cursor, verdict::Verdict};
 
 #[xdp]
 pub fn carp_xdp(ctx: XdpContext) -> u32 {
@@ -79,12 +78,12 @@ fn classify(ctx: &XdpContext, mut cur: Cursor) -> Verdict {
     };
     let ifindex = ctx.ingress_ifindex() as u32;
     let mine = match eth.ethertype {
-        ETH_P_IP => match cur.at::<u8>(cur.pos() + 9) {
+        ETHERTYPE_IPV4 => match cur.at::<u8>(cur.pos() + 9) {
             // SAFETY: `at` checked the byte is in the frame.
             Some(protocol) if carp::is_carp(unsafe { *protocol }) => Some(carp::ipv4(ctx, &cur)),
             _ => None,
         },
-        ETH_P_IPV6 => match cur.at::<u8>(cur.pos() + 6) {
+        ETHERTYPE_IPV6 => match cur.at::<u8>(cur.pos() + 6) {
             // SAFETY: as above.
             Some(next) => match unsafe { *next } {
                 next if carp::is_carp(next) => Some(carp::ipv6(ctx, &cur)),
@@ -93,7 +92,7 @@ fn classify(ctx: &XdpContext, mut cur: Cursor) -> Verdict {
             },
             None => None,
         },
-        ETH_P_ARP => arp::handle(ifindex, &mut cur, eth.hdr),
+        ETHERTYPE_ARP => arp::handle(ifindex, &mut cur, eth.hdr),
         _ => None,
     };
     match mine {

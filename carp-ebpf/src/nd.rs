@@ -26,7 +26,7 @@ use aya_ebpf::{
     helpers::{bpf_xdp_adjust_tail, bpf_xdp_get_buff_len},
     programs::XdpContext,
 };
-use carp_common::{IFACE_FLAG_ROUTER, STATE_MASTER, Stat};
+use carp_common::{IFACE_FLAG_ROUTER, STATE_MASTER, Stat, wire::LINK_LOCAL_TTL};
 
 use crate::{
     csum,
@@ -38,7 +38,6 @@ use crate::{
 };
 
 pub const IPPROTO_ICMPV6: u8 = 58;
-pub(crate) const ND_HOP_LIMIT: u8 = 255;
 pub(crate) const ND_NEIGHBOR_SOLICIT: u8 = 135;
 pub(crate) const ND_NEIGHBOR_ADVERT: u8 = 136;
 pub(crate) const ND_OPT_TARGET_LL_ADDR: u8 = 2;
@@ -97,7 +96,7 @@ pub fn handle(ctx: &XdpContext, ifindex: u32, cur: &Cursor, eth: *mut EthHdr) ->
         let payload = usize::from(u16::from_be(words::load(ip.add(IP_PAYLOAD_LEN))));
         if *ip >> 4 != 6
             || *ip.add(IP_NEXT_HEADER) != IPPROTO_ICMPV6
-            || *ip.add(IP_HOP_LIMIT) != ND_HOP_LIMIT
+            || *ip.add(IP_HOP_LIMIT) != LINK_LOCAL_TTL
             || payload < NS_MIN_LEN
             || !cur.has(l3 + IPV6_HLEN, payload)
             || *ns != ND_NEIGHBOR_SOLICIT
@@ -163,7 +162,7 @@ pub fn handle(ctx: &XdpContext, ifindex: u32, cur: &Cursor, eth: *mut EthHdr) ->
         words::store(ip.add(IP_PAYLOAD_LEN), (NA_LEN as u16).to_be());
         words::store(
             ip.add(IP_NEXT_HEADER),
-            u16::from_ne_bytes([IPPROTO_ICMPV6, ND_HOP_LIMIT]),
+            u16::from_ne_bytes([IPPROTO_ICMPV6, LINK_LOCAL_TTL]),
         );
         words::store_all(ip.add(IP_SRC), target);
         words::store_all(ip.add(IP_DST), dst_ip);

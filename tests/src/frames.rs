@@ -7,24 +7,22 @@ pub type Mac = [u8; 6];
 pub type Ipv4Addr = [u8; 4];
 pub type Ipv6Addr = [u8; 16];
 
-pub const ETH_P_IP: u16 = 0x0800;
-pub const ETH_P_ARP: u16 = 0x0806;
-pub const ETH_P_IPV6: u16 = 0x86dd;
-pub const ETH_P_8021Q: u16 = 0x8100;
-pub const ETH_P_8021AD: u16 = 0x88a8;
+// The numbers come from the ABI crate; the builders below are what stays
+// independent of the agent's codec.
+pub use carp_common::wire::{
+    CARP_GROUP_V4_MAC, CARP_GROUP_V6_MAC, ETHERTYPE_ARP, ETHERTYPE_IPV4, ETHERTYPE_IPV6,
+    ETHERTYPE_QINQ, ETHERTYPE_VLAN, IPPROTO_CARP, LINK_LOCAL_TTL,
+};
 
 pub const IPPROTO_TCP: u8 = 6;
 pub const IPPROTO_UDP: u8 = 17;
 pub const IPPROTO_ICMPV6: u8 = 58;
-pub const IPPROTO_CARP: u8 = 112;
 
 pub const BROADCAST: Mac = [0xff; 6];
 /// 224.0.0.18 and its multicast MAC.
 pub const CARP_GROUP_V4: Ipv4Addr = [224, 0, 0, 18];
-pub const CARP_GROUP_V4_MAC: Mac = [0x01, 0x00, 0x5e, 0x00, 0x00, 0x12];
 /// ff02::12 and its multicast MAC.
 pub const CARP_GROUP_V6: Ipv6Addr = [0xff, 0x02, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0x12];
-pub const CARP_GROUP_V6_MAC: Mac = [0x33, 0x33, 0x00, 0x00, 0x00, 0x12];
 /// ff02::1 and its multicast MAC.
 pub const ALL_NODES: Ipv6Addr = [0xff, 0x02, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 1];
 pub const ALL_NODES_MAC: Mac = [0x33, 0x33, 0x00, 0x00, 0x00, 0x01];
@@ -46,14 +44,14 @@ pub struct Vlan {
 impl Vlan {
     pub const fn dot1q(vid: u16) -> Self {
         Self {
-            tpid: ETH_P_8021Q,
+            tpid: ETHERTYPE_VLAN,
             tci: vid,
         }
     }
 
     pub const fn dot1ad(vid: u16) -> Self {
         Self {
-            tpid: ETH_P_8021AD,
+            tpid: ETHERTYPE_QINQ,
             tci: vid,
         }
     }
@@ -120,7 +118,7 @@ impl Default for Ipv4 {
         Self {
             src: [10, 0, 0, 1],
             dst: CARP_GROUP_V4,
-            ttl: 255,
+            ttl: LINK_LOCAL_TTL,
             protocol: IPPROTO_CARP,
             tos: 0x10,
             ident: 0x1234,
@@ -224,7 +222,7 @@ impl Advert {
 pub fn arp(op: u16, sha: Mac, spa: Ipv4Addr, tha: Mac, tpa: Ipv4Addr) -> Vec<u8> {
     let mut p = Vec::with_capacity(28);
     p.extend_from_slice(&1u16.to_be_bytes());
-    p.extend_from_slice(&ETH_P_IP.to_be_bytes());
+    p.extend_from_slice(&ETHERTYPE_IPV4.to_be_bytes());
     p.push(6);
     p.push(4);
     p.extend_from_slice(&op.to_be_bytes());
@@ -238,7 +236,7 @@ pub fn arp(op: u16, sha: Mac, spa: Ipv4Addr, tha: Mac, tpa: Ipv4Addr) -> Vec<u8>
 /// A broadcast ARP request frame, padded to 60 bytes like on the wire.
 pub fn arp_request_frame(vlans: &[Vlan], sha: Mac, spa: Ipv4Addr, tpa: Ipv4Addr) -> Vec<u8> {
     let body = arp(1, sha, spa, [0; 6], tpa);
-    pad_to(ethernet(BROADCAST, sha, vlans, ETH_P_ARP, &body), 60)
+    pad_to(ethernet(BROADCAST, sha, vlans, ETHERTYPE_ARP, &body), 60)
 }
 
 /// The ICMPv6 checksum of `icmp` (checksum field zero) from `src` to `dst`.
@@ -375,7 +373,7 @@ mod tests {
             CARP_GROUP_V4_MAC,
             [0, 0, 0x5e, 0, 0, 1],
             &[],
-            ETH_P_IP,
+            ETHERTYPE_IPV4,
             &ip.packet(&advert.bytes()),
         );
         assert_eq!(frame, captured);

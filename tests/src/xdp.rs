@@ -412,7 +412,7 @@ pub mod corpus {
             frames::CARP_GROUP_V4_MAC,
             virtual_mac(5),
             vlans,
-            frames::ETH_P_IP,
+            frames::ETHERTYPE_IPV4,
             &ip.packet(&Advert::new(vhid).bytes()),
         )
     }
@@ -422,11 +422,11 @@ pub mod corpus {
             frames::CARP_GROUP_V6_MAC,
             virtual_mac(5),
             &[],
-            frames::ETH_P_IPV6,
+            frames::ETHERTYPE_IPV6,
             &frames::ipv6(
                 PEER6_LL,
                 frames::CARP_GROUP_V6,
-                255,
+                frames::LINK_LOCAL_TTL,
                 frames::IPPROTO_CARP,
                 &Advert::new(vhid).bytes(),
             ),
@@ -442,7 +442,7 @@ pub mod corpus {
             frames::CARP_GROUP_V4_MAC,
             [0, 0, 0x5e, 0, 1, 9],
             &[],
-            frames::ETH_P_IP,
+            frames::ETHERTYPE_IPV4,
             &ip.packet(&vec![0x21; len]),
         )
     }
@@ -459,8 +459,14 @@ pub mod corpus {
             frames::ipv6_multicast_mac(&dst),
             PEER_MAC,
             vlans,
-            frames::ETH_P_IPV6,
-            &frames::ipv6(src, dst, 255, frames::IPPROTO_ICMPV6, &ns),
+            frames::ETHERTYPE_IPV6,
+            &frames::ipv6(
+                src,
+                dst,
+                frames::LINK_LOCAL_TTL,
+                frames::IPPROTO_ICMPV6,
+                &ns,
+            ),
         )
     }
 
@@ -476,7 +482,7 @@ pub mod corpus {
             dst_mac,
             PEER_MAC,
             vlans,
-            frames::ETH_P_IP,
+            frames::ETHERTYPE_IPV4,
             &ip.packet(&frames::tcp(40000, 443)),
         )
     }
@@ -486,7 +492,7 @@ pub mod corpus {
             dst_mac,
             PEER_MAC,
             &[],
-            frames::ETH_P_IPV6,
+            frames::ETHERTYPE_IPV6,
             &frames::ipv6(
                 PEER6,
                 OTHER6,

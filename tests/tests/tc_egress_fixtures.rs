@@ -77,7 +77,7 @@ fn nd_frame(
         eth_dst,
         eth_src,
         vlans,
-        frames::ETH_P_IPV6,
+        frames::ETHERTYPE_IPV6,
         &frames::ipv6(src, dst, 255, frames::IPPROTO_ICMPV6, icmp),
     )
 }
@@ -382,7 +382,7 @@ fn checksum_ok(frame: &[u8]) -> bool {
     let mut l3 = 14;
     while matches!(
         ethertype_at(l3 - 2),
-        frames::ETH_P_8021Q | frames::ETH_P_8021AD
+        frames::ETHERTYPE_VLAN | frames::ETHERTYPE_QINQ
     ) {
         l3 += 4;
     }

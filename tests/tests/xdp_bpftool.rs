@@ -44,7 +44,7 @@ fn loaded() -> Ebpf {
         frames::CARP_GROUP_V4_MAC,
         lab::PEER_MAC,
         &[],
-        frames::ETH_P_IP,
+        frames::ETHERTYPE_IPV4,
         &ip.packet(&Advert::new(lab::VHID).bytes()),
     );
     xdp::run(&mut ebpf, &frame).unwrap();

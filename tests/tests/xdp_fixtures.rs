@@ -217,7 +217,7 @@ fn advert_v4_frame(vlans: &[Vlan], ip: &Ipv4, advert: &[u8]) -> Vec<u8> {
         frames::CARP_GROUP_V4_MAC,
         virtual_mac(5),
         vlans,
-        frames::ETH_P_IP,
+        frames::ETHERTYPE_IPV4,
         &ip.packet(advert),
     )
 }
@@ -238,7 +238,7 @@ fn advert_v6_frame(hop_limit: u8, advert: &[u8]) -> Vec<u8> {
         frames::CARP_GROUP_V6_MAC,
         virtual_mac(5),
         &[],
-        frames::ETH_P_IPV6,
+        frames::ETHERTYPE_IPV6,
         &frames::ipv6(
             PEER6_LL,
             frames::CARP_GROUP_V6,
@@ -262,7 +262,7 @@ fn arp_reply(
 ) -> Vec<u8> {
     let body = frames::arp(2, mac, vip, to_mac, to_ip);
     frames::pad_to(
-        frames::ethernet(to_mac, mac, vlans, frames::ETH_P_ARP, &body),
+        frames::ethernet(to_mac, mac, vlans, frames::ETHERTYPE_ARP, &body),
         60,
     )
 }
@@ -278,7 +278,7 @@ fn ns_frame_from(vlans: &[Vlan], src: [u8; 16], dst: [u8; 16], hop: u8, icmp: &[
         frames::ipv6_multicast_mac(&dst),
         PEER_MAC,
         vlans,
-        frames::ETH_P_IPV6,
+        frames::ETHERTYPE_IPV6,
         &frames::ipv6(src, dst, hop, frames::IPPROTO_ICMPV6, icmp),
     )
 }
@@ -298,7 +298,7 @@ fn na_frame(
         to_mac,
         mac,
         vlans,
-        frames::ETH_P_IPV6,
+        frames::ETHERTYPE_IPV6,
         &frames::ipv6(vip, to, 255, frames::IPPROTO_ICMPV6, &na),
     )
 }
@@ -315,7 +315,7 @@ fn udp4() -> Vec<u8> {
         NIC_MAC,
         PEER_MAC,
         &[],
-        frames::ETH_P_IP,
+        frames::ETHERTYPE_IPV4,
         &ip.packet(&frames::udp(5353, 53, b"query")),
     )
 }
@@ -325,7 +325,7 @@ fn ip6_frame(dst_mac: [u8; 6], next: u8, payload: &[u8]) -> Vec<u8> {
         dst_mac,
         PEER_MAC,
         &[],
-        frames::ETH_P_IPV6,
+        frames::ETHERTYPE_IPV6,
         &frames::ipv6(PEER6, OTHER6, 64, next, payload),
     )
 }
@@ -714,7 +714,7 @@ fn arp_requests_for_vips() {
             frames::BROADCAST,
             PEER_MAC,
             &[],
-            frames::ETH_P_ARP,
+            frames::ETHERTYPE_ARP,
             &frames::arp(2, PEER_MAC, VIP4, vmac, VIP4),
         ),
         60,

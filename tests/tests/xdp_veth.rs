@@ -244,7 +244,7 @@ fn advert_v4_from_b(ttl: u8) -> (Vec<u8>, [u8; 36]) {
         frames::CARP_GROUP_V4_MAC,
         MAC_B,
         &[],
-        frames::ETH_P_IP,
+        frames::ETHERTYPE_IPV4,
         &ip.packet(&advert),
     );
     (frame, advert)
@@ -373,7 +373,7 @@ fn adverts_from_the_peer_reach_the_ring_buffer(lab: &mut Lab) {
         frames::CARP_GROUP_V6_MAC,
         MAC_B,
         &[],
-        frames::ETH_P_IPV6,
+        frames::ETHERTYPE_IPV6,
         &frames::ipv6(
             ADDR6_B,
             frames::CARP_GROUP_V6,

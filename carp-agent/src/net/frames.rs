@@ -4,10 +4,10 @@
 
 use std::net::{Ipv4Addr, Ipv6Addr};
 
+use carp_common::wire::{ETHERTYPE_ARP, ETHERTYPE_IPV4, ETHERTYPE_IPV6, LINK_LOCAL_TTL};
+
 use crate::proto::checksum::internet_checksum;
 
-pub const ETHERTYPE_ARP: u16 = 0x0806;
-pub const ETHERTYPE_IPV6: u16 = 0x86dd;
 pub const BROADCAST_MAC: [u8; 6] = [0xff; 6];
 /// ff02::1, all nodes on the link.
 pub const ALL_NODES: Ipv6Addr = Ipv6Addr::new(0xff02, 0, 0, 0, 0, 0, 0, 1);
@@ -40,7 +40,7 @@ pub fn gratuitous_arp(mac: [u8; 6], vip: Ipv4Addr) -> Vec<u8> {
     frame.extend_from_slice(&mac);
     frame.extend_from_slice(&ETHERTYPE_ARP.to_be_bytes());
     frame.extend_from_slice(&ARP_HTYPE_ETHERNET.to_be_bytes());
-    frame.extend_from_slice(&crate::proto::link::ETHERTYPE_IPV4.to_be_bytes());
+    frame.extend_from_slice(&ETHERTYPE_IPV4.to_be_bytes());
     frame.extend_from_slice(&[6, 4]);
     frame.extend_from_slice(&ARP_OP_REQUEST.to_be_bytes());
     frame.extend_from_slice(&mac);
@@ -74,7 +74,7 @@ pub fn unsolicited_na(mac: [u8; 6], vip: Ipv6Addr, router: bool) -> Vec<u8> {
     frame.extend_from_slice(&[0x60, 0, 0, 0]); // version 6, class 0, flow 0
     frame.extend_from_slice(&(NA_ICMP_LEN as u16).to_be_bytes());
     frame.push(IPPROTO_ICMPV6);
-    frame.push(255);
+    frame.push(LINK_LOCAL_TTL);
     frame.extend_from_slice(&vip.octets());
     frame.extend_from_slice(&ALL_NODES.octets());
     frame.extend_from_slice(&icmp);

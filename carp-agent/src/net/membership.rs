@@ -27,7 +27,7 @@
 //! VIPs do not use may fail to join (IPv6 disabled on it) with only a warning.
 
 use std::io;
-use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
+use std::net::IpAddr;
 use std::os::fd::{AsRawFd as _, FromRawFd as _, OwnedFd};
 
 use tracing::{info, warn};
@@ -40,9 +40,9 @@ use super::error::NetError;
 pub const SKIP_JOIN_ENV: &str = "CARP_DEBUG_SKIP_MULTICAST_JOIN";
 
 /// The CARP group of IPv4 (the VRRP one too).
-pub const GROUP_V4: Ipv4Addr = Ipv4Addr::new(224, 0, 0, 18);
+pub use crate::proto::CARP_GROUP_V4 as GROUP_V4;
 /// The CARP group of IPv6.
-pub const GROUP_V6: Ipv6Addr = Ipv6Addr::new(0xff02, 0, 0, 0, 0, 0, 0, 0x12);
+pub use crate::proto::CARP_GROUP_V6 as GROUP_V6;
 
 /// Which address families an interface's vhids advertise in: a group of
 /// such a family must be joined, or the start fails.

@@ -3,12 +3,12 @@
 
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
 
+use carp_common::wire::LINK_LOCAL_TTL;
+
 use super::error::{DecodeError, Layer, LengthError, NotCarp};
 
 /// IP protocol / IPv6 next header of CARP (and VRRP).
-pub const IPPROTO_CARP: u8 = carp_common::IPPROTO_CARP;
-/// Adverts are link-local: sent with, and only accepted at, TTL / hop limit 255.
-pub const CARP_TTL: u8 = 255;
+pub use carp_common::IPPROTO_CARP;
 pub const CARP_GROUP_V4: Ipv4Addr = Ipv4Addr::new(224, 0, 0, 18);
 pub const CARP_GROUP_V6: Ipv6Addr = Ipv6Addr::new(0xff02, 0, 0, 0, 0, 0, 0, 0x12);
 
@@ -242,7 +242,7 @@ impl<'a> Envelope<'a> {
     /// separate ([`super::Advertisement::authenticate`]) as it needs the key.
     pub fn advertisement(&self) -> Result<super::Advertisement, DecodeError> {
         let payload = self.payload()?;
-        if self.ttl != CARP_TTL {
+        if self.ttl != LINK_LOCAL_TTL {
             return Err(DecodeError::BadTtl { ttl: self.ttl });
         }
         super::Advertisement::decode(payload)
@@ -270,7 +270,7 @@ pub(crate) fn write_ipv4(src: Ipv4Addr, tos: u8, id: u16, payload: &[u8], out: &
     header[2..4].copy_from_slice(&total.to_be_bytes());
     header[4..6].copy_from_slice(&id.to_be_bytes());
     header[6..8].copy_from_slice(&IPV4_DONT_FRAGMENT.to_be_bytes());
-    header[8] = CARP_TTL;
+    header[8] = LINK_LOCAL_TTL;
     header[9] = IPPROTO_CARP;
     header[12..16].copy_from_slice(&src.octets());
     header[16..20].copy_from_slice(&CARP_GROUP_V4.octets());
@@ -288,7 +288,7 @@ pub(crate) fn write_ipv6(src: Ipv6Addr, traffic_class: u8, payload: &[u8], out: 
     out.extend_from_slice(&first_word.to_be_bytes());
     out.extend_from_slice(&len.to_be_bytes());
     out.push(IPPROTO_CARP);
-    out.push(CARP_TTL);
+    out.push(LINK_LOCAL_TTL);
     out.extend_from_slice(&src.octets());
     out.extend_from_slice(&CARP_GROUP_V6.octets());
     out.extend_from_slice(payload);

@@ -4,12 +4,7 @@ use std::fmt;
 
 use super::error::{DecodeError, Layer, NotCarp};
 
-pub const ETHERTYPE_IPV4: u16 = 0x0800;
-pub const ETHERTYPE_IPV6: u16 = 0x86dd;
-/// 802.1Q customer tag.
-pub const ETHERTYPE_VLAN: u16 = 0x8100;
-/// 802.1ad service tag (outer tag of Q-in-Q).
-pub const ETHERTYPE_QINQ: u16 = 0x88a8;
+pub use carp_common::wire::{ETHERTYPE_IPV4, ETHERTYPE_IPV6, ETHERTYPE_QINQ, ETHERTYPE_VLAN};
 
 const ETHERNET_HEADER_LEN: usize = 14;
 const VLAN_TAG_LEN: usize = 4;
@@ -21,14 +16,14 @@ pub struct MacAddr(pub [u8; 6]);
 
 impl MacAddr {
     /// Destination of IPv4 advertisements: the multicast MAC of 224.0.0.18.
-    pub const CARP_GROUP_V4: MacAddr = MacAddr([0x01, 0x00, 0x5e, 0x00, 0x00, 0x12]);
+    pub const CARP_GROUP_V4: MacAddr = MacAddr(carp_common::wire::CARP_GROUP_V4_MAC);
     /// Destination of IPv6 advertisements: the multicast MAC of ff02::12.
-    pub const CARP_GROUP_V6: MacAddr = MacAddr([0x33, 0x33, 0x00, 0x00, 0x00, 0x12]);
+    pub const CARP_GROUP_V6: MacAddr = MacAddr(carp_common::wire::CARP_GROUP_V6_MAC);
 
     /// The virtual MAC of a vhid, `00:00:5e:00:01:<vhid>`; BSD masters send
     /// their adverts from it so switches learn where the master is.
     pub const fn virtual_for(vhid: u8) -> MacAddr {
-        MacAddr([0x00, 0x00, 0x5e, 0x00, 0x01, vhid])
+        MacAddr(carp_common::virtual_mac(vhid))
     }
 }
 

@@ -113,7 +113,7 @@ fn main() -> anyhow::Result<()> {
         frames::CARP_GROUP_V4_MAC,
         lab::PEER_MAC,
         &[],
-        frames::ETH_P_IP,
+        frames::ETHERTYPE_IPV4,
         &Ipv4 {
             ttl: 64,
             ..Ipv4::default()

@@ -7,7 +7,7 @@ use tracing::{info, warn};
 
 use super::Daemon;
 use crate::{
-    engine::{Action, Peer, Reason, State, VhidKey},
+    engine::{Action, PeerAdvert, Reason, State, VhidKey},
     hooks::Transition,
     proto::Advertisement,
 };
@@ -151,7 +151,7 @@ impl Daemon {
 
     /// Another master that should yield is advertising: our advert went out
     /// already; announce the VIPs again so neighbours it drew away come back.
-    fn reassert(&mut self, key: VhidKey, peer: &Peer) {
+    fn reassert(&mut self, key: VhidKey, peer: &PeerAdvert) {
         if let Some(rt) = self.vhids.get(&key) {
             info!(
                 "vhid {} on {}: less preferred master {peer} heard; re-announcing the VIPs",

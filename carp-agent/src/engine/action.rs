@@ -70,44 +70,6 @@ impl fmt::Display for AdminState {
     }
 }
 
-/// The sender of an advert that caused a transition, for the log.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
-pub struct Peer {
-    /// Source address.
-    pub source: IpAddr,
-    /// advbase field.
-    pub advbase: u8,
-    /// advskew field.
-    pub advskew: u8,
-    /// Demote byte (always 0 from FreeBSD hosts).
-    pub demote: u8,
-}
-
-impl From<&PeerAdvert> for Peer {
-    fn from(advert: &PeerAdvert) -> Self {
-        Peer {
-            source: advert.source,
-            advbase: advert.advbase,
-            advskew: advert.advskew,
-            demote: advert.demote,
-        }
-    }
-}
-
-impl fmt::Display for Peer {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(
-            f,
-            "{} (advbase {} advskew {}",
-            self.source, self.advbase, self.advskew
-        )?;
-        if self.demote != 0 {
-            write!(f, " demote {}", self.demote)?;
-        }
-        f.write_str(")")
-    }
-}
-
 /// Why a vhid changed state.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum Reason {
@@ -123,12 +85,12 @@ pub enum Reason {
     /// A preempting BACKUP heard a less preferred master.
     Preempting {
         /// The master being replaced.
-        peer: Peer,
+        peer: PeerAdvert,
     },
     /// A MASTER heard a more preferred master.
     MorePreferredMaster {
         /// The winner.
-        peer: Peer,
+        peer: PeerAdvert,
         /// Only the tie-break on source addresses made it more preferred.
         by_address: bool,
         /// Our advskew on the wire when host demotion raised it, for the log.
@@ -137,13 +99,13 @@ pub enum Reason {
     /// A MASTER heard an equal master and yields, as FreeBSD does.
     EqualMaster {
         /// The other master.
-        peer: Peer,
+        peer: PeerAdvert,
     },
     /// A BACKUP's master advertises slower than `3*advbase + advskew/256` of
     /// the BACKUP, so it would time out anyway ("master will time out").
     MasterTooSlow {
         /// The slow master.
-        peer: Peer,
+        peer: PeerAdvert,
         /// The BACKUP's threshold.
         threshold: Duration,
     },
@@ -151,7 +113,7 @@ pub enum Reason {
     /// regardless of advskew and preempt.
     MoreDemotedMaster {
         /// The demoted master.
-        peer: Peer,
+        peer: PeerAdvert,
         /// Our demote byte.
         ours: u8,
     },
@@ -253,7 +215,7 @@ pub enum Action {
         /// The vhid that stays MASTER.
         key: VhidKey,
         /// The master that should yield.
-        peer: Peer,
+        peer: PeerAdvert,
     },
 }
 
@@ -262,8 +224,8 @@ mod tests {
     use super::*;
     use std::net::Ipv4Addr;
 
-    fn peer(last: u8, advskew: u8, demote: u8) -> Peer {
-        Peer {
+    fn peer(last: u8, advskew: u8, demote: u8) -> PeerAdvert {
+        PeerAdvert {
             source: IpAddr::V4(Ipv4Addr::new(10, 0, 0, last)),
             advbase: 1,
             advskew,

@@ -58,7 +58,7 @@ pub mod time;
 pub mod timing;
 mod vhid;
 
-pub use action::{Action, AdminState, Iface, Peer, Reason, State, VhidKey};
+pub use action::{Action, AdminState, Iface, Reason, State, VhidKey};
 pub use config::{ConfigError, Flavor, TieBreak, VhidConfig};
 pub use host::{Engine, EngineError};
 pub use time::Time;

@@ -1,6 +1,7 @@
 //! Advertisement timing: what a host puts on the wire, how often it advertises,
 //! and how long a BACKUP waits before declaring the master down.
 
+use std::fmt;
 use std::net::IpAddr;
 use std::time::Duration;
 
@@ -79,7 +80,8 @@ fn interval_ticks(advbase: u8, advskew: u8) -> u32 {
     (256 * u32::from(advbase) + u32::from(advskew)).max(1)
 }
 
-/// An advert received from a peer, already authenticated by the caller.
+/// An advert received from a peer, already authenticated by the caller; also
+/// the peer named in a transition's [`Reason`](super::Reason).
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 pub struct PeerAdvert {
     /// IP source address of the advert.
@@ -101,6 +103,20 @@ impl PeerAdvert {
     /// How often the sender advertises.
     pub fn interval(&self) -> Duration {
         ticks(interval_ticks(self.advbase, self.advskew))
+    }
+}
+
+impl fmt::Display for PeerAdvert {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(
+            f,
+            "{} (advbase {} advskew {}",
+            self.source, self.advbase, self.advskew
+        )?;
+        if self.demote != 0 {
+            write!(f, " demote {}", self.demote)?;
+        }
+        f.write_str(")")
     }
 }
 

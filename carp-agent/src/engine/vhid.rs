@@ -4,7 +4,7 @@ use std::collections::VecDeque;
 use std::net::IpAddr;
 use std::time::Duration;
 
-use super::action::{Action, AdminState, Peer, Reason, State, VhidKey};
+use super::action::{Action, AdminState, Reason, State, VhidKey};
 use super::config::{Flavor, TieBreak, VhidConfig};
 use super::demotion::Demotion;
 use super::heard::{Heard, HeardMasters};
@@ -155,7 +155,7 @@ impl Vhid {
 
     fn master_hears(&mut self, now: Time, advert: &PeerAdvert, host: &mut Host<'_>) {
         let ours = self.advertised(host.demotion);
-        let peer = Peer::from(advert);
+        let peer = *advert;
         let reason = match self.contest(advert, ours) {
             Contest::PeerWins { by_address } => Reason::MorePreferredMaster {
                 peer,
@@ -217,7 +217,7 @@ impl Vhid {
         self.push_advert(ours, host);
         host.actions.push_back(Action::Reassert {
             key: self.key,
-            peer: Peer::from(advert),
+            peer: *advert,
         });
     }
 
@@ -277,7 +277,7 @@ impl Vhid {
 
     /// Why a BACKUP hearing `advert` should take over, if it should.
     fn takeover_reason(&self, advert: &PeerAdvert, ours: Advertised) -> Option<Reason> {
-        let peer = Peer::from(advert);
+        let peer = *advert;
         if self.config.flavor == Flavor::OpenBsd && advert.demote > ours.demote {
             return Some(Reason::MoreDemotedMaster {
                 peer,

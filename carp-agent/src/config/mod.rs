@@ -69,7 +69,8 @@ pub use vip::{Vip, VipError};
 
 /// Default path of the control socket.
 pub const DEFAULT_CONTROL_SOCKET: &str = "/run/carp-agent.sock";
-/// Default bpffs mount point.
+/// Default bpffs root, where systemd mounts it; `ip netns exec` hides it, so
+/// a lab agent gets its own (see `dataplane::bpffs`).
 pub const DEFAULT_BPFFS: &str = "/sys/fs/bpf";
 /// Default directory for the per-bpffs instance lock.
 pub const DEFAULT_STATE_DIR: &str = "/run/carp-agent";

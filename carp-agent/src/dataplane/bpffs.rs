@@ -8,8 +8,6 @@ use std::{
     path::{Path, PathBuf},
 };
 
-/// The default bpffs root, as on every systemd machine.
-pub const DEFAULT_BPFFS: &str = "/sys/fs/bpf";
 /// `BPF_FS_MAGIC` from linux/magic.h.
 const BPF_FS_MAGIC: i64 = 0xcafe_4a11;
 

@@ -1,7 +1,7 @@
 //! `carp-agent decode` run as a real process.
 
 use std::borrow::Cow;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 use std::time::Duration;
 
@@ -161,6 +161,47 @@ fn password_file_is_read_without_its_newline() {
     let output = decode(&args);
     assert_eq!(stdout(&output), format!("{OK_LINE}\n"));
     assert_eq!(output.status.code(), Some(0));
+}
+
+/// `decode --password-file` checks adverts with the key `run` derives from
+/// the same file: the ucarp advert (password "secret") authenticates exactly
+/// when the agent's key is "secret". A lone `\r` used to split them.
+#[test]
+fn password_file_is_read_as_the_agent_reads_it() {
+    let cases: [&[u8]; 5] = [
+        b"secret",
+        b"secret\n",
+        b"secret\r\n",
+        b"secret\r",
+        b"secret\n\n",
+    ];
+    for (i, contents) in cases.into_iter().enumerate() {
+        let path = temp_file(&format!("password-agree-{i}"), contents);
+        let toml = format!(
+            "[[vhid]]\ninterface = \"eth0\"\nvhid = 1\npassword_file = {:?}\nvips = [\"10.99.0.100\"]\n",
+            path.display().to_string()
+        );
+        let config = carp_agent::config::Config::from_toml_str(&toml, Path::new("agree.toml"))
+            .expect("config with a password file");
+        let agent_key_is_secret =
+            config.vhids[0].key == carp_agent::proto::AuthKey::from_password(b"secret").unwrap();
+
+        let mut args = vec![
+            "--password-file",
+            path.to_str().unwrap(),
+            "--vip",
+            "10.99.0.100",
+        ];
+        args.extend(UCARP.split_whitespace());
+        let output = decode(&args);
+        let decode_ok = stdout(&output) == format!("{OK_LINE}\n");
+        assert_eq!(
+            decode_ok,
+            agent_key_is_secret,
+            "{contents:?}: decode says {:?}",
+            stdout(&output)
+        );
+    }
 }
 
 #[test]

@@ -32,7 +32,7 @@ pub struct DecodeArgs {
     /// Password of the vhid (at most 19 bytes; may be empty).
     #[arg(long)]
     pub password: Option<String>,
-    /// Read the password from FILE (a trailing newline is dropped).
+    /// Read the password from FILE (one trailing \n or \r\n is dropped).
     #[arg(long, value_name = "FILE")]
     pub password_file: Option<PathBuf>,
     /// A virtual address of the vhid; repeat for each. A /prefix is accepted
@@ -84,14 +84,9 @@ pub fn run(args: &DecodeArgs) -> anyhow::Result<i32> {
 
 fn read_key(args: &DecodeArgs) -> anyhow::Result<AuthKey> {
     if let Some(path) = &args.password_file {
-        let mut bytes = std::fs::read(path)
+        let bytes = std::fs::read(path)
             .with_context(|| format!("--password-file {}: cannot read", path.display()))?;
-        for newline in [b"\n".as_slice(), b"\r"] {
-            if bytes.ends_with(newline) {
-                bytes.pop();
-            }
-        }
-        return AuthKey::from_password(&bytes)
+        return AuthKey::from_password_file(&bytes)
             .with_context(|| format!("--password-file {}", path.display()));
     }
     let password = args.password.as_deref().unwrap_or_default();

@@ -46,7 +46,7 @@ pub struct RunArgs {
     /// Shared password (at most 19 bytes).
     #[arg(long, conflicts_with = "password_file")]
     pub password: Option<String>,
-    /// Read the password from FILE (one trailing newline is dropped).
+    /// Read the password from FILE (one trailing \n or \r\n is dropped).
     #[arg(long, value_name = "FILE")]
     pub password_file: Option<PathBuf>,
     /// Virtual address ADDR[/PREFIX] (default /32 or /128); repeat for each.

@@ -46,7 +46,8 @@
 //! shell = "logger -t carp \"$CARP_INTERFACE vhid $CARP_VHID: $CARP_STATE\""
 //! ```
 //!
-//! A relative `password_file` is read relative to the TOML file's directory.
+//! A relative `password_file` is read relative to the TOML file's directory;
+//! one trailing `\n` or `\r\n` is dropped from it, nothing else.
 //! The interface's existence is checked by the daemon when it starts.
 mod args;
 mod error;
@@ -275,19 +276,14 @@ impl Config {
     }
 }
 
-/// Reads a password file, dropping one trailing newline.
+/// Reads a password file; [`AuthKey::from_password_file`] says which line
+/// ending is dropped.
 fn read_password_file(path: &Path) -> Result<AuthKey, Reason> {
-    let mut bytes = std::fs::read(path).map_err(|error| Reason::PasswordFile {
+    let bytes = std::fs::read(path).map_err(|error| Reason::PasswordFile {
         path: path.to_path_buf(),
         error,
     })?;
-    if bytes.ends_with(b"\n") {
-        bytes.pop();
-        if bytes.ends_with(b"\r") {
-            bytes.pop();
-        }
-    }
-    AuthKey::from_password(&bytes).map_err(Reason::Password)
+    AuthKey::from_password_file(&bytes).map_err(Reason::Password)
 }
 
 /// The vhid settings common to flags and file, before checking.

@@ -38,6 +38,19 @@ impl AuthKey {
         Ok(AuthKey(key))
     }
 
+    /// Builds the key from the contents of a password file: one line ending,
+    /// `\n` or `\r\n`, is dropped, because editors and `echo` add one;
+    /// every other byte is the password, a lone trailing `\r` included. The
+    /// agent (`run`) and the troubleshooting tool (`decode`) both read files
+    /// through this, so `decode` checks adverts with the agent's own key.
+    pub fn from_password_file(contents: &[u8]) -> Result<Self, PasswordError> {
+        let password = contents
+            .strip_suffix(b"\r\n")
+            .or_else(|| contents.strip_suffix(b"\n"))
+            .unwrap_or(contents);
+        AuthKey::from_password(password)
+    }
+
     /// The 20 key bytes fed to HMAC.
     pub fn as_bytes(&self) -> &[u8; MAX_PASSWORD_LEN + 1] {
         &self.0
@@ -232,6 +245,27 @@ impl fmt::Debug for Auth {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn password_file_drops_one_line_ending() {
+        let cases: [(&[u8], &[u8]); 7] = [
+            (b"secret", b"secret"),
+            (b"secret\n", b"secret"),
+            (b"secret\r\n", b"secret"),
+            // A lone \r is no line ending on Linux: it is part of the password.
+            (b"secret\r", b"secret\r"),
+            (b"secret\n\n", b"secret\n"),
+            (b"secret\r\n\r\n", b"secret\r\n"),
+            (b"\n", b""),
+        ];
+        for (contents, password) in cases {
+            assert_eq!(
+                AuthKey::from_password_file(contents),
+                AuthKey::from_password(password),
+                "{contents:?}"
+            );
+        }
+    }
 
     #[test]
     fn password_of_19_bytes_is_the_limit() {

@@ -215,6 +215,21 @@ fn vip_parse_error_names_the_entry() {
 }
 
 #[test]
+fn vip_zone_must_be_the_vhid_interface() {
+    let config = parse(&one_vhid("vips = [\"fe80::1%eth0/64\"]")).unwrap();
+    assert_eq!(config.vhids[0].vip_strings(), ["fe80::1/64"]);
+
+    let (err, msg) = error(&one_vhid("vips = [\"fe80::1%eth1/64\"]"));
+    assert!(matches!(reason(&err), Reason::VipZone { .. }), "{msg}");
+    assert!(
+        msg.ends_with("vips[0] = \"fe80::1%eth1/64\": zone %eth1 is not the vhid's interface eth0"),
+        "{msg}"
+    );
+    let (err, msg) = error(&one_vhid("vips = [\"10.0.0.1%eth0\"]"));
+    assert!(matches!(reason(&err), Reason::Vip(VipError::Zone)), "{msg}");
+}
+
+#[test]
 fn vip_prefix_out_of_range() {
     let (err, msg) = error(&one_vhid("vips = [\"fd00::1/129\"]"));
     assert!(

@@ -11,6 +11,7 @@ use pcap_file::DataLink;
 use pcap_file::pcap::PcapReader;
 use pcap_file::pcapng::{Block, PcapNgReader};
 
+use crate::config::Vip;
 use crate::proto::link::{ETHERTYPE_IPV4, ETHERTYPE_IPV6, ETHERTYPE_QINQ, ETHERTYPE_VLAN};
 use crate::proto::{Advertisement, Auth, AuthKey, DecodeError, Envelope, LinkLocalVips, VipSet};
 
@@ -35,8 +36,9 @@ pub struct DecodeArgs {
     /// Read the password from FILE (one trailing \n or \r\n is dropped).
     #[arg(long, value_name = "FILE")]
     pub password_file: Option<PathBuf>,
-    /// A virtual address of the vhid; repeat for each. A /prefix is accepted
-    /// and ignored.
+    /// A virtual address of the vhid; repeat for each. Written as in the
+    /// agent's configuration; the /prefix and an IPv6 link-local %zone are
+    /// checked and then ignored (the HMAC covers the address alone).
     #[arg(long = "vip", value_name = "ADDR[/PREFIX]", required = true)]
     pub vips: Vec<String>,
     /// Read every IP protocol 112 frame of a pcap or pcapng file.
@@ -94,21 +96,15 @@ fn read_key(args: &DecodeArgs) -> anyhow::Result<AuthKey> {
     AuthKey::from_password(password.as_bytes()).context("--password")
 }
 
-/// Addresses as configured on the interface: `ADDR`, `ADDR/PREFIX`, and for
-/// IPv6 an optional `%zone` (the HMAC hashes link-local addresses without it).
+/// Addresses as the agent's configuration takes them ([`Vip::parse_zoned`]);
+/// the prefix and zone do not enter the HMAC.
 fn parse_vips(vips: &[String]) -> anyhow::Result<VipSet> {
-    let parse = |text: &str| -> Result<IpAddr, String> {
-        let (addr, prefix) = text.split_once('/').unwrap_or((text, ""));
-        let addr = addr.split_once('%').map_or(addr, |(addr, _zone)| addr);
-        let addr: IpAddr = addr.parse().map_err(|_| "invalid IP address".to_string())?;
-        let max = if addr.is_ipv4() { 32 } else { 128 };
-        if !prefix.is_empty() && !prefix.parse::<u8>().is_ok_and(|p| p <= max) {
-            return Err(format!("invalid prefix length (0 to {max})"));
-        }
-        Ok(addr)
-    };
     vips.iter()
-        .map(|text| parse(text).map_err(|why| anyhow::anyhow!("--vip {text}: {why}")))
+        .map(|text| {
+            Vip::parse_zoned(text)
+                .map(|(vip, _zone)| vip.addr)
+                .map_err(|why| anyhow::anyhow!("--vip {text}: {why}"))
+        })
         .collect()
 }
 
@@ -369,8 +365,19 @@ mod tests {
         assert_eq!(set.ipv6().len(), 2);
         let err = parse_vips(&words("10.0.0.300")).unwrap_err().to_string();
         assert_eq!(err, "--vip 10.0.0.300: invalid IP address");
-        let err = parse_vips(&words("10.0.0.1/33")).unwrap_err().to_string();
-        assert_eq!(err, "--vip 10.0.0.1/33: invalid prefix length (0 to 32)");
+        let err = parse_vips(&words("10.0.0.1/33")).unwrap_err();
+        assert_eq!(
+            format!("{err:#}"),
+            "--vip 10.0.0.1/33: prefix length 33 is out of range 1..=32"
+        );
+        // What the agent refuses, decode refuses too.
+        let err = parse_vips(&words("10.0.0.1/0")).unwrap_err();
+        assert_eq!(
+            format!("{err:#}"),
+            "--vip 10.0.0.1/0: prefix length 0 is out of range 1..=32"
+        );
+        let err = parse_vips(&words("10.0.0.1%eth0")).unwrap_err();
+        assert!(format!("{err:#}").contains("only valid on an IPv6 link-local"));
     }
 
     #[test]

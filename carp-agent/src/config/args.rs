@@ -49,7 +49,8 @@ pub struct RunArgs {
     /// Read the password from FILE (one trailing \n or \r\n is dropped).
     #[arg(long, value_name = "FILE")]
     pub password_file: Option<PathBuf>,
-    /// Virtual address ADDR[/PREFIX] (default /32 or /128); repeat for each.
+    /// Virtual address ADDR[/PREFIX] (default /32 or /128; an IPv6 link-local
+    /// ADDR may carry %IF, the vhid's interface); repeat for each.
     #[arg(long = "vip", value_name = "ADDR[/PREFIX]")]
     pub vips: Vec<String>,
     /// Advertisement interval in seconds [default: 1].

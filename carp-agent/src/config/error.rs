@@ -84,6 +84,8 @@ pub enum Reason {
     },
     #[error(transparent)]
     Vip(VipError),
+    #[error("zone %{zone} is not the vhid's interface {interface}")]
+    VipZone { zone: String, interface: String },
     #[error("at least one virtual address is required")]
     NoVips,
     #[error("must not be empty")]

@@ -341,8 +341,19 @@ impl VhidInput {
             .iter()
             .enumerate()
             .map(|(i, text)| {
-                text.parse::<Vip>()
-                    .map_err(|err| fail(&format!("vips[{i}] = {text:?}"), Reason::Vip(err)))
+                let field = || format!("vips[{i}] = {text:?}");
+                let (vip, zone) =
+                    Vip::parse_zoned(text).map_err(|err| fail(&field(), Reason::Vip(err)))?;
+                match zone {
+                    Some(zone) if zone != self.interface => Err(fail(
+                        &field(),
+                        Reason::VipZone {
+                            zone: zone.to_string(),
+                            interface: self.interface.clone(),
+                        },
+                    )),
+                    _ => Ok(vip),
+                }
             })
             .collect::<Result<Vec<_>, _>>()?;
         Ok(VhidSettings {

@@ -1,4 +1,6 @@
-//! Virtual addresses as written in the configuration: `ADDR[/PREFIX]`.
+//! Virtual addresses as written in the configuration and on `decode`'s
+//! command line: `ADDR[%ZONE][/PREFIX]`. One parser for both, so `decode`
+//! accepts exactly the VIPs the agent can have.
 
 use std::fmt;
 use std::net::IpAddr;
@@ -16,6 +18,10 @@ pub struct Vip {
 pub enum VipError {
     #[error("invalid IP address")]
     Address,
+    /// A zone only scopes an IPv6 link-local address (fe80::/10), as BSD
+    /// `ifconfig` prints them (`fe80::1%em0`).
+    #[error("a %zone is only valid on an IPv6 link-local address (fe80::/10)")]
+    Zone,
     #[error("invalid prefix length {0:?}")]
     PrefixSyntax(String),
     /// A /0 VIP would claim every address; the upper bound is the address size.
@@ -42,16 +48,25 @@ impl Vip {
     }
 }
 
-impl FromStr for Vip {
-    type Err = VipError;
-
-    /// `ADDR` (a host prefix: /32 or /128) or `ADDR/PREFIX`.
-    fn from_str(text: &str) -> Result<Self, Self::Err> {
+impl Vip {
+    /// Parses `ADDR` (a host prefix: /32 or /128) or `ADDR/PREFIX`; an IPv6
+    /// link-local address may carry a `%ZONE`, returned beside the VIP
+    /// because the address itself (what netlink adds and the HMAC hashes)
+    /// has none. /0 is refused: it would claim every address.
+    pub fn parse_zoned(text: &str) -> Result<(Vip, Option<&str>), VipError> {
         let (addr, prefix) = match text.split_once('/') {
             Some((addr, prefix)) => (addr, Some(prefix)),
             None => (text, None),
         };
+        let (addr, zone) = match addr.split_once('%') {
+            Some((_, "")) => return Err(VipError::Address),
+            Some((addr, zone)) => (addr, Some(zone)),
+            None => (addr, None),
+        };
         let addr: IpAddr = addr.parse().map_err(|_| VipError::Address)?;
+        if zone.is_some() && !is_link_local_v6(addr) {
+            return Err(VipError::Zone);
+        }
         let prefix = match prefix {
             None => Vip::max_prefix(addr),
             Some(p) => {
@@ -71,7 +86,20 @@ impl FromStr for Vip {
         };
         let vip = Vip { addr, prefix };
         vip.check()?;
-        Ok(vip)
+        Ok((vip, zone))
+    }
+}
+
+fn is_link_local_v6(addr: IpAddr) -> bool {
+    matches!(addr, IpAddr::V6(v6) if v6.segments()[0] & 0xffc0 == 0xfe80)
+}
+
+impl FromStr for Vip {
+    type Err = VipError;
+
+    /// [`Vip::parse_zoned`], the zone dropped.
+    fn from_str(text: &str) -> Result<Self, Self::Err> {
+        Vip::parse_zoned(text).map(|(vip, _zone)| vip)
     }
 }
 
@@ -120,5 +148,17 @@ mod tests {
                 max: 128
             })
         );
+        assert_eq!("10.0.0.1%eth0".parse::<Vip>(), Err(VipError::Zone));
+        assert_eq!("2001:db8::1%eth0/64".parse::<Vip>(), Err(VipError::Zone));
+        assert_eq!("fe80::1%/64".parse::<Vip>(), Err(VipError::Address));
+    }
+
+    #[test]
+    fn link_local_takes_a_zone() {
+        let (vip, zone) = Vip::parse_zoned("fe80::1%eth0/64").unwrap();
+        assert_eq!((vip.to_string(), zone), ("fe80::1/64".into(), Some("eth0")));
+        let (vip, zone) = Vip::parse_zoned("febf::1%eth0").unwrap();
+        assert_eq!((vip.prefix, zone), (128, Some("eth0")));
+        assert_eq!(Vip::parse_zoned("fd00::1").unwrap().1, None);
     }
 }

@@ -5,7 +5,7 @@ use std::time::Duration;
 
 use carp_agent::config::{Config, ConfigError, Reason, VipError};
 use carp_agent::dataplane::AttachMode;
-use carp_agent::engine::{Flavor, State};
+use carp_agent::engine::{Flavor, RangeError, State};
 use carp_agent::hooks::HookProgram;
 use carp_agent::proto::AuthKey;
 
@@ -123,7 +123,10 @@ fn defaults_and_overrides() {
 fn vhid_out_of_range() {
     for bad in ["0", "256", "-1"] {
         let (err, msg) = error(&one_vhid(&format!("vhid = {bad}")));
-        assert!(matches!(reason(&err), Reason::VhidRange(_)), "{msg}");
+        assert!(
+            matches!(reason(&err), Reason::Range(RangeError::Vhid(_))),
+            "{msg}"
+        );
         assert_eq!(
             msg,
             format!(
@@ -252,7 +255,10 @@ fn no_vips() {
 #[test]
 fn advskew_255_is_reserved() {
     let (err, msg) = error(&one_vhid("advskew = 255"));
-    assert!(matches!(reason(&err), Reason::AdvskewReserved), "{msg}");
+    assert!(
+        matches!(reason(&err), Reason::Range(RangeError::AdvskewReserved)),
+        "{msg}"
+    );
     assert!(
         msg.contains("advskew: 255 is reserved for the bow-out"),
         "{msg}"
@@ -264,7 +270,10 @@ fn advskew_255_is_reserved() {
 #[test]
 fn advbase_zero_needs_openbsd() {
     let (err, msg) = error(&one_vhid("advbase = 0"));
-    assert!(matches!(reason(&err), Reason::AdvbaseZero), "{msg}");
+    assert!(
+        matches!(reason(&err), Reason::Range(RangeError::AdvbaseZero)),
+        "{msg}"
+    );
     assert!(
         msg.contains("advbase: 0 is only allowed with flavor \"openbsd\""),
         "{msg}"

@@ -3,7 +3,7 @@
 use std::path::Path;
 
 use carp_agent::config::{Config, ConfigError, Reason, RunArgs};
-use carp_agent::engine::State;
+use carp_agent::engine::{RangeError, State};
 use carp_agent::hooks::HookProgram;
 use clap::Parser;
 
@@ -50,7 +50,7 @@ fn vhid_range_is_ours() {
             matches!(
                 &err,
                 ConfigError::Vhid {
-                    reason: Reason::VhidRange(_),
+                    reason: Reason::Range(RangeError::Vhid(_)),
                     ..
                 }
             ),

@@ -683,8 +683,8 @@ fn configuration_errors() {
         .unwrap_err();
     assert_eq!(
         err.to_string(),
-        "if1: vhid 1: advbase 0 is only allowed in OpenBSD mode (sub-second intervals of \
-         advskew/256 s); FreeBSD advbase is 1..=255"
+        "if1: vhid 1: advbase: 0 is only allowed with flavor \"openbsd\" (sub-second \
+         intervals of advskew/256 s); FreeBSD advbase is 1..=255"
     );
     engine.add_vhid(Time::ZERO, IF1, config()).unwrap();
     assert_eq!(

@@ -5,6 +5,7 @@ use std::fmt;
 use std::net::IpAddr;
 use std::path::PathBuf;
 
+use crate::engine::RangeError;
 use crate::proto::PasswordError;
 
 use super::vip::VipError;
@@ -60,17 +61,12 @@ impl fmt::Display for InFile<'_> {
 /// Why a field is refused.
 #[derive(Debug, thiserror::Error)]
 pub enum Reason {
-    #[error("{0} is out of range; vhids are 1..=255")]
-    VhidRange(i64),
+    /// vhid, advbase or advskew outside what carp(4) accepts (the rules
+    /// are the engine's).
+    #[error(transparent)]
+    Range(RangeError),
     #[error("{0} is out of range 0..=255")]
     ByteRange(i64),
-    #[error("255 is reserved for the bow-out advertisement; advskew is 0..=254")]
-    AdvskewReserved,
-    #[error(
-        "0 is only allowed with flavor \"openbsd\" (sub-second intervals); \
-         FreeBSD advbase is 1..=255"
-    )]
-    AdvbaseZero,
     #[error(transparent)]
     Password(PasswordError),
     #[error("give password or password_file, not both")]

@@ -59,8 +59,7 @@ use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use crate::dataplane::AttachMode;
-use crate::engine::config::MAX_ADVSKEW;
-use crate::engine::{Flavor, TieBreak, VhidConfig};
+use crate::engine::{Flavor, RangeError, TieBreak, VhidConfig, check_ranges};
 use crate::hooks::HookSpec;
 use crate::proto::AuthKey;
 
@@ -188,15 +187,8 @@ impl VhidSettings {
             reason,
         };
         check_interface(&self.interface).map_err(|reason| fail("interface", reason))?;
-        if self.vhid == 0 {
-            return Err(fail("vhid", Reason::VhidRange(0)));
-        }
-        if self.advbase == 0 && self.flavor == Flavor::FreeBsd {
-            return Err(fail("advbase", Reason::AdvbaseZero));
-        }
-        if self.advskew > MAX_ADVSKEW {
-            return Err(fail("advskew", Reason::AdvskewReserved));
-        }
+        check_ranges(self.vhid, self.advbase, self.advskew, self.flavor)
+            .map_err(|err| fail(err.field(), Reason::Range(err)))?;
         if self.vips.is_empty() {
             return Err(fail("vips", Reason::NoVips));
         }
@@ -320,7 +312,7 @@ impl VhidInput {
         let vhid = u8::try_from(self.vhid)
             .ok()
             .filter(|&v| v != 0)
-            .ok_or_else(|| fail("vhid", Reason::VhidRange(self.vhid)))?;
+            .ok_or_else(|| fail("vhid", Reason::Range(RangeError::Vhid(self.vhid))))?;
         let byte = |field: &str, value: Option<i64>, default: u8| match value {
             None => Ok(default),
             Some(v) => u8::try_from(v).map_err(|_| fail(field, Reason::ByteRange(v))),

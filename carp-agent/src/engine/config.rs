@@ -124,18 +124,8 @@ impl VhidConfig {
     /// Checks the ranges carp(4) accepts.
     pub fn validate(&self) -> Result<(), ConfigError> {
         let vhid = self.vhid;
-        if vhid == 0 {
-            return Err(ConfigError::VhidZero);
-        }
-        if self.advbase == 0 && self.flavor == Flavor::FreeBsd {
-            return Err(ConfigError::AdvbaseZero { vhid });
-        }
-        if self.advskew > MAX_ADVSKEW {
-            return Err(ConfigError::AdvskewOutOfRange {
-                vhid,
-                advskew: self.advskew,
-            });
-        }
+        check_ranges(vhid, self.advbase, self.advskew, self.flavor)
+            .map_err(|error| ConfigError::Range { vhid, error })?;
         if self.source.is_unspecified() || self.source.is_multicast() {
             return Err(ConfigError::BadSource {
                 vhid,
@@ -149,31 +139,62 @@ impl VhidConfig {
 /// Highest configurable advskew; 255 is reserved for the bow-out advert.
 pub const MAX_ADVSKEW: u8 = 254;
 
+/// The ranges carp(4) accepts for vhid, advbase and advskew: the one place
+/// these rules live, used by the engine and by the configuration (which
+/// reports the error under the field it names).
+pub fn check_ranges(vhid: u8, advbase: u8, advskew: u8, flavor: Flavor) -> Result<(), RangeError> {
+    if vhid == 0 {
+        return Err(RangeError::Vhid(0));
+    }
+    if advbase == 0 && flavor == Flavor::FreeBsd {
+        return Err(RangeError::AdvbaseZero);
+    }
+    if advskew > MAX_ADVSKEW {
+        return Err(RangeError::AdvskewReserved);
+    }
+    Ok(())
+}
+
+/// A vhid, advbase or advskew value carp(4) refuses. The message says why
+/// the value is wrong; [`RangeError::field`] says which field it was.
+#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
+pub enum RangeError {
+    /// vhid 0 does not exist on the wire; the configuration also reports
+    /// values that do not fit a byte here.
+    #[error("{0} is out of range; vhids are 1..=255")]
+    Vhid(i64),
+    /// advbase 0 needs OpenBSD semantics.
+    #[error(
+        "0 is only allowed with flavor \"openbsd\" (sub-second intervals of \
+         advskew/256 s); FreeBSD advbase is 1..=255"
+    )]
+    AdvbaseZero,
+    /// advskew 255.
+    #[error("255 is reserved for the bow-out advertisement; advskew is 0..=254")]
+    AdvskewReserved,
+}
+
+impl RangeError {
+    /// The configuration field the error is about.
+    pub fn field(&self) -> &'static str {
+        match self {
+            RangeError::Vhid(_) => "vhid",
+            RangeError::AdvbaseZero => "advbase",
+            RangeError::AdvskewReserved => "advskew",
+        }
+    }
+}
+
 /// A vhid configuration carp(4) would refuse.
 #[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
 pub enum ConfigError {
-    /// vhid 0 does not exist on the wire.
-    #[error("vhid 0 is invalid: vhids are 1..=255")]
-    VhidZero,
-    /// advbase 0 needs OpenBSD semantics.
-    #[error(
-        "vhid {vhid}: advbase 0 is only allowed in OpenBSD mode \
-         (sub-second intervals of advskew/256 s); FreeBSD advbase is 1..=255"
-    )]
-    AdvbaseZero {
+    /// vhid, advbase or advskew out of range.
+    #[error("vhid {vhid}: {}: {error}", error.field())]
+    Range {
         /// The vhid being configured.
         vhid: u8,
-    },
-    /// advskew above 254.
-    #[error(
-        "vhid {vhid}: advskew {advskew} is out of range 0..=254 \
-         (255 is reserved for the bow-out advertisement)"
-    )]
-    AdvskewOutOfRange {
-        /// The vhid being configured.
-        vhid: u8,
-        /// The rejected value.
-        advskew: u8,
+        /// Which field, and why.
+        error: RangeError,
     },
     /// The source address cannot send adverts or break ties.
     #[error(
@@ -203,12 +224,18 @@ mod tests {
             (
                 "vhid 0",
                 VhidConfig::new(0, SOURCE),
-                Err(ConfigError::VhidZero),
+                Err(ConfigError::Range {
+                    vhid: 0,
+                    error: RangeError::Vhid(0),
+                }),
             ),
             (
                 "advbase 0 freebsd",
                 base.clone().advbase(0),
-                Err(ConfigError::AdvbaseZero { vhid: 1 }),
+                Err(ConfigError::Range {
+                    vhid: 1,
+                    error: RangeError::AdvbaseZero,
+                }),
             ),
             (
                 "advbase 0 openbsd",
@@ -220,9 +247,9 @@ mod tests {
             (
                 "advskew 255",
                 base.clone().advskew(255),
-                Err(ConfigError::AdvskewOutOfRange {
+                Err(ConfigError::Range {
                     vhid: 1,
-                    advskew: 255,
+                    error: RangeError::AdvskewReserved,
                 }),
             ),
             (
@@ -253,10 +280,10 @@ mod tests {
             .advbase(0)
             .validate()
             .unwrap_err();
-        let text = err.to_string();
-        assert!(
-            text.contains("vhid 7") && text.contains("OpenBSD"),
-            "{text}"
+        assert_eq!(
+            err.to_string(),
+            "vhid 7: advbase: 0 is only allowed with flavor \"openbsd\" (sub-second \
+             intervals of advskew/256 s); FreeBSD advbase is 1..=255"
         );
     }
 }

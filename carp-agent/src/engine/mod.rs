@@ -59,7 +59,7 @@ pub mod timing;
 mod vhid;
 
 pub use action::{Action, AdminState, Iface, Reason, State, VhidKey};
-pub use config::{ConfigError, Flavor, TieBreak, VhidConfig};
+pub use config::{ConfigError, Flavor, RangeError, TieBreak, VhidConfig, check_ranges};
 pub use host::{Engine, EngineError};
 pub use time::Time;
 pub use timing::{Advertised, PeerAdvert};

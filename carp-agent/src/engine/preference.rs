@@ -120,10 +120,11 @@ mod tests {
                 HigherAddress,
                 PeerWins { by_address: false },
             ),
-            // FreeBSD ignores the demote byte
+            // FreeBSD ignores the demote byte: advskew alone decides, in
+            // both directions (counting demote would flip both outcomes).
             (
                 FreeBsd,
-                (1, 0, 0, 1),
+                (1, 0, 9, 1),
                 (1, 100, 0, 2),
                 HigherAddress,
                 WeWin { by_address: false },

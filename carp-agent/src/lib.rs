@@ -10,3 +10,4 @@ pub mod hooks;
 pub mod net;
 pub mod proto;
 pub mod sim;
+pub mod testdata;

@@ -350,22 +350,17 @@ pub fn from_hex(text: &str) -> Vec<u8> {
 mod tests {
     use super::*;
 
-    /// The ucarp capture from PROTOCOL.md, rebuilt field by field.
+    /// The ucarp capture, rebuilt field by field.
     #[test]
     fn rebuilds_the_ucarp_capture() {
-        let captured = from_hex(
-            "01005e000012 00005e000001 0800 \
-             4510 0038 8d9b 4000 ff70 0334 0a630001 e0000012 \
-             2101 0007 0001 a0cc c5a7b31362fc34fc 070a441a588d0d91b2e88f3566a757c2f970823a",
-        );
+        use carp_agent::testdata::ucarp;
+        let captured = ucarp::frame();
         let advert = Advert {
-            md: from_hex("070a441a588d0d91b2e88f3566a757c2f970823a")
-                .try_into()
-                .unwrap(),
-            ..Advert::new(1)
+            md: from_hex(ucarp::DIGEST_HEX).try_into().unwrap(),
+            ..Advert::new(ucarp::VHID)
         };
         let ip = Ipv4 {
-            src: [10, 99, 0, 1],
+            src: ucarp::SRC.octets(),
             ident: 0x8d9b,
             ..Ipv4::default()
         };

@@ -7,19 +7,6 @@ use carp_tests::privileges::require_root;
 const XDP_DROP: u32 = 1;
 const XDP_PASS: u32 = 2;
 
-/// The ucarp advertisement from PROTOCOL.md (Ethernet + IPv4 + CARP).
-const UCARP_ADVERT: &str = "01005e000012 00005e000001 0800 \
-    4510 0038 8d9b 4000 ff70 0334 0a630001 e0000012 \
-    2101 0007 0001 a0cc c5a7b31362fc34fc 070a441a588d0d91b2e88f3566a757c2f970823a";
-
-fn frame(hex_text: &str) -> Vec<u8> {
-    let digits: String = hex_text.split_whitespace().collect();
-    (0..digits.len())
-        .step_by(2)
-        .map(|i| u8::from_str_radix(&digits[i..i + 2], 16).unwrap())
-        .collect()
-}
-
 fn run(ebpf: &mut aya::Ebpf, input: &[u8]) -> u32 {
     let prog = dataplane::xdp_program(ebpf).unwrap();
     let mut out = vec![0u8; input.len() + 256];
@@ -37,7 +24,8 @@ fn carp_advert_is_counted_and_other_traffic_is_not() {
         return;
     }
     let mut ebpf = dataplane::load().expect("load the embedded XDP object");
-    let advert = frame(UCARP_ADVERT);
+    // The ucarp capture (Ethernet + IPv4 + CARP).
+    let advert = carp_agent::testdata::ucarp::frame();
     // A valid advert for a vhid this interface does not have: counted, dropped.
     assert_eq!(run(&mut ebpf, &advert), XDP_DROP);
     assert_eq!(run(&mut ebpf, &advert), XDP_DROP);

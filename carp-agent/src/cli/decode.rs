@@ -382,8 +382,11 @@ mod tests {
 
     #[test]
     fn framing_guess() {
-        let ucarp_ip = [0x45, 0x10, 0x00, 0x38];
-        assert_eq!(guess_framing(&ucarp_ip), Framing::Ip);
+        let ucarp = crate::testdata::ucarp::frame();
+        assert_eq!(
+            guess_framing(&ucarp[crate::testdata::ucarp::IP_OFFSET..]),
+            Framing::Ip
+        );
         let mut frame = vec![
             0x01, 0x00, 0x5e, 0, 0, 0x12, 0, 0, 0x5e, 0, 0, 1, 0x08, 0x00,
         ];

@@ -114,13 +114,11 @@ impl Advertisement {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::testdata::ucarp;
 
-    /// The CARP payload of the ucarp vector in PROTOCOL.md.
-    const UCARP: &str =
-        "21010007 0001a0cc c5a7b31362fc34fc 070a441a588d0d91b2e88f3566a757c2f970823a";
-
+    /// The CARP payload of the ucarp capture.
     fn ucarp() -> Vec<u8> {
-        hex::decode(UCARP.replace(' ', "")).unwrap()
+        ucarp::frame().split_off(ucarp::CARP_OFFSET)
     }
 
     #[test]
@@ -130,7 +128,7 @@ mod tests {
             (advert.vhid, advert.advskew, advert.advbase, advert.demote),
             (1, 0, 1, 0)
         );
-        assert_eq!(advert.counter, 0xc5a7_b313_62fc_34fc);
+        assert_eq!(advert.counter, ucarp::COUNTER);
         assert_eq!(advert.encode().as_slice(), ucarp().as_slice());
     }
 

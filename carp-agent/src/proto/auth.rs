@@ -318,15 +318,13 @@ mod tests {
 
     #[test]
     fn ucarp_vector_digest() {
-        let key: AuthKey = "secret".parse().unwrap();
-        let auth = Auth::new(
-            &key,
-            VipSet::new([IpAddr::V4(Ipv4Addr::new(10, 99, 0, 100))]),
-        );
-        let md = auth.digest(1, 0xc5a7_b313_62fc_34fc);
-        assert_eq!(hex::encode(md), "070a441a588d0d91b2e88f3566a757c2f970823a");
-        assert!(auth.verify(1, 0xc5a7_b313_62fc_34fc, &md));
-        assert!(!auth.verify(2, 0xc5a7_b313_62fc_34fc, &md));
+        use crate::testdata::ucarp;
+        let key: AuthKey = ucarp::PASSWORD.parse().unwrap();
+        let auth = Auth::new(&key, VipSet::new([IpAddr::V4(ucarp::VIP)]));
+        let md = auth.digest(ucarp::VHID, ucarp::COUNTER);
+        assert_eq!(hex::encode(md), ucarp::DIGEST_HEX);
+        assert!(auth.verify(ucarp::VHID, ucarp::COUNTER, &md));
+        assert!(!auth.verify(ucarp::VHID + 1, ucarp::COUNTER, &md));
     }
 
     #[test]

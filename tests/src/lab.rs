@@ -14,24 +14,47 @@ use anyhow::{Context as _, bail};
 
 use crate::netns::{Background, Netns};
 
+/// The lab's usual vhid 1: its VIP and password.
+pub const VIP: &str = "10.77.0.100";
+pub const PASSWORD: &str = "labpass";
+
+/// How long a failover from a kill -9'd MASTER may take in the lab: the
+/// master-down interval of the advskew-100 backup (3*1 + 100/256 s) plus one
+/// of its intervals (1 + 100/256 s), 4.78 s.
+pub const FAILOVER_BOUND: Duration = Duration::from_millis(4800);
+
+/// The virtual MAC of `vhid` as `ip neigh` prints it, e.g. "00:00:5e:00:01:01".
+pub fn vmac(vhid: u8) -> String {
+    carp_common::virtual_mac(vhid)
+        .map(|b| format!("{b:02x}"))
+        .join(":")
+}
+
+/// `run` flags for one vhid: the password, each of `vips` (ADDR[/PREFIX]),
+/// advbase 1 and the given advskew.
+pub fn vhid_args(vhid: u8, password: &str, vips: &[&str], advskew: &str) -> Vec<String> {
+    let mut args: Vec<String> = vec![
+        "--vhid".into(),
+        vhid.to_string(),
+        "--password".into(),
+        password.into(),
+    ];
+    for vip in vips {
+        args.extend(["--vip".into(), vip.to_string()]);
+    }
+    args.extend([
+        "--advbase".into(),
+        "1".into(),
+        "--advskew".into(),
+        advskew.into(),
+    ]);
+    args
+}
+
 /// Flags for the lab's usual vhid: vhid 1, VIP 10.77.0.100/24, advbase 1,
 /// the given advskew, with or without preemption.
 pub fn vhid1_args(advskew: &str, preempt: bool) -> Vec<String> {
-    let mut args: Vec<String> = [
-        "--vhid",
-        "1",
-        "--password",
-        "labpass",
-        "--vip",
-        "10.77.0.100/24",
-        "--advbase",
-        "1",
-        "--advskew",
-        advskew,
-    ]
-    .iter()
-    .map(|s| s.to_string())
-    .collect();
+    let mut args = vhid_args(1, PASSWORD, &[&format!("{VIP}/24")], advskew);
     if preempt {
         args.push("--preempt".into());
     }
@@ -337,6 +360,28 @@ impl Lab {
         self.client
             .run("ping", &["-c", "3", "-i", "0.2", "-W", "1", ip])
             .map(drop)
+    }
+
+    /// [`Lab::client_pings`], a panic naming `context` if it fails.
+    pub fn assert_client_reaches(&self, ip: &str, context: &str) {
+        if let Err(err) = self.client_pings(ip) {
+            panic!("{context}: the client cannot reach {ip}: {err:#}");
+        }
+    }
+
+    /// The MAC address of host `i`'s eth0 (its own, not a virtual one).
+    pub fn real_mac(&self, i: usize) -> anyhow::Result<String> {
+        let out = self.hosts[i].ns.ip(&["-br", "link", "show", "eth0"])?;
+        String::from_utf8_lossy(&out.stdout)
+            .split_whitespace()
+            .nth(2)
+            .map(str::to_string)
+            .with_context(|| {
+                format!(
+                    "no MAC in `ip -br link show eth0` of {}",
+                    self.hosts[i].name
+                )
+            })
     }
 
     /// Whether host `i` has address `ip` (any family) on eth0.

@@ -12,54 +12,13 @@
 //! VIP (as FreeBSD's carp_macmatch6 does); `nd_egress_rewritten` counts it.
 use std::time::Duration;
 
-use carp_tests::{lab::Lab, privileges::require_root};
-
-const VMAC: &str = "00:00:5e:00:01:01";
+use carp_tests::{
+    lab::{FAILOVER_BOUND, Lab, PASSWORD, vhid_args, vmac},
+    privileges::require_root,
+};
 
 const VIP6: &str = "fd77::100";
-const VIP4: &str = "10.77.0.100";
-/// master-down of the advskew-100 backup (3*1 + 100/256 s) plus one of its
-/// intervals (1 + 100/256 s): 4.78 s.
-const FAILOVER_BOUND: Duration = Duration::from_millis(4800);
-
-fn args(advskew: &str, vips: &[&str]) -> Vec<String> {
-    let mut args: Vec<String> = ["--vhid", "1", "--password", "labpass", "--advbase", "1"]
-        .iter()
-        .map(|s| s.to_string())
-        .collect();
-    args.extend(["--advskew".to_string(), advskew.to_string()]);
-    for vip in vips {
-        args.extend(["--vip".to_string(), vip.to_string()]);
-    }
-    args
-}
-
-fn start(lab: &mut Lab, i: usize, args: &[String]) {
-    let args: Vec<&str> = args.iter().map(String::as_str).collect();
-    lab.start_agent(i, &args).expect("start agent");
-}
-
-fn client_neighbour_mac(lab: &Lab, ip: &str) -> String {
-    let out = lab.client.ip(&["neigh", "show", ip]).unwrap();
-    String::from_utf8_lossy(&out.stdout)
-        .split_whitespace()
-        .skip_while(|w| *w != "lladdr")
-        .nth(1)
-        .unwrap_or_default()
-        .to_string()
-}
-
-fn client_pings(lab: &Lab, ip: &str, context: &str) {
-    let ping = lab
-        .client
-        .run("ping", &["-c", "3", "-i", "0.2", "-W", "1", ip]);
-    assert!(ping.is_ok(), "{context}: client reaches {ip}: {ping:?}");
-}
-
-fn host_has_addr(lab: &Lab, i: usize, ip: &str) -> bool {
-    let out = lab.hosts[i].ns.ip(&["addr", "show", "eth0"]).unwrap();
-    String::from_utf8_lossy(&out.stdout).contains(&format!(" {ip}/"))
-}
+const VIP4: &str = carp_tests::lab::VIP;
 
 /// One advert as the client sees it, as tcpdump prints it.
 fn capture_one_advert6(lab: &Lab) -> String {
@@ -88,34 +47,27 @@ fn capture_one_advert6(lab: &Lab) -> String {
 /// The client's entry for a VIP (IPv4 or IPv6) is the vMAC.
 fn check_neighbour(lab: &Lab, target: &str) {
     assert_eq!(
-        client_neighbour_mac(lab, target),
-        VMAC,
+        lab.client_neighbour_mac(target),
+        vmac(1),
         "client's entry for {target}"
     );
-}
-
-fn counter(lab: &Lab, i: usize, name: &str) -> u64 {
-    let out = lab.control(i, &["status", "--json"]).unwrap();
-    let json: serde_json::Value = serde_json::from_slice(&out.stdout)
-        .unwrap_or_else(|e| panic!("status --json: {e}: {out:?}"));
-    json["counters"][name]
-        .as_u64()
-        .unwrap_or_else(|| panic!("no counter {name}: {json}"))
 }
 
 /// The failover of `vips`, checked on every address in `targets`.
 fn failover(tag: &str, vips: &[&str], targets: &[&str]) -> Lab {
     let mut lab = Lab::new(tag, 2).unwrap();
-    start(&mut lab, 0, &args("0", vips));
-    start(&mut lab, 1, &args("100", vips));
+    lab.start_agent(0, &vhid_args(1, PASSWORD, vips, "0"))
+        .expect("start agent");
+    lab.start_agent(1, &vhid_args(1, PASSWORD, vips, "100"))
+        .expect("start agent");
     lab.wait_state(0, 1, "MASTER", Duration::from_secs(8))
         .unwrap();
     lab.wait_state(1, 1, "BACKUP", Duration::from_secs(2))
         .unwrap();
     for target in targets {
-        client_pings(&lab, target, "router1 master");
+        lab.assert_client_reaches(target, "router1 master");
         check_neighbour(&lab, target);
-        assert!(host_has_addr(&lab, 0, target) && !host_has_addr(&lab, 1, target));
+        assert!(lab.host_has_addr(0, target) && !lab.host_has_addr(1, target));
     }
 
     let probe = lab.probe(targets[0]).unwrap();
@@ -138,9 +90,9 @@ fn failover(tag: &str, vips: &[&str], targets: &[&str]) -> Lab {
     assert!(result.replies > 50, "the VIP answered before and after");
     assert!(result.longest_gap < FAILOVER_BOUND);
     for target in targets {
-        client_pings(&lab, target, "router2 master");
+        lab.assert_client_reaches(target, "router2 master");
         check_neighbour(&lab, target);
-        assert!(host_has_addr(&lab, 1, target));
+        assert!(lab.host_has_addr(1, target));
     }
     lab
 }
@@ -173,18 +125,19 @@ fn ipv6_vip_neighbour_entry_stays_on_the_virtual_mac() {
         return;
     }
     let mut lab = Lab::new("v6n", 1).unwrap();
-    start(&mut lab, 0, &args("0", &["fd77::100/64"]));
+    lab.start_agent(0, &vhid_args(1, PASSWORD, &["fd77::100/64"], "0"))
+        .expect("start agent");
     lab.wait_state(0, 1, "MASTER", Duration::from_secs(8))
         .unwrap();
     // Each round: the client's entry is gone, it resolves the VIP again.
     for round in 0..3 {
         let _ = lab.client.ip(&["neigh", "flush", "dev", "eth0"]);
         let _ = lab.hosts[0].ns.ip(&["neigh", "flush", "dev", "eth0"]);
-        client_pings(&lab, VIP6, "master");
-        assert_eq!(client_neighbour_mac(&lab, VIP6), VMAC, "round {round}");
+        lab.assert_client_reaches(VIP6, "master");
+        assert_eq!(lab.client_neighbour_mac(VIP6), vmac(1), "round {round}");
     }
     // The MASTER's own solicitations from the VIP went through the egress
     // program (the flushes made its kernel resolve the client each round).
-    let rewritten = counter(&lab, 0, "nd_egress_rewritten");
+    let rewritten = lab.counter(0, "nd_egress_rewritten").unwrap();
     assert!(rewritten >= 3, "nd_egress_rewritten = {rewritten}");
 }

@@ -3,32 +3,13 @@
 //! (a password mismatch between two agents).
 use std::time::{Duration, Instant};
 
-use carp_tests::{lab::Lab, privileges::require_root};
+use carp_tests::{
+    lab::{FAILOVER_BOUND, Lab, vhid_args, vmac},
+    privileges::require_root,
+};
 
 const VIP1: &str = "10.77.0.50";
 const VIP2: &str = "10.77.0.51";
-
-/// master-down of the advskew-100 backup (3*1 + 100/256 s) plus one of its
-/// intervals (1 + 100/256 s): 4.78 s.
-const FAILOVER_BOUND: Duration = Duration::from_millis(4800);
-
-fn vhid_args(vhid: &str, vip: &str, advskew: &str, password: &str) -> Vec<String> {
-    [
-        "--vhid",
-        vhid,
-        "--password",
-        password,
-        "--vip",
-        &format!("{vip}/24"),
-        "--advbase",
-        "1",
-        "--advskew",
-        advskew,
-    ]
-    .iter()
-    .map(|s| s.to_string())
-    .collect()
-}
 
 /// hostc's configuration from the Handbook: backs up vhid 1 and vhid 2.
 const SHARED_BACKUP: &str = r#"
@@ -55,9 +36,9 @@ fn shared_backup_takes_over_each_vhid_on_its_own_then_serves_both() {
         return;
     }
     let mut lab = Lab::new("m7", 3).unwrap();
-    lab.start_agent(0, &vhid_args("1", VIP1, "0", "testpass"))
+    lab.start_agent(0, &vhid_args(1, "testpass", &[&format!("{VIP1}/24")], "0"))
         .expect("start agent");
-    lab.start_agent(1, &vhid_args("2", VIP2, "0", "testpass"))
+    lab.start_agent(1, &vhid_args(2, "testpass", &[&format!("{VIP2}/24")], "0"))
         .expect("start agent");
     lab.start_agent_config(2, SHARED_BACKUP).unwrap();
 
@@ -71,8 +52,8 @@ fn shared_backup_takes_over_each_vhid_on_its_own_then_serves_both() {
         .unwrap();
     lab.client_pings(VIP1).unwrap();
     lab.client_pings(VIP2).unwrap();
-    assert_eq!(lab.client_neighbour_mac(VIP1), "00:00:5e:00:01:01");
-    assert_eq!(lab.client_neighbour_mac(VIP2), "00:00:5e:00:01:02");
+    assert_eq!(lab.client_neighbour_mac(VIP1), vmac(1));
+    assert_eq!(lab.client_neighbour_mac(VIP2), vmac(2));
     assert!(!lab.host_has_addr(2, VIP1) && !lab.host_has_addr(2, VIP2));
 
     // router1 dies: router3 takes vhid 1 only.
@@ -102,8 +83,8 @@ fn shared_backup_takes_over_each_vhid_on_its_own_then_serves_both() {
     assert!(lab.host_has_addr(2, VIP1) && lab.host_has_addr(2, VIP2));
     lab.client_pings(VIP1).unwrap();
     lab.client_pings(VIP2).unwrap();
-    assert_eq!(lab.client_neighbour_mac(VIP1), "00:00:5e:00:01:01");
-    assert_eq!(lab.client_neighbour_mac(VIP2), "00:00:5e:00:01:02");
+    assert_eq!(lab.client_neighbour_mac(VIP1), vmac(1));
+    assert_eq!(lab.client_neighbour_mac(VIP2), vmac(2));
     let log = lab.log(2);
     assert!(
         log.contains("vhid 1 on eth0: BACKUP -> MASTER")
@@ -121,9 +102,9 @@ fn mismatched_passwords_give_two_masters_badauth_and_one_warning_per_peer() {
         return;
     }
     let mut lab = Lab::new("m8", 2).unwrap();
-    lab.start_agent(0, &vhid_args("1", VIP1, "0", "passone"))
+    lab.start_agent(0, &vhid_args(1, "passone", &[&format!("{VIP1}/24")], "0"))
         .expect("start agent");
-    lab.start_agent(1, &vhid_args("1", VIP1, "100", "passtwo"))
+    lab.start_agent(1, &vhid_args(1, "passtwo", &[&format!("{VIP1}/24")], "100"))
         .expect("start agent");
     lab.wait_state(0, 1, "MASTER", Duration::from_secs(8))
         .unwrap();

@@ -14,12 +14,14 @@ use std::{
     time::{Duration, Instant},
 };
 
-use carp_tests::{lab::Lab, netns::Background, privileges::require_root};
+use carp_tests::{
+    lab::{FAILOVER_BOUND, Lab},
+    netns::Background,
+    privileges::require_root,
+};
 
 const VIP6: &str = "fd77::100";
 const VMAC: &str = "00:00:5e:00:01:01";
-/// master-down of the advskew-100 backup plus one of its intervals: 4.78 s.
-const FAILOVER_BOUND: Duration = Duration::from_millis(4800);
 
 fn args(advskew: &str) -> Vec<String> {
     [

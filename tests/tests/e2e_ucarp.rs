@@ -11,15 +11,15 @@ use std::{
     time::{Duration, Instant},
 };
 
-use carp_tests::{lab::Lab, netns::Background, privileges::require_root};
+// FAILOVER_BOUND holds for ucarp as the advskew-100 backup too: it computes
+// master-down the same way (deadratio 3).
+use carp_tests::{
+    lab::{FAILOVER_BOUND, Lab, PASSWORD, VIP, vhid1_args, vmac},
+    netns::Background,
+    privileges::require_root,
+};
 
 const UCARP: &str = "/usr/sbin/ucarp";
-const VIP: &str = "10.77.0.100";
-const PASSWORD: &str = "labpass";
-/// Our agent as the advskew-100 backup: master-down (3*1 + 100/256 s) plus
-/// one interval (1 + 100/256 s) = 4.78 s. ucarp computes master-down the
-/// same way (deadratio 3), so the bound holds for it too.
-const FAILOVER_BOUND: Duration = Duration::from_millis(4800);
 
 /// ucarp on host 0 (10.77.0.11); our agent runs on host 1 (10.77.0.12).
 const UCARP_HOST: usize = 0;
@@ -139,39 +139,9 @@ fn start_agent(lab: &mut Lab, advskew: &str) {
 
 /// Our agent on host `i` for vhid 1, with `extra` flags.
 fn start_agent_on(lab: &mut Lab, i: usize, advskew: &str, extra: &[&str]) {
-    let mut args = vec![
-        "--vhid",
-        "1",
-        "--password",
-        PASSWORD,
-        "--vip",
-        "10.77.0.100/24",
-        "--advbase",
-        "1",
-        "--advskew",
-        advskew,
-    ];
-    args.extend_from_slice(extra);
+    let mut args = vhid1_args(advskew, false);
+    args.extend(extra.iter().map(|s| s.to_string()));
     lab.start_agent(i, &args).expect("start agent");
-}
-
-fn real_mac(lab: &Lab, i: usize) -> String {
-    let out = lab.hosts[i]
-        .ns
-        .ip(&["-br", "link", "show", "eth0"])
-        .unwrap();
-    String::from_utf8_lossy(&out.stdout)
-        .split_whitespace()
-        .nth(2)
-        .unwrap()
-        .to_string()
-}
-
-fn client_pings_vip(lab: &Lab, context: &str) {
-    let ping = lab
-        .client
-        .run("ping", &["-c", "3", "-i", "0.2", "-W", "1", VIP]);
-    assert!(ping.is_ok(), "{context}: client reaches the VIP: {ping:?}");
 }
 
 #[test]
@@ -193,8 +163,11 @@ fn ucarp_master_our_backup_takes_over_when_ucarp_dies() {
         "{}",
         lab.log(AGENT_HOST)
     );
-    client_pings_vip(&lab, "ucarp master");
-    assert_eq!(lab.client_neighbour_mac(VIP), real_mac(&lab, UCARP_HOST));
+    lab.assert_client_reaches(VIP, "ucarp master");
+    assert_eq!(
+        lab.client_neighbour_mac(VIP),
+        lab.real_mac(UCARP_HOST).unwrap()
+    );
 
     // ucarp's host dies: the daemon is killed and its link goes away, so its
     // left-over VIP cannot answer either.
@@ -216,9 +189,9 @@ fn ucarp_master_our_backup_takes_over_when_ucarp_dies() {
     );
     assert!(result.replies > 50, "the VIP answered before and after");
     assert!(result.longest_gap < FAILOVER_BOUND);
-    client_pings_vip(&lab, "agent master");
+    lab.assert_client_reaches(VIP, "agent master");
     // Our gratuitous ARP moved the client from ucarp's real MAC to the vMAC.
-    assert_eq!(lab.client_neighbour_mac(VIP), "00:00:5e:00:01:01");
+    assert_eq!(lab.client_neighbour_mac(VIP), vmac(1));
 }
 
 #[test]
@@ -240,8 +213,8 @@ fn our_master_ucarp_backup_takes_over_when_we_stop() {
         ucarp.log()
     );
     assert_eq!(lab.state(AGENT_HOST, 1).as_deref(), Some("MASTER"));
-    client_pings_vip(&lab, "agent master");
-    assert_eq!(lab.client_neighbour_mac(VIP), "00:00:5e:00:01:01");
+    lab.assert_client_reaches(VIP, "agent master");
+    assert_eq!(lab.client_neighbour_mac(VIP), vmac(1));
 
     let probe = lab.probe(VIP).unwrap();
     std::thread::sleep(Duration::from_secs(1));
@@ -261,9 +234,12 @@ fn our_master_ucarp_backup_takes_over_when_we_stop() {
     );
     assert!(result.replies > 50, "the VIP answered before and after");
     assert!(result.longest_gap < FAILOVER_BOUND);
-    client_pings_vip(&lab, "ucarp master");
+    lab.assert_client_reaches(VIP, "ucarp master");
     // ucarp's gratuitous ARP moved the client to its real MAC.
-    assert_eq!(lab.client_neighbour_mac(VIP), real_mac(&lab, UCARP_HOST));
+    assert_eq!(
+        lab.client_neighbour_mac(VIP),
+        lab.real_mac(UCARP_HOST).unwrap()
+    );
 }
 
 #[test]
@@ -357,8 +333,8 @@ fn equal_rank_with_preempt_never_takes_over_from_ucarp_in_either_order() {
         let mut lab = Lab::new(&format!("u9d{ucarp_host}"), 2).unwrap();
         let ucarp = start_ucarp_on(&lab, ucarp_host, PASSWORD, "0");
         ucarp.wait_state("MASTER", Duration::from_secs(6));
-        client_pings_vip(&lab, &context);
-        let ucarp_mac = real_mac(&lab, ucarp_host);
+        lab.assert_client_reaches(VIP, &context);
+        let ucarp_mac = lab.real_mac(ucarp_host).unwrap();
         assert_eq!(lab.client_neighbour_mac(VIP), ucarp_mac, "{context}");
         start_agent_on(&mut lab, agent_host, "0", &["--preempt"]);
         lab.wait_state(agent_host, 1, "BACKUP", Duration::from_secs(3))
@@ -373,7 +349,7 @@ fn equal_rank_with_preempt_never_takes_over_from_ucarp_in_either_order() {
             Duration::from_secs(5),
             &context,
         );
-        client_pings_vip(&lab, &context);
+        lab.assert_client_reaches(VIP, &context);
     }
 }
 
@@ -422,9 +398,9 @@ fn healed_partition_with_ucarp_leaves_the_lower_address_master_in_either_order()
         assert!(!split_mac.is_empty(), "{context}: the client has an entry");
         isolate("off");
         let winner_mac = if ours_wins {
-            "00:00:5e:00:01:01".to_string()
+            vmac(1)
         } else {
-            real_mac(&lab, ucarp_host)
+            lab.real_mac(ucarp_host).unwrap()
         };
         // The loser yields on the winner's first advert, the winner
         // re-announces on the loser's, and again two adverts later: a Linux
@@ -458,7 +434,7 @@ fn healed_partition_with_ucarp_leaves_the_lower_address_master_in_either_order()
             Duration::from_secs(4),
             &context,
         );
-        client_pings_vip(&lab, &context);
+        lab.assert_client_reaches(VIP, &context);
         if ours_wins {
             assert!(
                 lab.counter(agent_host, "reasserts").unwrap() >= 1,

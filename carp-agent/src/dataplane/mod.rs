@@ -261,16 +261,6 @@ impl Dataplane {
         })
     }
 
-    /// Loads the program without pinning (tests, `decode`-style tools).
-    pub fn load_unpinned() -> Result<Self, DataplaneError> {
-        Ok(Self {
-            ebpf: load()?,
-            pin_dir: None,
-            links: Vec::new(),
-            egress_links: Vec::new(),
-        })
-    }
-
     /// Attaches to `interface`; returns the mode actually used.
     pub fn attach(
         &mut self,
@@ -354,14 +344,6 @@ impl Dataplane {
         }
     }
 
-    pub fn ebpf(&self) -> &Ebpf {
-        &self.ebpf
-    }
-
-    pub fn ebpf_mut(&mut self) -> &mut Ebpf {
-        &mut self.ebpf
-    }
-
     pub fn stats(&self) -> Result<Stats, DataplaneError> {
         read_stats(&self.ebpf)
     }
@@ -398,12 +380,6 @@ impl Dataplane {
     pub fn set_vip(&mut self, key: VipKey, entry: VipEntry) -> Result<(), DataplaneError> {
         self.hash_map(MAP_VIPS)?
             .insert(key, entry, 0)
-            .map_err(map_err(MAP_VIPS))
-    }
-
-    pub fn remove_vip(&mut self, key: VipKey) -> Result<(), DataplaneError> {
-        self.hash_map::<VipKey, VipEntry>(MAP_VIPS)?
-            .remove(&key)
             .map_err(map_err(MAP_VIPS))
     }
 

@@ -294,12 +294,6 @@ impl Engine {
         self.vhids.get(&key).map(|v| v.status(demotion))
     }
 
-    /// Snapshots of every vhid, ordered by interface and vhid.
-    pub fn statuses(&self) -> impl Iterator<Item = VhidStatus> + '_ {
-        let demotion = self.demotion;
-        self.vhids.values().map(move |v| v.status(demotion))
-    }
-
     fn host(&mut self) -> Host<'_> {
         Host {
             demotion: self.demotion,

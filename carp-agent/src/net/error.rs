@@ -50,19 +50,6 @@ pub enum NetError {
     },
 }
 
-impl NetError {
-    /// The errno of a refused netlink request (positive, e.g. `libc::EEXIST`).
-    pub fn errno(&self) -> Option<i32> {
-        match self {
-            NetError::Netlink { source, .. } | NetError::Lookup { source, .. } => {
-                netlink_errno(source)
-            }
-            NetError::Socket { source, .. } => source.raw_os_error(),
-            _ => None,
-        }
-    }
-}
-
 /// The positive errno carried by a netlink NACK.
 pub(crate) fn netlink_errno(error: &rtnetlink::Error) -> Option<i32> {
     match error {

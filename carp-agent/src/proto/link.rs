@@ -57,10 +57,6 @@ impl VlanTag {
             tci: vid & 0x0fff,
         }
     }
-
-    pub fn vid(&self) -> u16 {
-        self.tci & 0x0fff
-    }
 }
 
 /// The Ethernet header of a received or built frame; `vlans` outermost first.

@@ -16,11 +16,6 @@ impl SimRng {
         SimRng { state: seed }
     }
 
-    /// A generator for an independent stream derived from this one.
-    pub fn fork(&mut self) -> Self {
-        SimRng::new(self.next_u64())
-    }
-
     /// The next 64 random bits.
     pub fn next_u64(&mut self) -> u64 {
         self.state = self.state.wrapping_add(0x9e37_79b9_7f4a_7c15);

@@ -21,7 +21,6 @@ impl fmt::Display for Iface {
 pub struct VhidKey {
     /// Parent interface.
     pub iface: Iface,
-    /// Virtual host id.
     pub vhid: u8,
 }
 
@@ -186,7 +185,6 @@ pub enum Action {
     SendAdvert {
         /// The vhid advertising.
         key: VhidKey,
-        /// advbase field.
         advbase: u8,
         /// advskew field, as it goes on the wire (demotion applied and clamped).
         advskew: u8,
@@ -198,13 +196,11 @@ pub enum Action {
     /// MASTER it withdraws them. The advert a new master sends at once follows as
     /// a separate [`Action::SendAdvert`].
     StateChange {
-        /// The vhid.
         key: VhidKey,
         /// Previous state.
         from: State,
         /// New state.
         to: State,
-        /// Why.
         reason: Reason,
     },
     /// A MASTER heard a less preferred master (the advert it sent at once

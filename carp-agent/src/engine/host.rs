@@ -16,13 +16,11 @@ pub enum EngineError {
     /// No vhid with this key is configured.
     #[error("{key}: no such vhid is configured")]
     UnknownVhid {
-        /// The key asked for.
         key: VhidKey,
     },
     /// The vhid is configured already.
     #[error("{key}: already configured")]
     DuplicateVhid {
-        /// The key asked for.
         key: VhidKey,
     },
     /// The configuration is invalid.
@@ -37,7 +35,6 @@ pub enum EngineError {
     /// An administrative state change on a vhid in INIT.
     #[error("{key}: cannot go to state {target} while in INIT (link down or shut down)")]
     NotRunning {
-        /// The vhid.
         key: VhidKey,
         /// The requested state.
         target: AdminState,

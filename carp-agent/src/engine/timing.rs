@@ -86,9 +86,7 @@ fn interval_ticks(advbase: u8, advskew: u8) -> u32 {
 pub struct PeerAdvert {
     /// IP source address of the advert.
     pub source: IpAddr,
-    /// advbase field.
     pub advbase: u8,
-    /// advskew field.
     pub advskew: u8,
     /// Header byte 4: OpenBSD demote counter (FreeBSD sends 0).
     pub demote: u8,

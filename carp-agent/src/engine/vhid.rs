@@ -22,7 +22,6 @@ pub(crate) struct Host<'a> {
 /// A snapshot of one vhid, for status output and tests.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct VhidStatus {
-    /// The vhid.
     pub key: VhidKey,
     /// Its configuration.
     pub config: VhidConfig,

@@ -156,7 +156,6 @@ pub fn failover_bound(segment: &Segment, vhid: u8, excluded: Option<NodeId>) -> 
 pub struct Violation {
     /// When it was observed.
     pub at: Time,
-    /// The vhid concerned.
     pub vhid: u8,
     /// What was expected and what happened.
     pub what: String,

@@ -68,7 +68,7 @@ pub struct Measurement {
     pub label: String,
     /// How long it took, `None` if it never happened.
     pub took: Option<Duration>,
-    /// The limit.
+    /// The longest `took` may be for the check to pass.
     pub bound: Duration,
 }
 

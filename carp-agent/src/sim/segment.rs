@@ -21,7 +21,6 @@ pub struct NodeSpec {
     pub name: String,
     /// Its address on the segment (also each vhid's `source`).
     pub address: IpAddr,
-    /// Its vhids.
     pub vhids: Vec<VhidConfig>,
 }
 
@@ -54,7 +53,6 @@ pub enum SimError {
     /// A node's vhid configuration is invalid.
     #[error("{node}: {source}")]
     Config {
-        /// Node name.
         node: String,
         /// What the engine refused.
         #[source]
@@ -63,9 +61,7 @@ pub enum SimError {
     /// Two nodes share an address.
     #[error("{first} and {second} share the address {address}")]
     DuplicateAddress {
-        /// One node.
         first: String,
-        /// The other.
         second: String,
         /// The shared address.
         address: IpAddr,
@@ -73,9 +69,7 @@ pub enum SimError {
     /// A vhid's `source` differs from its node's address.
     #[error("{node}: vhid {vhid} uses source {source_address}, not the node's address")]
     SourceMismatch {
-        /// Node name.
         node: String,
-        /// The vhid.
         vhid: u8,
         /// Its configured source.
         source_address: IpAddr,

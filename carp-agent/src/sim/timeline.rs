@@ -8,11 +8,9 @@ use crate::engine::{AdminState, Reason, State, Time};
 /// One line of the timeline.
 #[derive(Clone, Debug, PartialEq)]
 pub struct Entry {
-    /// When.
     pub at: Time,
     /// Which node, or `None` for the segment itself.
     pub node: Option<NodeId>,
-    /// What.
     pub what: Happening,
 }
 
@@ -21,7 +19,6 @@ pub struct Entry {
 pub enum Happening {
     /// A vhid changed state.
     StateChange {
-        /// The vhid.
         vhid: u8,
         /// Previous state.
         from: State,
@@ -57,7 +54,6 @@ pub enum Happening {
     },
     /// An administrator ran `state backup|master` on a vhid.
     Admin {
-        /// The vhid.
         vhid: u8,
         /// Requested state.
         target: AdminState,
@@ -67,7 +63,6 @@ pub enum Happening {
     /// A MASTER heard a less preferred master and re-asserted itself (an
     /// advert at once and the VIPs announced again).
     Reassert {
-        /// The vhid.
         vhid: u8,
         /// The master that should yield.
         peer: std::net::IpAddr,

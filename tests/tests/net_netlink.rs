@@ -10,7 +10,7 @@ use carp_tests::netns::{Netns, veth_pair};
 use carp_tests::privileges::require_root;
 
 const MAC_A: [u8; 6] = [0x02, 0x00, 0x00, 0xc1, 0x00, 0x0a];
-const VMAC: [u8; 6] = [0x00, 0x00, 0x5e, 0x00, 0x01, 0x01];
+const VMAC: [u8; 6] = carp_common::virtual_mac(1);
 
 /// Namespaces A and B, `veth-a` (MAC_A, 10.201.0.1/24) in A joined to
 /// `veth-b` in B, both up.

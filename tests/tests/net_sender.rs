@@ -19,7 +19,7 @@ use carp_tests::netns::{Netns, veth_pair};
 use carp_tests::privileges::require_root;
 
 const VHID: u8 = 7;
-const VMAC: [u8; 6] = [0x00, 0x00, 0x5e, 0x00, 0x01, VHID];
+const VMAC: [u8; 6] = carp_common::virtual_mac(VHID);
 /// Where B believes the VIPs are before the announcements.
 const OLD_MASTER: &str = "02:00:00:00:00:99";
 const ADDR_A: Ipv4Addr = Ipv4Addr::new(10, 202, 0, 1);

@@ -97,7 +97,7 @@ pub fn icmpv6_checksum(src: Ipv6Addr, dst: Ipv6Addr, message: &[u8]) -> u16 {
 mod tests {
     use super::*;
 
-    const MAC: [u8; 6] = [0x00, 0x00, 0x5e, 0x00, 0x01, 0x07];
+    const MAC: [u8; 6] = carp_common::virtual_mac(7);
 
     /// A second, deliberately plain one's-complement sum (32-bit
     /// accumulator, folded once at the end) so the builder's checksum is

@@ -33,7 +33,7 @@ pub const CARP_GROUP_V6_MAC: [u8; 6] = [0x33, 0x33, 0x00, 0x00, 0x00, 0x12];
 /// the same id clashes with a vhid.
 pub const VMAC_PREFIX: [u8; 5] = [0x00, 0x00, 0x5e, 0x00, 0x01];
 
-/// The virtual MAC of a vhid, 00:00:5e:00:01:<vhid>.
+/// The virtual MAC of a vhid, `00:00:5e:00:01:<vhid>`.
 pub const fn virtual_mac(vhid: u8) -> [u8; 6] {
     let [a, b, c, d, e] = VMAC_PREFIX;
     [a, b, c, d, e, vhid]

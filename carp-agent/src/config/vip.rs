@@ -46,9 +46,7 @@ impl Vip {
         }
         Ok(())
     }
-}
 
-impl Vip {
     /// Parses `ADDR` (a host prefix: /32 or /128) or `ADDR/PREFIX`; an IPv6
     /// link-local address may carry a `%ZONE`, returned beside the VIP
     /// because the address itself (what netlink adds and the HMAC hashes)

@@ -15,14 +15,10 @@ use super::vhid::{Host, Vhid, VhidStatus};
 pub enum EngineError {
     /// No vhid with this key is configured.
     #[error("{key}: no such vhid is configured")]
-    UnknownVhid {
-        key: VhidKey,
-    },
+    UnknownVhid { key: VhidKey },
     /// The vhid is configured already.
     #[error("{key}: already configured")]
-    DuplicateVhid {
-        key: VhidKey,
-    },
+    DuplicateVhid { key: VhidKey },
     /// The configuration is invalid.
     #[error("{iface}: {source}")]
     Config {

@@ -7,7 +7,7 @@ use tracing::{info, warn};
 
 use super::Daemon;
 use crate::{
-    engine::{Action, PeerAdvert, Reason, State, VhidKey},
+    engine::{Action, PeerAdvert, Reason, State, VhidKey, timing::BOW_OUT},
     hooks::Transition,
     proto::Advertisement,
 };
@@ -72,7 +72,7 @@ impl Daemon {
         // A new master repeats its announcements after two more adverts.
         let repeat_now = rt.state == State::Master && rt.announce_repeat == 1;
         rt.announce_repeat = rt.announce_repeat.saturating_sub(1);
-        let is_bow_out = advbase == 255 && advskew == 255;
+        let is_bow_out = advbase == BOW_OUT && advskew == BOW_OUT;
         if repeat_now && !is_bow_out {
             self.announce(key);
         }

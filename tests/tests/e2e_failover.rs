@@ -4,11 +4,9 @@
 use std::time::Duration;
 
 use carp_tests::{
-    lab::{Lab, vhid1_args},
+    lab::{Lab, VIP, vhid1_args, vmac},
     privileges::require_root,
 };
-
-const VIP: &str = "10.77.0.100";
 
 #[test]
 fn lower_advskew_wins_and_the_client_reaches_the_vip_through_the_virtual_mac() {
@@ -22,15 +20,13 @@ fn lower_advskew_wins_and_the_client_reaches_the_vip_through_the_virtual_mac() {
         .unwrap();
     lab.wait_state(1, 1, "BACKUP", Duration::from_secs(2))
         .unwrap();
-    let ping = lab
-        .client
-        .run("ping", &["-c", "3", "-i", "0.2", "-W", "1", VIP]);
+    let ping = lab.client_pings(VIP);
     assert!(
         ping.is_ok(),
         "client reaches the VIP: {ping:?}\n{}",
         lab.log(0)
     );
-    assert_eq!(lab.client_neighbour_mac(VIP), "00:00:5e:00:01:01");
+    assert_eq!(lab.client_neighbour_mac(VIP), vmac(1));
     assert!(
         lab.log(0)
             .contains("vhid 1 on eth0: BACKUP -> MASTER (master down"),

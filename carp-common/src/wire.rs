@@ -12,6 +12,13 @@ pub const ETHERTYPE_VLAN: u16 = 0x8100;
 /// 802.1ad service tag (TPID), the outer tag of Q-in-Q.
 pub const ETHERTYPE_QINQ: u16 = 0x88a8;
 
+/// IPv6 next header of ICMPv6, which carries Neighbor Discovery.
+pub const IPPROTO_ICMPV6: u8 = 58;
+/// ICMPv6 type of a Neighbor Solicitation (RFC 4861).
+pub const ND_NEIGHBOR_SOLICIT: u8 = 135;
+/// ICMPv6 type of a Neighbor Advertisement (RFC 4861).
+pub const ND_NEIGHBOR_ADVERT: u8 = 136;
+
 /// IP protocol number of CARP (shared with VRRP).
 pub const IPPROTO_CARP: u8 = 112;
 /// Length of a CARP v2 advertisement, the only payload size that is ours.

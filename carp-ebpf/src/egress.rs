@@ -27,7 +27,9 @@
 use aya_ebpf::programs::TcContext;
 use carp_common::{
     MODE_VIRTUAL_MAC, STATE_MASTER, Stat,
-    wire::{ETHERTYPE_IPV6, LINK_LOCAL_TTL},
+    wire::{
+        ETHERTYPE_IPV6, IPPROTO_ICMPV6, LINK_LOCAL_TTL, ND_NEIGHBOR_ADVERT, ND_NEIGHBOR_SOLICIT,
+    },
 };
 
 use crate::{
@@ -36,9 +38,8 @@ use crate::{
     eth,
     maps::{self, MacWords},
     nd::{
-        ICMP_CHECKSUM, ICMP_CODE, IP_HOP_LIMIT, IP_NEXT_HEADER, IP_PAYLOAD_LEN, IP_SRC,
-        IPPROTO_ICMPV6, IPV6_HLEN, ND_NEIGHBOR_ADVERT, ND_NEIGHBOR_SOLICIT, ND_OPT_TARGET_LL_ADDR,
-        NS_MIN_LEN,
+        ICMP_CHECKSUM, ICMP_CODE, IP_HOP_LIMIT, IP_NEXT_HEADER, IP_PAYLOAD_LEN, IP_SRC, IPV6_HLEN,
+        ND_OPT_TARGET_LL_ADDR, NS_MIN_LEN,
     },
     words,
 };

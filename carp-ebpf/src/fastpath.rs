@@ -9,10 +9,13 @@
 
 use carp_common::{
     IPPROTO_CARP,
-    wire::{ETHERTYPE_ARP, ETHERTYPE_IPV4, ETHERTYPE_IPV6, ETHERTYPE_QINQ, ETHERTYPE_VLAN},
+    wire::{
+        ETHERTYPE_ARP, ETHERTYPE_IPV4, ETHERTYPE_IPV6, ETHERTYPE_QINQ, ETHERTYPE_VLAN,
+        IPPROTO_ICMPV6,
+    },
 };
 
-use crate::{cursor::Cursor, nd::IPPROTO_ICMPV6, vmac::VMAC_HI};
+use crate::{cursor::Cursor, vmac::VMAC_HI};
 
 /// Ethernet header plus the first ten bytes of an IPv4 header: enough for
 /// the IPv4 protocol byte (offset 23) and the IPv6 next header (offset 20).

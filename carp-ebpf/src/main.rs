@@ -29,7 +29,7 @@ use aya_ebpf::{
 };
 use carp_common::{
     STAT_COUNT, Stat, Stats,
-    wire::{ETHERTYPE_ARP, ETHERTYPE_IPV4, ETHERTYPE_IPV6},
+    wire::{ETHERTYPE_ARP, ETHERTYPE_IPV4, ETHERTYPE_IPV6, IPPROTO_ICMPV6},
 };
 
 use crate::{cursor::Cursor, verdict::Verdict};
@@ -87,7 +87,7 @@ fn classify(ctx: &XdpContext, mut cur: Cursor) -> Verdict {
             // SAFETY: as above.
             Some(next) => match unsafe { *next } {
                 next if carp::is_carp(next) => Some(carp::ipv6(ctx, &cur)),
-                nd::IPPROTO_ICMPV6 => nd::handle(ctx, ifindex, &cur, eth.hdr),
+                IPPROTO_ICMPV6 => nd::handle(ctx, ifindex, &cur, eth.hdr),
                 _ => None,
             },
             None => None,

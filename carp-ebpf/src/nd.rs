@@ -26,7 +26,10 @@ use aya_ebpf::{
     helpers::{bpf_xdp_adjust_tail, bpf_xdp_get_buff_len},
     programs::XdpContext,
 };
-use carp_common::{IFACE_FLAG_ROUTER, STATE_MASTER, Stat, wire::LINK_LOCAL_TTL};
+use carp_common::{
+    IFACE_FLAG_ROUTER, STATE_MASTER, Stat,
+    wire::{IPPROTO_ICMPV6, LINK_LOCAL_TTL, ND_NEIGHBOR_ADVERT, ND_NEIGHBOR_SOLICIT},
+};
 
 use crate::{
     csum,
@@ -37,9 +40,6 @@ use crate::{
     words,
 };
 
-pub const IPPROTO_ICMPV6: u8 = 58;
-pub(crate) const ND_NEIGHBOR_SOLICIT: u8 = 135;
-pub(crate) const ND_NEIGHBOR_ADVERT: u8 = 136;
 pub(crate) const ND_OPT_TARGET_LL_ADDR: u8 = 2;
 const NA_FLAG_ROUTER: u8 = 0x80;
 const NA_FLAG_SOLICITED: u8 = 0x40;

@@ -11,12 +11,12 @@ pub type Ipv6Addr = [u8; 16];
 // independent of the agent's codec.
 pub use carp_common::wire::{
     CARP_GROUP_V4_MAC, CARP_GROUP_V6_MAC, ETHERTYPE_ARP, ETHERTYPE_IPV4, ETHERTYPE_IPV6,
-    ETHERTYPE_QINQ, ETHERTYPE_VLAN, IPPROTO_CARP, LINK_LOCAL_TTL,
+    ETHERTYPE_QINQ, ETHERTYPE_VLAN, IPPROTO_CARP, IPPROTO_ICMPV6, LINK_LOCAL_TTL,
+    ND_NEIGHBOR_ADVERT, ND_NEIGHBOR_SOLICIT,
 };
 
 pub const IPPROTO_TCP: u8 = 6;
 pub const IPPROTO_UDP: u8 = 17;
-pub const IPPROTO_ICMPV6: u8 = 58;
 
 pub const BROADCAST: Mac = [0xff; 6];
 /// 224.0.0.18 and its multicast MAC.
@@ -28,8 +28,6 @@ pub const ALL_NODES: Ipv6Addr = [0xff, 0x02, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0,
 pub const ALL_NODES_MAC: Mac = [0x33, 0x33, 0x00, 0x00, 0x00, 0x01];
 pub const UNSPECIFIED: Ipv6Addr = [0; 16];
 
-pub const ND_NEIGHBOR_SOLICIT: u8 = 135;
-pub const ND_NEIGHBOR_ADVERT: u8 = 136;
 pub const NA_FLAG_ROUTER: u8 = 0x80;
 pub const NA_FLAG_SOLICITED: u8 = 0x40;
 pub const NA_FLAG_OVERRIDE: u8 = 0x20;

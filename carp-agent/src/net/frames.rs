@@ -4,7 +4,10 @@
 
 use std::net::{Ipv4Addr, Ipv6Addr};
 
-use carp_common::wire::{ETHERTYPE_ARP, ETHERTYPE_IPV4, ETHERTYPE_IPV6, LINK_LOCAL_TTL};
+use carp_common::wire::{
+    ETHERTYPE_ARP, ETHERTYPE_IPV4, ETHERTYPE_IPV6, IPPROTO_ICMPV6, LINK_LOCAL_TTL,
+    ND_NEIGHBOR_ADVERT,
+};
 
 use crate::proto::checksum::internet_checksum;
 
@@ -16,8 +19,6 @@ pub const ALL_NODES_MAC: [u8; 6] = [0x33, 0x33, 0x00, 0x00, 0x00, 0x01];
 
 const ARP_HTYPE_ETHERNET: u16 = 1;
 const ARP_OP_REQUEST: u16 = 1;
-const IPPROTO_ICMPV6: u8 = 58;
-const ICMPV6_NEIGHBOR_ADVERTISEMENT: u8 = 136;
 /// The Router flag: the sender is a router. Receivers that use it as one
 /// drop it from their default routers when an NA comes without it (RFC
 /// 4861 7.2.5).
@@ -58,7 +59,7 @@ pub fn gratuitous_arp(mac: [u8; 6], vip: Ipv4Addr) -> Vec<u8> {
 /// hop limit 255 (receivers drop anything else), Ethernet source `mac`.
 pub fn unsolicited_na(mac: [u8; 6], vip: Ipv6Addr, router: bool) -> Vec<u8> {
     let mut icmp = [0u8; NA_ICMP_LEN];
-    icmp[0] = ICMPV6_NEIGHBOR_ADVERTISEMENT;
+    icmp[0] = ND_NEIGHBOR_ADVERT;
     icmp[4] = NA_FLAG_OVERRIDE | if router { NA_FLAG_ROUTER } else { 0 };
     icmp[8..24].copy_from_slice(&vip.octets());
     icmp[24] = ND_OPTION_TARGET_LINK_LAYER_ADDRESS;

@@ -255,7 +255,14 @@ fn ucarp_with_a_wrong_password_is_counted_as_badauth_and_both_are_master() {
     // ucarp ignores our adverts (bad digest) and takes over after its
     // master-down; we ignore its adverts and stay MASTER.
     ucarp.wait_state("MASTER", Duration::from_secs(6));
-    let before = lab.counter(AGENT_HOST, "badauth").unwrap();
+    // ucarp's MASTER line can come before its first advert has reached our
+    // agent's counter (a run read 0 here): wait for it, then take the reading.
+    let deadline = Instant::now() + Duration::from_secs(2);
+    let mut before = lab.counter(AGENT_HOST, "badauth").unwrap();
+    while before == 0 && Instant::now() < deadline {
+        std::thread::sleep(Duration::from_millis(50));
+        before = lab.counter(AGENT_HOST, "badauth").unwrap();
+    }
     // ucarp with advskew 100 advertises every 1 + 100/256 s: at least 2 in 4 s.
     std::thread::sleep(Duration::from_secs(4));
     let after = lab.counter(AGENT_HOST, "badauth").unwrap();

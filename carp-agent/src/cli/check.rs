@@ -3,7 +3,7 @@
 use std::path::PathBuf;
 
 use crate::config::DEFAULT_CONTROL_SOCKET;
-use crate::control::{Request, StatusReport, client};
+use crate::control::{Request, Response, StatusReport, VhidState, client};
 
 pub const OK: i32 = 0;
 pub const WARNING: i32 = 1;
@@ -16,8 +16,9 @@ pub const UNKNOWN: i32 = 3;
 Exit status (monitoring plugin convention):
   0 OK        every vhid is MASTER or BACKUP and the host is not demoted
   1 WARNING   a vhid is INIT, the host is demoted, or no vhid is configured
-  2 CRITICAL  the agent cannot be reached
-  3 UNKNOWN   the agent answered with an error")]
+  2 CRITICAL  the agent cannot be reached or does not answer
+  3 UNKNOWN   the agent answered with an error, or in a control protocol
+              this CLI does not speak")]
 pub struct CheckArgs {
     /// The agent's control socket.
     #[arg(long, value_name = "PATH", default_value = DEFAULT_CONTROL_SOCKET)]
@@ -27,15 +28,13 @@ pub struct CheckArgs {
 /// Runs the subcommand; the returned value is the process exit status.
 pub fn run(args: &CheckArgs) -> anyhow::Result<i32> {
     let (code, message) = match client::request_blocking(&args.control_socket, &Request::Status) {
-        Err(err) => (CRITICAL, format!("CARP CRITICAL: {err}")),
-        Ok(response) => match (response.ok, response.status) {
-            (true, Some(status)) => evaluate(&status),
-            (true, None) => (UNKNOWN, "CARP UNKNOWN: no status in the answer".to_string()),
-            (false, _) => (
-                UNKNOWN,
-                format!("CARP UNKNOWN: {}", response.error.unwrap_or_default()),
-            ),
+        Err(err) if err.is_unreachable() => (CRITICAL, format!("CARP CRITICAL: {err}")),
+        Err(err) => (UNKNOWN, format!("CARP UNKNOWN: {err}")),
+        Ok(Response::Ok(body)) => match body.status {
+            Some(status) => evaluate(&status),
+            None => (UNKNOWN, "CARP UNKNOWN: no status in the answer".to_string()),
         },
+        Ok(Response::Error(error)) => (UNKNOWN, format!("CARP UNKNOWN: {}", error.message)),
     };
     println!("{message}");
     Ok(code)
@@ -58,7 +57,7 @@ pub fn evaluate(status: &StatusReport) -> (i32, String) {
     let unhealthy = status
         .vhids
         .iter()
-        .filter(|v| v.state != "MASTER" && v.state != "BACKUP")
+        .filter(|v| !matches!(v.state, VhidState::Master | VhidState::Backup))
         .map(|v| format!("{} vhid {} {}", v.interface, v.vhid, v.state));
     problems.extend(unhealthy);
     if problems.is_empty() {

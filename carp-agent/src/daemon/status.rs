@@ -6,7 +6,7 @@ use carp_common::Stat;
 
 use super::Daemon;
 use crate::{
-    control::{Request, Response, StatusReport, VhidReport},
+    control::{ErrorKind, Request, Response, StatusReport, VhidReport},
     engine::AdminState,
 };
 
@@ -36,15 +36,18 @@ pub(super) fn handle(daemon: &mut Daemon, request: Request) -> Response {
                 .map(|(k, _)| *k)
                 .collect();
             if keys.is_empty() {
-                return Response::error(format!(
-                    "no vhid {vhid}{} configured",
-                    interface.map(|i| format!(" on {i}")).unwrap_or_default()
-                ));
+                return Response::error(
+                    ErrorKind::Refused,
+                    format!(
+                        "no vhid {vhid}{} configured",
+                        interface.map(|i| format!(" on {i}")).unwrap_or_default()
+                    ),
+                );
             }
             let admin: AdminState = state.into();
             for key in keys {
                 if let Err(err) = daemon.engine.admin_set_state(now, key, admin) {
-                    return Response::error(err.to_string());
+                    return Response::error(ErrorKind::Refused, err.to_string());
                 }
             }
             ok(daemon)

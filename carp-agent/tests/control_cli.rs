@@ -41,6 +41,7 @@ fn healthy() -> StatusReport {
             vhid("eth0", 2, VhidState::Backup, 100),
         ],
         counters: BTreeMap::from([("badauth".to_string(), 3), ("ipackets".to_string(), 42)]),
+        xdp_counters_error: None,
     }
 }
 
@@ -537,6 +538,44 @@ async fn client_errors_say_what_failed_and_where() {
 }
 
 #[tokio::test(flavor = "multi_thread")]
+async fn xdp_counters_that_cannot_be_read_are_reported() {
+    let mut report = healthy();
+    report.xdp_counters_error =
+        Some("map carp_stats: the map is missing from the XDP object".to_string());
+    let broken = agent(report).await;
+    let out = cli(&broken.socket, &["status"]).await;
+    assert_eq!(out.status.code(), Some(0));
+    assert!(
+        text(&out.stdout).contains(
+            "counters:\n    XDP counters unavailable: map carp_stats: the map is missing"
+        ),
+        "{}",
+        text(&out.stdout)
+    );
+    let out = cli(&broken.socket, &["status", "--json"]).await;
+    let json: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert!(
+        json["xdp_counters_error"]
+            .as_str()
+            .unwrap()
+            .starts_with("map carp_stats"),
+        "{json}"
+    );
+    let out = cli(&broken.socket, &["check"]).await;
+    assert_eq!(out.status.code(), Some(1));
+    assert!(
+        text(&out.stdout).starts_with("CARP WARNING: XDP counters unavailable: map carp_stats"),
+        "{}",
+        text(&out.stdout)
+    );
+    // Without an error the member is absent, as the lab's parsers expect.
+    let healthy_agent = agent(healthy()).await;
+    let out = cli(&healthy_agent.socket, &["status", "--json"]).await;
+    let json: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert!(json.get("xdp_counters_error").is_none(), "{json}");
+}
+
+#[tokio::test(flavor = "multi_thread")]
 async fn socket_file_mode_stale_sockets_and_stop() {
     let dir = tempfile::tempdir().unwrap();
     let socket = dir.path().join("carp.sock");
@@ -622,6 +661,7 @@ fn every_message_round_trips() {
     let mut report = healthy();
     report.vhids[1].master = Some("192.168.1.7".to_string());
     report.vhids[1].state = VhidState::Init;
+    report.xdp_counters_error = Some("map carp_stats: gone".to_string());
     let responses = [
         Response::ok(),
         Response::with_status(healthy()),

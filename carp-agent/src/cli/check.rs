@@ -15,7 +15,8 @@ pub const UNKNOWN: i32 = 3;
 #[command(after_help = "\
 Exit status (monitoring plugin convention):
   0 OK        every vhid is MASTER or BACKUP and the host is not demoted
-  1 WARNING   a vhid is INIT, the host is demoted, or no vhid is configured
+  1 WARNING   a vhid is INIT, the host is demoted, no vhid is configured,
+              or the XDP counters cannot be read
   2 CRITICAL  the agent cannot be reached or does not answer
   3 UNKNOWN   the agent answered with an error, or in a control protocol
               this CLI does not speak")]
@@ -53,6 +54,9 @@ pub fn evaluate(status: &StatusReport) -> (i32, String) {
     }
     if vhids.is_empty() {
         problems.push("no vhids configured".to_string());
+    }
+    if let Some(error) = &status.xdp_counters_error {
+        problems.push(format!("XDP counters unavailable: {error}"));
     }
     let unhealthy = status
         .vhids

@@ -75,8 +75,11 @@ pub fn format_text(status: &StatusReport) -> String {
         out.push_str("no vhids configured\n");
     }
     let _ = writeln!(out, "host demotion {}", status.demotion);
-    if !status.counters.is_empty() {
+    if !status.counters.is_empty() || status.xdp_counters_error.is_some() {
         out.push_str("counters:\n");
+        if let Some(error) = &status.xdp_counters_error {
+            let _ = writeln!(out, "    XDP counters unavailable: {error}");
+        }
         for (name, value) in &status.counters {
             let _ = writeln!(out, "    {name} {value}");
         }

@@ -345,6 +345,10 @@ pub struct StatusReport {
     /// XDP and agent counters by carpstats name (`badauth`, `ipackets`, ...).
     #[serde(default)]
     pub counters: BTreeMap<String, u64>,
+    /// Why the XDP counters are missing from `counters`, when reading the
+    /// statistics map failed (the agent's own counters are still there).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub xdp_counters_error: Option<String>,
 }
 
 /// One vhid in a [`StatusReport`].

@@ -70,11 +70,17 @@ fn report(daemon: &Daemon) -> StatusReport {
         })
         .collect();
     let mut counters = BTreeMap::new();
-    if let Ok(stats) = daemon.dataplane.stats() {
-        for stat in Stat::ALL {
-            counters.insert(stat.name().to_string(), stats.get(*stat));
+    // A failed read is reported, not hidden: an empty counter list would
+    // read as "nothing counted".
+    let xdp_counters_error = match daemon.dataplane.stats() {
+        Ok(stats) => {
+            for stat in Stat::ALL {
+                counters.insert(stat.name().to_string(), stats.get(*stat));
+            }
+            None
         }
-    }
+        Err(err) => Some(err.to_string()),
+    };
     for (name, value) in daemon.counters.named() {
         counters.insert(name.to_string(), value);
     }
@@ -82,5 +88,6 @@ fn report(daemon: &Daemon) -> StatusReport {
         demotion,
         vhids,
         counters,
+        xdp_counters_error,
     }
 }

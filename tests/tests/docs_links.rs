@@ -17,8 +17,8 @@ fn pages() -> Vec<PathBuf> {
     let root = root();
     let mut pages = vec![root.join("README.md"), root.join("BENCHMARKS.md")];
     let docs = root.join("docs");
-    let entries = std::fs::read_dir(&docs)
-        .unwrap_or_else(|e| panic!("reading {}: {e}", docs.display()));
+    let entries =
+        std::fs::read_dir(&docs).unwrap_or_else(|e| panic!("reading {}: {e}", docs.display()));
     for entry in entries {
         let path = entry.expect("a docs/ entry").path();
         if path.extension().is_some_and(|ext| ext == "md") {
@@ -50,8 +50,7 @@ fn relative_links_resolve() {
         let text = read(&page);
         let dir = page.parent().expect("a page has a directory");
         for target in link_targets(&text) {
-            if target.contains("://") || target.starts_with('#') || target.starts_with("mailto:")
-            {
+            if target.contains("://") || target.starts_with('#') || target.starts_with("mailto:") {
                 continue;
             }
             let file = target.split('#').next().unwrap_or(target);
@@ -77,8 +76,10 @@ fn source_paths(text: &str) -> Vec<&str> {
         .step_by(2)
         .filter(|span| {
             let file = span.rsplit('/').next().unwrap_or(span);
-            let looks_like_file =
-                [".rs", ".md", ".toml"].iter().any(|ext| file.ends_with(ext)) || file.is_empty();
+            let looks_like_file = [".rs", ".md", ".toml"]
+                .iter()
+                .any(|ext| file.ends_with(ext))
+                || file.is_empty();
             span.contains('/')
                 && looks_like_file
                 && !span.starts_with('/')
@@ -130,7 +131,10 @@ fn repository_files(dir: &Path, out: &mut Vec<PathBuf>) {
         } else if ["rs", "md", "toml", "sh"]
             .iter()
             .any(|ext| path.extension().is_some_and(|e| e == *ext))
-            || path.parent().is_some_and(|p| p.ends_with(".ci"))
+            || path
+                .parent()
+                .and_then(Path::file_name)
+                .is_some_and(|n| n == ".ci")
         {
             out.push(path);
         }

@@ -164,6 +164,9 @@ fn vrrp4(ctx: &XdpContext, cur: &Cursor, offset: usize, len: usize, source: [u8;
     };
     // A full map (more vhids than MAX_VHIDS, impossible) only loses the
     // record; the counter still tells.
+    // By reference, as every map access here: the helper gets pointers to
+    // the stack slots already holding key and value, no extra copies.
+    #[allow(clippy::needless_borrows_for_generic_args)]
     let _ = maps::CARP_VRRP.insert(&key, &seen, 0);
     Verdict::pass2(Stat::Ipackets, Stat::VrrpClash)
 }

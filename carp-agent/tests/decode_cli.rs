@@ -11,7 +11,7 @@ use pcap_file::pcapng::PcapNgWriter;
 use pcap_file::pcapng::blocks::enhanced_packet::EnhancedPacketBlock;
 use pcap_file::pcapng::blocks::interface_description::InterfaceDescriptionBlock;
 
-/// The ucarp capture of PROTOCOL.md, as the words a user would paste.
+/// The ucarp capture of docs/protocol.md, as the words a user would paste.
 const UCARP: &str = "01005e000012 00005e000001 0800 \
     4510 0038 8d9b 4000 ff70 0334 0a630001 e0000012 \
     2101 0007 0001 a0cc c5a7b31362fc34fc 070a441a588d0d91b2e88f3566a757c2f970823a";

@@ -16,7 +16,7 @@ pub const CARP_ADVERT_LEN: usize = 36;
 /// The first five bytes of every virtual MAC; the sixth is the vhid.
 pub const VMAC_PREFIX: [u8; 5] = [0x00, 0x00, 0x5e, 0x00, 0x01];
 
-/// The virtual MAC of a vhid, 00:00:5e:00:01:<vhid>.
+/// The virtual MAC of a vhid, `00:00:5e:00:01:<vhid>`.
 pub const fn virtual_mac(vhid: u8) -> [u8; 6] {
     [0x00, 0x00, 0x5e, 0x00, 0x01, vhid]
 }

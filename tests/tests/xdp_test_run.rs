@@ -7,7 +7,7 @@ use carp_tests::privileges::require_root;
 const XDP_DROP: u32 = 1;
 const XDP_PASS: u32 = 2;
 
-/// The ucarp advertisement from PROTOCOL.md (Ethernet + IPv4 + CARP).
+/// The ucarp advertisement of docs/protocol.md (Ethernet + IPv4 + CARP).
 const UCARP_ADVERT: &str = "01005e000012 00005e000001 0800 \
     4510 0038 8d9b 4000 ff70 0334 0a630001 e0000012 \
     2101 0007 0001 a0cc c5a7b31362fc34fc 070a441a588d0d91b2e88f3566a757c2f970823a";

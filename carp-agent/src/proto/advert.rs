@@ -115,7 +115,7 @@ impl Advertisement {
 mod tests {
     use super::*;
 
-    /// The CARP payload of the ucarp vector in PROTOCOL.md.
+    /// The CARP payload of the ucarp capture (docs/protocol.md, "Test vector").
     const UCARP: &str =
         "21010007 0001a0cc c5a7b31362fc34fc 070a441a588d0d91b2e88f3566a757c2f970823a";
 

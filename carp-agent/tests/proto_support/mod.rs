@@ -6,7 +6,7 @@ use std::net::{IpAddr, Ipv4Addr};
 
 use carp_agent::proto::{Auth, AuthKey, VipSet};
 
-/// The frame captured from ucarp 1.5.2 (PROTOCOL.md): vhid 1, password
+/// The frame captured from ucarp 1.5.2 (docs/protocol.md): vhid 1, password
 /// `secret`, VIP 10.99.0.100, source 10.99.0.1, advbase 1, advskew 0.
 pub const UCARP_FRAME: &str = "01005e000012 00005e000001 0800 \
     4510 0038 8d9b 4000 ff70 0334 0a630001 e0000012 \

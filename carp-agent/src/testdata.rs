@@ -2,7 +2,8 @@
 //! `decode` tool and the XDP program are all tested against. One copy here,
 //! used by this crate's unit and integration tests and by `carp-tests`.
 
-/// An advertisement captured from ucarp 1.5.2 on Linux.
+/// An advertisement captured from ucarp 1.5.2 on Linux, the test vector of
+/// docs/protocol.md.
 pub mod ucarp {
     use std::net::Ipv4Addr;
 

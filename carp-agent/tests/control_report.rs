@@ -3,7 +3,7 @@
 use std::path::Path;
 
 use carp_agent::config::Config;
-use carp_agent::control::VhidReport;
+use carp_agent::control::{VhidReport, VhidState};
 use carp_agent::engine::{Engine, Iface, Time};
 
 #[test]
@@ -29,7 +29,7 @@ fn report_from_engine_status() {
     let report = VhidReport::new(settings, &status, engine.demotion());
     assert_eq!(report.interface, "em0");
     assert_eq!(report.vhid, 1);
-    assert_eq!(report.state, "INIT");
+    assert_eq!(report.state, VhidState::Init);
     assert_eq!((report.advbase, report.advskew), (1, 100));
     assert_eq!(report.advskew_effective, 150);
     assert_eq!(report.demotion, 50);

@@ -452,3 +452,28 @@ fn openbsd_digest_without_link_local_vips_is_ok() {
     ]);
     assert!(stdout(&out).contains("badauth"), "{}", stdout(&out));
 }
+
+/// `decode capture.pcap | head`: the reader leaving early is normal use. The
+/// exit status still covers every frame and nothing is said about the pipe.
+#[test]
+fn a_closed_stdout_is_not_an_error() {
+    // Far more output than a pipe buffers, so writes do hit the closed pipe.
+    let mut frames = vec![ucarp_bytes(); 3000];
+    let all_ok = temp_file("many.pcap", &pcap(DataLink::ETHERNET, &frames));
+    frames.push(corrupted());
+    let last_bad = temp_file("many-last-bad.pcap", &pcap(DataLink::ETHERNET, &frames));
+    for (path, code) in [(all_ok, 0), (last_bad, 1)] {
+        let mut child = Command::new(env!("CARGO_BIN_EXE_carp-agent"))
+            .args(["decode", "--password", "secret", "--vip", "10.99.0.100"])
+            .arg("--pcap")
+            .arg(&path)
+            .stdout(std::process::Stdio::piped())
+            .stderr(std::process::Stdio::piped())
+            .spawn()
+            .expect("run carp-agent");
+        drop(child.stdout.take());
+        let output = child.wait_with_output().unwrap();
+        assert_eq!(stderr(&output), "", "{}", path.display());
+        assert_eq!(output.status.code(), Some(code), "{}", path.display());
+    }
+}

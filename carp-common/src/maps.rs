@@ -32,7 +32,7 @@ pub const STATE_INIT: u8 = 0;
 pub const STATE_BACKUP: u8 = 1;
 pub const STATE_MASTER: u8 = 2;
 
-/// ARP/NA replies and vMAC frames use the virtual MAC 00:00:5e:00:01:<vhid>.
+/// ARP/NA replies and vMAC frames use the virtual MAC `00:00:5e:00:01:<vhid>`.
 pub const MODE_VIRTUAL_MAC: u8 = 0;
 /// ARP/NA replies use the NIC's own MAC (ucarp's behaviour; no vMAC filter needed).
 pub const MODE_REAL_MAC: u8 = 1;
@@ -144,7 +144,7 @@ impl IfaceEntry {
 
 /// The last VRRP advertisement (IPv4, version 2 or 3, type 1) heard on an
 /// interface whose virtual router id is a vhid configured there: VRRP's
-/// IPv4 virtual MAC 00:00:5e:00:01:<vrid> is the same as that vhid's.
+/// IPv4 virtual MAC `00:00:5e:00:01:<vrid>` is the same as that vhid's.
 #[repr(C)]
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub struct VrrpSeen {

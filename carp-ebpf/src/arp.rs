@@ -1,6 +1,8 @@
 //! ARP requests for a virtual IPv4 address, answered in place as MASTER and
-//! swallowed otherwise: the VIP is configured on the interface in every
-//! state, so the stack would answer for it even as BACKUP.
+//! swallowed otherwise. The agent adds the VIP to the interface only as
+//! MASTER, but the stack must never answer for it in the moments around a
+//! transition (or with an address an administrator added by hand), and its
+//! answers would carry the NIC's MAC, not the virtual MAC.
 //!
 //! - A request for a VIP whose vhid is MASTER: the frame becomes the reply
 //!   (VLAN tags kept) and goes back out (XDP_TX) — `arp_replies`. ARP probes

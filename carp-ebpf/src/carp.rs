@@ -9,9 +9,11 @@
 //! 3. the IP length fields fit the frame (trailing Ethernet padding is fine;
 //!    IPv4 total length below the header length is `badlen`) — `hdrops`;
 //! 4. TTL / hop limit 255 — `badttl`;
-//! 5. payload exactly 36 bytes, else it is VRRP: passed untouched — `vrrp_passed`,
-//!    or `vrrp_clash` for an IPv4 VRRP advertisement whose virtual router id
-//!    is a vhid of this interface (see `vrrp4`);
+//! 5. payload exactly 36 bytes and not VRRP of that size (version 3, or
+//!    version 2 with an address count other than CARP's authlen 7), else it
+//!    is VRRP: passed untouched — `vrrp_passed`, or `vrrp_clash` for an IPv4
+//!    VRRP advertisement whose virtual router id is a vhid of this interface
+//!    (see `vrrp4`);
 //! 6. byte 0 is 0x21 (version 2, type 1) — `badver`;
 //! 7. RFC 1071 checksum over the 36 bytes — `badsum`;
 //! 8. vhid configured on the receiving interface — `badvhid`.
@@ -67,9 +69,13 @@ pub fn ipv4(ctx: &XdpContext, cur: &Cursor) -> Verdict {
     if ip[8] != LINK_LOCAL_TTL {
         return Verdict::drop2(Stat::Ipackets, Stat::Badttl);
     }
-    let Some(advert) = advert else {
-        let source = [ip[12], ip[13], ip[14], ip[15]];
-        return vrrp4(ctx, cur, l3 + hlen, total - hlen, source);
+    // SAFETY: `payload` checked the 36 bytes of an advert are in the frame.
+    let advert = match advert {
+        Some(a) if !is_vrrp(unsafe { words::load::<u32>(a.cast()) }) => a,
+        _ => {
+            let source = [ip[12], ip[13], ip[14], ip[15]];
+            return vrrp4(ctx, cur, l3 + hlen, total - hlen, source);
+        }
     };
     let header = Header {
         family: FAMILY_IPV4,
@@ -102,8 +108,10 @@ pub fn ipv6(ctx: &XdpContext, cur: &Cursor) -> Verdict {
     if hop_limit != LINK_LOCAL_TTL {
         return Verdict::drop2(Stat::Ipackets6, Stat::Badttl);
     }
-    let Some(advert) = advert else {
-        return Verdict::pass2(Stat::Ipackets6, Stat::VrrpPassed);
+    // SAFETY: `payload` checked the 36 bytes of an advert are in the frame.
+    let advert = match advert {
+        Some(a) if !is_vrrp(unsafe { words::load::<u32>(a.cast()) }) => a,
+        _ => return Verdict::pass2(Stat::Ipackets6, Stat::VrrpPassed),
     };
     // SAFETY: `ip` is the bounds-checked IPv6 header; bytes 8..24 are the source.
     let source = unsafe { words::load::<[u64; 2]>(ip.as_ptr().add(8)) };
@@ -113,6 +121,22 @@ pub fn ipv6(ctx: &XdpContext, cur: &Cursor) -> Verdict {
         source,
     };
     validate(ctx, advert, &header, Stat::Ipackets6)
+}
+
+/// CARP's authlen (header byte 3): every implementation sends 7.
+const CARP_AUTHLEN: u8 = 7;
+
+/// Whether a 36-byte protocol-112 payload, by its first four bytes (as a
+/// little-endian word), is VRRP sized like a CARP advert: VRRPv3 (version 3)
+/// with 7 IPv4 addresses, or VRRPv2 (version 2, type 1, as CARP) with 5,
+/// whose byte 3, the address count, is CARP's authlen and never 7 there.
+/// keepalived sends both; counted as `badver` and dropped, they would never
+/// reach the VRRP router on this host.
+#[inline(always)]
+fn is_vrrp(first_word: u32) -> bool {
+    let version_type = first_word as u8;
+    let authlen = (first_word >> 24) as u8;
+    version_type >> 4 == 3 || (version_type == CARP_VERSION_TYPE && authlen != CARP_AUTHLEN)
 }
 
 /// VRRP advertisement type (RFC 3768 / RFC 5798: low nibble of byte 0).
@@ -163,6 +187,9 @@ fn vrrp4(ctx: &XdpContext, cur: &Cursor, offset: usize, len: usize, source: [u8;
     };
     // A full map (more vhids than MAX_VHIDS, impossible) only loses the
     // record; the counter still tells.
+    // By reference, as every map access here: the helper gets pointers to
+    // the stack slots already holding key and value, no extra copies.
+    #[allow(clippy::needless_borrows_for_generic_args)]
     let _ = maps::CARP_VRRP.insert(&key, &seen, 0);
     Verdict::pass2(Stat::Ipackets, Stat::VrrpClash)
 }

@@ -348,7 +348,7 @@ pub fn from_hex(text: &str) -> Vec<u8> {
 mod tests {
     use super::*;
 
-    /// The ucarp capture, rebuilt field by field.
+    /// The ucarp capture from docs/protocol.md, rebuilt field by field.
     #[test]
     fn rebuilds_the_ucarp_capture() {
         use carp_agent::testdata::ucarp;

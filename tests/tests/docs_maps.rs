@@ -1,6 +1,7 @@
-//! docs/maps.md against the ABI in carp-common: every counter, every pinned
-//! map, the size of every key and value, and the interface flag bits are
-//! documented as they are, so the page cannot silently fall behind.
+//! docs/maps.md against the ABI in carp-common: every counter (in slot
+//! order), every pinned map, the size of every key and value, and the
+//! interface flag bits are documented as they are, so the page cannot
+//! silently fall behind.
 use carp_agent::dataplane::PINNED_MAPS;
 use carp_common::{
     AdvertEvent, IFACE_FLAG_ROUTER, IfaceEntry, Stat, VhidEntry, VhidKey, VipEntry, VipKey,
@@ -12,15 +13,33 @@ fn doc() -> String {
     std::fs::read_to_string(path).unwrap_or_else(|e| panic!("reading {path}: {e}"))
 }
 
+/// The names of the counter table's rows, in the order of the page.
+fn counter_rows(doc: &str) -> Vec<String> {
+    let heading = "## Counters (`CARP_STATS`)";
+    let start = doc
+        .find(heading)
+        .unwrap_or_else(|| panic!("docs/maps.md lacks the heading {heading:?}"));
+    let section = &doc[start + heading.len()..];
+    let section = section.find("\n## ").map_or(section, |end| &section[..end]);
+    section
+        .lines()
+        .filter_map(|line| line.strip_prefix("| `"))
+        .filter_map(|rest| rest.split_once('`'))
+        .map(|(name, _)| name.to_string())
+        .collect()
+}
+
+/// `Stats` is read slot by slot (`bpftool` prints the fields in struct
+/// order, and the page says "in that order"), so the table must list every
+/// slot once, in the order of `carp-common/src/stats.rs`.
 #[test]
-fn every_counter_has_a_row() {
-    let doc = doc();
-    let missing: Vec<&str> = Stat::ALL
-        .iter()
-        .map(|s| s.name())
-        .filter(|name| !doc.contains(&format!("| `{name}` |")))
-        .collect();
-    assert!(missing.is_empty(), "counters without a row: {missing:?}");
+fn counter_table_lists_the_abi_slots_in_order() {
+    let abi: Vec<&str> = Stat::ALL.iter().map(|s| s.name()).collect();
+    let doc = counter_rows(&doc());
+    assert_eq!(
+        doc, abi,
+        "docs/maps.md's counter table (left) must list Stat::ALL (right) in order"
+    );
 }
 
 #[test]

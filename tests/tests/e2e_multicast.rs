@@ -148,9 +148,13 @@ fn snooping_switch_elects_one_master_for_an_ipv6_only_vhid() {
         return;
     }
     let mut lab = Lab::new_snooping("ms", 2).unwrap();
+    // router1 first: without preemption, whichever master-down fires first
+    // wins, and agents started together may start in either order.
     lab.start_agent(0, &ipv6_only("0")).unwrap();
-    lab.start_agent(1, &ipv6_only("100")).unwrap();
     lab.wait_state(0, 1, "MASTER", Duration::from_secs(8))
+        .unwrap_or_else(|e| panic!("{e}\n{}", logs(&lab)));
+    lab.start_agent(1, &ipv6_only("100")).unwrap();
+    lab.wait_state(1, 1, "BACKUP", Duration::from_secs(5))
         .unwrap_or_else(|e| panic!("{e}\n{}", logs(&lab)));
     // Several master-down intervals of the backup (3 + 100/256 s): a backup
     // that missed the adverts would have taken over within this time.

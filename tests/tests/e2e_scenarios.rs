@@ -1,7 +1,7 @@
 //! End-to-end scenarios beyond the first failover: the old master returning
 //! (3), demotion (4), SIGTERM bow-out (5), carrier loss (6), hooks (10) and a
 //! restart after kill -9 (11). Real agents in namespaces on a bridge; timings
-//! are asserted only as protocol bounds with slack (PROTOCOL.md "Timers").
+//! are asserted only as protocol bounds with slack (docs/protocol.md, "Timers").
 use std::{
     fs,
     os::unix::fs::PermissionsExt as _,

@@ -419,8 +419,9 @@ fn bad_adverts_are_dropped_with_their_counter() {
     };
     let mut bad_sum = g;
     bad_sum[20] ^= 0x01;
-    let v3 = Advert {
-        version_type: 0x31,
+    // Version 3 with type 1 is VRRPv3 (see the VRRP table); 4 is nobody's.
+    let v4_version = Advert {
+        version_type: 0x41,
         ..Advert::new(VHID)
     }
     .bytes();
@@ -484,7 +485,7 @@ fn bad_adverts_are_dropped_with_their_counter() {
             set(full.clone(), 14, 0x4f),
             Stat::Hdrops,
         ),
-        v4("v4 version 3", advert_v4(&v3), Stat::Badver),
+        v4("v4 version 4", advert_v4(&v4_version), Stat::Badver),
         v4("v4 type 2", advert_v4(&type2), Stat::Badver),
         v4("v4 bad checksum", advert_v4(&bad_sum), Stat::Badsum),
         v4("v4 unknown vhid", advert_v4(&unknown_vhid), Stat::Badvhid),
@@ -512,7 +513,11 @@ fn bad_adverts_are_dropped_with_their_counter() {
             set(advert_v6_frame(255, &g), 19, 37),
             Stat::Hdrops,
         ),
-        v6("v6 version 3", advert_v6_frame(255, &v3), Stat::Badver),
+        v6(
+            "v6 version 4",
+            advert_v6_frame(255, &v4_version),
+            Stat::Badver,
+        ),
         v6(
             "v6 bad checksum",
             advert_v6_frame(255, &bad_sum),
@@ -610,6 +615,20 @@ fn vrrp(version_type: u8, vrid: u8) -> Vec<u8> {
     body
 }
 
+/// A VRRP advertisement exactly as long as a CARP advert (36 bytes):
+/// VRRPv3 with 7 IPv4 addresses, or VRRPv2 with 5 and its 8 auth bytes.
+/// Byte 3, the address count, sits where CARP has authlen 7.
+fn vrrp_carp_sized(version_type: u8, vrid: u8) -> Vec<u8> {
+    let count: u8 = if version_type >> 4 == 2 { 5 } else { 7 };
+    let mut body = vec![version_type, vrid, 100, count, 0, 1, 0, 0];
+    for i in 0..count {
+        body.extend_from_slice(&[10, 0, 0, 100 + i]);
+    }
+    body.resize(36, 0);
+    assert_eq!(body.len(), 36);
+    body
+}
+
 #[test]
 fn vrrp_using_a_local_vhid_is_counted_and_recorded() {
     let clash = [Stat::Ipackets, Stat::VrrpClash];
@@ -680,6 +699,32 @@ fn vrrp_using_a_local_vhid_is_counted_and_recorded() {
             Case::new("version 4", STATE_MASTER, advert_v4(&vrrp(0x41, VHID)))
                 .expect(XDP_PASS, &passed),
             Case::new("one byte of payload", STATE_MASTER, one_byte).expect(XDP_PASS, &passed),
+            Case::new(
+                "CARP-sized VRRPv3 (7 addresses) with id 1",
+                STATE_MASTER,
+                advert_v4(&vrrp_carp_sized(0x31, VHID)),
+            )
+            .expect(XDP_PASS, &clash)
+            .vrrp(VHID, PEER4, 3),
+            Case::new(
+                "CARP-sized VRRPv2 (5 addresses) with id 1",
+                STATE_MASTER,
+                advert_v4(&vrrp_carp_sized(0x21, VHID)),
+            )
+            .expect(XDP_PASS, &clash)
+            .vrrp(VHID, PEER4, 2),
+            Case::new(
+                "CARP-sized VRRPv3 with an id we do not use",
+                STATE_MASTER,
+                advert_v4(&vrrp_carp_sized(0x31, UNKNOWN_VHID)),
+            )
+            .expect(XDP_PASS, &passed),
+            Case::new(
+                "CARP-sized IPv6 VRRPv3",
+                STATE_MASTER,
+                advert_v6_frame(255, &vrrp_carp_sized(0x31, VHID)),
+            )
+            .expect(XDP_PASS, &[Stat::Ipackets6, Stat::VrrpPassed]),
             Case::new(
                 "IPv6 VRRPv3 (virtual MAC 00:00:5e:00:02:xx): no clash",
                 STATE_MASTER,

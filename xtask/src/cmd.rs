@@ -16,8 +16,14 @@ pub fn workspace_root() -> PathBuf {
 
 /// Runs `program args...` in the workspace root; an error says which command failed.
 pub fn run(program: &str, args: &[&str]) -> anyhow::Result<()> {
+    run_with_env(program, args, &[])
+}
+
+/// [`run`] with extra environment variables for the child.
+pub fn run_with_env(program: &str, args: &[&str], env: &[(&str, &str)]) -> anyhow::Result<()> {
     let status = Command::new(program)
         .args(args)
+        .envs(env.iter().copied())
         .current_dir(workspace_root())
         .status()
         .with_context(|| format!("could not start `{program}`"))?;

@@ -78,12 +78,16 @@ fn ensure_rust_src() -> anyhow::Result<()> {
         &["component", "list", "--toolchain", "nightly", "--installed"],
     )
     .unwrap_or_default();
-    if !installed.lines().any(|c| c.starts_with("rust-src")) {
-        println!("setup: installing rust-src for {}", rustc.trim());
-        cmd::run(
-            "rustup",
-            &["component", "add", "rust-src", "--toolchain", "nightly"],
-        )?;
+    // rust-src builds `core` for the BPF target; clippy and rustfmt of the
+    // same toolchain lint the XDP crate and settle import style (`lint`).
+    for component in ["rust-src", "clippy", "rustfmt"] {
+        if !installed.lines().any(|c| c.starts_with(component)) {
+            println!("setup: installing {component} for {}", rustc.trim());
+            cmd::run(
+                "rustup",
+                &["component", "add", component, "--toolchain", "nightly"],
+            )?;
+        }
     }
     Ok(())
 }

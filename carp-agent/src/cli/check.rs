@@ -3,7 +3,7 @@
 use std::path::PathBuf;
 
 use crate::config::DEFAULT_CONTROL_SOCKET;
-use crate::control::{Request, StatusReport, client};
+use crate::control::{Request, Response, StatusReport, VhidState, client};
 
 pub const OK: i32 = 0;
 pub const WARNING: i32 = 1;
@@ -15,9 +15,11 @@ pub const UNKNOWN: i32 = 3;
 #[command(after_help = "\
 Exit status (monitoring plugin convention):
   0 OK        every vhid is MASTER or BACKUP and the host is not demoted
-  1 WARNING   a vhid is INIT, the host is demoted, or no vhid is configured
-  2 CRITICAL  the agent cannot be reached
-  3 UNKNOWN   the agent answered with an error")]
+  1 WARNING   a vhid is INIT, the host is demoted, no vhid is configured,
+              or the XDP counters cannot be read
+  2 CRITICAL  the agent cannot be reached or does not answer
+  3 UNKNOWN   the agent answered with an error, or in a control protocol
+              this CLI does not speak")]
 pub struct CheckArgs {
     /// The agent's control socket.
     #[arg(long, value_name = "PATH", default_value = DEFAULT_CONTROL_SOCKET)]
@@ -27,15 +29,13 @@ pub struct CheckArgs {
 /// Runs the subcommand; the returned value is the process exit status.
 pub fn run(args: &CheckArgs) -> anyhow::Result<i32> {
     let (code, message) = match client::request_blocking(&args.control_socket, &Request::Status) {
-        Err(err) => (CRITICAL, format!("CARP CRITICAL: {err}")),
-        Ok(response) => match (response.ok, response.status) {
-            (true, Some(status)) => evaluate(&status),
-            (true, None) => (UNKNOWN, "CARP UNKNOWN: no status in the answer".to_string()),
-            (false, _) => (
-                UNKNOWN,
-                format!("CARP UNKNOWN: {}", response.error.unwrap_or_default()),
-            ),
+        Err(err) if err.is_unreachable() => (CRITICAL, format!("CARP CRITICAL: {err}")),
+        Err(err) => (UNKNOWN, format!("CARP UNKNOWN: {err}")),
+        Ok(Response::Ok(body)) => match body.status {
+            Some(status) => evaluate(&status),
+            None => (UNKNOWN, "CARP UNKNOWN: no status in the answer".to_string()),
         },
+        Ok(Response::Error(error)) => (UNKNOWN, format!("CARP UNKNOWN: {}", error.message)),
     };
     println!("{message}");
     Ok(code)
@@ -55,10 +55,13 @@ pub fn evaluate(status: &StatusReport) -> (i32, String) {
     if vhids.is_empty() {
         problems.push("no vhids configured".to_string());
     }
+    if let Some(error) = &status.xdp_counters_error {
+        problems.push(format!("XDP counters unavailable: {error}"));
+    }
     let unhealthy = status
         .vhids
         .iter()
-        .filter(|v| v.state != "MASTER" && v.state != "BACKUP")
+        .filter(|v| !matches!(v.state, VhidState::Master | VhidState::Backup))
         .map(|v| format!("{} vhid {} {}", v.interface, v.vhid, v.state));
     problems.extend(unhealthy);
     if problems.is_empty() {

@@ -2,7 +2,6 @@
 //! read from a pcap/pcapng capture, one line per advertisement.
 
 use std::fmt;
-use std::io::Write as _;
 use std::net::IpAddr;
 use std::path::{Path, PathBuf};
 
@@ -53,11 +52,11 @@ pub struct DecodeArgs {
 /// Runs the subcommand; the returned value is the process exit status.
 pub fn run(args: &DecodeArgs) -> anyhow::Result<i32> {
     let auth = Auth::new(&read_key(args)?, parse_vips(&args.vips)?);
-    let mut out = std::io::stdout().lock();
+    let mut out = Output::new(std::io::stdout().lock());
     let Some(path) = &args.pcap else {
         let bytes = parse_hex(&args.hex)?;
         let report = Report::inspect(&bytes, guess_framing(&bytes), &auth);
-        writeln!(out, "{report}")?;
+        out.line(format_args!("{report}"))?;
         return Ok(if report.is_ok() { 0 } else { 1 });
     };
     let mut seen = 0;
@@ -71,7 +70,7 @@ pub fn run(args: &DecodeArgs) -> anyhow::Result<i32> {
         }
         seen += 1;
         all_ok &= report.is_ok();
-        writeln!(out, "frame {number}: {report}")?;
+        out.line(format_args!("frame {number}: {report}"))?;
         Ok(())
     })?;
     if seen == 0 {
@@ -82,6 +81,36 @@ pub fn run(args: &DecodeArgs) -> anyhow::Result<i32> {
         return Ok(1);
     }
     Ok(if all_ok { 0 } else { 1 })
+}
+
+/// Standard output that may be closed early: `decode capture.pcap | head`
+/// is normal use, so once the reader is gone the remaining lines are
+/// dropped and the exit status still tells whether every advert was valid.
+struct Output<W> {
+    writer: W,
+    closed: bool,
+}
+
+impl<W: std::io::Write> Output<W> {
+    fn new(writer: W) -> Self {
+        Self {
+            writer,
+            closed: false,
+        }
+    }
+
+    fn line(&mut self, line: fmt::Arguments<'_>) -> std::io::Result<()> {
+        if self.closed {
+            return Ok(());
+        }
+        match writeln!(self.writer, "{line}") {
+            Err(err) if err.kind() == std::io::ErrorKind::BrokenPipe => {
+                self.closed = true;
+                Ok(())
+            }
+            result => result,
+        }
+    }
 }
 
 fn read_key(args: &DecodeArgs) -> anyhow::Result<AuthKey> {
@@ -378,6 +407,50 @@ mod tests {
         );
         let err = parse_vips(&words("10.0.0.1%eth0")).unwrap_err();
         assert!(format!("{err:#}").contains("only valid on an IPv6 link-local"));
+    }
+
+    /// A writer whose reader went away after `room` bytes.
+    struct ClosedAfter {
+        room: usize,
+        written: Vec<u8>,
+    }
+
+    impl std::io::Write for ClosedAfter {
+        fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+            if self.written.len() + buf.len() > self.room {
+                return Err(std::io::ErrorKind::BrokenPipe.into());
+            }
+            self.written.extend_from_slice(buf);
+            Ok(buf.len())
+        }
+
+        fn flush(&mut self) -> std::io::Result<()> {
+            Ok(())
+        }
+    }
+
+    #[test]
+    fn a_closed_output_drops_the_rest_and_other_errors_stay_errors() {
+        let mut out = Output::new(ClosedAfter {
+            room: 6,
+            written: Vec::new(),
+        });
+        out.line(format_args!("one")).unwrap();
+        out.line(format_args!("two")).unwrap();
+        out.line(format_args!("three")).unwrap();
+        assert!(out.closed);
+        assert_eq!(out.writer.written, b"one\n");
+
+        struct Full;
+        impl std::io::Write for Full {
+            fn write(&mut self, _: &[u8]) -> std::io::Result<usize> {
+                Err(std::io::Error::from_raw_os_error(libc::ENOSPC))
+            }
+            fn flush(&mut self) -> std::io::Result<()> {
+                Ok(())
+            }
+        }
+        assert!(Output::new(Full).line(format_args!("x")).is_err());
     }
 
     #[test]

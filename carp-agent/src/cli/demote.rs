@@ -4,7 +4,7 @@
 use std::path::PathBuf;
 
 use crate::config::DEFAULT_CONTROL_SOCKET;
-use crate::control::{Request, client};
+use crate::control::{Request, Response, client};
 
 /// Raise or lower the host demotion (added to every vhid's advskew).
 #[derive(Debug, clap::Args)]
@@ -44,13 +44,16 @@ pub fn run(args: &DemoteArgs) -> anyhow::Result<i32> {
         (Some(delta), None) => Request::Demote { delta },
         (None, None) => anyhow::bail!("give +N, -N or --set N"),
     };
-    let response = client::request_blocking(&args.control_socket, &request)?;
-    if !response.ok {
-        eprintln!("carp-agent: error: {}", response.error.unwrap_or_default());
-        return Ok(1);
+    match client::request_blocking(&args.control_socket, &request)? {
+        Response::Ok(body) => {
+            if let Some(status) = body.status {
+                println!("demotion {}", status.demotion);
+            }
+            Ok(0)
+        }
+        Response::Error(error) => {
+            eprintln!("carp-agent: error: {}", error.message);
+            Ok(1)
+        }
     }
-    if let Some(status) = response.status {
-        println!("demotion {}", status.demotion);
-    }
-    Ok(0)
 }

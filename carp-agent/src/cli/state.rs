@@ -4,7 +4,7 @@
 use std::path::PathBuf;
 
 use crate::config::DEFAULT_CONTROL_SOCKET;
-use crate::control::{Request, TargetState, client};
+use crate::control::{Request, Response, TargetState, client};
 
 /// Force a vhid to MASTER or BACKUP; the election rules apply afterwards.
 #[derive(Debug, clap::Args)]
@@ -36,10 +36,11 @@ pub fn run(args: &StateArgs) -> anyhow::Result<i32> {
         interface: args.interface.clone(),
         state: args.state,
     };
-    let response = client::request_blocking(&args.control_socket, &request)?;
-    if !response.ok {
-        eprintln!("carp-agent: error: {}", response.error.unwrap_or_default());
-        return Ok(1);
+    match client::request_blocking(&args.control_socket, &request)? {
+        Response::Ok(_) => Ok(0),
+        Response::Error(error) => {
+            eprintln!("carp-agent: error: {}", error.message);
+            Ok(1)
+        }
     }
-    Ok(0)
 }

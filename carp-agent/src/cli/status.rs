@@ -4,7 +4,7 @@ use std::fmt::Write as _;
 use std::path::PathBuf;
 
 use crate::config::DEFAULT_CONTROL_SOCKET;
-use crate::control::{Request, StatusReport, client};
+use crate::control::{Request, Response, StatusReport, client};
 
 /// Show the state of every vhid and the counters.
 #[derive(Debug, clap::Args)]
@@ -23,12 +23,13 @@ pub struct StatusArgs {
 /// Runs the subcommand; the returned value is the process exit status.
 pub fn run(args: &StatusArgs) -> anyhow::Result<i32> {
     let response = client::request_blocking(&args.control_socket, &Request::Status)?;
-    let status = match (response.ok, response.status) {
-        (true, Some(status)) => status,
-        (true, None) => anyhow::bail!("carp-agent answered without a status report"),
-        (false, _) => {
-            let error = response.error.unwrap_or_default();
-            eprintln!("carp-agent: error: {error}");
+    let status = match response {
+        Response::Ok(body) => match body.status {
+            Some(status) => status,
+            None => anyhow::bail!("carp-agent answered without a status report"),
+        },
+        Response::Error(error) => {
+            eprintln!("carp-agent: error: {}", error.message);
             return Ok(1);
         }
     };
@@ -74,8 +75,11 @@ pub fn format_text(status: &StatusReport) -> String {
         out.push_str("no vhids configured\n");
     }
     let _ = writeln!(out, "host demotion {}", status.demotion);
-    if !status.counters.is_empty() {
+    if !status.counters.is_empty() || status.xdp_counters_error.is_some() {
         out.push_str("counters:\n");
+        if let Some(error) = &status.xdp_counters_error {
+            let _ = writeln!(out, "    XDP counters unavailable: {error}");
+        }
         for (name, value) in &status.counters {
             let _ = writeln!(out, "    {name} {value}");
         }

@@ -1,24 +1,92 @@
 //! The local control socket: `carp-agent status`, `demote`, `state` and
 //! `check` talk to the daemon through it.
 //!
+//! # Transport
+//!
 //! A unix stream socket (mode 0600; peers must be root or the agent's own
 //! user, checked with SO_PEERCRED). One request and one response per
-//! connection, each a line of JSON:
+//! connection, each one line of JSON ending in `\n`, at most
+//! [`MAX_MESSAGE`] bytes. The agent reads the whole request before it
+//! answers, even one it refuses, so the client's write never meets a closed
+//! socket, and it closes the connection after the response line. A request
+//! not complete within [`server::Limits::read_timeout`] or longer than
+//! [`server::Limits::max_request`] gets a `bad_request` error.
+//!
+//! # Messages (protocol version 1)
+//!
+//! Every message is a JSON object with a `version` member, the protocol
+//! version its sender speaks ([`PROTOCOL_VERSION`]). Requests name their
+//! operation in `op` ([`Request`]):
 //!
 //! ```text
-//! > {"op":"demote","delta":240}
-//! < {"ok":true,"error":null,"status":null}
+//! > {"version":1,"op":"status"}
+//! > {"version":1,"op":"demote","delta":240}
+//! > {"version":1,"op":"set_demotion","value":0}
+//! > {"version":1,"op":"set_state","vhid":1,"interface":"eth0","state":"backup"}
 //! ```
+//!
+//! Responses say `"result":"ok"` or `"result":"error"`, never both
+//! ([`Response`]). Success may carry the status report ([`StatusReport`]; a
+//! vhid's `state` is `"INIT"`, `"BACKUP"` or `"MASTER"`, [`VhidState`]); an
+//! error carries a `kind` ([`ErrorKind`]) and a `message` for the user:
+//!
+//! ```text
+//! < {"version":1,"result":"ok","status":{"demotion":240,"vhids":[...],"counters":{...}}}
+//! < {"version":1,"result":"error","kind":"refused","message":"no vhid 9 configured"}
+//! ```
+//!
+//! # Versions
+//!
+//! Protocol 0 is the unversioned form of earlier releases: requests without
+//! `version`, responses `{"ok":BOOL,"error":TEXT|null,"status":...}`.
+//!
+//! - The agent answers a request of another version, or without one, with
+//!   an error naming both versions; a protocol 0 client gets it in the
+//!   protocol 0 shape, so an old CLI prints it instead of a parse error.
+//! - The client checks the `version` of the response before reading the
+//!   rest; a response of another version (or a protocol 0 response, which
+//!   has `ok` and no `version`) becomes [`client::ClientError::Version`]:
+//!   "carp-agent at SOCKET speaks control protocol N, this CLI speaks M".
+//! - `version`, `result`, `kind` and `message` keep their meaning in every
+//!   version, so any two releases can at least tell each other which
+//!   versions they speak.
+//!
+//! # Evolving the protocol
+//!
+//! Compatible changes keep [`PROTOCOL_VERSION`]; both sides ignore members
+//! they do not know:
+//! - a new member of a response or of a request's operation, if the reader
+//!   can do without it (`#[serde(default)]`, and on the sending side
+//!   `skip_serializing_if` when absent means the old behaviour);
+//! - a new counter in `counters` (a map by name);
+//! - a new error `kind` (older clients read it as [`ErrorKind::Other`] and
+//!   still print the message);
+//! - a new operation: an older agent answers `bad_request` naming the
+//!   operations it knows.
+//!
+//! Anything else is incompatible and takes a new version: removing,
+//! renaming or retyping a member, a new [`VhidState`] or [`TargetState`]
+//! (an older reader could not parse it), or a changed meaning. Then raise
+//! [`PROTOCOL_VERSION`], update this comment, and extend the version tests
+//! in `tests/control_cli.rs`. An agent that must keep serving the older
+//! CLI can branch on the request's version in [`decode_request`] and answer
+//! in the older shape.
 pub mod client;
 pub mod server;
 
 use std::collections::BTreeMap;
+use std::fmt;
 use std::path::PathBuf;
 
 use serde::{Deserialize, Serialize};
+use serde_json::{Map, Value};
 
 use crate::config::VhidSettings;
-use crate::engine::{AdminState, VhidStatus};
+use crate::engine::{AdminState, State, VhidStatus};
+
+/// The control protocol version this build speaks; see the module comment
+/// for when to raise it.
+pub const PROTOCOL_VERSION: u32 = 1;
 
 /// Longest request or response line accepted, in bytes.
 pub const MAX_MESSAGE: u64 = 1 << 20;
@@ -60,43 +128,212 @@ impl From<TargetState> for AdminState {
     }
 }
 
-/// The daemon's answer.
+/// The daemon's answer: a result or an error, never both.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
-pub struct Response {
-    pub ok: bool,
-    #[serde(default)]
-    pub error: Option<String>,
-    #[serde(default)]
+#[serde(tag = "result", rename_all = "snake_case")]
+pub enum Response {
+    Ok(Body),
+    Error(ErrorBody),
+}
+
+/// What a successful [`Response`] carries.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Body {
+    /// The report for `status`, or the state after a change.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub status: Option<StatusReport>,
+}
+
+/// Why a request failed.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ErrorBody {
+    pub kind: ErrorKind,
+    /// For the user, complete in itself.
+    pub message: String,
+}
+
+/// The class of an [`ErrorBody`], for programs; people read the message.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ErrorKind {
+    /// Not a request: malformed, too long, too slow, unknown operation.
+    BadRequest,
+    /// The request's protocol version is not the agent's.
+    UnsupportedVersion,
+    /// The peer may not control the agent.
+    PermissionDenied,
+    /// A valid request the agent refuses (unknown vhid, vhid not running).
+    Refused,
+    /// The agent cannot answer now (shutting down).
+    Unavailable,
+    /// A kind this build does not know, from a newer agent.
+    #[serde(other)]
+    Other,
 }
 
 impl Response {
     /// Success without a report.
     pub fn ok() -> Response {
-        Response {
-            ok: true,
-            error: None,
-            status: None,
-        }
+        Response::Ok(Body::default())
     }
 
     /// Success with a report (status, or the state after a change).
     pub fn with_status(status: StatusReport) -> Response {
-        Response {
-            ok: true,
-            error: None,
+        Response::Ok(Body {
             status: Some(status),
-        }
+        })
     }
 
     /// Failure, with the reason for the user.
-    pub fn error(message: impl Into<String>) -> Response {
-        Response {
-            ok: false,
-            error: Some(message.into()),
-            status: None,
+    pub fn error(kind: ErrorKind, message: impl Into<String>) -> Response {
+        Response::Error(ErrorBody {
+            kind,
+            message: message.into(),
+        })
+    }
+}
+
+/// A message with the version it is written in, for the wire.
+#[derive(Serialize)]
+struct Versioned<'a, T> {
+    version: u32,
+    #[serde(flatten)]
+    body: &'a T,
+}
+
+fn encode<T: Serialize>(body: &T) -> String {
+    let mut line = serde_json::to_string(&Versioned {
+        version: PROTOCOL_VERSION,
+        body,
+    })
+    // Plain data with string keys: serde_json cannot fail on it. Should it
+    // ever, the peer gets an error it can read rather than nothing.
+    .unwrap_or_else(|err| {
+        serde_json::json!({
+            "version": PROTOCOL_VERSION,
+            "result": "error",
+            "kind": "other",
+            "message": format!("cannot encode the message: {err}"),
+        })
+        .to_string()
+    });
+    line.push('\n');
+    line
+}
+
+/// The request line a client sends, newline included.
+pub fn encode_request(request: &Request) -> String {
+    encode(request)
+}
+
+/// The response line the agent sends, newline included.
+pub fn encode_response(response: &Response) -> String {
+    encode(response)
+}
+
+/// A request the agent cannot take.
+#[derive(Debug, thiserror::Error)]
+pub enum RequestError {
+    /// Unversioned: a protocol 0 client, answered in the protocol 0 shape.
+    #[error(
+        "this client speaks control protocol 0 (unversioned), carp-agent speaks protocol \
+         {PROTOCOL_VERSION}; use the carp-agent binary of the running agent's release"
+    )]
+    Unversioned,
+    #[error(
+        "this client speaks control protocol {0}, carp-agent speaks protocol \
+         {PROTOCOL_VERSION}; use the carp-agent binary of the running agent's release"
+    )]
+    Version(u64),
+    #[error("bad request: {0}")]
+    Bad(String),
+}
+
+impl RequestError {
+    /// The response line for this error, newline included, in the shape
+    /// the client can read.
+    pub fn response_line(&self) -> String {
+        match self {
+            RequestError::Unversioned => {
+                let mut line = serde_json::json!({
+                    "ok": false,
+                    "error": self.to_string(),
+                    "status": null,
+                })
+                .to_string();
+                line.push('\n');
+                line
+            }
+            RequestError::Version(_) => encode_response(&Response::error(
+                ErrorKind::UnsupportedVersion,
+                self.to_string(),
+            )),
+            RequestError::Bad(_) => {
+                encode_response(&Response::error(ErrorKind::BadRequest, self.to_string()))
+            }
         }
     }
+}
+
+/// The `version` member of a message: `Ok(None)` when it has none.
+fn version_of(object: &Map<String, Value>) -> Result<Option<u64>, String> {
+    match object.get("version") {
+        None => Ok(None),
+        Some(value) => value
+            .as_u64()
+            .map(Some)
+            .ok_or_else(|| format!("\"version\" is {value}, not a protocol version number")),
+    }
+}
+
+/// Reads a request line (without its newline): the version first, then the
+/// operation.
+pub fn decode_request(line: &str) -> Result<Request, RequestError> {
+    let bad = |why: String| RequestError::Bad(why);
+    let value: Value = serde_json::from_str(line).map_err(|err| bad(err.to_string()))?;
+    let Value::Object(mut object) = value else {
+        return Err(bad("not a JSON object".to_string()));
+    };
+    match version_of(&object).map_err(bad)? {
+        None => return Err(RequestError::Unversioned),
+        Some(version) if version != u64::from(PROTOCOL_VERSION) => {
+            return Err(RequestError::Version(version));
+        }
+        Some(_) => {}
+    }
+    object.remove("version");
+    serde_json::from_value(Value::Object(object)).map_err(|err| bad(err.to_string()))
+}
+
+/// A response line the client cannot use.
+#[derive(Debug, thiserror::Error)]
+pub enum ResponseError {
+    /// The agent speaks another version (0: an unversioned agent).
+    #[error("carp-agent speaks control protocol {0}")]
+    Version(u64),
+    #[error("{0}")]
+    Malformed(String),
+}
+
+/// Reads a response line (without its newline): the version first, then
+/// the rest.
+pub fn decode_response(line: &str) -> Result<Response, ResponseError> {
+    let malformed = |why: String| ResponseError::Malformed(why);
+    let value: Value = serde_json::from_str(line).map_err(|err| malformed(err.to_string()))?;
+    let Value::Object(mut object) = value else {
+        return Err(malformed("not a JSON object".to_string()));
+    };
+    match version_of(&object).map_err(malformed)? {
+        // Protocol 0 answered `{"ok":...,"error":...,"status":...}`.
+        None if object.contains_key("ok") => return Err(ResponseError::Version(0)),
+        None => return Err(malformed("no \"version\" member".to_string())),
+        Some(version) if version != u64::from(PROTOCOL_VERSION) => {
+            return Err(ResponseError::Version(version));
+        }
+        Some(_) => {}
+    }
+    object.remove("version");
+    serde_json::from_value(Value::Object(object)).map_err(|err| malformed(err.to_string()))
 }
 
 /// Everything `carp-agent status` shows.
@@ -108,6 +345,10 @@ pub struct StatusReport {
     /// XDP and agent counters by carpstats name (`badauth`, `ipackets`, ...).
     #[serde(default)]
     pub counters: BTreeMap<String, u64>,
+    /// Why the XDP counters are missing from `counters`, when reading the
+    /// statistics map failed (the agent's own counters are still there).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub xdp_counters_error: Option<String>,
 }
 
 /// One vhid in a [`StatusReport`].
@@ -115,8 +356,7 @@ pub struct StatusReport {
 pub struct VhidReport {
     pub interface: String,
     pub vhid: u8,
-    /// `MASTER`, `BACKUP` or `INIT`.
-    pub state: String,
+    pub state: VhidState,
     pub advbase: u8,
     /// As configured.
     pub advskew: u8,
@@ -138,7 +378,7 @@ impl VhidReport {
         VhidReport {
             interface: settings.interface.clone(),
             vhid: settings.vhid,
-            state: status.state.to_string(),
+            state: status.state.into(),
             advbase: status.config.advbase,
             advskew: status.config.advskew,
             advskew_effective: status.advertised.advskew,
@@ -150,7 +390,38 @@ impl VhidReport {
     }
 }
 
-/// Control socket failures, on either side.
+/// The state of a vhid in a [`VhidReport`]; the wire form of the engine's
+/// [`State`], spelled as FreeBSD's `ifconfig` does.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "UPPERCASE")]
+pub enum VhidState {
+    Init,
+    Backup,
+    Master,
+}
+
+impl From<State> for VhidState {
+    fn from(state: State) -> VhidState {
+        match state {
+            State::Init => VhidState::Init,
+            State::Backup => VhidState::Backup,
+            State::Master => VhidState::Master,
+        }
+    }
+}
+
+impl fmt::Display for VhidState {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.pad(match self {
+            VhidState::Init => "INIT",
+            VhidState::Backup => "BACKUP",
+            VhidState::Master => "MASTER",
+        })
+    }
+}
+
+/// Failures of the agent's side of the control socket (the client's are
+/// [`client::ClientError`]).
 #[derive(Debug, thiserror::Error)]
 pub enum ControlError {
     #[error("control socket {}: {error}", path.display())]
@@ -162,11 +433,4 @@ pub enum ControlError {
     InUse { path: PathBuf },
     #[error("control socket {}: exists and is not a socket; not removing it", path.display())]
     NotASocket { path: PathBuf },
-    #[error("cannot reach carp-agent at {}: {error}", path.display())]
-    Connect {
-        path: PathBuf,
-        error: std::io::Error,
-    },
-    #[error("carp-agent at {}: {reason}", path.display())]
-    Exchange { path: PathBuf, reason: String },
 }

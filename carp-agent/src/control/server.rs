@@ -10,18 +10,45 @@ use tokio::sync::{mpsc, oneshot};
 use tokio::task::JoinHandle;
 use tracing::{debug, warn};
 
-use super::{ControlError, MAX_MESSAGE, Request, Response};
+use super::{
+    ControlError, ErrorKind, MAX_MESSAGE, Request, RequestError, Response, decode_request,
+    encode_response,
+};
 
 /// A request and where its response goes.
 pub type Call = (Request, oneshot::Sender<Response>);
 
-/// How long a client may take to send its request.
-const READ_TIMEOUT: Duration = Duration::from_secs(5);
+/// Bounds on what one client may cost the agent.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Limits {
+    /// Longest request line, newline included.
+    pub max_request: u64,
+    /// How long a client may take to send its whole request.
+    pub read_timeout: Duration,
+}
+
+impl Default for Limits {
+    fn default() -> Limits {
+        Limits {
+            max_request: MAX_MESSAGE,
+            read_timeout: Duration::from_secs(5),
+        }
+    }
+}
 
 /// Listens on `path` (replacing a stale socket file) and forwards each
 /// request to `tx`. The task ends, removing the socket file, when the
 /// receiver of `tx` is dropped.
 pub async fn serve(path: &Path, tx: mpsc::Sender<Call>) -> Result<JoinHandle<()>, ControlError> {
+    serve_with(path, tx, Limits::default()).await
+}
+
+/// [`serve`] with other [`Limits`].
+pub async fn serve_with(
+    path: &Path,
+    tx: mpsc::Sender<Call>,
+    limits: Limits,
+) -> Result<JoinHandle<()>, ControlError> {
     let listener = bind(path).await?;
     let path = path.to_path_buf();
     Ok(tokio::spawn(async move {
@@ -30,7 +57,7 @@ pub async fn serve(path: &Path, tx: mpsc::Sender<Call>) -> Result<JoinHandle<()>
                 () = tx.closed() => break,
                 accepted = listener.accept() => match accepted {
                     Ok((stream, _)) => {
-                        tokio::spawn(handle(stream, tx.clone()));
+                        tokio::spawn(handle(stream, tx.clone(), limits));
                     }
                     Err(err) => {
                         warn!("control socket {}: accept: {err}", path.display());
@@ -78,64 +105,95 @@ pub fn peer_allowed(peer_uid: u32, own_uid: u32) -> bool {
     peer_uid == 0 || peer_uid == own_uid
 }
 
-async fn handle(mut stream: UnixStream, tx: mpsc::Sender<Call>) {
-    let response = match answer(&mut stream, &tx).await {
-        Ok(response) => response,
+async fn handle(mut stream: UnixStream, tx: mpsc::Sender<Call>, limits: Limits) {
+    let line = match answer(&mut stream, &tx, limits).await {
+        Ok(line) => line,
         Err(err) => {
             debug!("control client: {err}");
             return;
         }
     };
-    let mut line = serde_json::to_string(&response)
-        .unwrap_or_else(|_| r#"{"ok":false,"error":"response not serializable"}"#.to_string());
-    line.push('\n');
     if let Err(err) = stream.write_all(line.as_bytes()).await {
         debug!("control client: writing the response: {err}");
     }
     let _ = stream.shutdown().await;
 }
 
-/// Reads and forwards one request. `Err` means the client went away.
-async fn answer(stream: &mut UnixStream, tx: &mpsc::Sender<Call>) -> std::io::Result<Response> {
+/// Reads one request and returns the response line. `Err` means the client
+/// went away.
+///
+/// A refused peer's request is still read before the refusal is sent:
+/// answering first and closing would make the client's write fail with
+/// EPIPE, and it would print "Broken pipe" instead of the refusal.
+async fn answer(
+    stream: &mut UnixStream,
+    tx: &mpsc::Sender<Call>,
+    limits: Limits,
+) -> std::io::Result<String> {
     // SAFETY: geteuid(2) cannot fail and touches no memory.
     let own_uid = unsafe { libc::geteuid() };
-    match stream.peer_cred() {
-        Ok(cred) if peer_allowed(cred.uid(), own_uid) => {}
+    let refusal = match stream.peer_cred() {
+        Ok(cred) if peer_allowed(cred.uid(), own_uid) => None,
         Ok(cred) => {
             warn!("control socket: refused a client with uid {}", cred.uid());
-            return Ok(Response::error(format!(
+            Some(format!(
                 "permission denied: uid {} may not control carp-agent (root only)",
                 cred.uid()
-            )));
+            ))
         }
-        Err(err) => return Ok(Response::error(format!("cannot check credentials: {err}"))),
+        Err(err) => Some(format!("cannot check credentials: {err}")),
+    };
+    let line = read_request(stream, limits).await?;
+    if let Some(message) = refusal {
+        return Ok(encode_response(&Response::error(
+            ErrorKind::PermissionDenied,
+            message,
+        )));
     }
-    let mut line = String::new();
-    let mut reader = BufReader::new(&mut *stream).take(MAX_MESSAGE);
-    let read = tokio::time::timeout(READ_TIMEOUT, reader.read_line(&mut line)).await;
-    match read {
-        Err(_) => return Ok(Response::error("bad request: timed out waiting for it")),
-        Ok(Err(err)) if err.kind() == std::io::ErrorKind::InvalidData => {
-            return Ok(Response::error("bad request: not UTF-8"));
+    let line = match line {
+        Ok(line) => line,
+        Err(bad) => return Ok(bad.response_line()),
+    };
+    let request = match decode_request(line.trim_end()) {
+        Ok(request) => request,
+        Err(err) => return Ok(err.response_line()),
+    };
+    let (reply, response) = oneshot::channel();
+    let response = if tx.send((request, reply)).await.is_err() {
+        Response::error(ErrorKind::Unavailable, "carp-agent is shutting down")
+    } else {
+        response.await.unwrap_or_else(|_| {
+            Response::error(ErrorKind::Unavailable, "carp-agent dropped the request")
+        })
+    };
+    Ok(encode_response(&response))
+}
+
+/// Reads the request line within the limits. The inner `Err` is a bad
+/// request to answer; the outer one an I/O error (the client went away).
+async fn read_request(
+    stream: &mut UnixStream,
+    limits: Limits,
+) -> std::io::Result<Result<String, RequestError>> {
+    let bad = |why: String| Ok(Err(RequestError::Bad(why)));
+    let mut line = Vec::new();
+    let mut reader = BufReader::new(&mut *stream).take(limits.max_request);
+    match tokio::time::timeout(limits.read_timeout, reader.read_until(b'\n', &mut line)).await {
+        Err(_) => {
+            return bad(format!(
+                "no complete request line within {:?}",
+                limits.read_timeout
+            ));
         }
         Ok(result) => result?,
     };
-    if !line.ends_with('\n') && line.len() as u64 >= MAX_MESSAGE {
-        return Ok(Response::error(format!(
-            "bad request: longer than {MAX_MESSAGE} bytes"
-        )));
+    if !line.ends_with(b"\n") && line.len() as u64 >= limits.max_request {
+        return bad(format!("longer than {} bytes", limits.max_request));
     }
-    let request: Request = match serde_json::from_str(line.trim_end()) {
-        Ok(request) => request,
-        Err(err) => return Ok(Response::error(format!("bad request: {err}"))),
-    };
-    let (reply, response) = oneshot::channel();
-    if tx.send((request, reply)).await.is_err() {
-        return Ok(Response::error("carp-agent is shutting down"));
+    match String::from_utf8(line) {
+        Ok(line) => Ok(Ok(line)),
+        Err(_) => bad("not UTF-8".to_string()),
     }
-    Ok(response
-        .await
-        .unwrap_or_else(|_| Response::error("carp-agent dropped the request")))
 }
 
 #[cfg(test)]

@@ -6,7 +6,7 @@ use carp_common::Stat;
 
 use super::Daemon;
 use crate::{
-    control::{Request, Response, StatusReport, VhidReport},
+    control::{ErrorKind, Request, Response, StatusReport, VhidReport},
     engine::AdminState,
 };
 
@@ -36,15 +36,18 @@ pub(super) fn handle(daemon: &mut Daemon, request: Request) -> Response {
                 .map(|(k, _)| *k)
                 .collect();
             if keys.is_empty() {
-                return Response::error(format!(
-                    "no vhid {vhid}{} configured",
-                    interface.map(|i| format!(" on {i}")).unwrap_or_default()
-                ));
+                return Response::error(
+                    ErrorKind::Refused,
+                    format!(
+                        "no vhid {vhid}{} configured",
+                        interface.map(|i| format!(" on {i}")).unwrap_or_default()
+                    ),
+                );
             }
             let admin: AdminState = state.into();
             for key in keys {
                 if let Err(err) = daemon.engine.admin_set_state(now, key, admin) {
-                    return Response::error(err.to_string());
+                    return Response::error(ErrorKind::Refused, err.to_string());
                 }
             }
             ok(daemon)
@@ -67,11 +70,17 @@ fn report(daemon: &Daemon) -> StatusReport {
         })
         .collect();
     let mut counters = BTreeMap::new();
-    if let Ok(stats) = daemon.dataplane.stats() {
-        for stat in Stat::ALL {
-            counters.insert(stat.name().to_string(), stats.get(*stat));
+    // A failed read is reported, not hidden: an empty counter list would
+    // read as "nothing counted".
+    let xdp_counters_error = match daemon.dataplane.stats() {
+        Ok(stats) => {
+            for stat in Stat::ALL {
+                counters.insert(stat.name().to_string(), stats.get(*stat));
+            }
+            None
         }
-    }
+        Err(err) => Some(err.to_string()),
+    };
     for (name, value) in daemon.counters.named() {
         counters.insert(name.to_string(), value);
     }
@@ -79,5 +88,6 @@ fn report(daemon: &Daemon) -> StatusReport {
         demotion,
         vhids,
         counters,
+        xdp_counters_error,
     }
 }

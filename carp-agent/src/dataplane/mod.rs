@@ -44,8 +44,17 @@ pub const STATS_MAP: &str = MAP_STATS;
 pub enum DataplaneError {
     #[error("loading the XDP object: {0}")]
     Object(#[from] aya::EbpfError),
-    #[error("XDP program {XDP_PROGRAM}: {0}")]
-    Program(#[from] ProgramError),
+    /// Finding, loading or typing one program of the object; `kind` says
+    /// which of the two ("XDP", "TC egress") so a verifier rejection of the
+    /// egress program is not reported as the XDP program's.
+    #[error("{kind} program {name}: {error}")]
+    Program {
+        kind: &'static str,
+        name: &'static str,
+        // Not `source`: the message carries it, and a source would print
+        // it twice (a verifier log, say) in `{:#}`.
+        error: ProgramError,
+    },
     #[error("attaching XDP to {interface} ({mode}): {source}")]
     Attach {
         interface: String,
@@ -70,6 +79,13 @@ pub enum DataplaneError {
     },
     #[error("map {0} is missing from the XDP object")]
     MissingMap(&'static str),
+    /// The ring buffer's fd could not be registered with the tokio reactor
+    /// (epoll): an I/O error, not a map error.
+    #[error("map {name}: registering the ring buffer with the event loop: {error}")]
+    Reader {
+        name: &'static str,
+        error: std::io::Error,
+    },
     #[error(transparent)]
     Bpffs(#[from] bpffs::BpffsError),
 }
@@ -188,25 +204,35 @@ pub fn choose_mode(requested: AttachMode, kind: Option<&str>) -> ModeChoice {
 /// program into the kernel (not attached to any interface yet).
 pub fn load() -> Result<Ebpf, DataplaneError> {
     let mut ebpf = Ebpf::load(XDP_OBJECT)?;
-    xdp_program(&mut ebpf)?.load()?;
-    egress_program(&mut ebpf)?.load()?;
+    xdp_program(&mut ebpf)?
+        .load()
+        .map_err(program_err("XDP", XDP_PROGRAM))?;
+    egress_program(&mut ebpf)?
+        .load()
+        .map_err(program_err("TC egress", EGRESS_PROGRAM))?;
     Ok(ebpf)
 }
 
 /// The TC egress program of a loaded object.
 pub fn egress_program(ebpf: &mut Ebpf) -> Result<&mut SchedClassifier, DataplaneError> {
+    let err = program_err("TC egress", EGRESS_PROGRAM);
     let program = ebpf
         .program_mut(EGRESS_PROGRAM)
-        .ok_or(ProgramError::NotLoaded)?;
-    Ok(program.try_into()?)
+        .ok_or_else(|| err(ProgramError::NotLoaded))?;
+    program.try_into().map_err(err)
 }
 
 /// The XDP program of a loaded object.
 pub fn xdp_program(ebpf: &mut Ebpf) -> Result<&mut Xdp, DataplaneError> {
+    let err = program_err("XDP", XDP_PROGRAM);
     let program = ebpf
         .program_mut(XDP_PROGRAM)
-        .ok_or(ProgramError::NotLoaded)?;
-    Ok(program.try_into()?)
+        .ok_or_else(|| err(ProgramError::NotLoaded))?;
+    program.try_into().map_err(err)
+}
+
+fn program_err(kind: &'static str, name: &'static str) -> impl Fn(ProgramError) -> DataplaneError {
+    move |error| DataplaneError::Program { kind, name, error }
 }
 
 /// Sums the per-CPU counters into one [`Stats`].
@@ -400,12 +426,9 @@ impl Dataplane {
             .take_map(MAP_EVENTS)
             .ok_or(DataplaneError::MissingMap(MAP_EVENTS))?;
         let ring = RingBuf::try_from(map).map_err(map_err(MAP_EVENTS))?;
-        AdvertReader::new(ring).map_err(|e| DataplaneError::Map {
+        AdvertReader::new(ring).map_err(|error| DataplaneError::Reader {
             name: MAP_EVENTS,
-            source: aya::maps::MapError::SyscallError(aya::sys::SyscallError {
-                call: "epoll registration",
-                io_error: e,
-            }),
+            error,
         })
     }
 }
@@ -423,7 +446,34 @@ impl Drop for Dataplane {
 
 #[cfg(test)]
 mod tests {
-    use super::{AttachMode, choose_mode};
+    use super::{
+        AttachMode, DataplaneError, EGRESS_PROGRAM, ProgramError, XDP_PROGRAM, choose_mode,
+        program_err,
+    };
+
+    #[test]
+    fn program_errors_name_their_program() {
+        let egress = program_err("TC egress", EGRESS_PROGRAM)(ProgramError::NotLoaded);
+        let text = egress.to_string();
+        assert!(
+            text.starts_with(&format!("TC egress program {EGRESS_PROGRAM}: ")),
+            "{text}"
+        );
+        assert!(!text.contains(XDP_PROGRAM), "{text}");
+        let xdp = program_err("XDP", XDP_PROGRAM)(ProgramError::NotLoaded).to_string();
+        assert!(
+            xdp.starts_with(&format!("XDP program {XDP_PROGRAM}: ")),
+            "{xdp}"
+        );
+        let reader = DataplaneError::Reader {
+            name: "carp_events",
+            error: std::io::Error::from_raw_os_error(libc::EBADF),
+        };
+        assert!(
+            reader.to_string().contains("registering the ring buffer"),
+            "{reader}"
+        );
+    }
 
     #[test]
     fn auto_takes_skb_on_veth_and_native_elsewhere() {

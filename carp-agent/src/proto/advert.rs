@@ -116,7 +116,7 @@ mod tests {
     use super::*;
     use crate::testdata::ucarp;
 
-    /// The CARP payload of the ucarp capture.
+    /// The CARP payload of the ucarp capture (docs/protocol.md, "Test vector").
     fn ucarp() -> Vec<u8> {
         ucarp::frame().split_off(ucarp::CARP_OFFSET)
     }

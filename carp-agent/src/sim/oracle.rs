@@ -245,7 +245,7 @@ mod tests {
     use std::net::{IpAddr, Ipv4Addr};
 
     #[test]
-    fn model_matches_protocol_md() {
+    fn model_matches_the_protocol_doc() {
         let source = IpAddr::V4(Ipv4Addr::new(10, 0, 0, 1));
         let free = VhidConfig::new(1, source).advskew(100);
         let e = Expected::new(&free, 0);

@@ -107,7 +107,7 @@ fn carp_v4(f: &[u8], l3: usize, cfg: &MapConfig, ifindex: u32) -> Expected {
     if f[l3 + 8] != 255 {
         return Expected::drop(&[seen, Stat::Badttl]);
     }
-    if total - hlen != 36 {
+    if total - hlen != 36 || is_vrrp(&f[l3 + hlen..l3 + total]) {
         // VRRP: an advertisement (v2/v3, type 1) whose id is a local
         // virtual-MAC vhid shares its virtual MAC.
         let vrrp = &f[l3 + hlen..l3 + total];
@@ -151,7 +151,7 @@ fn carp_v6(f: &[u8], l3: usize, cfg: &MapConfig, ifindex: u32) -> Expected {
     if f[l3 + 7] != 255 {
         return Expected::drop(&[seen, Stat::Badttl]);
     }
-    if plen != 36 {
+    if plen != 36 || is_vrrp(&f[l3 + 40..l3 + 76]) {
         return Expected::pass(f, &[seen, Stat::VrrpPassed]);
     }
     let source: [u8; 16] = f[l3 + 8..l3 + 24].try_into().unwrap();
@@ -163,6 +163,12 @@ fn carp_v6(f: &[u8], l3: usize, cfg: &MapConfig, ifindex: u32) -> Expected {
         cfg,
         ifindex,
     )
+}
+
+/// VRRP of CARP's size: VRRPv3 (version 3), or VRRPv2 whose address count
+/// (CARP's authlen byte) is not 7.
+fn is_vrrp(payload: &[u8]) -> bool {
+    payload.len() == 36 && (payload[0] >> 4 == 3 || (payload[0] == 0x21 && payload[3] != 7))
 }
 
 fn advert(

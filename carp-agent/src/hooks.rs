@@ -10,14 +10,18 @@
 //! `CARP_INTERFACE` and `CARP_VIPS` (space-separated) in its environment. A
 //! hook that outlives the timeout is killed with its process group.
 
-use std::collections::HashMap;
-use std::process::{ExitStatus, Stdio};
-use std::sync::{Arc, Mutex};
-use std::time::Duration;
+use std::{
+    collections::HashMap,
+    process::{ExitStatus, Stdio},
+    sync::{Arc, Mutex},
+    time::Duration,
+};
 
-use tokio::io::{AsyncBufReadExt as _, AsyncRead, BufReader};
-use tokio::process::Command;
-use tokio::sync::{mpsc, watch};
+use tokio::{
+    io::{AsyncBufReadExt as _, AsyncRead, BufReader},
+    process::Command,
+    sync::{mpsc, watch},
+};
 use tracing::{info, warn};
 
 use crate::engine::State;

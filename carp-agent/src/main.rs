@@ -1,6 +1,5 @@
-use clap::{Parser, Subcommand};
-
 use carp_agent::cli;
+use clap::{Parser, Subcommand};
 
 /// CARP (Common Address Redundancy Protocol) agent for Linux, with an XDP dataplane.
 #[derive(Debug, Parser)]

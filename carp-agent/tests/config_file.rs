@@ -1,13 +1,15 @@
 //! The TOML configuration: the sample file, and one test per error.
+#![allow(clippy::unwrap_used)] // a test's unwrap is its failure report
 
-use std::path::Path;
-use std::time::Duration;
+use std::{path::Path, time::Duration};
 
-use carp_agent::config::{Config, ConfigError, Reason, VipError};
-use carp_agent::dataplane::AttachMode;
-use carp_agent::engine::{Flavor, RangeError, State};
-use carp_agent::hooks::HookProgram;
-use carp_agent::proto::AuthKey;
+use carp_agent::{
+    config::{Config, ConfigError, Reason, VipError},
+    dataplane::AttachMode,
+    engine::{Flavor, RangeError, State},
+    hooks::HookProgram,
+    proto::AuthKey,
+};
 
 const SAMPLE: &str = include_str!("../examples/carp.toml");
 

@@ -1,10 +1,13 @@
 //! `carp-agent run`'s flags, parsed by clap as the daemon does.
+#![allow(clippy::unwrap_used)] // a test's unwrap is its failure report
 
 use std::path::Path;
 
-use carp_agent::config::{Config, ConfigError, Reason, RunArgs};
-use carp_agent::engine::{RangeError, State};
-use carp_agent::hooks::HookProgram;
+use carp_agent::{
+    config::{Config, ConfigError, Reason, RunArgs},
+    engine::{RangeError, State},
+    hooks::HookProgram,
+};
 use clap::Parser;
 
 #[derive(Parser)]

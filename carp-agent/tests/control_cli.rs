@@ -1,22 +1,28 @@
 //! The client subcommands against a real control socket served by a fake
 //! agent that answers canned reports.
+#![allow(clippy::unwrap_used)] // a test's unwrap is its failure report
 
-use std::collections::BTreeMap;
-use std::os::unix::fs::PermissionsExt as _;
-use std::path::{Path, PathBuf};
-use std::process::Output;
-use std::sync::{Arc, Mutex};
-use std::time::{Duration, Instant};
+use std::{
+    collections::BTreeMap,
+    os::unix::fs::PermissionsExt as _,
+    path::{Path, PathBuf},
+    process::Output,
+    sync::{Arc, Mutex},
+    time::{Duration, Instant},
+};
 
-use carp_agent::control::client::{ClientError, request, request_within};
-use carp_agent::control::server::{Call, Limits, serve, serve_with};
 use carp_agent::control::{
     ErrorKind, MAX_MESSAGE, Request, Response, ResponseError, StatusReport, TargetState,
-    VhidReport, VhidState, decode_request, decode_response, encode_request, encode_response,
+    VhidReport, VhidState,
+    client::{ClientError, request, request_within},
+    decode_request, decode_response, encode_request, encode_response,
+    server::{Call, Limits, serve, serve_with},
 };
-use tokio::io::{AsyncBufReadExt as _, AsyncWriteExt as _, BufReader};
-use tokio::net::UnixStream;
-use tokio::sync::mpsc;
+use tokio::{
+    io::{AsyncBufReadExt as _, AsyncWriteExt as _, BufReader},
+    net::UnixStream,
+    sync::mpsc,
+};
 
 fn vhid(interface: &str, vhid: u8, state: VhidState, advskew: u8) -> VhidReport {
     VhidReport {

@@ -1,10 +1,13 @@
 //! `VhidReport::new` from an engine's status and the configuration.
+#![allow(clippy::unwrap_used)] // a test's unwrap is its failure report
 
 use std::path::Path;
 
-use carp_agent::config::Config;
-use carp_agent::control::{VhidReport, VhidState};
-use carp_agent::engine::{Engine, Iface, Time};
+use carp_agent::{
+    config::Config,
+    control::{VhidReport, VhidState},
+    engine::{Engine, Iface, Time},
+};
 
 #[test]
 fn report_from_engine_status() {

@@ -1,15 +1,23 @@
 //! `carp-agent decode` run as a real process.
+#![allow(clippy::unwrap_used)] // a test's unwrap is its failure report
 
-use std::borrow::Cow;
-use std::path::{Path, PathBuf};
-use std::process::{Command, Output};
-use std::time::Duration;
+use std::{
+    borrow::Cow,
+    path::{Path, PathBuf},
+    process::{Command, Output},
+    time::Duration,
+};
 
-use pcap_file::DataLink;
-use pcap_file::pcap::{PcapHeader, PcapPacket, PcapWriter};
-use pcap_file::pcapng::PcapNgWriter;
-use pcap_file::pcapng::blocks::enhanced_packet::EnhancedPacketBlock;
-use pcap_file::pcapng::blocks::interface_description::InterfaceDescriptionBlock;
+use pcap_file::{
+    DataLink,
+    pcap::{PcapHeader, PcapPacket, PcapWriter},
+    pcapng::{
+        PcapNgWriter,
+        blocks::{
+            enhanced_packet::EnhancedPacketBlock, interface_description::InterfaceDescriptionBlock,
+        },
+    },
+};
 
 /// The ucarp capture, as the words a user would paste.
 const UCARP: &str = carp_agent::testdata::ucarp::FRAME_HEX;

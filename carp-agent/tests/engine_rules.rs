@@ -1,7 +1,10 @@
 //! One test (or table) per election rule, through the engine's public API.
+#![allow(clippy::unwrap_used)] // a test's unwrap is its failure report
 
-use std::net::{IpAddr, Ipv4Addr};
-use std::time::Duration;
+use std::{
+    net::{IpAddr, Ipv4Addr},
+    time::Duration,
+};
 
 use carp_agent::engine::{
     Action, AdminState, Engine, EngineError, Flavor, Iface, PeerAdvert, Reason, State, TieBreak,

@@ -1,10 +1,15 @@
 //! The hook runner with real processes, in a temporary directory.
+#![allow(clippy::unwrap_used)] // a test's unwrap is its failure report
 
-use std::path::Path;
-use std::time::{Duration, Instant};
+use std::{
+    path::Path,
+    time::{Duration, Instant},
+};
 
-use carp_agent::engine::State;
-use carp_agent::hooks::{HookProgram, HookRunner, HookSpec, Transition};
+use carp_agent::{
+    engine::State,
+    hooks::{HookProgram, HookRunner, HookSpec, Transition},
+};
 
 fn transition(vhid: u8, from: State, to: State) -> Transition {
     Transition {

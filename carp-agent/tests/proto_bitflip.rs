@@ -2,11 +2,14 @@
 //! either the decoder rejects it with the error of the field the bit is in, or
 //! the bit does not matter to CARP and the frame decodes with just that field
 //! changed.
+#![allow(clippy::unwrap_used)] // a test's unwrap is its failure report
 
 mod proto_support;
 
-use std::collections::BTreeMap;
-use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
+use std::{
+    collections::BTreeMap,
+    net::{IpAddr, Ipv4Addr, Ipv6Addr},
+};
 
 use carp_agent::proto::{
     Advertisement, Auth, CarpPacket, DecodeError, FrameBuilder, MacAddr, VlanTag, decode_frame,

@@ -1,4 +1,5 @@
 //! Specific malformed, foreign and unusual packets, and what the errors say.
+#![allow(clippy::unwrap_used)] // a test's unwrap is its failure report
 
 mod proto_support;
 

@@ -1,5 +1,6 @@
 //! Property: what FrameBuilder sends, the decoder returns unchanged, and it
 //! authenticates whatever order the virtual addresses were listed in.
+#![allow(clippy::unwrap_used)] // a test's unwrap is its failure report
 
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
 

@@ -1,5 +1,6 @@
 //! The advertisement captured from ucarp decodes, authenticates, and is
 //! rebuilt byte for byte.
+#![allow(clippy::unwrap_used)] // a test's unwrap is its failure report
 
 mod proto_support;
 

@@ -5,14 +5,17 @@
 //! 50 ms). A failure names the seed; `CARP_SIM_SEED=<seed>` replays just that
 //! seed and prints its timeline; `CARP_SIM_SEEDS=<n>` runs `n` seeds per property. The time bounds come from `sim::oracle`, which
 //! documents why each is sufficient.
+#![allow(clippy::unwrap_used)] // a test's unwrap is its failure report
 
 use std::time::{Duration, Instant};
 
-use carp_agent::engine::{Reason, State, TieBreak, Time, VhidConfig};
-use carp_agent::sim::scenario::{
-    self, ScenarioKind, ScenarioOptions, boot_all, random_chaos, random_topology,
+use carp_agent::{
+    engine::{Reason, State, TieBreak, Time, VhidConfig},
+    sim::{
+        Fault, Happening, NetConditions, NodeId, NodeSpec, Segment, SimRng, oracle,
+        scenario::{self, ScenarioKind, ScenarioOptions, boot_all, random_chaos, random_topology},
+    },
 };
-use carp_agent::sim::{Fault, Happening, NetConditions, NodeId, NodeSpec, Segment, SimRng, oracle};
 
 /// Seeds per property.
 const SEEDS: u64 = 3_000;

@@ -178,15 +178,23 @@ pub struct AdvertEvent {
 
 #[cfg(feature = "user")]
 mod pod {
-    // SAFETY: all of these are `repr(C)` plain data whose padding is explicit
-    // fields, so every byte is initialised and any bit pattern is valid.
-    unsafe impl aya::Pod for super::VhidKey {}
-    unsafe impl aya::Pod for super::VhidEntry {}
-    unsafe impl aya::Pod for super::VipKey {}
-    unsafe impl aya::Pod for super::VipEntry {}
-    unsafe impl aya::Pod for super::IfaceEntry {}
-    unsafe impl aya::Pod for super::AdvertEvent {}
-    unsafe impl aya::Pod for super::VrrpSeen {}
+    /// Marks ABI types as `aya::Pod`, each with the same justification.
+    macro_rules! pod {
+        ($($t:ty),* $(,)?) => {$(
+            // SAFETY: a `repr(C)` plain-data type whose padding is explicit
+            // fields, so every byte is initialised and any bit pattern is valid.
+            unsafe impl aya::Pod for $t {}
+        )*};
+    }
+    pod!(
+        super::VhidKey,
+        super::VhidEntry,
+        super::VipKey,
+        super::VipEntry,
+        super::IfaceEntry,
+        super::AdvertEvent,
+        super::VrrpSeen,
+    );
 }
 
 const _: () = assert!(core::mem::size_of::<VhidKey>() == 8);

@@ -69,8 +69,8 @@ pub fn ipv4(ctx: &XdpContext, cur: &Cursor) -> Verdict {
     if ip[8] != LINK_LOCAL_TTL {
         return Verdict::drop2(Stat::Ipackets, Stat::Badttl);
     }
-    // SAFETY: `payload` checked the 36 bytes of an advert are in the frame.
     let advert = match advert {
+        // SAFETY: `payload` checked the 36 bytes of an advert are in the frame.
         Some(a) if !is_vrrp(unsafe { words::load::<u32>(a.cast()) }) => a,
         _ => {
             let source = [ip[12], ip[13], ip[14], ip[15]];
@@ -108,8 +108,8 @@ pub fn ipv6(ctx: &XdpContext, cur: &Cursor) -> Verdict {
     if hop_limit != LINK_LOCAL_TTL {
         return Verdict::drop2(Stat::Ipackets6, Stat::Badttl);
     }
-    // SAFETY: `payload` checked the 36 bytes of an advert are in the frame.
     let advert = match advert {
+        // SAFETY: `payload` checked the 36 bytes of an advert are in the frame.
         Some(a) if !is_vrrp(unsafe { words::load::<u32>(a.cast()) }) => a,
         _ => return Verdict::pass2(Stat::Ipackets6, Stat::VrrpPassed),
     };

@@ -269,7 +269,7 @@ impl Lab {
             .create(true)
             .append(true)
             .open(&log)?;
-        let mut cmd = host.ns.command(crate::agent::binary().to_str().unwrap());
+        let mut cmd = host.ns.command(&agent_path()?);
         cmd.arg("run")
             .arg("--control-socket")
             .arg(&socket)
@@ -299,7 +299,7 @@ impl Lab {
         let agent = host.agent.as_ref().context("no agent on this host")?;
         let out = host
             .ns
-            .command(crate::agent::binary().to_str().unwrap())
+            .command(&agent_path()?)
             .args(args)
             .arg("--control-socket")
             .arg(&agent.socket)
@@ -447,6 +447,15 @@ impl Lab {
             started: Instant::now(),
         })
     }
+}
+
+/// The carp-agent binary the lab runs, as the string `Netns::command` takes.
+fn agent_path() -> anyhow::Result<String> {
+    crate::agent::binary()
+        .into_os_string()
+        .into_string()
+        .ok()
+        .context("the carp-agent binary's path is not UTF-8")
 }
 
 impl Drop for Lab {

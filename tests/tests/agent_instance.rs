@@ -1,5 +1,6 @@
 //! One agent per control socket and bpffs, and what an agent changed on the
 //! host put back after a kill -9: real agents in the namespace lab.
+#![allow(clippy::unwrap_used)] // a test's unwrap is its failure report
 use std::{
     path::{Path, PathBuf},
     process::{Command, Output, Stdio},

@@ -1,5 +1,6 @@
 //! The agent pins its maps under `<bpffs>/carp/` so `bpftool` can read them,
 //! replaces pins a killed agent left behind, and removes them on shutdown.
+#![allow(clippy::unwrap_used)] // a test's unwrap is its failure report
 use std::{path::PathBuf, process::Command};
 
 use carp_agent::dataplane::{Dataplane, bpffs};

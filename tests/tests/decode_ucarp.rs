@@ -1,5 +1,6 @@
 //! `carp-agent decode` on advertisements sent by a real ucarp (Debian
 //! package) and captured with tcpdump, between two network namespaces.
+#![allow(clippy::unwrap_used)] // a test's unwrap is its failure report
 use std::{path::PathBuf, process::Command, time::Duration};
 
 use carp_tests::{

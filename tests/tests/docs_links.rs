@@ -3,6 +3,7 @@
 //! (so docs/architecture.md cannot silently outlive a moved file), and
 //! nothing in the repository cites the notes this project was started from,
 //! which live outside it.
+#![allow(clippy::unwrap_used)] // a test's unwrap is its failure report
 use std::path::{Path, PathBuf};
 
 fn root() -> PathBuf {

@@ -2,6 +2,7 @@
 //! order), every pinned map, the size of every key and value, and the
 //! interface flag bits are documented as they are, so the page cannot
 //! silently fall behind.
+#![allow(clippy::unwrap_used)] // a test's unwrap is its failure report
 use carp_agent::dataplane::PINNED_MAPS;
 use carp_common::{
     AdvertEvent, IFACE_FLAG_ROUTER, IfaceEntry, Stat, VhidEntry, VhidKey, VipEntry, VipKey,

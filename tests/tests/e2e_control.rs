@@ -1,5 +1,6 @@
 //! End-to-end: the control subcommands against a real agent, where the
 //! refusals come from the daemon itself.
+#![allow(clippy::unwrap_used)] // a test's unwrap is its failure report
 use std::time::Duration;
 
 use carp_tests::{

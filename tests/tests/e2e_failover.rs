@@ -1,6 +1,7 @@
 //! End-to-end: real agents in network namespaces on a bridge, a client
 //! probing the VIP. Scenarios 1 (election) and 2 (kill -9 of the MASTER);
 //! the others are in e2e_scenarios.rs, e2e_multi.rs, e2e_ucarp.rs, e2e_ipv6.rs.
+#![allow(clippy::unwrap_used)] // a test's unwrap is its failure report
 use std::time::Duration;
 
 use carp_tests::{

@@ -10,6 +10,7 @@
 //! IPv4 has `arp_announce = 2` for this; IPv6 has no such knob, so the TC
 //! egress program `carp_tc_egress` puts the vMAC into ND sent from a MASTER
 //! VIP (as FreeBSD's carp_macmatch6 does); `nd_egress_rewritten` counts it.
+#![allow(clippy::unwrap_used)] // a test's unwrap is its failure report
 use std::time::Duration;
 
 use carp_tests::{

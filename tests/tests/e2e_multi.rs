@@ -1,6 +1,7 @@
 //! End-to-end with several vhids and peers: scenario 7 (the FreeBSD
 //! Handbook's three hosts, two vhids, one shared backup) and scenario 8
 //! (a password mismatch between two agents).
+#![allow(clippy::unwrap_used)] // a test's unwrap is its failure report
 use std::time::{Duration, Instant};
 
 use carp_tests::{

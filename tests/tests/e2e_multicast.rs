@@ -14,6 +14,7 @@
 //!   with the join disabled (the test-only CARP_DEBUG_SKIP_MULTICAST_JOIN=1):
 //!   the adverts never reach the other agent and both become MASTER. This is
 //!   what the agent did before it joined, and shows the lab segment snoops.
+#![allow(clippy::unwrap_used)] // a test's unwrap is its failure report
 use std::time::{Duration, Instant};
 
 use carp_tests::{lab::Lab, privileges::require_root};

@@ -8,6 +8,7 @@
 //! What a user sees is the client's neighbour entry: `ip -6 neigh` says
 //! "router" when the last NA had R. The unsolicited NAs are also captured
 //! with tcpdump in the client's namespace (their flags as tcpdump prints them).
+#![allow(clippy::unwrap_used)] // a test's unwrap is its failure report
 use std::{
     io::{BufRead as _, BufReader, Read as _},
     process::Stdio,

@@ -2,6 +2,7 @@
 //! (3), demotion (4), SIGTERM bow-out (5), carrier loss (6), hooks (10) and a
 //! restart after kill -9 (11). Real agents in namespaces on a bridge; timings
 //! are asserted only as protocol bounds with slack (docs/protocol.md, "Timers").
+#![allow(clippy::unwrap_used)] // a test's unwrap is its failure report
 use std::{
     fs,
     os::unix::fs::PermissionsExt as _,

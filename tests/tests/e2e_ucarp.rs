@@ -3,6 +3,7 @@
 //! itself: its up/down scripts add and remove the VIP, and it announces the
 //! VIP with gratuitous ARP from the NIC's real MAC (ours: the virtual MAC),
 //! so after every failover the client must still reach the VIP.
+#![allow(clippy::unwrap_used)] // a test's unwrap is its failure report
 use std::{
     fs,
     os::unix::fs::PermissionsExt as _,

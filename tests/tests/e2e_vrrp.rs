@@ -5,6 +5,7 @@
 //! `vrrp_clash`), and must say nothing about a VRRP router with another id.
 //! Either way the VRRP packets are passed untouched and our election is
 //! undisturbed.
+#![allow(clippy::unwrap_used)] // a test's unwrap is its failure report
 use std::{
     fs,
     path::{Path, PathBuf},

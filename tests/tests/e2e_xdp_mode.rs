@@ -11,6 +11,7 @@
 //!   veth drops XDP_TX toward a peer without XDP and keeps the rewritten
 //!   frames PACKET_OTHERHOST. Should a kernel fix veth, this test fails and
 //!   `auto` can go native on veth again.
+#![allow(clippy::unwrap_used)] // a test's unwrap is its failure report
 use std::time::Duration;
 
 use carp_tests::{

@@ -2,12 +2,14 @@
 //! joined by a veth: interface lookup, VIP addresses, link events, the
 //! unicast MAC filter, promiscuous mode and XDP detach. Every check is made
 //! with iproute2 from outside, not with the code under test.
-use std::net::IpAddr;
-use std::time::Duration;
+#![allow(clippy::unwrap_used)] // a test's unwrap is its failure report
+use std::{net::IpAddr, time::Duration};
 
 use carp_agent::net::{Interface, LinkEvents, NetError, Netlink};
-use carp_tests::netns::{Netns, veth_pair};
-use carp_tests::privileges::require_root;
+use carp_tests::{
+    netns::{Netns, veth_pair},
+    privileges::require_root,
+};
 
 const MAC_A: [u8; 6] = [0x02, 0x00, 0x00, 0xc1, 0x00, 0x0a];
 const VMAC: [u8; 6] = carp_common::virtual_mac(1);
@@ -229,8 +231,10 @@ fn detach_xdp_removes_a_netlink_attached_program() {
     }
     use std::os::fd::{AsFd as _, AsRawFd as _};
 
-    use rtnetlink::LinkUnspec;
-    use rtnetlink::packet_route::link::{LinkAttribute, LinkXdp};
+    use rtnetlink::{
+        LinkUnspec,
+        packet_route::link::{LinkAttribute, LinkXdp},
+    };
     const XDP_FLAGS_SKB_MODE: u32 = 1 << 1;
 
     let (a, _b) = lab("nl-xdp");

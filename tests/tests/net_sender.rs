@@ -8,15 +8,22 @@
 //! existing entry from a gratuitous ARP, and from an NA only when its
 //! Override flag is set. (It would not *create* entries without
 //! `arp_accept`, or, for NAs, without `accept_untracked_na` on a router.)
-use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
-use std::os::fd::{AsRawFd as _, FromRawFd as _, OwnedFd};
-use std::time::{Duration, Instant};
+#![allow(clippy::unwrap_used)] // a test's unwrap is its failure report
+use std::{
+    net::{IpAddr, Ipv4Addr, Ipv6Addr},
+    os::fd::{AsRawFd as _, FromRawFd as _, OwnedFd},
+    time::{Duration, Instant},
+};
 
-use carp_agent::net::{FrameSender, Netlink};
-use carp_agent::proto::{Advertisement, Auth, AuthKey, VipSet, decode_frame};
-use carp_tests::frames;
-use carp_tests::netns::{Netns, veth_pair};
-use carp_tests::privileges::require_root;
+use carp_agent::{
+    net::{FrameSender, Netlink},
+    proto::{Advertisement, Auth, AuthKey, VipSet, decode_frame},
+};
+use carp_tests::{
+    frames,
+    netns::{Netns, veth_pair},
+    privileges::require_root,
+};
 
 const VHID: u8 = 7;
 const VMAC: [u8; 6] = carp_common::virtual_mac(VHID);

@@ -6,6 +6,7 @@
 //! the delta of EVERY counter. Expected frames are built from scratch by
 //! `carp_tests::frames` (checksum computed over the new bytes), and the
 //! rewritten checksums are verified again independently.
+#![allow(clippy::unwrap_used)] // a test's unwrap is its failure report
 use carp_common::{STATE_BACKUP, STATE_INIT, STATE_MASTER, Stat, VipEntry, VipKey, virtual_mac};
 use carp_tests::{
     frames::{self, Ipv6Addr, Mac, Vlan},

@@ -7,6 +7,7 @@
 //! Announcement (v2)" with advskew as "Priority", authlen as "Addr Count: 7"
 //! and the counter and HMAC as IP addresses; IPv6 adverts as "VRRP ...
 //! [Malformed Packet]". README's troubleshooting section says so.
+#![allow(clippy::unwrap_used)] // a test's unwrap is its failure report
 use std::{path::Path, time::Duration};
 
 use carp_tests::{lab::Lab, privileges::require_root};

@@ -1,5 +1,6 @@
 //! `bpftool` shows the maps with their field names (BTF maps), by id and
 //! pinned under `<bpffs>/carp/<MAP_NAME>` the way the agent pins them.
+#![allow(clippy::unwrap_used)] // a test's unwrap is its failure report
 use std::process::Command;
 
 use aya::{Ebpf, maps::Map};

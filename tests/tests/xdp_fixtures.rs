@@ -3,6 +3,7 @@
 //! output frame and the expected delta of EVERY counter (slots not listed
 //! must not move). Frames come from `carp_tests::frames`, maps from
 //! `carp_tests::xdp::lab`.
+#![allow(clippy::unwrap_used)] // a test's unwrap is its failure report
 use carp_common::{
     FAMILY_IPV4, FAMILY_IPV6, IFACE_FLAG_ROUTER, STATE_BACKUP, STATE_INIT, STATE_MASTER, Stat,
     VhidKey, virtual_mac,

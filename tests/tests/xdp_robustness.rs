@@ -4,6 +4,7 @@
 //! the ring-buffer event must match a plain-Rust reference classifier
 //! (`reference.rs`), and XDP_ABORTED must never occur. Seeded; the seed is
 //! printed, and `CARP_FUZZ_SEED=<n>` replays a run.
+#![allow(clippy::unwrap_used)] // a test's unwrap is its failure report
 #[path = "xdp_robustness/reference.rs"]
 mod reference;
 

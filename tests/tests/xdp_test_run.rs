@@ -1,5 +1,6 @@
 //! Proves the kernel-side build chain: the embedded XDP object loads into the
 //! running kernel and runs under BPF_PROG_TEST_RUN.
+#![allow(clippy::unwrap_used)] // a test's unwrap is its failure report
 use aya::programs::{TestRun as _, TestRunOptions};
 use carp_agent::dataplane;
 use carp_tests::privileges::require_root;

@@ -19,6 +19,7 @@
 //! NICs build the skb after the program.
 //!
 //! Namespaces are removed on drop, also when a test fails.
+#![allow(clippy::unwrap_used)] // a test's unwrap is its failure report
 #[path = "xdp_veth/netns.rs"]
 mod netns;
 

@@ -2,8 +2,10 @@
 
 use std::path::PathBuf;
 
-use crate::config::DEFAULT_CONTROL_SOCKET;
-use crate::control::{Request, Response, StatusReport, VhidState, client};
+use crate::{
+    config::DEFAULT_CONTROL_SOCKET,
+    control::{Request, Response, StatusReport, VhidState, client},
+};
 
 pub const OK: i32 = 0;
 pub const WARNING: i32 = 1;

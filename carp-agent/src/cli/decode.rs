@@ -1,18 +1,26 @@
 //! `carp-agent decode`: decode and authenticate advertisements given as hex or
 //! read from a pcap/pcapng capture, one line per advertisement.
 
-use std::fmt;
-use std::net::IpAddr;
-use std::path::{Path, PathBuf};
+use std::{
+    fmt,
+    net::IpAddr,
+    path::{Path, PathBuf},
+};
 
 use anyhow::{Context as _, bail};
-use pcap_file::DataLink;
-use pcap_file::pcap::PcapReader;
-use pcap_file::pcapng::{Block, PcapNgReader};
+use pcap_file::{
+    DataLink,
+    pcap::PcapReader,
+    pcapng::{Block, PcapNgReader},
+};
 
-use crate::config::Vip;
-use crate::proto::link::{ETHERTYPE_IPV4, ETHERTYPE_IPV6, ETHERTYPE_QINQ, ETHERTYPE_VLAN};
-use crate::proto::{Advertisement, Auth, AuthKey, DecodeError, Envelope, LinkLocalVips, VipSet};
+use crate::{
+    config::Vip,
+    proto::{
+        Advertisement, Auth, AuthKey, DecodeError, Envelope, LinkLocalVips, VipSet,
+        link::{ETHERTYPE_IPV4, ETHERTYPE_IPV6, ETHERTYPE_QINQ, ETHERTYPE_VLAN},
+    },
+};
 
 /// Decode CARP advertisements and check them against a password and VIP set.
 #[derive(Debug, clap::Args)]

@@ -3,8 +3,10 @@
 
 use std::path::PathBuf;
 
-use crate::config::DEFAULT_CONTROL_SOCKET;
-use crate::control::{Request, Response, client};
+use crate::{
+    config::DEFAULT_CONTROL_SOCKET,
+    control::{Request, Response, client},
+};
 
 /// Raise or lower the host demotion (added to every vhid's advskew).
 #[derive(Debug, clap::Args)]

@@ -1,12 +1,15 @@
 //! `carp-agent simulate`: runs a simulated CARP segment and prints its election
 //! timeline, the measured failover times and whether the invariants held.
 
-use std::fmt::Write as _;
-use std::time::Duration;
+use std::{fmt::Write as _, time::Duration};
 
-use crate::engine::{Flavor, State};
-use crate::sim::scenario::{self, Report, ScenarioKind, ScenarioOptions};
-use crate::sim::{Segment, oracle};
+use crate::{
+    engine::{Flavor, State},
+    sim::{
+        Segment, oracle,
+        scenario::{self, Report, ScenarioKind, ScenarioOptions},
+    },
+};
 
 /// Arguments of `carp-agent simulate`.
 #[derive(Debug, clap::Args)]

@@ -3,8 +3,10 @@
 
 use std::path::PathBuf;
 
-use crate::config::DEFAULT_CONTROL_SOCKET;
-use crate::control::{Request, Response, TargetState, client};
+use crate::{
+    config::DEFAULT_CONTROL_SOCKET,
+    control::{Request, Response, TargetState, client},
+};
 
 /// Force a vhid to MASTER or BACKUP; the election rules apply afterwards.
 #[derive(Debug, clap::Args)]

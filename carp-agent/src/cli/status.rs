@@ -1,10 +1,11 @@
 //! `carp-agent status`: every vhid, like FreeBSD's `ifconfig` carp lines.
 
-use std::fmt::Write as _;
-use std::path::PathBuf;
+use std::{fmt::Write as _, path::PathBuf};
 
-use crate::config::DEFAULT_CONTROL_SOCKET;
-use crate::control::{Request, Response, StatusReport, client};
+use crate::{
+    config::DEFAULT_CONTROL_SOCKET,
+    control::{Request, Response, StatusReport, client},
+};
 
 /// Show the state of every vhid and the counters.
 #[derive(Debug, clap::Args)]

@@ -1,15 +1,15 @@
 //! `carp-agent run`'s flags.
 
-use std::net::IpAddr;
-use std::path::PathBuf;
-
-use crate::dataplane::AttachMode;
-use crate::engine::State;
-use crate::hooks::{HookProgram, HookSpec};
+use std::{net::IpAddr, path::PathBuf};
 
 use super::{
     Config, ConfigError, DEFAULT_BPFFS, DEFAULT_CONTROL_SOCKET, DEFAULT_HOOK_TIMEOUT,
     DEFAULT_STATE_DIR, FlavorName, TieBreakName, VhidInput,
+};
+use crate::{
+    dataplane::AttachMode,
+    engine::State,
+    hooks::{HookProgram, HookSpec},
 };
 
 /// The single-vhid flags, which `--config` replaces.

@@ -1,14 +1,10 @@
 //! Configuration errors: each names where (file, `[[vhid]]` table, vhid),
 //! which field, and why.
 
-use std::fmt;
-use std::net::IpAddr;
-use std::path::PathBuf;
-
-use crate::engine::RangeError;
-use crate::proto::PasswordError;
+use std::{fmt, net::IpAddr, path::PathBuf};
 
 use super::vip::VipError;
+use crate::{engine::RangeError, proto::PasswordError};
 
 /// A configuration the agent refuses to start with.
 #[derive(Debug, thiserror::Error)]

@@ -1,19 +1,22 @@
 //! The TOML file layout (documented in the module above) and its conversion.
 
-use std::net::IpAddr;
-use std::path::{Path, PathBuf};
-use std::time::Duration;
+use std::{
+    net::IpAddr,
+    path::{Path, PathBuf},
+    time::Duration,
+};
 
 use clap::ValueEnum as _;
 use serde::Deserialize;
 
-use crate::dataplane::AttachMode;
-use crate::engine::State;
-use crate::hooks::{HookProgram, HookSpec};
-
 use super::{
     Config, ConfigError, DEFAULT_BPFFS, DEFAULT_CONTROL_SOCKET, DEFAULT_HOOK_TIMEOUT,
     DEFAULT_STATE_DIR, FlavorName, Reason, TieBreakName, VhidInput,
+};
+use crate::{
+    dataplane::AttachMode,
+    engine::State,
+    hooks::{HookProgram, HookSpec},
 };
 
 #[derive(Deserialize)]

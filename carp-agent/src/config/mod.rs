@@ -54,18 +54,22 @@ mod error;
 mod file;
 mod vip;
 
-use std::net::IpAddr;
-use std::path::{Path, PathBuf};
-use std::time::Duration;
-
-use crate::dataplane::AttachMode;
-use crate::engine::{Flavor, RangeError, TieBreak, VhidConfig, check_ranges};
-use crate::hooks::HookSpec;
-use crate::proto::AuthKey;
+use std::{
+    net::IpAddr,
+    path::{Path, PathBuf},
+    time::Duration,
+};
 
 pub use args::RunArgs;
 pub use error::{ConfigError, Reason};
 pub use vip::{Vip, VipError};
+
+use crate::{
+    dataplane::AttachMode,
+    engine::{Flavor, RangeError, TieBreak, VhidConfig, check_ranges},
+    hooks::HookSpec,
+    proto::AuthKey,
+};
 
 /// Default path of the control socket.
 pub const DEFAULT_CONTROL_SOCKET: &str = "/run/carp-agent.sock";

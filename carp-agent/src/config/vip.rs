@@ -2,9 +2,7 @@
 //! command line: `ADDR[%ZONE][/PREFIX]`. One parser for both, so `decode`
 //! accepts exactly the VIPs the agent can have.
 
-use std::fmt;
-use std::net::IpAddr;
-use std::str::FromStr;
+use std::{fmt, net::IpAddr, str::FromStr};
 
 /// One virtual address and the prefix length it is added to the interface with.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]

@@ -1,11 +1,15 @@
 //! The client side of the control socket, for the CLI subcommands.
 
-use std::io::ErrorKind as IoKind;
-use std::path::{Path, PathBuf};
-use std::time::Duration;
+use std::{
+    io::ErrorKind as IoKind,
+    path::{Path, PathBuf},
+    time::Duration,
+};
 
-use tokio::io::{AsyncBufReadExt as _, AsyncReadExt as _, AsyncWriteExt as _, BufReader};
-use tokio::net::UnixStream;
+use tokio::{
+    io::{AsyncBufReadExt as _, AsyncReadExt as _, AsyncWriteExt as _, BufReader},
+    net::UnixStream,
+};
 
 use super::{
     MAX_MESSAGE, PROTOCOL_VERSION, Request, Response, ResponseError, decode_response,

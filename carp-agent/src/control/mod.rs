@@ -74,15 +74,15 @@
 pub mod client;
 pub mod server;
 
-use std::collections::BTreeMap;
-use std::fmt;
-use std::path::PathBuf;
+use std::{collections::BTreeMap, fmt, path::PathBuf};
 
 use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
 
-use crate::config::VhidSettings;
-use crate::engine::{AdminState, State, VhidStatus};
+use crate::{
+    config::VhidSettings,
+    engine::{AdminState, State, VhidStatus},
+};
 
 /// The control protocol version this build speaks; see the module comment
 /// for when to raise it.

@@ -19,11 +19,14 @@ use std::{
 
 use anyhow::Context as _;
 use carp_common::{VipEntry, VipKey};
+pub use counters::AgentCounters;
+use instance::Instance;
 use tokio::{
     signal::unix::{SignalKind, signal},
     sync::mpsc,
 };
 use tracing::{info, warn};
+use vhid_runtime::VhidRuntime;
 
 use crate::{
     config::Config,
@@ -37,10 +40,6 @@ use crate::{
     },
     proto::Advertisement,
 };
-
-pub use counters::AgentCounters;
-use instance::Instance;
-use vhid_runtime::VhidRuntime;
 
 /// Everything the event loop owns.
 pub(crate) struct Daemon {

@@ -21,9 +21,8 @@ use carp_common::{
     EGRESS_PROGRAM_NAME, IfaceEntry, MAP_EVENTS, MAP_IFACES, MAP_STATS, MAP_VHIDS, MAP_VIPS,
     MAP_VRRP, MAX_VHIDS, PROGRAM_NAME, Stats, VhidEntry, VhidKey, VipEntry, VipKey, VrrpSeen,
 };
-use tracing::warn;
-
 pub use events::{AdvertReader, ReceivedAdvert};
+use tracing::warn;
 
 /// The XDP object built by `build.rs` from `carp-ebpf`, with BTF.
 pub static XDP_OBJECT: &[u8] = aya::include_bytes_aligned!(concat!(env!("OUT_DIR"), "/carp-xdp"));

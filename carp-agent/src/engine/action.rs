@@ -1,8 +1,6 @@
 //! What the engine asks its caller to do, and the vocabulary for it.
 
-use std::fmt;
-use std::net::IpAddr;
-use std::time::Duration;
+use std::{fmt, net::IpAddr, time::Duration};
 
 use super::timing::PeerAdvert;
 
@@ -217,8 +215,9 @@ pub enum Action {
 
 #[cfg(test)]
 mod tests {
-    use super::*;
     use std::net::Ipv4Addr;
+
+    use super::*;
 
     fn peer(last: u8, advskew: u8, demote: u8) -> PeerAdvert {
         PeerAdvert {

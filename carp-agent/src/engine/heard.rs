@@ -7,8 +7,7 @@
 
 use std::net::IpAddr;
 
-use super::time::Time;
-use super::timing::PeerAdvert;
+use super::{time::Time, timing::PeerAdvert};
 
 /// One master's last advert.
 #[derive(Clone, Copy, Debug)]
@@ -61,8 +60,9 @@ impl HeardMasters {
 
 #[cfg(test)]
 mod tests {
-    use super::*;
     use std::net::Ipv4Addr;
+
+    use super::*;
 
     fn heard(last: u8, advskew: u8, at_ms: u64) -> Heard {
         Heard {

@@ -3,12 +3,14 @@
 
 use std::collections::{BTreeMap, VecDeque};
 
-use super::action::{Action, AdminState, Iface, Reason, State, VhidKey};
-use super::config::{ConfigError, Flavor, VhidConfig};
-use super::demotion::Demotion;
-use super::time::Time;
-use super::timing::PeerAdvert;
-use super::vhid::{Host, Vhid, VhidStatus};
+use super::{
+    action::{Action, AdminState, Iface, Reason, State, VhidKey},
+    config::{ConfigError, Flavor, VhidConfig},
+    demotion::Demotion,
+    time::Time,
+    timing::PeerAdvert,
+    vhid::{Host, Vhid, VhidStatus},
+};
 
 /// A request the engine cannot carry out.
 #[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]

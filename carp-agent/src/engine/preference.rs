@@ -1,7 +1,6 @@
 //! Who wins an election: the ordering of advertisers.
 
-use std::cmp::Ordering;
-use std::net::IpAddr;
+use std::{cmp::Ordering, net::IpAddr};
 
 use super::config::{Flavor, TieBreak};
 
@@ -83,8 +82,9 @@ fn ucarp_order(address: IpAddr) -> (u8, u128) {
 
 #[cfg(test)]
 mod tests {
-    use super::*;
     use std::net::Ipv4Addr;
+
+    use super::*;
 
     fn ip(last: u8) -> IpAddr {
         IpAddr::V4(Ipv4Addr::new(10, 0, 0, last))

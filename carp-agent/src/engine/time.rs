@@ -1,8 +1,10 @@
 //! Time as an input: the engine never reads a clock.
 
-use std::fmt;
-use std::ops::{Add, AddAssign};
-use std::time::Duration;
+use std::{
+    fmt,
+    ops::{Add, AddAssign},
+    time::Duration,
+};
 
 /// A point on the caller's monotonic clock, as a duration since an arbitrary epoch.
 ///

@@ -1,12 +1,12 @@
 //! Advertisement timing: what a host puts on the wire, how often it advertises,
 //! and how long a BACKUP waits before declaring the master down.
 
-use std::fmt;
-use std::net::IpAddr;
-use std::time::Duration;
+use std::{fmt, net::IpAddr, time::Duration};
 
-use super::config::{Flavor, VhidConfig};
-use super::time::ticks;
+use super::{
+    config::{Flavor, VhidConfig},
+    time::ticks,
+};
 
 /// FreeBSD's `CARP_MAXSKEW`: the advskew a FreeBSD host puts on the wire never
 /// exceeds this, however large the configured skew plus demotion.
@@ -120,8 +120,9 @@ impl fmt::Display for PeerAdvert {
 
 #[cfg(test)]
 mod tests {
-    use super::*;
     use std::net::Ipv4Addr;
+
+    use super::*;
 
     fn config(flavor: Flavor, advbase: u8, advskew: u8) -> VhidConfig {
         VhidConfig::new(1, IpAddr::V4(Ipv4Addr::new(10, 0, 0, 1)))

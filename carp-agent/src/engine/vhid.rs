@@ -1,16 +1,16 @@
 //! The election state machine of one vhid.
 
-use std::collections::VecDeque;
-use std::net::IpAddr;
-use std::time::Duration;
+use std::{collections::VecDeque, net::IpAddr, time::Duration};
 
-use super::action::{Action, AdminState, Reason, State, VhidKey};
-use super::config::{Flavor, TieBreak, VhidConfig};
-use super::demotion::Demotion;
-use super::heard::{Heard, HeardMasters};
-use super::preference::{Contest, Rank, contest};
-use super::time::Time;
-use super::timing::{Advertised, PeerAdvert};
+use super::{
+    action::{Action, AdminState, Reason, State, VhidKey},
+    config::{Flavor, TieBreak, VhidConfig},
+    demotion::Demotion,
+    heard::{Heard, HeardMasters},
+    preference::{Contest, Rank, contest},
+    time::Time,
+    timing::{Advertised, PeerAdvert},
+};
 
 /// What a vhid needs from its host for one input: the host demotion, and where
 /// to put its actions.

@@ -1,10 +1,11 @@
 //! Link notifications (RTNLGRP_LINK): carrier changes of the CARP interfaces.
 
-use futures::StreamExt as _;
-use futures::channel::mpsc::UnboundedReceiver;
-use rtnetlink::packet_core::{NetlinkMessage, NetlinkPayload};
-use rtnetlink::packet_route::RouteNetlinkMessage;
-use rtnetlink::sys::SocketAddr;
+use futures::{StreamExt as _, channel::mpsc::UnboundedReceiver};
+use rtnetlink::{
+    packet_core::{NetlinkMessage, NetlinkPayload},
+    packet_route::RouteNetlinkMessage,
+    sys::SocketAddr,
+};
 
 use super::netlink::{has_carrier, link_name};
 

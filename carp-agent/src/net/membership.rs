@@ -26,14 +26,15 @@
 //! is one filter entry and one report per group. A family the interface's
 //! VIPs do not use may fail to join (IPv6 disabled on it) with only a warning.
 
-use std::io;
-use std::net::IpAddr;
-use std::os::fd::{AsRawFd as _, FromRawFd as _, OwnedFd};
+use std::{
+    io,
+    net::IpAddr,
+    os::fd::{AsRawFd as _, FromRawFd as _, OwnedFd},
+};
 
 use tracing::{info, warn};
 
-use super::Interface;
-use super::error::NetError;
+use super::{Interface, error::NetError};
 
 /// Set to 1 in tests only: the agent joins nothing, to show what goes wrong
 /// without the joins (two MASTERs behind a snooping switch).

@@ -4,16 +4,22 @@
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
 
 use futures::TryStreamExt as _;
-use rtnetlink::packet_route::{
-    AddressFamily,
-    address::{AddressAttribute, AddressFlags, AddressHeaderFlags, AddressMessage, AddressScope},
-    link::{LinkAttribute, LinkFlags, LinkInfo, LinkMessage, LinkXdp},
-    neighbour::{NeighbourAttribute, NeighbourFlags, NeighbourMessage, NeighbourState},
+use rtnetlink::{
+    AddressMessageBuilder, Handle, LinkUnspec, MulticastGroup,
+    packet_route::{
+        AddressFamily,
+        address::{
+            AddressAttribute, AddressFlags, AddressHeaderFlags, AddressMessage, AddressScope,
+        },
+        link::{LinkAttribute, LinkFlags, LinkInfo, LinkMessage, LinkXdp},
+        neighbour::{NeighbourAttribute, NeighbourFlags, NeighbourMessage, NeighbourState},
+    },
 };
-use rtnetlink::{AddressMessageBuilder, Handle, LinkUnspec, MulticastGroup};
 
-use super::error::{NetError, netlink_errno};
-use super::link_events::LinkEvents;
+use super::{
+    error::{NetError, netlink_errno},
+    link_events::LinkEvents,
+};
 use crate::proto::MacAddr;
 
 /// `XDP_FLAGS_SKB_MODE` / `XDP_FLAGS_DRV_MODE` of linux/if_link.h: without a

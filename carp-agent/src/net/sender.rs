@@ -2,12 +2,13 @@
 //! NIC's own MAC in the Ethernet source; CARP masters send from the virtual
 //! MAC so switches learn where the master is, hence AF_PACKET.
 
-use std::io;
-use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
-use std::os::fd::{AsRawFd as _, FromRawFd as _, OwnedFd};
+use std::{
+    io,
+    net::{IpAddr, Ipv4Addr, Ipv6Addr},
+    os::fd::{AsRawFd as _, FromRawFd as _, OwnedFd},
+};
 
-use super::error::NetError;
-use super::frames;
+use super::{error::NetError, frames};
 use crate::proto::{ADVERT_LEN, FrameBuilder, MacAddr};
 
 /// AF_PACKET (SOCK_RAW) socket bound to one interface, for frames whose

@@ -7,9 +7,11 @@
 //! 16      md: HMAC-SHA1 (20 bytes)
 //! ```
 
-use super::auth::{Auth, MD_LEN};
-use super::checksum::internet_checksum;
-use super::error::{DecodeError, LengthError};
+use super::{
+    auth::{Auth, MD_LEN},
+    checksum::internet_checksum,
+    error::{DecodeError, LengthError},
+};
 
 /// Size of an advertisement on the wire.
 pub const ADVERT_LEN: usize = carp_common::CARP_ADVERT_LEN;

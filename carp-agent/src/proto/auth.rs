@@ -1,9 +1,11 @@
 //! CARP authentication: the password key, the virtual address set, and the
 //! HMAC-SHA1 over them that every advertisement carries.
 
-use std::fmt;
-use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
-use std::str::FromStr;
+use std::{
+    fmt,
+    net::{IpAddr, Ipv4Addr, Ipv6Addr},
+    str::FromStr,
+};
 
 use hmac::{Hmac, Mac as _};
 use sha1::Sha1;

@@ -3,12 +3,11 @@
 
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
 
+/// IP protocol / IPv6 next header of CARP (and VRRP).
+pub use carp_common::IPPROTO_CARP;
 use carp_common::wire::LINK_LOCAL_TTL;
 
 use super::error::{DecodeError, Layer, LengthError, NotCarp};
-
-/// IP protocol / IPv6 next header of CARP (and VRRP).
-pub use carp_common::IPPROTO_CARP;
 pub const CARP_GROUP_V4: Ipv4Addr = Ipv4Addr::new(224, 0, 0, 18);
 pub const CARP_GROUP_V6: Ipv6Addr = Ipv6Addr::new(0xff02, 0, 0, 0, 0, 0, 0, 0x12);
 

@@ -2,9 +2,9 @@
 
 use std::fmt;
 
-use super::error::{DecodeError, Layer, NotCarp};
-
 pub use carp_common::wire::{ETHERTYPE_IPV4, ETHERTYPE_IPV6, ETHERTYPE_QINQ, ETHERTYPE_VLAN};
+
+use super::error::{DecodeError, Layer, NotCarp};
 
 const ETHERNET_HEADER_LEN: usize = 14;
 const VLAN_TAG_LEN: usize = 4;

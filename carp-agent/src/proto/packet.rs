@@ -3,10 +3,12 @@
 
 use std::net::IpAddr;
 
-use super::advert::{ADVERT_LEN, Advertisement};
-use super::error::DecodeError;
-use super::ip::{Envelope, write_ipv4, write_ipv6};
-use super::link::{ETHERTYPE_IPV4, ETHERTYPE_IPV6, EthernetHeader, MacAddr, VlanTag};
+use super::{
+    advert::{ADVERT_LEN, Advertisement},
+    error::DecodeError,
+    ip::{Envelope, write_ipv4, write_ipv6},
+    link::{ETHERTYPE_IPV4, ETHERTYPE_IPV6, EthernetHeader, MacAddr, VlanTag},
+};
 
 /// A structurally valid advertisement and where it came from. Its HMAC is not
 /// checked yet: see [`Advertisement::authenticate`].

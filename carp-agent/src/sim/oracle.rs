@@ -1,11 +1,9 @@
 //! The simulation's own model of who should win and how fast, written apart
 //! from the engine so that checks do not trust the code under test.
 
-use std::fmt;
-use std::time::Duration;
+use std::{fmt, time::Duration};
 
-use super::network::NodeId;
-use super::segment::Segment;
+use super::{network::NodeId, segment::Segment};
 use crate::engine::{Flavor, Time, VhidConfig};
 
 /// 1/256 s.
@@ -241,8 +239,9 @@ pub fn transitions_after(segment: &Segment, vhid: u8, after: Time) -> usize {
 
 #[cfg(test)]
 mod tests {
-    use super::*;
     use std::net::{IpAddr, Ipv4Addr};
+
+    use super::*;
 
     #[test]
     fn model_matches_the_protocol_doc() {

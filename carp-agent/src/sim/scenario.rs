@@ -1,13 +1,17 @@
 //! Ready-made topologies, fault schedules and the scripted scenarios behind
 //! `carp-agent simulate`.
 
-use std::net::{IpAddr, Ipv4Addr};
-use std::time::Duration;
+use std::{
+    net::{IpAddr, Ipv4Addr},
+    time::Duration,
+};
 
-use super::network::{NetConditions, NodeId};
-use super::oracle::{self, Violation};
-use super::rng::SimRng;
-use super::segment::{Fault, NodeSpec, Segment, SimError};
+use super::{
+    network::{NetConditions, NodeId},
+    oracle::{self, Violation},
+    rng::SimRng,
+    segment::{Fault, NodeSpec, Segment, SimError},
+};
 use crate::engine::{AdminState, Flavor, State, Time, VhidConfig};
 
 /// Shortest run `run` accepts: boot, settle and two fault phases with time to

@@ -1,12 +1,16 @@
 //! The discrete-event simulation of one shared segment of CARP hosts.
 
-use std::cmp::{Ordering, Reverse};
-use std::collections::BinaryHeap;
-use std::net::IpAddr;
+use std::{
+    cmp::{Ordering, Reverse},
+    collections::BinaryHeap,
+    net::IpAddr,
+};
 
-use super::network::{NetConditions, Network, NodeId};
-use super::rng::SimRng;
-use super::timeline::{Entry, Happening};
+use super::{
+    network::{NetConditions, Network, NodeId},
+    rng::SimRng,
+    timeline::{Entry, Happening},
+};
 use crate::engine::{
     Action, AdminState, Engine, EngineError, Iface, PeerAdvert, State, Time, VhidConfig, VhidKey,
 };

@@ -133,8 +133,9 @@ impl Entry {
 
 #[cfg(test)]
 mod tests {
-    use super::*;
     use std::time::Duration;
+
+    use super::*;
 
     fn name(n: NodeId) -> String {
         format!("node{}", n + 1)

@@ -5,7 +5,6 @@
 use std::net::IpAddr;
 
 use carp_agent::proto::{Auth, AuthKey, VipSet};
-
 pub use carp_agent::testdata::ucarp::{
     COUNTER as UCARP_COUNTER, SRC as UCARP_SRC, VIP as UCARP_VIP, frame as ucarp_frame,
 };

@@ -23,10 +23,8 @@ fn show_status(lab: &Lab, i: usize) {
 fn main() -> anyhow::Result<()> {
     let start = Instant::now();
     // SAFETY: geteuid has no preconditions.
-    anyhow::ensure!(
-        unsafe { libc::geteuid() } == 0,
-        "the demo needs root (namespaces, XDP)"
-    );
+    let euid = unsafe { libc::geteuid() };
+    anyhow::ensure!(euid == 0, "the demo needs root (namespaces, XDP)");
     let mut lab = Lab::new("demo", 2).context("building the lab")?;
     step(
         start,

@@ -486,6 +486,19 @@ pub struct ProbeResult {
     pub replies: usize,
     /// Longest time between two consecutive replies (the outage).
     pub longest_gap: Duration,
+    /// Wall-clock times of the first and last reply (ping's `-D` stamps).
+    pub first_reply: Option<std::time::SystemTime>,
+    pub last_reply: Option<std::time::SystemTime>,
+}
+
+impl ProbeResult {
+    /// Whether replies came both before and after `at`, so `longest_gap`
+    /// spans that moment. (How many replies there are says little: on a
+    /// loaded machine ping itself may start late or send slower.)
+    pub fn answered_across(&self, at: std::time::SystemTime) -> bool {
+        self.first_reply.is_some_and(|first| first < at)
+            && self.last_reply.is_some_and(|last| last > at)
+    }
 }
 
 impl Probe {
@@ -509,10 +522,13 @@ impl Probe {
             .windows(2)
             .map(|w| w[1] - w[0])
             .fold(0.0f64, f64::max);
+        let wall = |t: f64| std::time::UNIX_EPOCH + Duration::from_secs_f64(t);
         ProbeResult {
             sent_for: self.started.elapsed(),
             replies: stamps.len(),
             longest_gap: Duration::from_secs_f64(longest_gap),
+            first_reply: stamps.first().copied().map(wall),
+            last_reply: stamps.last().copied().map(wall),
         }
     }
 }

@@ -39,7 +39,9 @@ pub fn run(args: &CheckArgs) -> anyhow::Result<i32> {
         },
         Ok(Response::Error(error)) => (UNKNOWN, format!("CARP UNKNOWN: {}", error.message)),
     };
-    println!("{message}");
+    // The exit code is the answer a monitoring system reads: never lose it
+    // to a failed write.
+    let _ = super::print_stdout(&format!("{message}\n"));
     Ok(code)
 }
 

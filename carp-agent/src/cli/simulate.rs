@@ -72,7 +72,7 @@ pub fn run(args: &SimulateArgs) -> anyhow::Result<i32> {
         duration: Duration::from_secs_f64(args.duration),
     };
     let report = scenario::run(&options)?;
-    print!("{}", render(args, &report));
+    super::print_stdout(&render(args, &report))?;
     Ok(if report.violations.is_empty() { 0 } else { 1 })
 }
 

@@ -34,11 +34,12 @@ pub fn run(args: &StatusArgs) -> anyhow::Result<i32> {
             return Ok(1);
         }
     };
-    if args.json {
-        println!("{}", serde_json::to_string_pretty(&status)?);
+    let text = if args.json {
+        serde_json::to_string_pretty(&status)? + "\n"
     } else {
-        print!("{}", format_text(&status));
-    }
+        format_text(&status)
+    };
+    super::print_stdout(&text)?;
     Ok(0)
 }
 

@@ -131,6 +131,11 @@ impl Daemon {
                 })?;
             interfaces.insert(iface.index, iface);
         }
+        // Before anything changes: an interface whose XDP slot holds someone
+        // else's program is refused, and the system is left as it was.
+        for iface in interfaces.values() {
+            foreign_xdp(&netlink, iface).await?;
+        }
         let mut dataplane = Dataplane::load_pinned(&config.bpffs)
             .with_context(|| format!("loading XDP with pins under {}", config.bpffs.display()))?;
         let mut senders = HashMap::new();
@@ -339,7 +344,9 @@ impl Daemon {
 
 /// Attaches XDP, replacing a program a crashed agent left attached through
 /// netlink (bpf_link attachments vanish with their process; netlink ones do
-/// not), then the TC egress program.
+/// not), then the TC egress program. Any other program on the interface (an
+/// operator's filter, a libxdp dispatcher) is left alone: the agent refuses
+/// to start on that interface and says which program is in the way.
 async fn attach(
     dataplane: &mut Dataplane,
     netlink: &Netlink,
@@ -353,9 +360,15 @@ async fn attach(
     let used = match dataplane.attach(&iface.name, choice.mode) {
         Ok(used) => used,
         Err(first) => {
+            // Someone else's program may have arrived since the check at start.
+            let Some(id) = foreign_xdp(netlink, iface).await? else {
+                return Err(first.into());
+            };
             warn!(
-                "{first}; detaching the XDP program already on {} and retrying",
-                iface.name
+                "{first}; {} still has the XDP program of an agent that did not exit \
+                 cleanly ({} id {id}): detaching it and retrying",
+                iface.name,
+                carp_common::PROGRAM_NAME
             );
             netlink.detach_xdp(iface.index).await?;
             dataplane.attach(&iface.name, choice.mode)?
@@ -376,6 +389,31 @@ async fn attach(
         ),
     }
     Ok(())
+}
+
+/// The XDP program attached to `iface`: `Ok(None)` if there is none,
+/// `Ok(Some(id))` if it is carp-agent's own (named `carp_xdp`: left by an
+/// agent killed while it held the interface through netlink; one held by a
+/// live agent's link cannot be detached anyway), and an error naming it if
+/// it is anyone else's, which the agent never removes.
+async fn foreign_xdp(netlink: &Netlink, iface: &Interface) -> anyhow::Result<Option<u32>> {
+    let Some(id) = netlink.attached_xdp(iface.index).await? else {
+        return Ok(None);
+    };
+    let name = crate::dataplane::program_name(id);
+    if name.as_deref() == Some(carp_common::PROGRAM_NAME) {
+        return Ok(Some(id));
+    }
+    anyhow::bail!(
+        "{}: another XDP program is attached (id {id}, name {}) and it is not carp-agent's; \
+         refusing to replace it, nothing was changed. Remove it if it is not needed \
+         (`ip link set dev {} xdp off`, or `xdp-loader unload {} --all`), or give \
+         carp-agent an interface whose XDP slot is free",
+        iface.name,
+        name.as_deref().unwrap_or("unknown"),
+        iface.name,
+        iface.name
+    )
 }
 
 fn vip_key(ifindex: u32, addr: IpAddr) -> VipKey {

@@ -201,6 +201,15 @@ pub fn choose_mode(requested: AttachMode, kind: Option<&str>) -> ModeChoice {
 
 /// Parses the embedded object and loads the XDP program and the TC egress
 /// program into the kernel (not attached to any interface yet).
+/// The name the kernel keeps for loaded BPF program `id` (at most 15
+/// bytes), if the program exists and can be read.
+pub fn program_name(id: u32) -> Option<String> {
+    aya::programs::loaded_programs()
+        .filter_map(Result::ok)
+        .find(|program| program.id() == id)
+        .map(|program| String::from_utf8_lossy(program.name()).into_owned())
+}
+
 pub fn load() -> Result<Ebpf, DataplaneError> {
     let mut ebpf = Ebpf::load(XDP_OBJECT)?;
     xdp_program(&mut ebpf)?

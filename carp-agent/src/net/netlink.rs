@@ -301,6 +301,31 @@ impl Netlink {
             })
     }
 
+    /// The id of the XDP program attached to interface `index`, if any
+    /// (IFLA_XDP's prog id, whichever mode attached it).
+    pub async fn attached_xdp(&self, index: u32) -> Result<Option<u32>, NetError> {
+        let request = self.handle.link().get().match_index(index).execute();
+        let link = first(request)
+            .await
+            .map_err(|source| NetError::Netlink {
+                operation: "reading the attached XDP program".into(),
+                index,
+                source,
+            })?
+            .ok_or(NetError::UnknownIndex { index })?;
+        let id = link
+            .attributes
+            .iter()
+            .find_map(|attribute| match attribute {
+                LinkAttribute::Xdp(xdp) => xdp.iter().find_map(|x| match x {
+                    LinkXdp::ProgId(id) if *id != 0 => Some(*id),
+                    _ => None,
+                }),
+                _ => None,
+            });
+        Ok(id)
+    }
+
     /// Detaches any XDP program from the interface (netlink IFLA_XDP fd -1),
     /// for replacing a stale netlink-attached program; Ok if none.
     ///

@@ -65,6 +65,13 @@ pub(crate) struct Daemon {
 /// Runs the agent until SIGTERM/SIGINT; then bows out, withdraws the VIPs,
 /// detaches XDP and removes its pins.
 pub async fn run(config: Config) -> anyhow::Result<()> {
+    // First of all, before anything on the system changes: from here on a
+    // SIGTERM/SIGINT waits in its stream until start-up is done and then
+    // shuts down cleanly (pins, XDP, sysctls put back) instead of killing a
+    // half-started agent. SIGHUP's default action would kill the agent too.
+    let mut sigterm = signal(SignalKind::terminate())?;
+    let mut sigint = signal(SignalKind::interrupt())?;
+    let mut sighup = signal(SignalKind::hangup())?;
     // Before anything is touched: a second agent on the same bpffs or
     // control socket must fail here, having changed nothing.
     let instance = Instance::acquire(&config)?;
@@ -76,8 +83,6 @@ pub async fn run(config: Config) -> anyhow::Result<()> {
     let control_task = control::server::serve(&control_path, control_tx)
         .await
         .with_context(|| format!("control socket {}", control_path.display()))?;
-    let mut sigterm = signal(SignalKind::terminate())?;
-    let mut sigint = signal(SignalKind::interrupt())?;
     info!(
         "carp-agent running: {} vhid(s), control socket {}",
         daemon.vhids.len(),
@@ -105,6 +110,11 @@ pub async fn run(config: Config) -> anyhow::Result<()> {
             }
             _ = sigterm.recv() => { info!("SIGTERM: shutting down"); break; }
             _ = sigint.recv() => { info!("SIGINT: shutting down"); break; }
+            _ = sighup.recv() => warn!(
+                "SIGHUP: reloading the configuration is not supported yet; \
+                 carp-agent keeps running with the configuration it started with \
+                 (restart it to apply a change)"
+            ),
         }
         daemon.carry_out_actions().await;
     }

@@ -25,6 +25,8 @@ enum Command {
     State(cli::state::StateArgs),
     /// Monitoring check: exit 0 OK, 1 WARNING, 2 CRITICAL.
     Check(cli::check::CheckArgs),
+    /// Configuration files: `config check FILE` validates one without running.
+    Config(cli::config::ConfigArgs),
 }
 
 fn main() {
@@ -37,6 +39,7 @@ fn main() {
         Command::Demote(args) => cli::demote::run(args),
         Command::State(args) => cli::state::run(args),
         Command::Check(args) => cli::check::run(args),
+        Command::Config(args) => cli::config::run(args),
     };
     match result {
         Ok(code) => std::process::exit(code),

@@ -1,5 +1,6 @@
 //! One module per subcommand of the `carp-agent` binary.
 pub mod check;
+pub mod config;
 pub mod decode;
 pub mod demote;
 pub mod run;

@@ -149,11 +149,7 @@ pub(super) fn build(args: &RunArgs) -> Result<Config, ConfigError> {
                     given.join(", ")
                 )));
             }
-            let text = std::fs::read_to_string(path).map_err(|error| ConfigError::ReadConfig {
-                path: path.clone(),
-                error,
-            })?;
-            Config::from_toml_str(&text, path)?
+            Config::from_file(path)?
         }
         None => from_flags(args)?,
     };

@@ -20,6 +20,9 @@ pub enum ConfigError {
         path: PathBuf,
         error: std::io::Error,
     },
+    /// A configuration file larger than any real one: refused unread.
+    #[error("config file {} is larger than {limit} bytes; is it the right file?", path.display())]
+    ConfigTooLarge { path: PathBuf, limit: u64 },
     /// Syntax, a wrong type, a missing or unknown key: the toml crate's
     /// message, with line and column.
     #[error("{0}")]

@@ -78,6 +78,9 @@ pub const DEFAULT_CONTROL_SOCKET: &str = "/run/carp-agent.sock";
 pub const DEFAULT_BPFFS: &str = "/sys/fs/bpf";
 /// Default directory for the per-bpffs instance lock.
 pub const DEFAULT_STATE_DIR: &str = "/run/carp-agent";
+/// Largest configuration file read: a thousand vhids with hooks take a
+/// fraction of it.
+pub const MAX_CONFIG_BYTES: u64 = 1 << 20;
 /// Default bound on one hook run.
 pub const DEFAULT_HOOK_TIMEOUT: Duration = Duration::from_secs(30);
 
@@ -236,6 +239,28 @@ impl Config {
     /// file with the global flags overriding it. Reads password files.
     pub fn from_args(args: &RunArgs) -> Result<Config, ConfigError> {
         args::build(args)
+    }
+
+    /// Reads and parses the TOML file at `path` (at most
+    /// [`MAX_CONFIG_BYTES`]); not yet validated.
+    pub fn from_file(path: &Path) -> Result<Config, ConfigError> {
+        use std::io::Read as _;
+        let read_error = |error| ConfigError::ReadConfig {
+            path: path.to_path_buf(),
+            error,
+        };
+        let file = std::fs::File::open(path).map_err(read_error)?;
+        let mut text = String::new();
+        file.take(MAX_CONFIG_BYTES + 1)
+            .read_to_string(&mut text)
+            .map_err(read_error)?;
+        if text.len() as u64 > MAX_CONFIG_BYTES {
+            return Err(ConfigError::ConfigTooLarge {
+                path: path.to_path_buf(),
+                limit: MAX_CONFIG_BYTES,
+            });
+        }
+        Config::from_toml_str(&text, path)
     }
 
     /// Parses a TOML configuration; `origin` names the file in errors and

@@ -25,8 +25,13 @@ impl Heard {
     /// interval of jitter, silence beyond that means it stopped (crashed,
     /// yielded or bowed out).
     pub(crate) fn is_alive(&self, now: Time) -> bool {
+        now <= self.alive_until()
+    }
+
+    /// The last moment this master is presumed alive without another advert.
+    pub(crate) fn alive_until(&self) -> Time {
         let interval = self.advert.interval();
-        now <= self.at + interval + interval / 2
+        self.at + interval + interval / 2
     }
 }
 

@@ -155,7 +155,8 @@ impl Vhid {
     fn master_hears(&mut self, now: Time, advert: &PeerAdvert, host: &mut Host<'_>) {
         let ours = self.advertised(host.demotion);
         let peer = *advert;
-        let reason = match self.contest(advert, ours) {
+        let contest = self.contest(advert, ours);
+        let reason = match contest {
             Contest::PeerWins { by_address } => Reason::MorePreferredMaster {
                 peer,
                 by_address,
@@ -174,29 +175,20 @@ impl Vhid {
             // advert.
             Contest::Tie => return,
         };
-        let by_address = matches!(
-            reason,
-            Reason::MorePreferredMaster {
-                by_address: true,
-                ..
-            }
-        );
         let winner = Heard {
             advert: *advert,
             at: now,
         };
         self.become_backup(now, Some(winner), reason, host);
-        if by_address {
+        if let Contest::PeerWins { by_address: true } = contest {
             // The winner of a tie may be a BSD, which yields to any equal
             // master: then both of us just yielded, and both master-downs
             // would fire together and collide again. A winner that stays
             // MASTER advertises within its interval and re-arms our timer as
-            // usual; one that falls silent for 1.5 of its intervals (the same
-            // margin `Heard::is_alive` allows) yielded too, and we take over
-            // well before its master-down, which then hears an equal master
-            // and stays BACKUP.
-            let early = now + advert.interval() + advert.interval() / 2;
-            self.deadline = self.deadline.map(|d| d.min(early));
+            // usual; one that falls silent for as long as `Heard` presumes a
+            // master alive yielded too, and we take over well before its
+            // master-down, which then hears an equal master and stays BACKUP.
+            self.deadline = self.deadline.map(|d| d.min(winner.alive_until()));
         }
     }
 

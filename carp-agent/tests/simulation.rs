@@ -412,23 +412,23 @@ fn twins(tie_break: TieBreak) -> Segment {
     twins_with([tie_break, tie_break])
 }
 
+/// Host `node<host>` at 10.0.0.<host> with vhid 1 as `configure` makes it.
+fn node(host: u8, configure: impl FnOnce(VhidConfig) -> VhidConfig) -> NodeSpec {
+    let address = format!("10.0.0.{host}").parse().unwrap();
+    NodeSpec {
+        name: format!("node{host}"),
+        address,
+        vhids: vec![configure(VhidConfig::new(1, address))],
+    }
+}
+
 /// Two hosts with identical timing, 10.0.0.1 with `rules[0]` and 10.0.0.2
 /// with `rules[1]`, booted together.
 fn twins_with(rules: [TieBreak; 2]) -> Segment {
-    let specs = (1..=2)
-        .map(|host| {
-            let address = format!("10.0.0.{host}").parse().unwrap();
-            NodeSpec {
-                name: format!("node{host}"),
-                address,
-                vhids: vec![
-                    VhidConfig::new(1, address)
-                        .advskew(100)
-                        .tie_break(rules[host - 1]),
-                ],
-            }
-        })
-        .collect();
+    let specs = vec![
+        node(1, |c| c.advskew(100).tie_break(rules[0])),
+        node(2, |c| c.advskew(100).tie_break(rules[1])),
+    ];
     // Fixed delay: with identical configs booted together, the timers fire together.
     let conditions = NetConditions {
         min_delay: Duration::from_millis(2),
@@ -515,20 +515,13 @@ fn runs_replay_exactly_from_their_seed() {
 fn openbsd_backup_takes_over_from_a_master_that_will_time_out() {
     use carp_agent::engine::Flavor;
     let run = |backup: (u8, u8), master_advbase: u8| {
-        let node = |host: u8, advbase: u8, advskew: u8| {
-            let address = format!("10.0.0.{host}").parse().unwrap();
-            NodeSpec {
-                name: format!("node{host}"),
-                address,
-                vhids: vec![
-                    VhidConfig::new(1, address)
-                        .flavor(Flavor::OpenBsd)
-                        .advbase(advbase)
-                        .advskew(advskew),
-                ],
-            }
+        let openbsd = |advbase: u8, advskew: u8| {
+            move |c: VhidConfig| c.flavor(Flavor::OpenBsd).advbase(advbase).advskew(advskew)
         };
-        let specs = vec![node(1, master_advbase, 0), node(2, backup.0, backup.1)];
+        let specs = vec![
+            node(1, openbsd(master_advbase, 0)),
+            node(2, openbsd(backup.0, backup.1)),
+        ];
         let conditions = NetConditions {
             min_delay: Duration::from_millis(1),
             max_delay: Duration::from_millis(3),

@@ -419,19 +419,49 @@ impl Lab {
 
     /// SIGTERM, then waits for the agent to exit (its clean shutdown).
     pub fn terminate(&mut self, i: usize) -> anyhow::Result<()> {
-        if let Some(mut agent) = self.hosts[i].agent.take() {
-            let pid = agent.process.0.id() as i32;
-            // SAFETY: plain kill(2) on our own child.
-            unsafe { libc::kill(pid, libc::SIGTERM) };
-            let start = Instant::now();
-            while agent.process.0.try_wait()?.is_none() {
-                if start.elapsed() > Duration::from_secs(10) {
-                    bail!("agent did not exit within 10 s of SIGTERM");
-                }
-                std::thread::sleep(Duration::from_millis(20));
-            }
+        if self.hosts[i].agent.is_some() {
+            self.signal(i, libc::SIGTERM);
+            self.wait_exit(i, Duration::from_secs(10))
+                .context("after SIGTERM")?;
+            self.hosts[i].agent = None;
         }
         Ok(())
+    }
+
+    /// Sends `signal` to host `i`'s agent, if it runs one.
+    pub fn signal(&self, i: usize, signal: i32) {
+        if let Some(agent) = &self.hosts[i].agent {
+            let pid = agent.process.0.id() as i32;
+            // SAFETY: plain kill(2) on our own child.
+            unsafe { libc::kill(pid, signal) };
+        }
+    }
+
+    /// Waits up to `within` for host `i`'s agent to exit and returns how it
+    /// did; the agent stays recorded, so its log can still be read.
+    pub fn wait_exit(
+        &mut self,
+        i: usize,
+        within: Duration,
+    ) -> anyhow::Result<std::process::ExitStatus> {
+        let start = Instant::now();
+        loop {
+            let agent = self.hosts[i]
+                .agent
+                .as_mut()
+                .context("no agent on this host")?;
+            if let Some(status) = agent.process.0.try_wait()? {
+                return Ok(status);
+            }
+            if start.elapsed() > within {
+                bail!(
+                    "{} agent did not exit within {within:?}; log:\n{}",
+                    self.hosts[i].name,
+                    self.log(i)
+                );
+            }
+            std::thread::sleep(Duration::from_millis(20));
+        }
     }
 
     /// Starts a probe stream from the client to `target`: one ping every 10 ms.

@@ -8,7 +8,7 @@
 //! (Before, the agent logged "detaching the XDP program already on eth0 and
 //! retrying" and the operator's filter was gone.)
 #![allow(clippy::unwrap_used)] // a test's unwrap is its failure report
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use carp_tests::{
     lab::{Lab, SUBNET, vhid1_args},
@@ -65,19 +65,9 @@ fn an_operators_xdp_program_is_left_alone_and_named() {
         .unwrap();
 
     lab.start_agent(0, &vhid1_args("0", false)).unwrap();
-    let start = Instant::now();
-    let status = loop {
-        let agent = lab.hosts[0].agent.as_mut().unwrap();
-        if let Some(status) = agent.process.0.try_wait().unwrap() {
-            break status;
-        }
-        assert!(
-            start.elapsed() < Duration::from_secs(10),
-            "the agent should refuse at once; log:\n{}",
-            lab.log(0)
-        );
-        std::thread::sleep(Duration::from_millis(50));
-    };
+    let status = lab
+        .wait_exit(0, Duration::from_secs(10))
+        .expect("the agent should refuse at once");
     let log = lab.log(0);
     assert!(!status.success(), "{log}");
     assert!(

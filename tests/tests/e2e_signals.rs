@@ -16,12 +16,6 @@ use carp_tests::{
     privileges::require_root,
 };
 
-fn signal(lab: &Lab, i: usize, signal: i32) {
-    let pid = lab.hosts[i].agent.as_ref().unwrap().process.0.id() as i32;
-    // SAFETY: plain kill(2) on our own child.
-    unsafe { libc::kill(pid, signal) };
-}
-
 fn has_xdp(lab: &Lab, i: usize) -> bool {
     let out = lab.hosts[i].ns.ip(&["link", "show", "eth0"]).unwrap();
     String::from_utf8_lossy(&out.stdout).contains("prog/xdp")
@@ -47,15 +41,8 @@ fn sigterm_during_start_up_shuts_down_cleanly() {
         assert!(start.elapsed() < Duration::from_secs(5), "{}", lab.log(0));
         std::thread::sleep(Duration::from_millis(1));
     }
-    signal(&lab, 0, libc::SIGTERM);
-    let status = loop {
-        let agent = lab.hosts[0].agent.as_mut().unwrap();
-        if let Some(status) = agent.process.0.try_wait().unwrap() {
-            break status;
-        }
-        assert!(start.elapsed() < Duration::from_secs(10), "{}", lab.log(0));
-        std::thread::sleep(Duration::from_millis(20));
-    };
+    lab.signal(0, libc::SIGTERM);
+    let status = lab.wait_exit(0, Duration::from_secs(10)).unwrap();
     let log = lab.log(0);
     assert!(
         status.success(),
@@ -75,7 +62,7 @@ fn sighup_does_not_kill_the_agent() {
     lab.start_agent(0, &vhid1_args("0", false)).unwrap();
     lab.wait_state(0, 1, "MASTER", Duration::from_secs(8))
         .unwrap();
-    signal(&lab, 0, libc::SIGHUP);
+    lab.signal(0, libc::SIGHUP);
     std::thread::sleep(Duration::from_millis(500));
     let agent = lab.hosts[0].agent.as_mut().unwrap();
     assert!(

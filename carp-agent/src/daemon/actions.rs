@@ -108,7 +108,6 @@ impl Daemon {
         let (ifindex, interface) = (rt.ifindex, rt.interface.clone());
         let vips = rt.settings.vips.clone();
         if to == State::Master {
-            rt.announce_repeat = 3;
             for vip in &vips {
                 if let Err(err) = self
                     .netlink
@@ -121,7 +120,7 @@ impl Daemon {
                     );
                 }
             }
-            self.announce(key);
+            self.announce_and_repeat(key);
         } else if from == State::Master {
             for vip in &vips {
                 if let Err(err) = self
@@ -159,11 +158,16 @@ impl Daemon {
             );
         }
         self.counters.reasserts += 1;
+        self.announce_and_repeat(key);
+    }
+
+    /// Announces now and again after two more adverts (OpenBSD repeats a new
+    /// master's ARP so): a neighbour that updated its entry from another
+    /// master less than its locktime (1 s on Linux) ago ignores the first.
+    fn announce_and_repeat(&mut self, key: VhidKey) {
         self.announce(key);
-        // And again after two adverts, as after a takeover: a neighbour that
-        // updated its entry from the other master less than its locktime
-        // (1 s on Linux) ago ignores the first gratuitous ARP.
         if let Some(rt) = self.vhids.get_mut(&key) {
+            // Counted down per advert sent; the announcement goes out at 1.
             rt.announce_repeat = 3;
         }
     }

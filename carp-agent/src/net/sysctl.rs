@@ -16,7 +16,7 @@
 use std::{
     fs,
     io::{self, Read as _},
-    path::PathBuf,
+    path::{Path, PathBuf},
 };
 
 use super::NetError;
@@ -42,9 +42,9 @@ pub fn valid_interface_name(name: &str) -> bool {
         && !name.chars().any(char::is_whitespace)
 }
 
-/// The current `arp_announce` of `interface`.
-pub fn read_arp_announce(interface: &str) -> Result<u8, NetError> {
-    let path = arp_announce_path(interface);
+/// Reads a per-interface sysctl of `interface` at `path` (an integer: at
+/// most 32 bytes are read); `None` if the file does not exist.
+fn read_conf(interface: &str, path: &Path) -> Result<Option<String>, NetError> {
     let err = |source| NetError::Sysctl {
         path: path.display().to_string(),
         source,
@@ -55,7 +55,24 @@ pub fn read_arp_announce(interface: &str) -> Result<u8, NetError> {
             format!("{interface:?} is not an interface name"),
         )));
     }
-    let text = fs::read_to_string(&path).map_err(err)?;
+    let file = match fs::File::open(path) {
+        Ok(file) => file,
+        Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(None),
+        Err(e) => return Err(err(e)),
+    };
+    let mut text = String::new();
+    file.take(32).read_to_string(&mut text).map_err(err)?;
+    Ok(Some(text))
+}
+
+/// The current `arp_announce` of `interface`.
+pub fn read_arp_announce(interface: &str) -> Result<u8, NetError> {
+    let path = arp_announce_path(interface);
+    let err = |source| NetError::Sysctl {
+        path: path.display().to_string(),
+        source,
+    };
+    let text = read_conf(interface, &path)?.ok_or_else(|| err(io::ErrorKind::NotFound.into()))?;
     parse_arp_announce(&text).ok_or_else(|| {
         err(io::Error::new(
             io::ErrorKind::InvalidData,
@@ -140,17 +157,9 @@ pub fn ipv6_forwarding(interface: &str) -> Result<bool, NetError> {
         path: path.display().to_string(),
         source,
     };
-    if !valid_interface_name(interface) {
-        return Err(err(io::Error::from(io::ErrorKind::InvalidInput)));
-    }
-    let file = match fs::File::open(&path) {
-        Ok(file) => file,
-        Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(false),
-        Err(e) => return Err(err(e)),
+    let Some(text) = read_conf(interface, &path)? else {
+        return Ok(false);
     };
-    // A sysctl integer is a few bytes; never read more than this.
-    let mut text = String::new();
-    file.take(32).read_to_string(&mut text).map_err(err)?;
     parse_flag(&text).ok_or_else(|| {
         err(io::Error::new(
             io::ErrorKind::InvalidData,

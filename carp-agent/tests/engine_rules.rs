@@ -964,3 +964,29 @@ fn reassertion_is_rate_limited_to_once_a_second() {
     assert_eq!(reasserts, vec![0, 10, 20]);
     assert_eq!(engine.state(key(1)), Some(State::Master));
 }
+
+/// A MASTER's schedule does not drift with late wake-ups: the next advert is
+/// due one interval after the last was *due*. On a busy host a 3.9 ms
+/// interval went out every 5.0 ms when it was counted from the wake-up. A
+/// wake-up later than a whole interval starts afresh rather than bursting.
+#[test]
+fn advert_schedule_keeps_to_its_deadlines() {
+    let interval = Duration::from_nanos(3_906_250);
+    let (mut engine, at) = master(config().flavor(Flavor::OpenBsd).advbase(0).advskew(1));
+    let mut due = at + interval;
+    assert_eq!(engine.next_timeout(), Some(due));
+    for late_us in [1000, 300, 2500, 0, 3800] {
+        engine.handle_timeout(due + Duration::from_micros(late_us));
+        assert_eq!(adverts(&drain(&mut engine)).len(), 1, "late {late_us} us");
+        due += interval;
+        assert_eq!(engine.next_timeout(), Some(due), "late {late_us} us");
+    }
+    let woke = due + interval * 3;
+    engine.handle_timeout(woke);
+    assert_eq!(
+        adverts(&drain(&mut engine)).len(),
+        1,
+        "one advert, no burst"
+    );
+    assert_eq!(engine.next_timeout(), Some(woke + interval));
+}

@@ -55,6 +55,17 @@ impl Daemon {
             }
         }
         let now = self.now();
+        if rt.state == State::Master {
+            // The dead-man deadline moves with every advert (VhidEntry::master_until_ns).
+            let until = now.mono.since_epoch() + rt.master_hold();
+            let entry = rt.map_entry(State::Master, rt.advskew, until.as_nanos() as u64);
+            if let Err(err) = self.dataplane.set_vhid(rt.map_key(), entry) {
+                warn!(
+                    "vhid {} on {}: updating the XDP map: {err}",
+                    key.vhid, rt.interface
+                );
+            }
+        }
         self.node.report_send(now, key, ok);
     }
 
@@ -66,13 +77,19 @@ impl Daemon {
         reason: &Reason,
         advskew: u8,
     ) {
+        let now = self.now();
         let Some(rt) = self.vhids.get_mut(&key) else {
             return;
         };
         rt.state = to;
+        rt.advskew = advskew;
+        let until = match to {
+            State::Master => (now.mono.since_epoch() + rt.master_hold()).as_nanos() as u64,
+            _ => 0,
+        };
         if let Err(err) = self
             .dataplane
-            .set_vhid(rt.map_key(), rt.map_entry(to, advskew))
+            .set_vhid(rt.map_key(), rt.map_entry(to, advskew, until))
         {
             // Never lose the VIP silently: say loudly that the dataplane is stale.
             warn!(

@@ -228,7 +228,7 @@ impl Daemon {
                 )?;
             }
             self.dataplane
-                .set_vhid(rt.map_key(), rt.map_entry(rt.state, rt.settings.advskew))?;
+                .set_vhid(rt.map_key(), rt.map_entry(rt.state, rt.settings.advskew, 0))?;
             if !rt.settings.real_mac {
                 self.filter_virtual_mac(rt.ifindex, rt.mac).await?;
             }

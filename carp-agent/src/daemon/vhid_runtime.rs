@@ -27,6 +27,9 @@ pub struct VhidRuntime {
     pub engine_source: IpAddr,
     /// The state last mirrored into the dataplane.
     pub state: State,
+    /// The advskew of the last map entry written, for the refresh after
+    /// each advert.
+    pub advskew: u8,
     /// When a refused (replayed, re-tagged) advert was last warned about:
     /// at most one warning a minute per vhid, whatever the attacker sends.
     pub last_refused_warning: Option<std::time::Instant>,
@@ -79,6 +82,7 @@ impl VhidRuntime {
             source_v6,
             engine_source,
             state: State::Init,
+            advskew: settings.advskew,
             last_refused_warning: None,
             settings,
         })
@@ -111,12 +115,23 @@ impl VhidRuntime {
         )
     }
 
+    /// How long after an advert the XDP program keeps answering as MASTER
+    /// without the next one: the earliest a backup with our advbase can take
+    /// over, `3*advbase` (every flavor's master-down is at least that; 3/256 s
+    /// at advbase 0). A MASTER frozen longer goes silent rather than answer
+    /// beside the backup that took over.
+    pub fn master_hold(&self) -> std::time::Duration {
+        let ticks = (3 * 256 * u64::from(self.settings.advbase)).max(3);
+        std::time::Duration::from_nanos(ticks * 3_906_250)
+    }
+
     pub fn map_key(&self) -> MapKey {
         MapKey::new(self.ifindex, self.settings.vhid)
     }
 
-    /// The XDP map entry mirroring `state` and the advertised timing.
-    pub fn map_entry(&self, state: State, advskew: u8) -> VhidEntry {
+    /// The XDP map entry mirroring `state` and the advertised timing; a
+    /// MASTER answers until `master_until_ns` (CLOCK_MONOTONIC; 0: no limit).
+    pub fn map_entry(&self, state: State, advskew: u8, master_until_ns: u64) -> VhidEntry {
         VhidEntry {
             state: match state {
                 State::Init => carp_common::STATE_INIT,
@@ -131,7 +146,8 @@ impl VhidRuntime {
             advbase: self.settings.advbase,
             advskew,
             mac: self.mac,
-            _pad: [0; 2],
+            _pad: [0; 6],
+            master_until_ns,
         }
     }
 }

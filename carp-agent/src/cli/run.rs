@@ -18,6 +18,13 @@ pub fn run(args: &RunArgs) -> anyhow::Result<i32> {
         .with_ansi(std::io::stderr().is_terminal())
         .with_writer(std::io::stderr)
         .init();
+    if args.password.is_some() {
+        tracing::warn!(
+            "--password puts the password on the command line, where every user of this host \
+             can read it (ps, /proc/PID/cmdline) and shell history keeps it; use \
+             --password-file FILE (mode 0600) or password_file in a --config file instead"
+        );
+    }
     let runtime = tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()

@@ -99,7 +99,7 @@ fn password_file_and_scripts() {
     let pass = dir.path().join("pass");
     std::fs::write(&pass, "testpass\n").unwrap();
     let c = config(&format!(
-        "--interface eth0 --vhid 7 --password-file {} --vip fd00::7/64 --preempt \
+        "--interface eth0 --vhid 7 --password-file {} --vip fd00::7/64 --vip 10.0.0.7/24 --preempt \
          --flavor openbsd --advbase 0 --up-script /usr/local/bin/up --down-script /usr/local/bin/down \
          --xdp-mode skb --control-socket /tmp/c.sock --source 10.0.0.1",
         pass.display()

@@ -10,7 +10,6 @@ use crate::{config::Config, daemon};
 /// Checks the configuration, then runs the agent until SIGTERM/SIGINT.
 /// Log level: `CARP_LOG` (tracing filter syntax), default `info`.
 pub fn run(args: &RunArgs) -> anyhow::Result<i32> {
-    let config = Config::from_args(args)?;
     let filter = EnvFilter::try_from_env("CARP_LOG").unwrap_or_else(|_| EnvFilter::new("info"));
     tracing_subscriber::fmt()
         .with_env_filter(filter)
@@ -25,6 +24,7 @@ pub fn run(args: &RunArgs) -> anyhow::Result<i32> {
              --password-file FILE (mode 0600) or password_file in a --config file instead"
         );
     }
+    let config = Config::from_args(args)?;
     let runtime = tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()

@@ -7,9 +7,11 @@
 //! testpass alias 192.168.1.50/32"` becomes
 //!
 //! ```text
-//! carp-agent run --interface em0 --vhid 1 --advskew 100 --password testpass \
-//!     --vip 192.168.1.50/32
+//! carp-agent run --interface em0 --vhid 1 --advskew 100 \
+//!     --password-file /etc/carp-agent/vhid1.pass --vip 192.168.1.50/32
 //! ```
+//!
+//! (`--password testpass` works too, but shows in `ps`: the agent warns.)
 //!
 //! # TOML file (`--config FILE`)
 //!
@@ -48,6 +50,16 @@
 //!
 //! A relative `password_file` is read relative to the TOML file's directory;
 //! one trailing `\n` or `\r\n` is dropped from it, nothing else.
+//!
+//! # Limits
+//!
+//! Every file is read with a size limit ([`MAX_CONFIG_BYTES`],
+//! [`MAX_PASSWORD_FILE_BYTES`]), so a wrong path such as `/dev/zero` gets an
+//! error naming the file and the limit. TOML errors never show the source
+//! line, and on a `password` line hide quoted values ([`TomlError`]).
+//! Virtual addresses no host can own ([`Unusable`]), a subnet's broadcast
+//! address, the same address twice, and a `source` that does not fit the
+//! VIPs are refused.
 //! The interface's existence is checked by the daemon when it starts.
 mod args;
 mod error;

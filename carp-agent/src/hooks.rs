@@ -194,12 +194,14 @@ async fn run_one(program: &HookProgram, t: &Transition, timeout: Duration) {
         interface, "hook {name}: started for {} -> {}", t.from, t.to
     );
     let output = Arc::new(Output::default());
-    let stdout = child.stdout.take().map(|out| {
-        tokio::spawn(Arc::clone(&output).log(out, name.clone(), vhid, false))
-    });
-    let stderr = child.stderr.take().map(|err| {
-        tokio::spawn(Arc::clone(&output).log(err, name.clone(), vhid, true))
-    });
+    let stdout = child
+        .stdout
+        .take()
+        .map(|out| tokio::spawn(Arc::clone(&output).log(out, name.clone(), vhid, false)));
+    let stderr = child
+        .stderr
+        .take()
+        .map(|err| tokio::spawn(Arc::clone(&output).log(err, name.clone(), vhid, true)));
     let status = match tokio::time::timeout(timeout, child.wait()).await {
         Ok(status) => status,
         Err(_) => {

@@ -92,7 +92,11 @@ fn password_file_at_the_limit_is_read_one_byte_more_is_refused() {
     let limit = usize::try_from(MAX_PASSWORD_FILE_BYTES).unwrap();
     // At the limit the file is read, and refused for what it holds.
     std::fs::write(&path, vec![b'p'; limit]).unwrap();
-    let text = format!("{}password_file = \"{}\"\n", VHID.replace("password = \"s3cr3t\"\n", ""), path.display());
+    let text = format!(
+        "{}password_file = \"{}\"\n",
+        VHID.replace("password = \"s3cr3t\"\n", ""),
+        path.display()
+    );
     let err = Config::from_toml_str(&text, Path::new("/etc/carp.toml")).unwrap_err();
     match &err {
         ConfigError::File { error, .. } => assert!(
@@ -206,7 +210,10 @@ fn config_check_never_prints_a_password_with_a_syntax_error() {
             .unwrap();
         let stderr = String::from_utf8_lossy(&out.stderr);
         assert_eq!(out.status.code(), Some(1), "{line}: {stderr}");
-        assert!(stderr.contains("TOML parse error at line "), "{line}: {stderr}");
+        assert!(
+            stderr.contains("TOML parse error at line "),
+            "{line}: {stderr}"
+        );
         assert!(
             !stderr.contains(SECRET) && !stderr.contains(SECRET_NUMBER),
             "{line}: {stderr}"

@@ -210,7 +210,9 @@ fn password_flag_warns_once_and_password_file_does_not() {
     };
     let stderr = run(&["--password", "Zq7secretX"]);
     assert_eq!(
-        stderr.matches("--password puts the password on the command line").count(),
+        stderr
+            .matches("--password puts the password on the command line")
+            .count(),
         1,
         "{stderr}"
     );

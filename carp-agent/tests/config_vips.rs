@@ -93,7 +93,13 @@ fn link_local_and_ordinary_addresses_are_accepted() {
     let text = vhid(
         "eth0",
         3,
-        &["169.254.10.1/16", "fe80::3%eth0/64", "10.0.0.254/24", "10.0.0.1/31", "2001:db8::3"],
+        &[
+            "169.254.10.1/16",
+            "fe80::3%eth0/64",
+            "10.0.0.254/24",
+            "10.0.0.1/31",
+            "2001:db8::3",
+        ],
         "",
     );
     assert_eq!(parse(&text).unwrap().vhids[0].vips.len(), 5);
@@ -166,18 +172,34 @@ fn the_advert_source_must_fit_the_vips() {
     let (reason, msg) = refused(&vhid("eth0", 4, &["10.0.0.100/24"], "source = \"fd00::5\""));
     assert!(matches!(reason, Reason::SourceV6(_)), "{msg}");
     assert!(
-        msg.contains("eth0 vhid 4: source: fd00::5 is IPv6, but `source` sets the IPv4 advert source only"),
+        msg.contains(
+            "eth0 vhid 4: source: fd00::5 is IPv6, but `source` sets the IPv4 advert source only"
+        ),
         "{msg}"
     );
     // An IPv4 source with IPv6 VIPs only: no IPv4 adverts to send.
     let (reason, msg) = refused(&vhid("eth0", 4, &["fd00::100/64"], "source = \"10.0.0.5\""));
     assert!(matches!(reason, Reason::SourceUnused(_)), "{msg}");
-    assert!(msg.contains("eth0 vhid 4: source: 10.0.0.5 would never be used"), "{msg}");
+    assert!(
+        msg.contains("eth0 vhid 4: source: 10.0.0.5 would never be used"),
+        "{msg}"
+    );
     // One of the vhid's own VIPs.
-    let (reason, msg) = refused(&vhid("eth0", 4, &["10.0.0.100/24"], "source = \"10.0.0.100\""));
+    let (reason, msg) = refused(&vhid(
+        "eth0",
+        4,
+        &["10.0.0.100/24"],
+        "source = \"10.0.0.100\"",
+    ));
     assert!(matches!(reason, Reason::SourceIsVip(_)), "{msg}");
     // Addresses no host can own.
-    for source in ["0.0.0.0", "224.0.0.18", "127.0.0.1", "255.255.255.255", "::ffff:10.0.0.5"] {
+    for source in [
+        "0.0.0.0",
+        "224.0.0.18",
+        "127.0.0.1",
+        "255.255.255.255",
+        "::ffff:10.0.0.5",
+    ] {
         let (reason, msg) = refused(&vhid(
             "eth0",
             4,
@@ -188,6 +210,11 @@ fn the_advert_source_must_fit_the_vips() {
         assert!(msg.contains("eth0 vhid 4: source: "), "{msg}");
     }
     // A fitting source, with IPv6 VIPs beside.
-    let text = vhid("eth0", 4, &["10.0.0.100/24", "fd00::100/64"], "source = \"10.0.0.5\"");
+    let text = vhid(
+        "eth0",
+        4,
+        &["10.0.0.100/24", "fd00::100/64"],
+        "source = \"10.0.0.5\"",
+    );
     assert!(parse(&text).is_ok());
 }

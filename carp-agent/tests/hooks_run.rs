@@ -268,7 +268,13 @@ fn output_lines(log: &[String]) -> Vec<&str> {
 /// Short enough to print: the lines' lengths and their first bytes.
 fn brief(log: &[String]) -> Vec<String> {
     log.iter()
-        .map(|l| format!("{} bytes: {}", l.len(), l.chars().take(120).collect::<String>()))
+        .map(|l| {
+            format!(
+                "{} bytes: {}",
+                l.len(),
+                l.chars().take(120).collect::<String>()
+            )
+        })
         .collect()
 }
 
@@ -315,9 +321,8 @@ async fn an_output_line_at_the_bound_is_logged_whole_one_byte_more_is_cut() {
 async fn output_at_the_run_byte_bound_is_logged_one_byte_more_is_dropped() {
     let lines = MAX_RUN_BYTES / MAX_LINE_BYTES;
     assert_eq!(lines * MAX_LINE_BYTES, MAX_RUN_BYTES);
-    let script = format!(
-        "for i in $(seq {lines}); do printf '%{MAX_LINE_BYTES}s\\n' | tr ' ' c; done"
-    );
+    let script =
+        format!("for i in $(seq {lines}); do printf '%{MAX_LINE_BYTES}s\\n' | tr ' ' c; done");
     let log = logged(&script, Duration::from_secs(10)).await;
     assert_eq!(output_lines(&log).len(), lines, "{:#?}", brief(&log));
     assert_eq!(summary(&log), None);
@@ -357,7 +362,10 @@ async fn output_at_the_run_line_bound_is_logged_one_line_more_is_dropped() {
 async fn an_endless_hook_logs_a_bounded_number_of_lines() {
     let log = logged("yes", Duration::from_secs(1)).await;
     assert_eq!(output_lines(&log).len(), MAX_RUN_LINES);
-    assert!(log.iter().any(|l| l.contains("still running after 1s; killed")));
+    assert!(
+        log.iter()
+            .any(|l| l.contains("still running after 1s; killed"))
+    );
     let summary = summary(&log).unwrap();
     // 2 bytes a line ("y" and its newline, the newline not counted).
     let dropped: u64 = summary

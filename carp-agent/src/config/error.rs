@@ -108,7 +108,9 @@ pub enum Reason {
          the interface's link-local address)"
     )]
     SourceV6(IpAddr),
-    #[error("{0} would never be used: the vhid has no IPv4 virtual address, so sends no IPv4 adverts")]
+    #[error(
+        "{0} would never be used: the vhid has no IPv4 virtual address, so sends no IPv4 adverts"
+    )]
     SourceUnused(IpAddr),
     /// A BACKUP still sends nothing, but a MASTER's adverts must come from an
     /// address that stays when the vhid moves away.

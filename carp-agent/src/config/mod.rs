@@ -223,7 +223,8 @@ impl VhidSettings {
         let mut seen = HashMap::new();
         for (i, vip) in self.vips.iter().enumerate() {
             let field = || format!("vips[{i}] = \"{vip}\"");
-            vip.check().map_err(|err| fail(&field(), Reason::Vip(err)))?;
+            vip.check()
+                .map_err(|err| fail(&field(), Reason::Vip(err)))?;
             if let Some(j) = seen.insert(vip.addr, i) {
                 let first = format!("vips[{j}] = \"{}\"", self.vips[j]);
                 return Err(fail(

@@ -262,7 +262,13 @@ mod tests {
         assert_eq!(unusable("::ffff:10.0.0.1"), Some(Unusable::Ipv4Mapped));
         assert_eq!(unusable("::10.0.0.1"), Some(Unusable::Ipv4Compatible));
         // Allowed: link-local, private, documentation and global unicast.
-        for ok in ["169.254.1.1/16", "fe80::1/64", "10.0.0.1/8", "2001:db8::1", "1.1.1.1"] {
+        for ok in [
+            "169.254.1.1/16",
+            "fe80::1/64",
+            "10.0.0.1/8",
+            "2001:db8::1",
+            "1.1.1.1",
+        ] {
             assert_eq!(unusable(ok), None, "{ok}");
         }
     }

@@ -124,7 +124,6 @@ impl WarnLimiter {
     pub fn sources(&self) -> usize {
         self.sources.len()
     }
-
 }
 
 /// The state of `source`, making room for it first if it is new.

@@ -144,6 +144,7 @@ fn broken_password_lines() -> Vec<String> {
         format!("password = \"\"\"{s}"),
         format!("password = {s} # comment"),
         format!("password = [\"{s}\""),
+        format!("password = \"{s}\"\npassword = \"{s}\""),
         // Type errors: serde quotes the value it did not expect.
         format!("password = {n}"),
         format!("password = {n}.5"),

@@ -41,13 +41,11 @@ impl TomlError {
             .filter(|l| !l.is_empty())
             .collect::<Vec<_>>()
             .join("; ");
-        let message = match span {
+        let message = match span.map(|span| secret_line(text, &span)) {
+            Some(Line::Plain) => message,
+            Some(Line::Secret(value)) => hide_value(&hide_quoted(&message), value),
             // Without a position, any line could be the password's.
-            None => hide_quoted(&message),
-            Some(span) => match secret_line(text, &span) {
-                Some(value) => hide_value(&hide_quoted(&message), value),
-                None => message,
-            },
+            None | Some(Line::Unknown) => hide_quoted(&message),
         };
         TomlError {
             line,
@@ -86,27 +84,48 @@ fn position(text: &str, offset: usize) -> (usize, usize) {
     (line, column)
 }
 
-/// If the line where `span` starts mentions a password (`password = ...`,
-/// also inside an inline table), the text after its first `=`, trimmed and
-/// unquoted: the value that must not appear in a message.
-fn secret_line<'a>(text: &'a str, span: &Range<usize>) -> Option<&'a str> {
+/// What the line an error starts on may hold.
+#[derive(Debug, PartialEq, Eq)]
+enum Line<'a> {
+    Plain,
+    /// It mentions a password (`password = ...`, also inside an inline
+    /// table): the text after its first `=`, trimmed and unquoted, is the
+    /// value that must not appear in a message.
+    Secret(&'a str),
+    /// The position is not in the text: assume the worst.
+    Unknown,
+}
+
+fn secret_line<'a>(text: &'a str, span: &Range<usize>) -> Line<'a> {
     let start = span.start.min(text.len());
-    let line_start = text.get(..start)?.rfind('\n').map_or(0, |nl| nl + 1);
-    let line_end = text
-        .get(start..)?
-        .find('\n')
-        .map_or(text.len(), |nl| start + nl);
-    let line = text.get(line_start..line_end)?;
+    let (Some(before), Some(after)) = (text.get(..start), text.get(start..)) else {
+        return Line::Unknown;
+    };
+    let line_start = before.rfind('\n').map_or(0, |nl| nl + 1);
+    let line_end = after.find('\n').map_or(text.len(), |nl| start + nl);
+    let Some(line) = text.get(line_start..line_end) else {
+        return Line::Unknown;
+    };
     if !line.to_ascii_lowercase().contains("password") {
-        return None;
+        return Line::Plain;
     }
     let value = line.split_once('=').map_or("", |(_, value)| value);
-    Some(value.trim().trim_matches(['"', '\'']).trim())
+    Line::Secret(value.trim().trim_matches(['"', '\'']).trim())
 }
 
 /// Replaces every `` `...` `` and `"..."` part of `message` (how serde
-/// quotes a value it did not expect).
+/// quotes a value it did not expect), except in the messages that quote
+/// key names only.
 fn hide_quoted(message: &str) -> String {
+    const KEY_NAMES_ONLY: [&str; 4] = [
+        "unknown field ",
+        "missing field ",
+        "duplicate field ",
+        "duplicate key ",
+    ];
+    if KEY_NAMES_ONLY.iter().any(|m| message.starts_with(m)) {
+        return message.to_string();
+    }
     let mut out = String::with_capacity(message.len());
     let mut rest = message;
     while let Some(open) = rest.find(['`', '"']) {
@@ -160,12 +179,17 @@ mod tests {
             hide_quoted("invalid value: string \"abc\", unterminated `x"),
             "invalid value: string \"<hidden>\", unterminated `<hidden>"
         );
+        assert_eq!(
+            hide_quoted("duplicate key `password`"),
+            "duplicate key `password`"
+        );
     }
 
     #[test]
     fn the_password_line_is_recognised() {
         let text = "a = 1\npassword = 12345\nb = 2\n";
-        assert_eq!(secret_line(text, &(17..22)), Some("12345"));
-        assert_eq!(secret_line(text, &(0..1)), None);
+        assert_eq!(secret_line(text, &(17..22)), Line::Secret("12345"));
+        assert_eq!(secret_line(text, &(0..1)), Line::Plain);
+        assert_eq!(secret_line("é", &(1..2)), Line::Unknown);
     }
 }

@@ -44,7 +44,7 @@ impl AgentCounters {
     }
 
     /// Warns about an advert from `source` that fails authentication,
-    /// within the limits of [`warn_limit`] (the caller counts it).
+    /// within the limits of `counters::warn_limit` (the caller counts it).
     pub fn warn_badauth(&mut self, source: IpAddr, interface: &str, vhid: u8) {
         self.warn_packet("badauth", source, |f| {
             write!(
@@ -58,7 +58,7 @@ impl AgentCounters {
 
     /// Logs `message`, a warning of kind `kind` (a counter's name, for the
     /// summary) caused by a packet from `source`, unless the limits of
-    /// [`warn_limit`] hold it back. Every per-packet warning goes through
+    /// `counters::warn_limit` hold it back. Every per-packet warning goes through
     /// here; `message` is only formatted when logged.
     pub fn warn_packet(
         &mut self,

@@ -367,6 +367,7 @@ async fn an_endless_hook_logs_a_bounded_number_of_lines() {
             .any(|l| l.contains("still running after 1s; killed"))
     );
     let summary = summary(&log).unwrap();
+    println!("{} log lines; {summary}", log.len());
     // 2 bytes a line ("y" and its newline, the newline not counted).
     let dropped: u64 = summary
         .split(": ")
@@ -398,6 +399,7 @@ async fn a_huge_line_without_newline_is_cut_not_kept() {
     )
     .await;
     let grown = peak_rss().saturating_sub(before);
+    println!("peak memory grew by {grown} bytes");
     assert!(
         output_lines(&log) == [format!("{} [cut]", "z".repeat(MAX_LINE_BYTES))],
         "{:#?}",

@@ -22,6 +22,12 @@ pub struct AgentCounters {
     pub transitions: u64,
     /// Times a MASTER re-announced against a less preferred master.
     pub reasserts: u64,
+    /// Authenticated adverts whose counter was used before, or that arrived
+    /// late (`node::replay`).
+    pub replayed: u64,
+    /// Authenticated adverts without the carp-agent tag where one is
+    /// required: fields changed after signing.
+    pub badtag: u64,
     /// One limiter per kind of per-packet warning (`"badauth"`, ...): the
     /// kinds are names in the code, so this map stays small.
     warnings: HashMap<&'static str, WarnLimiter>,
@@ -29,7 +35,7 @@ pub struct AgentCounters {
 
 impl AgentCounters {
     /// Named values for `carp-agent status`.
-    pub fn named(&self) -> [(&'static str, u64); 9] {
+    pub fn named(&self) -> [(&'static str, u64); 11] {
         [
             ("accepted", self.accepted),
             ("badauth", self.badauth),
@@ -40,6 +46,8 @@ impl AgentCounters {
             ("oerrors", self.oerrors),
             ("transitions", self.transitions),
             ("reasserts", self.reasserts),
+            ("replayed", self.replayed),
+            ("badtag", self.badtag),
         ]
     }
 

@@ -15,7 +15,7 @@ use pcap_file::{
 };
 
 use crate::{
-    config::Vip,
+    config::{MAX_PASSWORD_FILE_BYTES, ReadError, Vip, read_bounded},
     node::{SealKey, Unsigned},
     proto::{
         Advertisement, Auth, AuthKey, DecodeError, Envelope, LinkLocalVips, VipSet,
@@ -33,7 +33,7 @@ Exit status: 0 if every advertisement is valid and authenticates, 1 if any is
 not (or a capture holds none), 2 on usage errors.
 
 Example:
-  carp-agent decode --password secret --vip 10.99.0.100 \\
+  carp-agent decode --password-file /etc/carp-agent/vhid1.pass --vip 10.99.0.100 \\
       01005e000012 00005e000001 0800 4510 0038 ...")]
 #[command(group(clap::ArgGroup::new("input").required(true).args(["hex", "pcap"])))]
 #[command(group(clap::ArgGroup::new("secret").required(true).args(["password", "password_file"])))]
@@ -127,7 +127,7 @@ impl<W: std::io::Write> Output<W> {
 
 fn read_key(args: &DecodeArgs) -> anyhow::Result<AuthKey> {
     if let Some(path) = &args.password_file {
-        let bytes = std::fs::read(path)
+        let bytes = read_bounded(path, MAX_PASSWORD_FILE_BYTES)
             .with_context(|| format!("--password-file {}: cannot read", path.display()))?;
         return AuthKey::from_password_file(&bytes)
             .with_context(|| format!("--password-file {}", path.display()));
@@ -306,14 +306,24 @@ impl fmt::Display for Report {
     }
 }
 
+/// Largest capture read: it is read whole into memory.
+pub const MAX_PCAP_BYTES: u64 = 256 << 20;
+
 /// Calls `visit` with the 1-based number, framing and bytes of every packet
 /// of a pcap or pcapng file; returns how many packets there were.
 fn for_each_frame(
     path: &Path,
     mut visit: impl FnMut(usize, Framing, &[u8]) -> anyhow::Result<()>,
 ) -> anyhow::Result<usize> {
-    let data =
-        std::fs::read(path).with_context(|| format!("--pcap {}: cannot read", path.display()))?;
+    let data = match read_bounded(path, MAX_PCAP_BYTES) {
+        Ok(data) => data,
+        Err(err @ ReadError::TooLarge { .. }) => bail!(
+            "--pcap {}: {err}; keep only the adverts: tcpdump -r {} -w OUT 'ip proto 112 or ip6 proto 112'",
+            path.display(),
+            path.display()
+        ),
+        Err(err) => bail!("--pcap {}: cannot read: {err}", path.display()),
+    };
     let context = || format!("--pcap {}", path.display());
     let mut number = 0;
     match data.get(..4) {

@@ -44,7 +44,8 @@ pub struct RunArgs {
     /// Virtual host id, 1..=255.
     #[arg(long, value_name = "N")]
     pub vhid: Option<u32>,
-    /// Shared password (at most 19 bytes).
+    /// Shared password (at most 19 bytes). Visible to every local user in
+    /// `ps`: prefer --password-file (kept for ucarp users; warns at start).
     #[arg(long, conflicts_with = "password_file")]
     pub password: Option<String>,
     /// Read the password from FILE (one trailing \n or \r\n is dropped).
@@ -180,7 +181,7 @@ pub(super) fn build(args: &RunArgs) -> Result<Config, ConfigError> {
 fn from_flags(args: &RunArgs) -> Result<Config, ConfigError> {
     let (Some(interface), Some(vhid)) = (&args.interface, args.vhid) else {
         return Err(ConfigError::Usage(
-            "give --interface IF and --vhid N (and --password, --vip), or --config FILE"
+            "give --interface IF and --vhid N (and --password-file, --vip), or --config FILE"
                 .to_string(),
         ));
     };

@@ -87,6 +87,10 @@ struct SourceRecord {
     seen: Time,
     /// (arrival, arrival minus the sequence's time in ns) of recent adverts.
     delays: VecDeque<(Time, i128)>,
+    /// The delay of the last advert refused as late, if the one before this
+    /// was refused so: two late in a row with the same delay are a path
+    /// that got slower, not adverts held back one by one.
+    late_streak: Option<i128>,
 }
 
 /// The replay state of one vhid.
@@ -153,16 +157,32 @@ impl ReplayGuard {
                 .retain(|(t, _)| at.saturating_duration_since(*t) < DELAY_SAMPLE_LIFETIME);
             // The clocks differ by an unknown offset, so lateness is measured
             // against the quickest recent arrival of the same sender's adverts.
+            let tolerance = (interval / 2).max(MIN_LATE).as_nanos() as i128;
             if let Some(quickest) = record.delays.iter().map(|(_, d)| *d).min() {
-                let tolerance = (interval / 2).max(MIN_LATE).as_nanos() as i128;
                 if delay - quickest > tolerance {
-                    return Err(Refused::Late);
+                    // An attacker releasing held-back adverts one at a time
+                    // cannot keep a steady delay without delaying every
+                    // advert, which a man in the middle can do anyway; a
+                    // path that got slower does exactly that. So a second
+                    // late advert in a row at the same delay starts the
+                    // window afresh instead of refusing the sender until
+                    // its quick samples age out (a split brain meanwhile).
+                    match record.late_streak {
+                        Some(previous) if (delay - previous).abs() <= tolerance => {
+                            record.delays.clear();
+                        }
+                        _ => {
+                            record.late_streak = Some(delay);
+                            return Err(Refused::Late);
+                        }
+                    }
                 }
             }
         }
         let record = self.record(at, index, source);
         record.last = sequence;
         record.sealed = true;
+        record.late_streak = None;
         if record.delays.len() == DELAY_SAMPLES {
             record.delays.pop_front();
         }
@@ -228,6 +248,7 @@ impl ReplayGuard {
                     sealed: false,
                     seen: at,
                     delays: VecDeque::new(),
+                    late_streak: None,
                 });
                 self.sources.len() - 1
             }
@@ -275,6 +296,18 @@ mod tests {
             Err(Refused::Late)
         );
         assert_eq!(guard.check(at(8), A, 0, Some(seq(8)), SECOND), Ok(()));
+        // Held-back adverts released one by one at other delays stay refused.
+        let late = Err(Refused::Late);
+        assert_eq!(guard.check(at(12), A, 0, Some(seq(9)), SECOND), late);
+        assert_eq!(guard.check(at(14), A, 0, Some(seq(10)), SECOND), late);
+        // The path got slower by 0.8 s for good: the second late advert at
+        // the same delay is accepted, and so is everything after it.
+        let slow = |t: u64| Time::from_millis(t * 1000 + 800);
+        assert_eq!(guard.check(slow(15), A, 0, Some(seq(15)), SECOND), late);
+        assert_eq!(guard.check(slow(16), A, 0, Some(seq(16)), SECOND), Ok(()));
+        assert_eq!(guard.check(slow(17), A, 0, Some(seq(17)), SECOND), Ok(()));
+        // And back to quick: earlier than usual is never late.
+        assert_eq!(guard.check(at(18), A, 0, Some(seq(18)), SECOND), Ok(()));
         // A sealed sender's unsealed advert: fields were changed.
         assert_eq!(
             guard.check(at(9), A, 77, None, SECOND),

@@ -370,7 +370,10 @@ mod tests {
     fn rewriting_an_advert_gives_what_a_builder_would() {
         let captured = advert_frame(100);
         let seen = AdvertSeen::parse(&captured).unwrap();
-        assert_eq!((seen.src, seen.vhid, seen.advskew), ([10, 77, 0, 12], 1, 100));
+        assert_eq!(
+            (seen.src, seen.vhid, seen.advskew),
+            ([10, 77, 0, 12], 1, 100)
+        );
         let forged = rewrite_advert(&captured, 0, 0, [0, 0, 0x5e, 0, 1, 1]).unwrap();
         assert_eq!(forged, advert_frame(0));
         let moved = rewrite_advert(&captured, 0, 0, [2, 0, 0, 0, 0, 9]).unwrap();

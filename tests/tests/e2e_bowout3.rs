@@ -46,7 +46,10 @@ fn only_the_most_preferred_backup_takes_over_after_a_bow_out() {
         lab.terminate(0).unwrap();
         // The bow-out makes the advskew-50 host MASTER at once.
         if let Err(err) = lab.wait_state(1, 1, "MASTER", Duration::from_millis(1500)) {
-            middle_missed.push((attempt, format!("{err:#}").lines().next().map(str::to_string)));
+            middle_missed.push((
+                attempt,
+                format!("{err:#}").lines().next().map(str::to_string),
+            ));
         }
         // Long enough for a wrong takeover by the last host to show and end.
         std::thread::sleep(Duration::from_millis(1500));

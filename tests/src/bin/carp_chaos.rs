@@ -56,7 +56,13 @@ fn main() {
     for (index, scenario) in scenarios.iter().enumerate() {
         println!("chaos: {} ({})", scenario.name, scenario.what);
         let row = chaos::run(scenario, index, !short);
-        println!("{}", chaos::table(std::slice::from_ref(&row)).lines().nth(1).unwrap_or_default());
+        println!(
+            "{}",
+            chaos::table(std::slice::from_ref(&row))
+                .lines()
+                .nth(1)
+                .unwrap_or_default()
+        );
         rows.push(row);
     }
     println!("\n{}", chaos::table(&rows));

@@ -37,17 +37,24 @@ pub fn masters(lab: &Lab) -> (Vec<usize>, bool) {
     (masters, all_answered)
 }
 
-/// Waits up to `within` for exactly one MASTER with every agent answering.
+/// Waits up to `within` for the lab's resting state: host 0 (the most
+/// preferred, with --preempt) MASTER and every other agent BACKUP. A
+/// restarted agent needs its start-up and one of the master's adverts to
+/// preempt, so "one MASTER" alone would be declared too early.
 pub fn converge(lab: &Lab, within: Duration) -> Result<Duration, String> {
     let start = Instant::now();
     loop {
-        let (m, answered) = masters(lab);
-        if m.len() == 1 && answered {
+        let states: Vec<Option<String>> = (0..lab.hosts.len()).map(|i| lab.state(i, 1)).collect();
+        let resting = states
+            .iter()
+            .enumerate()
+            .all(|(i, s)| s.as_deref() == Some(if i == 0 { "MASTER" } else { "BACKUP" }));
+        if resting {
             return Ok(start.elapsed());
         }
         if start.elapsed() > within {
             return Err(format!(
-                "no convergence within {within:?}: MASTER on {m:?}, all agents answering: {answered}"
+                "no convergence within {within:?}: states {states:?} (want host 0 MASTER, the others BACKUP)"
             ));
         }
         std::thread::sleep(Duration::from_millis(100));
@@ -113,7 +120,20 @@ pub fn shut_down(lab: &mut Lab, vip: &str) -> Vec<String> {
 }
 
 fn first_line(err: &anyhow::Error) -> String {
-    format!("{err:#}").lines().next().unwrap_or_default().to_string()
+    format!("{err:#}")
+        .lines()
+        .next()
+        .unwrap_or_default()
+        .to_string()
+}
+
+/// Copies the agents' logs to `dir` (for a failed scenario).
+pub fn keep_logs(lab: &Lab, dir: &Path) -> std::io::Result<()> {
+    std::fs::create_dir_all(dir)?;
+    for i in 0..lab.hosts.len() {
+        std::fs::write(dir.join(format!("{}.log", lab.hosts[i].name)), lab.log(i))?;
+    }
+    Ok(())
 }
 
 /// After the lab is dropped: no namespace with `prefix`, no process or

@@ -32,12 +32,26 @@ pub struct DelayedPort<'a> {
 
 impl<'a> DelayedPort<'a> {
     /// Delays everything host `i` sends and receives.
-    pub fn insert(lab: &'a Lab, i: usize, delay: Duration, jitter: Duration) -> anyhow::Result<Self> {
+    pub fn insert(
+        lab: &'a Lab,
+        i: usize,
+        delay: Duration,
+        jitter: Duration,
+    ) -> anyhow::Result<Self> {
         let switch = &lab.switch;
         let port = Lab::port(i);
         let relay_end = format!("d{}", i + 1);
         let bridge_end = format!("e{}", i + 1);
-        switch.ip(&["link", "add", &relay_end, "type", "veth", "peer", "name", &bridge_end])?;
+        switch.ip(&[
+            "link",
+            "add",
+            &relay_end,
+            "type",
+            "veth",
+            "peer",
+            "name",
+            &bridge_end,
+        ])?;
         let mut delayed = Self {
             switch,
             port: port.clone(),
@@ -52,15 +66,21 @@ impl<'a> DelayedPort<'a> {
             let from = PacketSocket::open_with_timeout(switch, from, TICK)?;
             let to = PacketSocket::open(switch, to)?;
             let stop = delayed.stop.clone();
-            delayed
-                .threads
-                .push(std::thread::spawn(move || relay(&from, &to, delay, jitter, &stop)));
+            delayed.threads.push(std::thread::spawn(move || {
+                relay(&from, &to, delay, jitter, &stop)
+            }));
         }
         Ok(delayed)
     }
 }
 
-fn relay(from: &PacketSocket, to: &PacketSocket, delay: Duration, jitter: Duration, stop: &AtomicBool) {
+fn relay(
+    from: &PacketSocket,
+    to: &PacketSocket,
+    delay: Duration,
+    jitter: Duration,
+    stop: &AtomicBool,
+) {
     let mut rng = rand::thread_rng();
     let mut queue: BinaryHeap<Reverse<(Instant, u64, Vec<u8>)>> = BinaryHeap::new();
     let mut seq = 0u64;
@@ -69,7 +89,11 @@ fn relay(from: &PacketSocket, to: &PacketSocket, delay: Duration, jitter: Durati
         if let Some(n) = from.recv_incoming(&mut buf) {
             let extra = jitter.mul_f64(rng.gen_range(0.0..=1.0));
             seq += 1;
-            queue.push(Reverse((Instant::now() + delay + extra, seq, buf[..n].to_vec())));
+            queue.push(Reverse((
+                Instant::now() + delay + extra,
+                seq,
+                buf[..n].to_vec(),
+            )));
         }
         while queue
             .peek()
@@ -89,6 +113,8 @@ impl Drop for DelayedPort<'_> {
             let _ = thread.join();
         }
         let _ = self.switch.ip(&["link", "del", &self.relay_end]);
-        let _ = self.switch.ip(&["link", "set", &self.port, "master", "br0"]);
+        let _ = self
+            .switch
+            .ip(&["link", "set", &self.port, "master", "br0"]);
     }
 }

@@ -78,8 +78,8 @@ impl Drop for BridgeFilter<'_> {
     }
 }
 
-/// A CPU quota on one process: a cgroup of its own with `percent` % of one
-/// CPU (cgroup v2 `cpu.max`, or v1 `cpu.cfs_quota_us` on hybrid machines).
+/// A CPU quota on one process: a cgroup of its own allowed `quota` of CPU
+/// time per `period` (at most 1 s) (cgroup v2 `cpu.max`, or v1 `cpu.cfs_quota_us` on hybrid machines).
 /// On drop the process goes back to the root group and the group is removed.
 pub struct CpuQuota {
     dir: PathBuf,
@@ -88,7 +88,7 @@ pub struct CpuQuota {
 }
 
 impl CpuQuota {
-    pub fn apply(pid: u32, percent: u32) -> anyhow::Result<Self> {
+    pub fn apply(pid: u32, quota: Duration, period: Duration) -> anyhow::Result<Self> {
         let v2 = Path::new("/sys/fs/cgroup/cgroup.controllers");
         let (root, v1) = if std::fs::read_to_string(v2).is_ok_and(|c| c.contains("cpu")) {
             (PathBuf::from("/sys/fs/cgroup"), false)
@@ -99,22 +99,24 @@ impl CpuQuota {
         };
         let dir = root.join(format!("carp-chaos-{}-{pid}", std::process::id()));
         std::fs::create_dir_all(&dir).with_context(|| format!("creating {}", dir.display()))?;
-        let quota = Self { dir, root, pid };
-        let period = 100_000u32;
-        let limit = period * percent / 100;
+        let group = Self { dir, root, pid };
+        // The kernel takes periods of 1 ms to 1 s and quotas from 1 ms.
+        let period = period.as_micros().clamp(1000, 1_000_000);
+        let limit = quota.as_micros().clamp(1000, period);
         if v1 {
-            quota.write("cpu.cfs_period_us", &period.to_string())?;
-            quota.write("cpu.cfs_quota_us", &limit.max(1000).to_string())?;
+            group.write("cpu.cfs_period_us", &period.to_string())?;
+            group.write("cpu.cfs_quota_us", &limit.to_string())?;
         } else {
-            quota.write("cpu.max", &format!("{} {period}", limit.max(1000)))?;
+            group.write("cpu.max", &format!("{limit} {period}"))?;
         }
-        quota.write("cgroup.procs", &pid.to_string())?;
-        Ok(quota)
+        group.write("cgroup.procs", &pid.to_string())?;
+        Ok(group)
     }
 
     fn write(&self, file: &str, value: &str) -> anyhow::Result<()> {
         let path = self.dir.join(file);
-        std::fs::write(&path, value).with_context(|| format!("writing {value} to {}", path.display()))
+        std::fs::write(&path, value)
+            .with_context(|| format!("writing {value} to {}", path.display()))
     }
 
     /// The group's directory (to check it is gone afterwards).
@@ -163,7 +165,10 @@ pub fn forged_advert(src: [u8; 4], counter: u64, src_mac: [u8; 6]) -> Vec<u8> {
 /// starved, not one agent).
 pub fn busy_loops(duration: Duration) -> anyhow::Result<()> {
     let seconds = format!("{}s", duration.as_secs().max(1));
-    sh("stress-ng", &["--cpu", "4", "--timeout", &seconds, "--quiet"])
-        .map(drop)
-        .context("stress-ng (is it installed? `cargo xtask setup`)")
+    sh(
+        "stress-ng",
+        &["--cpu", "4", "--timeout", &seconds, "--quiet"],
+    )
+    .map(drop)
+    .context("stress-ng (is it installed? `cargo xtask setup`)")
 }

@@ -23,12 +23,13 @@ use std::{
     time::{Duration, Instant},
 };
 
+pub use scenarios::all as scenarios;
+
 use crate::{
     lab::{FAILOVER_BOUND, Lab, VIP, vhid1_args},
     netns::Netns,
     packet::{AdvertSeen, Capture},
 };
-pub use scenarios::all as scenarios;
 
 /// Polling, process start-up and ping's own timing on a loaded machine.
 pub const SLACK: Duration = Duration::from_millis(600);
@@ -131,14 +132,18 @@ impl Row {
 }
 
 fn advskews(hosts: usize) -> &'static [&'static str] {
-    if hosts == 3 { &["0", "50", "100"] } else { &["0", "100"] }
+    if hosts == 3 {
+        &["0", "50", "100"]
+    } else {
+        &["0", "100"]
+    }
 }
 
 /// Runs one scenario from lab to sweep; never panics on a violation, it
 /// records it.
 pub fn run(scenario: &Scenario, index: usize, long: bool) -> Row {
     let started = Instant::now();
-    let tag = format!("k{index}");
+    let tag = format!("k{index:02}");
     let prefix = format!("carpt-{}-{tag}", std::process::id());
     let mut row = Row {
         name: scenario.name,
@@ -154,6 +159,13 @@ pub fn run(scenario: &Scenario, index: usize, long: bool) -> Row {
             exercise(scenario, &mut run, &mut row);
             row.problems.extend(check::shut_down(&mut run.lab, VIP));
             row.notes.append(&mut run.notes);
+            if !row.problems.is_empty() {
+                let dir = PathBuf::from("target/chaos").join(scenario.name);
+                match check::keep_logs(&run.lab, &dir) {
+                    Ok(()) => row.notes.push(format!("logs in {}", dir.display())),
+                    Err(err) => row.notes.push(format!("keeping the logs: {err}")),
+                }
+            }
             let cgroups = std::mem::take(&mut run.cgroups);
             drop(run);
             (Some(dir), cgroups)
@@ -218,7 +230,8 @@ fn prepare(scenario: &Scenario, tag: &str, long: bool) -> anyhow::Result<Run> {
             run.start(i)?;
         }
     }
-    run.lab.wait_state(0, 1, "MASTER", Duration::from_secs(12))?;
+    run.lab
+        .wait_state(0, 1, "MASTER", Duration::from_secs(12))?;
     for i in 1..scenario.hosts {
         run.lab.wait_state(i, 1, "BACKUP", Duration::from_secs(4))?;
     }
@@ -241,8 +254,10 @@ fn exercise(scenario: &Scenario, run: &mut Run, row: &mut Row) {
     row.problems.append(&mut run.problems);
     match check::converge(&run.lab, Duration::from_secs(15)) {
         Ok(took) => {
-            row.notes
-                .push(format!("converged {:.1}s after the fault", took.as_secs_f64()));
+            row.notes.push(format!(
+                "converged {:.1}s after the fault",
+                took.as_secs_f64()
+            ));
             let window = run.pick(Duration::from_secs(3), Duration::from_secs(5));
             row.problems.extend(check::steady(&run.lab, window));
         }
@@ -282,7 +297,12 @@ pub fn table(rows: &[Row]) -> String {
         let details = if row.passed() {
             row.notes.join("; ")
         } else {
-            row.problems.join("; ")
+            row.problems
+                .iter()
+                .chain(&row.notes)
+                .cloned()
+                .collect::<Vec<_>>()
+                .join("; ")
         };
         out.push_str(&format!(
             "{:<22} {:<6} {:>8} {:>11} {:>5.0}s  {}\n",

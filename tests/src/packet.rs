@@ -91,7 +91,7 @@ impl PacketSocket {
                 &raw mut from_len,
             )
         };
-        if n < 0 || from.sll_pkttype == libc::PACKET_OUTGOING as u8 {
+        if n < 0 || from.sll_pkttype == libc::PACKET_OUTGOING {
             return None;
         }
         Some(n as usize)

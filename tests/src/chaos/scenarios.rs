@@ -153,6 +153,14 @@ pub fn all() -> Vec<Scenario> {
             delay_backup,
         ),
         s(
+            "delay-backup-steady",
+            2,
+            false,
+            true,
+            "the BACKUP's frames delayed 800 ms, no jitter, for 10 s (relay)",
+            delay_backup_steady,
+        ),
+        s(
             "cpu-starve-master",
             2,
             false,
@@ -358,6 +366,10 @@ fn delay_master(run: &mut Run) -> anyhow::Result<()> {
         Duration::from_millis(300),
         Duration::from_millis(300),
     )
+}
+
+fn delay_backup_steady(run: &mut Run) -> anyhow::Result<()> {
+    delay(run, 1, Duration::from_millis(800), Duration::ZERO)
 }
 
 fn delay_backup(run: &mut Run) -> anyhow::Result<()> {

@@ -207,6 +207,41 @@ impl Lab {
             .unwrap_or_else(|e| e.to_string())
     }
 
+    /// The switch port (in [`Lab::switch`]) host `i` is plugged into.
+    pub fn port(i: usize) -> String {
+        format!("p{}", i + 1)
+    }
+
+    /// The client's switch port.
+    pub const CLIENT_PORT: &str = "p0";
+
+    /// One more namespace on the bridge, e.g. an attacker, with `eth0` on
+    /// switch port `port` (not a `p<N>` the lab uses) and no address. The
+    /// caller owns it; it goes away on drop.
+    pub fn attach_station(&self, tag: &str, port: &str) -> anyhow::Result<Netns> {
+        let ns = Netns::new(tag)?;
+        self.plug(&ns.name, port)?;
+        Ok(ns)
+    }
+
+    /// The bridge port that has learned `mac` ("p2", ...), if any.
+    pub fn fdb_port(&self, mac: &str) -> Option<String> {
+        let out = crate::netns::sh(
+            "bridge",
+            &["-n", &self.switch.name, "fdb", "show", "br", "br0"],
+        )
+        .ok()?;
+        String::from_utf8_lossy(&out.stdout)
+            .lines()
+            .find(|l| l.starts_with(mac) && !l.contains("permanent"))
+            .and_then(|l| {
+                l.split_whitespace()
+                    .skip_while(|w| *w != "dev")
+                    .nth(1)
+                    .map(str::to_string)
+            })
+    }
+
     /// A veth from namespace `ns` (as `eth0`) to the bridge (as `port`).
     fn plug(&self, ns: &str, port: &str) -> anyhow::Result<()> {
         self.switch.ip(&[

@@ -1,5 +1,6 @@
-//! Project tasks: `cargo xtask setup | build | test | demo | lint | bench`.
+//! Project tasks: `cargo xtask setup | build | test | demo | lint | bench | chaos`.
 mod bench;
+mod chaos;
 mod cmd;
 mod demo;
 mod setup;
@@ -40,6 +41,14 @@ enum Task {
         /// Only the cases whose name contains this.
         filter: Option<String>,
     },
+    /// Run the chaos suite: faults injected into namespace labs (root).
+    Chaos {
+        /// Only the quick subset (under 4 minutes).
+        #[arg(long)]
+        short: bool,
+        /// Only the scenarios whose name contains this.
+        filter: Option<String>,
+    },
 }
 
 fn main() -> anyhow::Result<()> {
@@ -57,5 +66,6 @@ fn main() -> anyhow::Result<()> {
         Task::Demo => demo::run(),
         Task::Lint => test::lint(),
         Task::Bench { what, filter } => bench::run(&what, filter.as_deref()),
+        Task::Chaos { short, filter } => chaos::run(short, filter.as_deref()),
     }
 }

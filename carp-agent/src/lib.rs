@@ -9,5 +9,6 @@ pub mod engine;
 pub mod hooks;
 pub mod net;
 pub mod proto;
+pub mod realtime;
 pub mod sim;
 pub mod testdata;

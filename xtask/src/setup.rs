@@ -13,6 +13,7 @@ const PACKAGES: &[&str] = &[
     "iputils-ping",
     "arping",
     "keepalived",
+    "stress-ng",
     "tcpdump",
     "tshark",
     "ucarp",

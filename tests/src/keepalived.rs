@@ -26,12 +26,18 @@ pub struct Instance<'a> {
     pub advert_int: &'a str,
     /// ADDR/PREFIX.
     pub vip: &'a str,
+    /// `vrrp_rt_priority` (real-time scheduling of the VRRP process) and
+    /// `vrrp_no_swap` (its memory locked): keepalived's own `--realtime`.
+    pub realtime: Option<u8>,
 }
 
 impl Instance<'_> {
     fn config(&self, router_id: &str) -> String {
+        let realtime = self.realtime.map_or_else(String::new, |priority| {
+            format!("  vrrp_rt_priority {priority}\n  vrrp_no_swap\n")
+        });
         format!(
-            "global_defs {{\n  router_id {router_id}\n}}\n\
+            "global_defs {{\n  router_id {router_id}\n{realtime}}}\n\
              vrrp_instance lab {{\n  version {}\n  state {}\n  interface eth0\n  \
              virtual_router_id {}\n  priority {}\n  advert_int {}\n  \
              virtual_ipaddress {{\n    {}\n  }}\n}}\n",

@@ -28,6 +28,7 @@ fn start_keepalived(lab: &Lab, vrid: u8) -> Keepalived {
         priority: 100,
         advert_int: "1",
         vip: "10.77.0.150/24",
+        realtime: None,
     };
     Keepalived::start(lab, VRRP_HOST, &instance).unwrap()
 }

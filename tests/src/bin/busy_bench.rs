@@ -9,7 +9,9 @@
 //!   (11.7 ms); once more with `--realtime` on both;
 //! - keepalived: `version 3`, `advert_int 0.01` (its minimum: VRRPv3 counts
 //!   centiseconds), priorities 200 and 100: adverts every 10 ms, the
-//!   backup's master-down 3 * 10 + (256 - 100) * 10 / 256 = 36.1 ms.
+//!   backup's master-down 3 * 10 + (256 - 100) * 10 / 256 = 36.1 ms; once
+//!   more with keepalived's own real-time settings (`vrrp_rt_priority 10`,
+//!   `vrrp_no_swap`), the baseline for ours with `--realtime`.
 //!
 //! Each runs N seconds idle, then N seconds with `stress-ng --cpu 2` (one
 //! CPU hog per core of these 2-core machines) started in the backup's
@@ -53,7 +55,19 @@ const START_TIMEOUT: Duration = Duration::from_secs(10);
 #[derive(Clone, Copy, PartialEq, Eq)]
 enum Kind {
     Ours { realtime: bool },
-    Keepalived,
+    Keepalived { realtime: bool },
+}
+
+impl Kind {
+    fn realtime(self) -> bool {
+        match self {
+            Kind::Ours { realtime } | Kind::Keepalived { realtime } => realtime,
+        }
+    }
+
+    fn is_keepalived(self) -> bool {
+        matches!(self, Kind::Keepalived { .. })
+    }
 }
 
 struct Subject {
@@ -63,7 +77,7 @@ struct Subject {
     kind: Kind,
 }
 
-const SUBJECTS: [Subject; 3] = [
+const SUBJECTS: [Subject; 4] = [
     Subject {
         name: "ours",
         tag: "bo",
@@ -77,10 +91,17 @@ const SUBJECTS: [Subject; 3] = [
     Subject {
         name: "keepalived VRRPv3",
         tag: "bk",
-        kind: Kind::Keepalived,
+        kind: Kind::Keepalived { realtime: false },
+    },
+    Subject {
+        name: "keepalived rt",
+        tag: "bkr",
+        kind: Kind::Keepalived { realtime: true },
     },
 ];
 
+/// The real-time priority of the `--realtime` subjects (ours: fixed).
+const RT_PRIORITY: u8 = 10;
 /// keepalived's VRRPv3 settings (its fastest).
 const VRRP_ADVERT_CS: u32 = 1;
 const VRRP_MASTER_PRIORITY: u8 = 200;
@@ -92,7 +113,7 @@ impl Kind {
         match self {
             // advbase 0, advskew 0: one tick of 1/256 s (the minimum).
             Kind::Ours { .. } => Duration::from_nanos(1_000_000_000 / 256),
-            Kind::Keepalived => Duration::from_millis(10 * u64::from(VRRP_ADVERT_CS)),
+            Kind::Keepalived { .. } => Duration::from_millis(10 * u64::from(VRRP_ADVERT_CS)),
         }
     }
 
@@ -102,7 +123,7 @@ impl Kind {
             // OpenBSD flavour: 3 * (advbase + advskew/256) with advskew 1.
             Kind::Ours { .. } => Duration::from_secs_f64(3.0 / 256.0),
             // RFC 5798: 3 * interval + (256 - priority) * interval / 256.
-            Kind::Keepalived => {
+            Kind::Keepalived { .. } => {
                 let interval = self.interval().as_secs_f64();
                 let skew = f64::from(256 - u32::from(VRRP_BACKUP_PRIORITY)) / 256.0;
                 Duration::from_secs_f64(3.0 * interval + skew * interval)
@@ -114,7 +135,7 @@ impl Kind {
     fn to_master(self) -> &'static str {
         match self {
             Kind::Ours { .. } => "-> MASTER",
-            Kind::Keepalived => "Entering MASTER STATE",
+            Kind::Keepalived { .. } => "Entering MASTER STATE",
         }
     }
 
@@ -122,7 +143,7 @@ impl Kind {
     fn from_master(self) -> &'static str {
         match self {
             Kind::Ours { .. } => "MASTER ->",
-            Kind::Keepalived => "Entering BACKUP STATE",
+            Kind::Keepalived { .. } => "Entering BACKUP STATE",
         }
     }
 }
@@ -150,7 +171,7 @@ impl Routers {
                     routers.lab.wait_state(host, 1, state, START_TIMEOUT)?;
                 }
             }
-            Kind::Keepalived => {
+            Kind::Keepalived { realtime } => {
                 let advert_int = format!("0.{VRRP_ADVERT_CS:02}");
                 for (host, priority, state) in [
                     (MASTER, VRRP_MASTER_PRIORITY, "MASTER"),
@@ -164,6 +185,7 @@ impl Routers {
                         priority,
                         advert_int: &advert_int,
                         vip: &vip,
+                        realtime: realtime.then_some(RT_PRIORITY),
                     };
                     routers
                         .keepalived
@@ -179,7 +201,7 @@ impl Routers {
     fn log(&self, host: usize) -> String {
         match self.kind {
             Kind::Ours { .. } => self.lab.log(host),
-            Kind::Keepalived => self
+            Kind::Keepalived { .. } => self
                 .keepalived
                 .get(host)
                 .map(Keepalived::log)
@@ -191,7 +213,7 @@ impl Routers {
     fn pid(&self, host: usize) -> Option<i32> {
         match self.kind {
             Kind::Ours { .. } => self.lab.agent_pid(host).map(|pid| pid as i32),
-            Kind::Keepalived => self.keepalived.get(host).and_then(Keepalived::vrrp_pid),
+            Kind::Keepalived { .. } => self.keepalived.get(host).and_then(Keepalived::vrrp_pid),
         }
     }
 
@@ -500,18 +522,26 @@ fn print_results(results: &[SubjectResult]) {
 
 /// Each of ours against keepalived, phase by phase.
 fn print_ratios(results: &[SubjectResult]) {
-    let Some(baseline) = results.iter().find(|r| r.kind == Kind::Keepalived) else {
+    let Some(plain) = results
+        .iter()
+        .find(|r| r.kind == Kind::Keepalived { realtime: false })
+    else {
         return;
     };
     println!(
-        "\nagainst {} (ours / keepalived; relative figures, as the intervals differ):",
-        baseline.name
+        "\nours / keepalived, each against keepalived with the same real-time setting if it ran \
+         (else {}); relative figures, as the intervals differ:",
+        plain.name
     );
     println!(
-        "{:<18} {:<5} {:>14} {:>22} {:>22} {:>22}",
-        "subject", "phase", "takeovers", "|mean error| %", "p99 / configured", "max / master-down"
+        "{:<18} {:<18} {:<5} {:>14} {:>22} {:>22} {:>22}",
+        "subject", "against", "phase", "takeovers", "|mean error| %", "p99 / configured", "max / master-down"
     );
-    for r in results.iter().filter(|r| r.kind != Kind::Keepalived) {
+    for r in results.iter().filter(|r| !r.kind.is_keepalived()) {
+        let baseline = results
+            .iter()
+            .find(|b| b.kind == Kind::Keepalived { realtime: r.kind.realtime() })
+            .unwrap_or(plain);
         for (p, b) in r.phases.iter().zip(&baseline.phases) {
             let ratio = |ours: f64, theirs: f64| {
                 let x = if theirs > 0.0 {
@@ -542,8 +572,9 @@ fn print_ratios(results: &[SubjectResult]) {
                 format!("{} / {}", p.takeovers, b.takeovers)
             };
             println!(
-                "{:<18} {:<5} {:>14} {:>22} {:>22} {:>22}",
+                "{:<18} {:<18} {:<5} {:>14} {:>22} {:>22} {:>22}",
                 r.name,
+                baseline.name,
                 p.phase,
                 takeovers,
                 ratio(relative(r, &error), relative(baseline, &error)),

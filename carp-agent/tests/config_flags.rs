@@ -205,8 +205,16 @@ fn realtime_from_the_flag_or_the_file_off_by_default() {
     };
     let on = write("on.toml", &format!("realtime = true\n{vhid}"));
     let off = write("off.toml", vhid);
-    assert!(config(&format!("--config {}", on.display())).unwrap().realtime);
-    assert!(!config(&format!("--config {}", off.display())).unwrap().realtime);
+    assert!(
+        config(&format!("--config {}", on.display()))
+            .unwrap()
+            .realtime
+    );
+    assert!(
+        !config(&format!("--config {}", off.display()))
+            .unwrap()
+            .realtime
+    );
     // The flag turns it on over a file that leaves it off.
     let c = config(&format!("--config {} --realtime", off.display())).unwrap();
     assert!(c.realtime);

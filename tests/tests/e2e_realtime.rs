@@ -78,12 +78,18 @@ fn realtime_agent_runs_fifo_with_locked_memory_and_hooks_do_not() {
     let hook = lab.dir.join("up.sh");
     std::fs::write(
         &hook,
-        format!("#!/bin/sh\nchrt -p $$ > {}.tmp\nmv {0}.tmp {0}\n", hook_out.display()),
+        format!(
+            "#!/bin/sh\nchrt -p $$ > {}.tmp\nmv {0}.tmp {0}\n",
+            hook_out.display()
+        ),
     )
     .unwrap();
     std::fs::set_permissions(&hook, std::fs::Permissions::from_mode(0o755)).unwrap();
-    lab.start_agent(HOST, &realtime_args(&["--up-script", hook.to_str().unwrap()]))
-        .unwrap();
+    lab.start_agent(
+        HOST,
+        &realtime_args(&["--up-script", hook.to_str().unwrap()]),
+    )
+    .unwrap();
     lab.wait_state(HOST, 1, "MASTER", Duration::from_secs(8))
         .unwrap();
     let pid = agent_pid(&lab);
@@ -151,7 +157,11 @@ fn realtime_refused_is_a_warning_naming_what_and_the_agent_runs_on() {
         .iter()
         .find(|l| l.contains("real-time scheduling (SCHED_FIFO priority 10) refused"))
         .unwrap_or_else(|| panic!("no scheduler warning in:\n{log}"));
-    for part in ["CAP_SYS_NICE", "RLIMIT_RTPRIO >= 10 (now 0)", "normal priority"] {
+    for part in [
+        "CAP_SYS_NICE",
+        "RLIMIT_RTPRIO >= 10 (now 0)",
+        "normal priority",
+    ] {
         assert!(scheduler.contains(part), "no {part:?} in {scheduler}");
     }
     let memory = warnings

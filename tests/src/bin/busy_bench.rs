@@ -167,7 +167,9 @@ impl Routers {
         match subject.kind {
             Kind::Ours { realtime } => {
                 for (host, advskew, state) in [(MASTER, "0", "MASTER"), (BACKUP, "1", "BACKUP")] {
-                    routers.lab.start_agent(host, &ours_args(advskew, realtime))?;
+                    routers
+                        .lab
+                        .start_agent(host, &ours_args(advskew, realtime))?;
                     routers.lab.wait_state(host, 1, state, START_TIMEOUT)?;
                 }
             }
@@ -412,10 +414,7 @@ fn run_subject(subject: &Subject, seconds: u64) -> anyhow::Result<SubjectResult>
     let phase = Duration::from_secs(seconds);
     eprintln!("{}: starting", subject.name);
     let routers = Routers::start(subject)?;
-    let capture = Capture::start(
-        &routers.lab.client,
-        routers.lab.dir.join("adverts.pcap"),
-    )?;
+    let capture = Capture::start(&routers.lab.client, routers.lab.dir.join("adverts.pcap"))?;
     let policy = routers
         .pid(BACKUP)
         .map_or_else(|| "?".to_string(), scheduling_policy);
@@ -535,12 +534,23 @@ fn print_ratios(results: &[SubjectResult]) {
     );
     println!(
         "{:<18} {:<18} {:<5} {:>14} {:>22} {:>22} {:>22}",
-        "subject", "against", "phase", "takeovers", "|mean error| %", "p99 / configured", "max / master-down"
+        "subject",
+        "against",
+        "phase",
+        "takeovers",
+        "|mean error| %",
+        "p99 / configured",
+        "max / master-down"
     );
     for r in results.iter().filter(|r| !r.kind.is_keepalived()) {
         let baseline = results
             .iter()
-            .find(|b| b.kind == Kind::Keepalived { realtime: r.kind.realtime() })
+            .find(|b| {
+                b.kind
+                    == Kind::Keepalived {
+                        realtime: r.kind.realtime(),
+                    }
+            })
             .unwrap_or(plain);
         for (p, b) in r.phases.iter().zip(&baseline.phases) {
             let ratio = |ours: f64, theirs: f64| {

@@ -132,7 +132,7 @@ impl Kind {
     }
 
     /// A log line of a router that became MASTER.
-    fn to_master(self) -> &'static str {
+    fn became_master(self) -> &'static str {
         match self {
             Kind::Ours { .. } => "-> MASTER",
             Kind::Keepalived { .. } => "Entering MASTER STATE",
@@ -140,7 +140,7 @@ impl Kind {
     }
 
     /// A log line of a router that stopped being MASTER.
-    fn from_master(self) -> &'static str {
+    fn left_master(self) -> &'static str {
         match self {
             Kind::Ours { .. } => "MASTER ->",
             Kind::Keepalived { .. } => "Entering BACKUP STATE",
@@ -239,8 +239,8 @@ impl Routers {
         let count = |host, line| self.log(host).lines().filter(|l| l.contains(line)).count();
         Mark {
             at: SystemTime::now(),
-            takeovers: count(BACKUP, self.kind.to_master()),
-            master_lost: count(MASTER, self.kind.from_master()),
+            takeovers: count(BACKUP, self.kind.became_master()),
+            master_lost: count(MASTER, self.kind.left_master()),
             load: load_average(),
         }
     }

@@ -4,7 +4,7 @@ use std::{net::IpAddr, path::PathBuf};
 
 use super::{
     Config, ConfigError, DEFAULT_BPFFS, DEFAULT_CONTROL_SOCKET, DEFAULT_HOOK_TIMEOUT,
-    DEFAULT_STATE_DIR, FlavorName, TieBreakName, VhidInput,
+    DEFAULT_STATE_DIR, FlavorName, ReplayProtectionName, TieBreakName, VhidInput,
 };
 use crate::{
     dataplane::AttachMode,
@@ -13,7 +13,7 @@ use crate::{
 };
 
 /// The single-vhid flags, which `--config` replaces.
-const VHID_FLAGS: [&str; 14] = [
+const VHID_FLAGS: [&str; 15] = [
     "interface",
     "vhid",
     "password",
@@ -24,6 +24,7 @@ const VHID_FLAGS: [&str; 14] = [
     "preempt",
     "flavor",
     "tie_break",
+    "replay_protection",
     "real_mac",
     "source",
     "up_script",
@@ -69,6 +70,11 @@ pub struct RunArgs {
     /// MASTER [default: lower-address]. An equal master is never preempted.
     #[arg(long, value_enum)]
     pub tie_break: Option<TieBreakName>,
+    /// How strictly peers' advert counters are checked against replays
+    /// [default: auto]: `strict` when every peer is carp-agent, `off` to
+    /// accept what the BSDs and ucarp accept.
+    #[arg(long, value_enum)]
+    pub replay_protection: Option<ReplayProtectionName>,
     /// Send adverts from the NIC's MAC instead of the virtual MAC.
     #[arg(long)]
     pub real_mac: bool,
@@ -115,6 +121,7 @@ impl RunArgs {
             ("--preempt", self.preempt),
             ("--flavor", self.flavor.is_some()),
             ("--tie-break", self.tie_break.is_some()),
+            ("--replay-protection", self.replay_protection.is_some()),
             ("--real-mac", self.real_mac),
             ("--source", self.source.is_some()),
             ("--up-script", self.up_script.is_some()),
@@ -190,6 +197,7 @@ fn from_flags(args: &RunArgs) -> Result<Config, ConfigError> {
         preempt: args.preempt,
         flavor: args.flavor.unwrap_or_default(),
         tie_break: args.tie_break.unwrap_or_default(),
+        replay_protection: args.replay_protection.unwrap_or_default(),
         real_mac: args.real_mac,
         password: args.password.clone(),
         password_file: args.password_file.clone(),

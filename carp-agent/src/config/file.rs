@@ -11,7 +11,7 @@ use serde::Deserialize;
 
 use super::{
     Config, ConfigError, DEFAULT_BPFFS, DEFAULT_CONTROL_SOCKET, DEFAULT_HOOK_TIMEOUT,
-    DEFAULT_STATE_DIR, FlavorName, Reason, TieBreakName, VhidInput,
+    DEFAULT_STATE_DIR, FlavorName, Reason, ReplayProtectionName, TieBreakName, VhidInput,
 };
 use crate::{
     dataplane::AttachMode,
@@ -50,6 +50,8 @@ struct FileVhid {
     flavor: FlavorName,
     #[serde(default)]
     tie_break: TieBreakName,
+    #[serde(default)]
+    replay_protection: ReplayProtectionName,
     #[serde(default)]
     real_mac: bool,
     password: Option<String>,
@@ -168,6 +170,7 @@ fn vhid_input(v: FileVhid, index: usize, base: &Path) -> Result<VhidInput, Confi
         preempt: v.preempt,
         flavor: v.flavor,
         tie_break: v.tie_break,
+        replay_protection: v.replay_protection,
         real_mac: v.real_mac,
         password: v.password,
         password_file: v.password_file.map(|path| base.join(path)),

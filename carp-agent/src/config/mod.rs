@@ -69,6 +69,7 @@ use crate::{
     dataplane::AttachMode,
     engine::{Flavor, RangeError, TieBreak, VhidConfig, check_ranges},
     hooks::HookSpec,
+    node::ReplayProtection,
     proto::AuthKey,
 };
 
@@ -114,6 +115,8 @@ pub struct VhidSettings {
     pub flavor: Flavor,
     /// Which of two equal masters stays MASTER.
     pub tie_break: TieBreak,
+    /// How strictly peers' counters are checked (`node::replay`).
+    pub replay_protection: ReplayProtection,
     /// Send adverts from the NIC's own MAC instead of the virtual MAC.
     pub real_mac: bool,
     pub key: AuthKey,
@@ -144,6 +147,31 @@ pub enum TieBreakName {
     HigherAddress,
     /// Both yield (FreeBSD); the first master-down settles it.
     Yield,
+}
+
+/// `--replay-protection` / `replay_protection =`: how strictly peers'
+/// advert counters are checked against replays.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, clap::ValueEnum, serde::Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum ReplayProtectionName {
+    /// carp-agent peers strictly, BSD and ucarp peers as far as their
+    /// counters allow.
+    #[default]
+    Auto,
+    /// Only carp-agent peers: every advert must carry a sealed counter.
+    Strict,
+    /// No checks, as the BSDs and ucarp do.
+    Off,
+}
+
+impl From<ReplayProtectionName> for ReplayProtection {
+    fn from(name: ReplayProtectionName) -> ReplayProtection {
+        match name {
+            ReplayProtectionName::Auto => ReplayProtection::Auto,
+            ReplayProtectionName::Strict => ReplayProtection::Strict,
+            ReplayProtectionName::Off => ReplayProtection::Off,
+        }
+    }
 }
 
 impl From<TieBreakName> for TieBreak {
@@ -320,6 +348,7 @@ struct VhidInput {
     preempt: bool,
     flavor: FlavorName,
     tie_break: TieBreakName,
+    replay_protection: ReplayProtectionName,
     real_mac: bool,
     password: Option<String>,
     password_file: Option<PathBuf>,
@@ -389,6 +418,7 @@ impl VhidInput {
             preempt: self.preempt,
             flavor: self.flavor.into(),
             tie_break: self.tie_break.into(),
+            replay_protection: self.replay_protection.into(),
             real_mac: self.real_mac,
             key,
             vips,

@@ -23,12 +23,18 @@ pub struct AgentCounters {
     pub transitions: u64,
     /// Times a MASTER re-announced against a less preferred master.
     pub reasserts: u64,
+    /// Authenticated adverts whose counter was used before, or that arrived
+    /// late (`node::replay`).
+    pub replayed: u64,
+    /// Authenticated adverts without the carp-agent tag where one is
+    /// required: fields changed after signing.
+    pub badtag: u64,
     last_badauth_warning: HashMap<IpAddr, Instant>,
 }
 
 impl AgentCounters {
     /// Named values for `carp-agent status`.
-    pub fn named(&self) -> [(&'static str, u64); 9] {
+    pub fn named(&self) -> [(&'static str, u64); 11] {
         [
             ("accepted", self.accepted),
             ("badauth", self.badauth),
@@ -39,6 +45,8 @@ impl AgentCounters {
             ("oerrors", self.oerrors),
             ("transitions", self.transitions),
             ("reasserts", self.reasserts),
+            ("replayed", self.replayed),
+            ("badtag", self.badtag),
         ]
     }
 

@@ -10,5 +10,6 @@ pub mod hooks;
 pub mod net;
 pub mod node;
 pub mod proto;
+pub mod realtime;
 pub mod sim;
 pub mod testdata;

@@ -223,3 +223,37 @@ fn password_flag_warns_once_and_password_file_does_not() {
     assert!(!stderr.contains("--password puts"), "{stderr}");
     assert!(stderr.contains("vips[0] = \"224.0.0.18\""), "{stderr}");
 }
+
+#[test]
+fn realtime_from_the_flag_or_the_file_off_by_default() {
+    let base = "--interface eth0 --vhid 1 --password p --vip 10.0.0.1";
+    assert!(!config(base).unwrap().realtime);
+    assert!(config(&format!("{base} --realtime")).unwrap().realtime);
+
+    let dir = tempfile::tempdir().unwrap();
+    let vhid = "[[vhid]]\ninterface = \"eth0\"\nvhid = 3\npassword = \"\"\nvips = [\"10.0.0.3\"]\n";
+    let write = |name: &str, text: &str| {
+        let path = dir.path().join(name);
+        std::fs::write(&path, text).unwrap();
+        path
+    };
+    let on = write("on.toml", &format!("realtime = true\n{vhid}"));
+    let off = write("off.toml", vhid);
+    assert!(
+        config(&format!("--config {}", on.display()))
+            .unwrap()
+            .realtime
+    );
+    assert!(
+        !config(&format!("--config {}", off.display()))
+            .unwrap()
+            .realtime
+    );
+    // The flag turns it on over a file that leaves it off.
+    let c = config(&format!("--config {} --realtime", off.display())).unwrap();
+    assert!(c.realtime);
+    // A value that is no boolean names the key.
+    let bad = write("bad.toml", &format!("realtime = \"yes\"\n{vhid}"));
+    let err = config(&format!("--config {}", bad.display())).unwrap_err();
+    assert!(err.to_string().contains("realtime"), "{err}");
+}

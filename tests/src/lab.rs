@@ -268,7 +268,26 @@ impl Lab {
     ) -> anyhow::Result<()> {
         let mut full = vec!["--interface", "eth0"];
         full.extend(args.iter().map(AsRef::as_ref));
-        self.spawn_agent(i, &full, env)
+        self.spawn_agent(i, &[], &full, env)
+    }
+
+    /// [`Lab::start_agent`] through `wrapper`, a command that execs the
+    /// agent with changed limits or privileges (`prlimit`, `setpriv`): the
+    /// agent keeps the wrapper's pid.
+    pub fn start_agent_via<S: AsRef<str>>(
+        &mut self,
+        i: usize,
+        wrapper: &[&str],
+        args: &[S],
+    ) -> anyhow::Result<()> {
+        let mut full = vec!["--interface", "eth0"];
+        full.extend(args.iter().map(AsRef::as_ref));
+        self.spawn_agent(i, wrapper, &full, &[])
+    }
+
+    /// The pid of host `i`'s agent, if it runs one.
+    pub fn agent_pid(&self, i: usize) -> Option<u32> {
+        self.hosts[i].agent.as_ref().map(|a| a.process.0.id())
     }
 
     /// Starts `carp-agent run --config <config>` on host `i` (no single-vhid
@@ -280,6 +299,7 @@ impl Lab {
     ) -> anyhow::Result<()> {
         self.spawn_agent(
             i,
+            &[],
             &["--config", config.to_str().context("utf-8 path")?],
             &[],
         )
@@ -294,8 +314,14 @@ impl Lab {
     }
 
     /// No `--xdp-mode`: the lab runs what users run (`auto`, skb mode on
-    /// these veths).
-    fn spawn_agent(&mut self, i: usize, args: &[&str], env: &[(&str, &str)]) -> anyhow::Result<()> {
+    /// these veths). `wrapper`, if not empty, runs first and execs the agent.
+    fn spawn_agent(
+        &mut self,
+        i: usize,
+        wrapper: &[&str],
+        args: &[&str],
+        env: &[(&str, &str)],
+    ) -> anyhow::Result<()> {
         let args = self.password_to_file(i, args)?;
         let host = &mut self.hosts[i];
         let socket = self.dir.join(format!("{}.sock", host.name));
@@ -305,7 +331,14 @@ impl Lab {
             .create(true)
             .append(true)
             .open(&log)?;
-        let mut cmd = host.ns.command(&agent_path()?);
+        let mut cmd = match wrapper.split_first() {
+            None => host.ns.command(&agent_path()?),
+            Some((program, wrapper_args)) => {
+                let mut cmd = host.ns.command(program);
+                cmd.args(wrapper_args).arg(agent_path()?);
+                cmd
+            }
+        };
         cmd.arg("run")
             .arg("--control-socket")
             .arg(&socket)

@@ -34,12 +34,17 @@ enum Task {
     Demo,
     /// rustfmt and clippy, as CI runs them.
     Lint,
-    /// Run a benchmark: `xdp` (per-packet cost of the XDP program; root).
+    /// Run a benchmark: `xdp` (per-packet cost of the XDP program; root),
+    /// `busy` (spurious takeovers and advert timing on a busy host, against
+    /// keepalived; root).
     Bench {
         /// Which benchmark.
         what: String,
-        /// Only the cases whose name contains this.
+        /// Only the cases (xdp) or subjects (busy) whose name contains this.
         filter: Option<String>,
+        /// busy: seconds per phase (idle, then CPU hogs) and subject [default: 30].
+        #[arg(long)]
+        seconds: Option<u64>,
     },
     /// Run the chaos suite: faults injected into namespace labs (root).
     Chaos {
@@ -65,7 +70,11 @@ fn main() -> anyhow::Result<()> {
         Task::Test => test::run(),
         Task::Demo => demo::run(),
         Task::Lint => test::lint(),
-        Task::Bench { what, filter } => bench::run(&what, filter.as_deref()),
+        Task::Bench {
+            what,
+            filter,
+            seconds,
+        } => bench::run(&what, filter.as_deref(), seconds),
         Task::Chaos { short, filter } => chaos::run(short, filter.as_deref()),
     }
 }

@@ -102,6 +102,10 @@ pub struct RunArgs {
     /// also at start-up); CARP_PREVIOUS_STATE tells which.
     #[arg(long = "down-script", value_name = "PROGRAM")]
     pub down_script: Option<PathBuf>,
+    /// Run at real-time priority (SCHED_FIFO 10) with all memory locked, so
+    /// a busy host still answers in time; what cannot be had is a warning.
+    #[arg(long)]
+    pub realtime: bool,
 }
 
 impl RunArgs {
@@ -174,6 +178,7 @@ pub(super) fn build(args: &RunArgs) -> Result<Config, ConfigError> {
     if let Some(mode) = args.xdp_mode {
         config.xdp_mode = mode;
     }
+    config.realtime |= args.realtime;
     config.validate()?;
     Ok(config)
 }
@@ -209,5 +214,6 @@ fn from_flags(args: &RunArgs) -> Result<Config, ConfigError> {
         xdp_mode: AttachMode::default(),
         hook_timeout: DEFAULT_HOOK_TIMEOUT,
         demotion: 0,
+        realtime: false,
     })
 }

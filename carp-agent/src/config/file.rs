@@ -31,6 +31,8 @@ struct FileConfig {
     #[serde(default)]
     demotion: u32,
     #[serde(default)]
+    realtime: bool,
+    #[serde(default)]
     vhid: Vec<FileVhid>,
 }
 
@@ -118,6 +120,7 @@ pub(super) fn parse(text: &str, origin: &Path) -> Result<Config, ConfigError> {
             .hook_timeout_ms
             .map_or(DEFAULT_HOOK_TIMEOUT, Duration::from_millis),
         demotion: file.demotion,
+        realtime: file.realtime,
     };
     if config.vhids.is_empty() {
         return Err(ConfigError::Global {

@@ -25,6 +25,7 @@
 //! xdp_mode = "auto"                       # auto | native | skb
 //! hook_timeout_ms = 30000                 # default 30 s
 //! demotion = 0                            # initial host demotion
+//! realtime = false                        # SCHED_FIFO 10 and locked memory (--realtime)
 //!
 //! [[vhid]]
 //! interface = "em0"
@@ -119,6 +120,9 @@ pub struct Config {
     pub hook_timeout: Duration,
     /// Initial host demotion (`net.inet.carp.demotion`).
     pub demotion: u32,
+    /// Real-time scheduling and locked memory for the agent
+    /// (`--realtime`, `realtime = true`; see [`crate::realtime`]).
+    pub realtime: bool,
 }
 
 /// One vhid on one interface.

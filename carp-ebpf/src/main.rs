@@ -10,6 +10,7 @@
 #![no_main]
 
 mod arp;
+mod auth;
 mod carp;
 mod csum;
 mod cursor;
@@ -18,6 +19,7 @@ mod eth;
 mod fastpath;
 mod maps;
 mod nd;
+mod sha1;
 mod verdict;
 mod vmac;
 mod words;

@@ -207,6 +207,20 @@ impl Lab {
             .unwrap_or_else(|e| e.to_string())
     }
 
+    /// One more namespace on the bridge, with an `eth0` (up, no address)
+    /// plugged in as `port`: a station that only sends raw frames, such as
+    /// an attacker. Deleted when the returned guard drops.
+    pub fn add_station(&self, tag: &str, port: &str) -> anyhow::Result<Netns> {
+        let ns = Netns::new(tag)?;
+        self.plug(&ns.name, port)?;
+        Ok(ns)
+    }
+
+    /// The process id of host `i`'s agent (`ip netns exec` execs it).
+    pub fn agent_pid(&self, i: usize) -> Option<u32> {
+        self.hosts[i].agent.as_ref().map(|a| a.process.0.id())
+    }
+
     /// A veth from namespace `ns` (as `eth0`) to the bridge (as `port`).
     fn plug(&self, ns: &str, port: &str) -> anyhow::Result<()> {
         self.switch.ip(&[

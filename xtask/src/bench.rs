@@ -1,6 +1,7 @@
 //! `cargo xtask bench <what> [filter]`: benchmarks, built with optimisations.
-//! `xdp` times the XDP program through BPF_PROG_TEST_RUN (needs root); see
-//! BENCHMARKS.md for what each figure means.
+//! `xdp` times the XDP program through BPF_PROG_TEST_RUN; `flood` floods two
+//! live agents in the lab with forged adverts once per XDP auth mode (both
+//! need root); see BENCHMARKS.md for what each figure means.
 use anyhow::bail;
 
 use crate::{cmd, setup};
@@ -23,6 +24,29 @@ pub fn run(what: &str, filter: Option<&str>) -> anyhow::Result<()> {
             args.extend(filter);
             cmd::cargo(&args)
         }
-        other => bail!("unknown benchmark `{other}`; available: xdp"),
+        "flood" => {
+            // The lab runs the release carp-agent and the flood sender from
+            // the same target directory as the benchmark.
+            cmd::cargo(&[
+                "build",
+                "--release",
+                "--quiet",
+                "--package",
+                "carp-agent",
+                "--package",
+                "carp-tests",
+                "--bins",
+            ])?;
+            cmd::cargo(&[
+                "run",
+                "--release",
+                "--quiet",
+                "--package",
+                "carp-tests",
+                "--bin",
+                "flood_bench",
+            ])
+        }
+        other => bail!("unknown benchmark `{other}`; available: xdp, flood"),
     }
 }

@@ -33,7 +33,8 @@ enum Task {
     Demo,
     /// rustfmt and clippy, as CI runs them.
     Lint,
-    /// Run a benchmark: `xdp` (per-packet cost of the XDP program; root).
+    /// Run a benchmark: `xdp` (per-packet cost of the XDP program; root),
+    /// `flood` (agents under a forged-advert flood, per XDP auth mode; root).
     Bench {
         /// Which benchmark.
         what: String,

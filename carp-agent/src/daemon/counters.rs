@@ -31,7 +31,9 @@ impl AgentCounters {
     pub fn named(&self) -> [(&'static str, u64); 9] {
         [
             ("accepted", self.accepted),
-            ("badauth", self.badauth),
+            // `badauth` is the XDP program's (every wrong digest); this
+            // counts those that reached the agent.
+            ("agent_badauth", self.badauth),
             ("agent_badvhid", self.badvhid),
             ("malformed", self.malformed),
             ("opackets", self.opackets),

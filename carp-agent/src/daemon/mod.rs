@@ -224,6 +224,11 @@ impl Daemon {
             }
             self.dataplane
                 .set_vhid(rt.map_key(), rt.map_entry(rt.state, rt.settings.advskew))?;
+            self.dataplane.set_auth(
+                rt.map_key(),
+                &rt.auth,
+                rt.settings.flavor == crate::engine::Flavor::OpenBsd,
+            )?;
             if !rt.settings.real_mac {
                 self.filter_virtual_mac(rt.ifindex, rt.mac).await?;
             }

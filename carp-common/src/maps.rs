@@ -22,6 +22,10 @@ pub const MAP_AUTH: &str = "CARP_AUTH";
 /// LRU hash map `ReplayKey` → `ReplayEntry`: the last counter accepted per
 /// (interface, vhid, source); written by the XDP program.
 pub const MAP_REPLAY: &str = "CARP_REPLAY";
+/// LRU hash map `SeenKey` → `SeenEntry`: counters accepted or sent per
+/// (interface, vhid, family), whatever the source; written by the XDP
+/// program (received) and the TC egress program (sent).
+pub const MAP_SEEN: &str = "CARP_SEEN";
 /// Name of the XDP program (the function in carp-ebpf).
 pub const PROGRAM_NAME: &str = "carp_xdp";
 /// Name of the TC egress classifier in the same object.
@@ -32,6 +36,9 @@ pub const MAX_VIPS: u32 = 4096;
 pub const MAX_IFACES: u32 = 256;
 /// Sources remembered by `CARP_REPLAY` (least recently used ones go first).
 pub const MAX_REPLAY_SOURCES: u32 = 8192;
+/// Counters remembered by `CARP_SEEN` (about two hours of one vhid's
+/// adverts at advbase 1, both directions).
+pub const MAX_SEEN_COUNTERS: u32 = 16384;
 /// Ring buffer size in bytes (a power of two and a multiple of the page size).
 pub const EVENTS_BYTES: u32 = 256 * 1024;
 
@@ -274,6 +281,27 @@ pub struct ReplayKey {
     pub source: [u8; 16],
 }
 
+/// Key of `CARP_SEEN`: one counter of one vhid in one address family.
+#[repr(C)]
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash)]
+pub struct SeenKey {
+    pub ifindex: u32,
+    pub vhid: u8,
+    /// `FAMILY_IPV4` or `FAMILY_IPV6`: a host sends the same counter in
+    /// both, from two source addresses.
+    pub family: u8,
+    pub _pad: [u8; 2],
+    pub counter: u64,
+}
+
+/// Value of `CARP_SEEN`.
+#[repr(C)]
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct SeenEntry {
+    /// `bpf_ktime_get_ns()` when the counter was first accepted or sent.
+    pub seen_ns: u64,
+}
+
 /// Value of `CARP_REPLAY`.
 #[repr(C)]
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
@@ -303,6 +331,8 @@ mod pod {
         super::AuthEntry,
         super::ReplayKey,
         super::ReplayEntry,
+        super::SeenKey,
+        super::SeenEntry,
     );
 }
 
@@ -316,3 +346,5 @@ const _: () = assert!(core::mem::size_of::<AuthForm>() == 152);
 const _: () = assert!(core::mem::size_of::<AuthEntry>() == 352);
 const _: () = assert!(core::mem::size_of::<ReplayKey>() == 24);
 const _: () = assert!(core::mem::size_of::<ReplayEntry>() == 8);
+const _: () = assert!(core::mem::size_of::<SeenKey>() == 16);
+const _: () = assert!(core::mem::size_of::<SeenEntry>() == 8);

@@ -11,13 +11,20 @@
 //! the tail with the counter (one or two blocks) and the outer hash's one
 //! block remain, whatever the number of VIPs.
 
-use aya_ebpf::helpers::bpf_ktime_get_ns;
+use aya_ebpf::{helpers::bpf_ktime_get_ns, programs::TcContext};
 use carp_common::{
+    FAMILY_IPV4, FAMILY_IPV6, IPPROTO_CARP, SeenEntry,
+    wire::{ETHERTYPE_IPV4, ETHERTYPE_IPV6},
     AUTH_FLAG_NO_REPLAY, AUTH_MAX_FORMS, BADAUTH_SAMPLE_INTERVAL_NS, AUTH_MODE_FULL, AUTH_MODE_OFF, AUTH_TAIL_WORDS, AuthEntry,
     AuthForm, NEW_SOURCE_BURST, NEW_SOURCE_INTERVAL_NS, REPLAY_WINDOW, ReplayEntry, Stat, VhidKey,
 };
 
-use crate::{maps, sha1, words};
+use crate::{cursor::Cursor, eth, maps, sha1, words};
+
+/// Byte 0 of a CARP advert: version 2, type 1.
+const CARP_VERSION_TYPE: u8 = 0x21;
+/// The IPv6 fixed header.
+const IPV6_HLEN: usize = 40;
 
 /// Byte offsets in the CARP header.
 const COUNTER_AT: usize = 8;
@@ -69,32 +76,119 @@ pub unsafe fn check(
             return Outcome::Drop(Stat::Badauth);
         }
         let counter = u64::from(hi) << 32 | u64::from(lo);
+        // Replays are judged on authenticated adverts only: without the
+        // HMAC anyone could move `last` or fill `CARP_SEEN`.
+        let replay_check =
+            mode == AUTH_MODE_FULL && (*entry).flags & AUTH_FLAG_NO_REPLAY == 0;
         let key = maps::replay_key(ifindex, vhid, family, source);
-        if let Some(last) = maps::CARP_REPLAY.get_ptr_mut(&key.0) {
-            // A known source: only the replay check (on authenticated
-            // adverts; without the HMAC anyone could move `last`).
-            if mode == AUTH_MODE_FULL {
-                if (*entry).flags & AUTH_FLAG_NO_REPLAY == 0
-                    && (*last).counter.wrapping_sub(counter) < REPLAY_WINDOW
-                {
+        let last = maps::CARP_REPLAY.get_ptr_mut(&key.0);
+        if replay_check {
+            // A known source: its counter must not be stale.
+            if let Some(last) = last {
+                if (*last).counter.wrapping_sub(counter) < REPLAY_WINDOW {
                     return Outcome::Drop(Stat::Replayed);
                 }
-                (*last).counter = counter;
             }
-            return Outcome::Queue;
+            // Any source: a counter accepted or sent before is a replay,
+            // say of the master's advert from a spoofed address (the digest
+            // does not cover the source).
+            let seen = maps::seen_key(ifindex, vhid, family, counter);
+            if maps::CARP_SEEN.get_ptr(&seen.0).is_some() {
+                return Outcome::Drop(Stat::Replayed);
+            }
         }
-        // A new source spends the vhid's budget, and is remembered only
-        // when it could: a flood of spoofed sources adds at most the budget's
-        // rate of entries, so the sources heard every advbase (the master)
-        // stay the most recently used and are never evicted.
-        if !take_budget(entry) {
-            return Outcome::Drop(Stat::Ratelimited);
+        match last {
+            Some(last) => {
+                if replay_check {
+                    (*last).counter = counter;
+                }
+            }
+            None => {
+                // A new source spends the vhid's budget, and is remembered
+                // only when it could: a flood of spoofed sources adds at
+                // most the budget's rate of entries, so the sources heard
+                // every advbase (the master) stay the most recently used
+                // and are never evicted.
+                if !take_budget(entry) {
+                    return Outcome::Drop(Stat::Ratelimited);
+                }
+                // A full LRU map evicts; an error would only forget the source.
+                #[allow(clippy::needless_borrows_for_generic_args)]
+                let _ = maps::CARP_REPLAY.insert(&key.0, &ReplayEntry { counter }, 0);
+            }
         }
-        // A full LRU map evicts; an error would only forget the source.
-        #[allow(clippy::needless_borrows_for_generic_args)]
-        let _ = maps::CARP_REPLAY.insert(&key.0, &ReplayEntry { counter }, 0);
+        if replay_check {
+            remember(ifindex, vhid, family, counter);
+        }
         Outcome::Queue
     }
+}
+
+/// Records `counter` in `CARP_SEEN`.
+#[inline(always)]
+fn remember(ifindex: u32, vhid: u8, family: u8, counter: u64) {
+    let key = maps::seen_key(ifindex, vhid, family, counter);
+    let entry = SeenEntry {
+        // SAFETY: a helper without arguments.
+        seen_ns: unsafe { bpf_ktime_get_ns() },
+    };
+    #[allow(clippy::needless_borrows_for_generic_args)]
+    let _ = maps::CARP_SEEN.insert(&key.0, &entry, 0);
+}
+
+/// TC egress: records the counter of every advert this host sends for a
+/// vhid with replay checks in `CARP_SEEN`, so that the master's own
+/// adverts, replayed to it from a spoofed source, are dropped as replays
+/// too (it never receives its own adverts otherwise). Reads only; the
+/// frame leaves untouched.
+#[inline(always)]
+pub fn record_sent(ctx: &TcContext) {
+    let mut cur = Cursor::tc(ctx);
+    let Some(eth) = eth::parse(&mut cur) else {
+        return;
+    };
+    let l3 = cur.pos();
+    let (family, header_len) = match eth.ethertype {
+        ETHERTYPE_IPV4 => match cur.at::<[u8; 10]>(l3) {
+            // SAFETY: `at` checked the bytes are in the linear data.
+            Some(ip) => match unsafe { *ip } {
+                ip if ip[9] == IPPROTO_CARP && ip[0] >> 4 == 4 => {
+                    (FAMILY_IPV4, usize::from(ip[0] & 0x0f) * 4)
+                }
+                _ => return,
+            },
+            None => return,
+        },
+        ETHERTYPE_IPV6 => match cur.at::<[u8; 7]>(l3) {
+            // SAFETY: as above.
+            Some(ip) if unsafe { (*ip)[6] } == IPPROTO_CARP => (FAMILY_IPV6, IPV6_HLEN),
+            _ => return,
+        },
+        _ => return,
+    };
+    let Some(head) = cur.at::<[u8; 16]>(l3 + (header_len & 0x3f)) else {
+        return;
+    };
+    // SAFETY: `at` checked the 16 bytes are in the linear data.
+    let head = unsafe { *head };
+    if head[0] != CARP_VERSION_TYPE {
+        return;
+    }
+    let vhid = head[1];
+    // SAFETY: the context pointer is the program's own.
+    let ifindex = unsafe { (*ctx.skb.skb).ifindex };
+    let Some(entry) = maps::CARP_AUTH.get_ptr(VhidKey::new(ifindex, vhid)) else {
+        return;
+    };
+    // SAFETY: a successful lookup.
+    let (mode, flags) = unsafe { ((*entry).mode, (*entry).flags) };
+    if mode != AUTH_MODE_FULL || flags & AUTH_FLAG_NO_REPLAY != 0 {
+        return;
+    }
+    let counter = u64::from_be_bytes([
+        head[8], head[9], head[10], head[11], head[12], head[13], head[14], head[15],
+    ]);
+    remember(ifindex, vhid, family, counter);
 }
 
 /// GCRA: one new source every `NEW_SOURCE_INTERVAL_NS` on average, bursts

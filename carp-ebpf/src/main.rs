@@ -53,6 +53,7 @@ const TC_ACT_UNSPEC: i32 = -1;
 /// TC egress: see `egress`. Never drops; every frame gets TC_ACT_UNSPEC.
 #[classifier]
 pub fn carp_tc_egress(ctx: TcContext) -> i32 {
+    auth::record_sent(&ctx);
     if let Some(stat) = egress::handle(&ctx) {
         count(stat);
     }

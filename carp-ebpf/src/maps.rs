@@ -14,8 +14,8 @@ use aya_ebpf::{
 };
 use carp_common::{
     AUTH_TAIL_WORDS, AdvertEvent, AuthEntry, EVENTS_BYTES, FAMILY_IPV4, FAMILY_IPV6, IfaceEntry,
-    MAX_IFACES, MAX_REPLAY_SOURCES, MAX_VHIDS, MAX_VIPS, ReplayEntry, ReplayKey, Stats, VhidEntry,
-    VhidKey, VipEntry, VipKey, VrrpSeen,
+    MAX_IFACES, MAX_REPLAY_SOURCES, MAX_SEEN_COUNTERS, MAX_VHIDS, MAX_VIPS, ReplayEntry, ReplayKey,
+    SeenEntry, SeenKey, Stats, VhidEntry, VhidKey, VipEntry, VipKey, VrrpSeen,
 };
 
 use crate::words;
@@ -54,6 +54,13 @@ pub static CARP_AUTH: HashMap<VhidKey, AuthEntry, { MAX_VHIDS as usize }> = Hash
 /// this program (see `auth`).
 #[btf_map]
 pub static CARP_REPLAY: LruHashMap<ReplayKey, ReplayEntry, { MAX_REPLAY_SOURCES as usize }> =
+    LruHashMap::new();
+
+/// Counters accepted (this program) or sent (`carp_tc_egress`) per
+/// (interface, vhid, family), whatever the source: a counter seen once is a
+/// replay from any source (see `auth`).
+#[btf_map]
+pub static CARP_SEEN: LruHashMap<SeenKey, SeenEntry, { MAX_SEEN_COUNTERS as usize }> =
     LruHashMap::new();
 
 /// Working memory of the HMAC check: a SHA-1 block schedule and state are
@@ -191,6 +198,31 @@ pub fn replay_key(ifindex: u32, vhid: u8, family: u8, source: [u64; 2]) -> Align
             u64::from(ifindex) | u64::from(vhid) << 32 | u64::from(family) << 40,
         );
         words::store_all(p.add(8), source);
+        key.assume_init()
+    }
+}
+
+/// `SeenKey` on an 8-aligned stack slot.
+#[repr(C, align(8))]
+pub struct AlignedSeenKey(pub SeenKey);
+
+const _: () = assert!(offset_of!(SeenKey, vhid) == 4);
+const _: () = assert!(offset_of!(SeenKey, family) == 5);
+const _: () = assert!(offset_of!(SeenKey, counter) == 8);
+
+/// The `CARP_SEEN` key of a counter, written as two words.
+#[inline(always)]
+pub fn seen_key(ifindex: u32, vhid: u8, family: u8, counter: u64) -> AlignedSeenKey {
+    let mut key = MaybeUninit::<AlignedSeenKey>::uninit();
+    let p = key.as_mut_ptr().cast::<u8>();
+    // SAFETY: the two stores cover all 16 bytes (ifindex, vhid, family and
+    // the padding as one u64; the counter).
+    unsafe {
+        words::store(
+            p,
+            u64::from(ifindex) | u64::from(vhid) << 32 | u64::from(family) << 40,
+        );
+        words::store(p.add(8), counter);
         key.assume_init()
     }
 }

@@ -17,7 +17,7 @@ use aya::{
 use carp_agent::dataplane;
 use carp_common::{
     AdvertEvent, AuthEntry, IfaceEntry, MAP_AUTH, MAP_EVENTS, MAP_IFACES, MAP_REPLAY, MAP_VHIDS,
-    MAP_VIPS, MAP_VRRP, ReplayEntry, ReplayKey, STAT_COUNT, Stat, Stats, VhidEntry, VhidKey,
+    MAP_SEEN, MAP_VIPS, MAP_VRRP, ReplayEntry, ReplayKey, STAT_COUNT, SeenEntry, SeenKey, Stat, Stats, VhidEntry, VhidKey,
     VipEntry, VipKey, VrrpSeen,
 };
 
@@ -137,6 +137,7 @@ pub fn reset(ebpf: &mut Ebpf) -> anyhow::Result<()> {
     clear::<VhidKey, VrrpSeen>(ebpf, MAP_VRRP)?;
     clear::<VhidKey, AuthEntry>(ebpf, MAP_AUTH)?;
     clear::<ReplayKey, ReplayEntry>(ebpf, MAP_REPLAY)?;
+    clear::<SeenKey, SeenEntry>(ebpf, MAP_SEEN)?;
     drain_events(ebpf)?;
     Ok(())
 }

@@ -6,7 +6,7 @@
 use carp_agent::dataplane::PINNED_MAPS;
 use carp_common::{
     AUTH_FLAG_NO_REPLAY, AdvertEvent, AuthEntry, AuthForm, IFACE_FLAG_ROUTER, IfaceEntry,
-    ReplayEntry, ReplayKey, Stat, VhidEntry, VhidKey, VipEntry, VipKey, VrrpSeen,
+    ReplayEntry, ReplayKey, SeenEntry, SeenKey, Stat, VhidEntry, VhidKey, VipEntry, VipKey, VrrpSeen,
 };
 
 fn doc() -> String {
@@ -70,6 +70,8 @@ fn struct_sizes_are_as_documented() {
         ("AuthForm", size_of::<AuthForm>()),
         ("ReplayKey", size_of::<ReplayKey>()),
         ("ReplayEntry", size_of::<ReplayEntry>()),
+        ("SeenKey", size_of::<SeenKey>()),
+        ("SeenEntry", size_of::<SeenEntry>()),
     ];
     for (name, size) in sizes {
         let text = format!("**`{name}`** ({size} bytes)");

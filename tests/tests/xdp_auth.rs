@@ -254,13 +254,18 @@ fn stale_counters_are_dropped_except_for_openbsd() {
             &frame(&advert(C + 1 - REPLAY_WINDOW, Some(LinkLocalVips::Included))),
             ACCEPTED,
         ),
+        // The digest does not cover the source: a counter accepted once
+        // is a replay from any source.
         step(
             &mut ebpf,
-            "another source with the old counter",
-            &frame_from(
-                [10, 0, 0, 3],
-                &advert(C, Some(LinkLocalVips::Included)),
-            ),
+            "another source with the first counter",
+            &frame_from([10, 0, 0, 3], &advert(C, Some(LinkLocalVips::Included))),
+            replayed,
+        ),
+        step(
+            &mut ebpf,
+            "another source with a new counter",
+            &frame_from([10, 0, 0, 3], &advert(C + 7, Some(LinkLocalVips::Included))),
             ACCEPTED,
         ),
         // A wrong digest never moves the last counter (this one is the
@@ -284,6 +289,35 @@ fn stale_counters_are_dropped_except_for_openbsd() {
         results.push(step(&mut ebpf, name, &genuine, ACCEPTED));
     }
     report("stale_counters_are_dropped_except_for_openbsd", results);
+}
+
+/// The master's own adverts, seen leaving by the TC egress program, are
+/// replays when they come back from any source.
+#[test]
+fn counters_this_host_sent_are_replays() {
+    if !require_root("counters_this_host_sent_are_replays") {
+        return;
+    }
+    let mut ebpf = xdp::load().unwrap();
+    setup(&mut ebpf, XdpAuthMode::Full, false);
+    let own = advert(C, Some(LinkLocalVips::Included));
+    // TC test runs have no ingress interface: the skb's ifindex is that of
+    // loopback, as the XDP test run's.
+    let out = xdp::run_egress(&mut ebpf, &frame_from(PEER4, &own)).unwrap();
+    assert_eq!(out.output, frame_from(PEER4, &own), "egress leaves the frame as it is");
+    let results = vec![
+        step(&mut ebpf, "our own advert from a spoofed source", &frame_from([10, 9, 9, 9], &own), &[
+            Stat::Ipackets,
+            Stat::Replayed,
+        ]),
+        step(
+            &mut ebpf,
+            "a counter we did not send",
+            &frame_from([10, 9, 9, 9], &advert(C + 1, Some(LinkLocalVips::Included))),
+            ACCEPTED,
+        ),
+    ];
+    report("counters_this_host_sent_are_replays", results);
 }
 
 #[test]
@@ -337,9 +371,10 @@ fn modes_off_and_ratelimit_skip_the_hmac() {
     report("modes_off_and_ratelimit_skip_the_hmac", results);
 }
 
-/// A flood of right digests (replays) from ever new, spoofed sources: at
-/// most the budget reaches the ring buffer, and the known source, heard
-/// before the flood, is never limited.
+/// A flood of right digests with fresh counters from ever new sources (as
+/// from a host that knows the password): at most the budget reaches the
+/// ring buffer, and the known source, heard before the flood, is never
+/// limited.
 #[test]
 fn new_sources_spend_a_budget_and_known_ones_never_do() {
     if !require_root("new_sources_spend_a_budget_and_known_ones_never_do") {
@@ -353,13 +388,18 @@ fn new_sources_spend_a_budget_and_known_ones_never_do() {
         &frame(&advert(C, Some(LinkLocalVips::Included))),
         ACCEPTED,
     )];
-    let replay = advert(C, Some(LinkLocalVips::Included));
     let flood = 2000u32;
+    let frames: Vec<Vec<u8>> = (0..flood)
+        .map(|i| {
+            let [_, _, c, d] = (0x0a01_0000u32 + i).to_be_bytes();
+            let counter = C + 1000 + u64::from(i);
+            frame_from([10, 1, c, d], &advert(counter, Some(LinkLocalVips::Included)))
+        })
+        .collect();
     let before = xdp::stats(&ebpf).unwrap();
     let t0 = xdp::monotonic_ns();
-    for i in 0..flood {
-        let [_, _, c, d] = (0x0a01_0000u32 + i).to_be_bytes();
-        let out = xdp::run(&mut ebpf, &frame_from([10, 1, c, d], &replay)).unwrap();
+    for (i, f) in frames.iter().enumerate() {
+        let out = xdp::run(&mut ebpf, f).unwrap();
         assert_eq!(out.action, XDP_DROP, "flood frame {i}");
     }
     let elapsed = xdp::monotonic_ns() - t0;

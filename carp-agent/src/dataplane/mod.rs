@@ -20,7 +20,7 @@ use aya::{
 };
 use carp_common::{
     AuthEntry, EGRESS_PROGRAM_NAME, IfaceEntry, MAP_AUTH, MAP_EVENTS, MAP_IFACES, MAP_REPLAY,
-    MAP_STATS, MAP_VHIDS, MAP_VIPS, MAP_VRRP, MAX_VHIDS, PROGRAM_NAME, Stats, VhidEntry, VhidKey,
+    MAP_SEEN, MAP_STATS, MAP_VHIDS, MAP_VIPS, MAP_VRRP, MAX_VHIDS, PROGRAM_NAME, Stats, VhidEntry, VhidKey,
     VipEntry, VipKey, VrrpSeen,
 };
 pub use events::{AdvertReader, ReceivedAdvert};
@@ -34,8 +34,8 @@ pub const XDP_PROGRAM: &str = PROGRAM_NAME;
 /// Name of the TC egress classifier inside [`XDP_OBJECT`].
 pub const EGRESS_PROGRAM: &str = EGRESS_PROGRAM_NAME;
 /// The maps pinned under `<bpffs>/carp/` for `bpftool`.
-pub const PINNED_MAPS: [&str; 8] = [
-    MAP_VHIDS, MAP_VIPS, MAP_IFACES, MAP_STATS, MAP_EVENTS, MAP_VRRP, MAP_AUTH, MAP_REPLAY,
+pub const PINNED_MAPS: [&str; 9] = [
+    MAP_VHIDS, MAP_VIPS, MAP_IFACES, MAP_STATS, MAP_EVENTS, MAP_VRRP, MAP_AUTH, MAP_REPLAY, MAP_SEEN,
 ];
 
 /// Name of the per-CPU statistics map.

@@ -13,10 +13,10 @@
 
 use aya_ebpf::{helpers::bpf_ktime_get_ns, programs::TcContext};
 use carp_common::{
-    FAMILY_IPV4, FAMILY_IPV6, IPPROTO_CARP, SeenEntry,
+    AUTH_FLAG_NO_REPLAY, AUTH_MAX_FORMS, AUTH_MODE_FULL, AUTH_MODE_OFF, AUTH_TAIL_WORDS, AuthEntry,
+    AuthForm, BADAUTH_SAMPLE_INTERVAL_NS, FAMILY_IPV4, FAMILY_IPV6, IPPROTO_CARP, NEW_SOURCE_BURST,
+    NEW_SOURCE_INTERVAL_NS, REPLAY_WINDOW, ReplayEntry, SeenEntry, Stat, VhidKey,
     wire::{ETHERTYPE_IPV4, ETHERTYPE_IPV6},
-    AUTH_FLAG_NO_REPLAY, AUTH_MAX_FORMS, BADAUTH_SAMPLE_INTERVAL_NS, AUTH_MODE_FULL, AUTH_MODE_OFF, AUTH_TAIL_WORDS, AuthEntry,
-    AuthForm, NEW_SOURCE_BURST, NEW_SOURCE_INTERVAL_NS, REPLAY_WINDOW, ReplayEntry, Stat, VhidKey,
 };
 
 use crate::{cursor::Cursor, eth, maps, sha1, words};
@@ -78,8 +78,7 @@ pub unsafe fn check(
         let counter = u64::from(hi) << 32 | u64::from(lo);
         // Replays are judged on authenticated adverts only: without the
         // HMAC anyone could move `last` or fill `CARP_SEEN`.
-        let replay_check =
-            mode == AUTH_MODE_FULL && (*entry).flags & AUTH_FLAG_NO_REPLAY == 0;
+        let replay_check = mode == AUTH_MODE_FULL && (*entry).flags & AUTH_FLAG_NO_REPLAY == 0;
         let key = maps::replay_key(ifindex, vhid, family, source);
         let last = maps::CARP_REPLAY.get_ptr_mut(&key.0);
         if replay_check {

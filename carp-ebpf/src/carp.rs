@@ -243,7 +243,8 @@ fn validate(ctx: &XdpContext, advert: *const Advert, ip: &Header, seen: Stat) ->
         return Verdict::drop2(seen, Stat::Badvhid);
     }
     // SAFETY: `payload` checked the 36 bytes are in the frame.
-    let queued_as = match unsafe { auth::check(ifindex, vhid, advert.cast(), ip.family, ip.source) } {
+    let queued_as = match unsafe { auth::check(ifindex, vhid, advert.cast(), ip.family, ip.source) }
+    {
         auth::Outcome::Queue => Stat::Adverts,
         auth::Outcome::QueueBadauth => Stat::Badauth,
         auth::Outcome::Drop(stat) => return Verdict::drop2(seen, stat),

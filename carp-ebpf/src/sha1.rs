@@ -28,10 +28,8 @@ pub unsafe fn compress(h: *mut [u32; 5], w: *mut [u32; 16]) {
             let word = if t < 16 {
                 *w.add(i)
             } else {
-                let x = *w.add((t + 13) & 15)
-                    ^ *w.add((t + 8) & 15)
-                    ^ *w.add((t + 2) & 15)
-                    ^ *w.add(i);
+                let x =
+                    *w.add((t + 13) & 15) ^ *w.add((t + 8) & 15) ^ *w.add((t + 2) & 15) ^ *w.add(i);
                 let x = x.rotate_left(1);
                 *w.add(i) = x;
                 x

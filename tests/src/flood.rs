@@ -118,7 +118,9 @@ pub fn arp(target: Ipv4Addr, seed: u64) -> Vec<Vec<u8>> {
 
 /// The 36 CARP bytes of an untagged IPv4 advert frame.
 fn captured_advert(frame: &[u8]) -> anyhow::Result<[u8; 36]> {
-    let ip = frame.get(14..).context("captured frame shorter than Ethernet")?;
+    let ip = frame
+        .get(14..)
+        .context("captured frame shorter than Ethernet")?;
     let hlen = usize::from(ip.first().context("no IP header")? & 0x0f) * 4;
     ip.get(hlen..hlen + 36)
         .and_then(|b| b.try_into().ok())
@@ -200,7 +202,8 @@ impl PacketSocket {
         let mut buf = [0u8; 2048];
         while start.elapsed() < within {
             // SAFETY: the buffer is valid for its length.
-            let n = unsafe { libc::recv(self.fd.as_raw_fd(), buf.as_mut_ptr().cast(), buf.len(), 0) };
+            let n =
+                unsafe { libc::recv(self.fd.as_raw_fd(), buf.as_mut_ptr().cast(), buf.len(), 0) };
             let Ok(n) = usize::try_from(n) else {
                 continue;
             };

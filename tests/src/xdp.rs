@@ -16,9 +16,9 @@ use aya::{
 };
 use carp_agent::dataplane;
 use carp_common::{
-    AdvertEvent, AuthEntry, IfaceEntry, MAP_AUTH, MAP_EVENTS, MAP_IFACES, MAP_REPLAY, MAP_VHIDS,
-    MAP_SEEN, MAP_VIPS, MAP_VRRP, ReplayEntry, ReplayKey, STAT_COUNT, SeenEntry, SeenKey, Stat, Stats, VhidEntry, VhidKey,
-    VipEntry, VipKey, VrrpSeen,
+    AdvertEvent, AuthEntry, IfaceEntry, MAP_AUTH, MAP_EVENTS, MAP_IFACES, MAP_REPLAY, MAP_SEEN,
+    MAP_VHIDS, MAP_VIPS, MAP_VRRP, ReplayEntry, ReplayKey, STAT_COUNT, SeenEntry, SeenKey, Stat,
+    Stats, VhidEntry, VhidKey, VipEntry, VipKey, VrrpSeen,
 };
 
 pub const XDP_ABORTED: u32 = 0;

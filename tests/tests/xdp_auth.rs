@@ -106,7 +106,11 @@ fn step(ebpf: &mut aya::Ebpf, name: &str, frame: &[u8], stats: &[Stat]) -> Resul
 /// A wrong digest that is the vhid's sample: counted as `badauth` and
 /// still queued, so the agent can warn about its sender.
 fn sampled(ebpf: &mut aya::Ebpf, name: &str, frame: &[u8], ipv6: bool) -> Result<(), String> {
-    let seen = if ipv6 { Stat::Ipackets6 } else { Stat::Ipackets };
+    let seen = if ipv6 {
+        Stat::Ipackets6
+    } else {
+        Stat::Ipackets
+    };
     step_queued(ebpf, name, frame, &[seen, Stat::Badauth], true)
 }
 
@@ -208,10 +212,12 @@ fn hmac_is_checked_in_xdp() {
             &frame(&advert(C + 4, Some(LinkLocalVips::Omitted))),
             ACCEPTED,
         ),
-        step(&mut ebpf, "IPv6 source", &frame_v6(&ipv6), &[
-            Stat::Ipackets6,
-            Stat::Adverts,
-        ]),
+        step(
+            &mut ebpf,
+            "IPv6 source",
+            &frame_v6(&ipv6),
+            &[Stat::Ipackets6, Stat::Adverts],
+        ),
         step(
             &mut ebpf,
             "wrong HMAC over IPv6",
@@ -244,14 +250,20 @@ fn stale_counters_are_dropped_except_for_openbsd() {
         step(
             &mut ebpf,
             "just inside the window",
-            &frame(&advert(C + 1 - (REPLAY_WINDOW - 1), Some(LinkLocalVips::Included))),
+            &frame(&advert(
+                C + 1 - (REPLAY_WINDOW - 1),
+                Some(LinkLocalVips::Included),
+            )),
             replayed,
         ),
         // A peer that restarted picks a counter far from the last one.
         step(
             &mut ebpf,
             "far below (a restarted peer)",
-            &frame(&advert(C + 1 - REPLAY_WINDOW, Some(LinkLocalVips::Included))),
+            &frame(&advert(
+                C + 1 - REPLAY_WINDOW,
+                Some(LinkLocalVips::Included),
+            )),
             ACCEPTED,
         ),
         // The digest does not cover the source: a counter accepted once
@@ -279,7 +291,10 @@ fn stale_counters_are_dropped_except_for_openbsd() {
         step(
             &mut ebpf,
             "newer after the forgery",
-            &frame(&advert(C + 2 - REPLAY_WINDOW, Some(LinkLocalVips::Included))),
+            &frame(&advert(
+                C + 2 - REPLAY_WINDOW,
+                Some(LinkLocalVips::Included),
+            )),
             ACCEPTED,
         ),
     ];
@@ -304,12 +319,18 @@ fn counters_this_host_sent_are_replays() {
     // TC test runs have no ingress interface: the skb's ifindex is that of
     // loopback, as the XDP test run's.
     let out = xdp::run_egress(&mut ebpf, &frame_from(PEER4, &own)).unwrap();
-    assert_eq!(out.output, frame_from(PEER4, &own), "egress leaves the frame as it is");
+    assert_eq!(
+        out.output,
+        frame_from(PEER4, &own),
+        "egress leaves the frame as it is"
+    );
     let results = vec![
-        step(&mut ebpf, "our own advert from a spoofed source", &frame_from([10, 9, 9, 9], &own), &[
-            Stat::Ipackets,
-            Stat::Replayed,
-        ]),
+        step(
+            &mut ebpf,
+            "our own advert from a spoofed source",
+            &frame_from([10, 9, 9, 9], &own),
+            &[Stat::Ipackets, Stat::Replayed],
+        ),
         step(
             &mut ebpf,
             "a counter we did not send",
@@ -340,15 +361,19 @@ fn the_ucarp_vector_passes() {
     forged[carp + 6..carp + 8].copy_from_slice(&sum.to_be_bytes());
     let results = vec![
         step(&mut ebpf, "captured ucarp advert", &captured, ACCEPTED),
-        step(&mut ebpf, "replayed", &captured, &[
-            Stat::Ipackets,
-            Stat::Replayed,
-        ]),
+        step(
+            &mut ebpf,
+            "replayed",
+            &captured,
+            &[Stat::Ipackets, Stat::Replayed],
+        ),
         sampled(&mut ebpf, "one digest bit flipped", &forged, false),
-        step(&mut ebpf, "one digest bit flipped, again", &forged, &[
-            Stat::Ipackets,
-            Stat::Badauth,
-        ]),
+        step(
+            &mut ebpf,
+            "one digest bit flipped, again",
+            &forged,
+            &[Stat::Ipackets, Stat::Badauth],
+        ),
     ];
     report("the_ucarp_vector_passes", results);
 }
@@ -393,7 +418,10 @@ fn new_sources_spend_a_budget_and_known_ones_never_do() {
         .map(|i| {
             let [_, _, c, d] = (0x0a01_0000u32 + i).to_be_bytes();
             let counter = C + 1000 + u64::from(i);
-            frame_from([10, 1, c, d], &advert(counter, Some(LinkLocalVips::Included)))
+            frame_from(
+                [10, 1, c, d],
+                &advert(counter, Some(LinkLocalVips::Included)),
+            )
         })
         .collect();
     let before = xdp::stats(&ebpf).unwrap();
@@ -426,5 +454,8 @@ fn new_sources_spend_a_budget_and_known_ones_never_do() {
             ACCEPTED,
         ));
     }
-    report("new_sources_spend_a_budget_and_known_ones_never_do", results);
+    report(
+        "new_sources_spend_a_budget_and_known_ones_never_do",
+        results,
+    );
 }

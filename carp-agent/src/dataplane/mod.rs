@@ -20,8 +20,8 @@ use aya::{
 };
 use carp_common::{
     AuthEntry, EGRESS_PROGRAM_NAME, IfaceEntry, MAP_AUTH, MAP_EVENTS, MAP_IFACES, MAP_REPLAY,
-    MAP_SEEN, MAP_STATS, MAP_VHIDS, MAP_VIPS, MAP_VRRP, MAX_VHIDS, PROGRAM_NAME, Stats, VhidEntry, VhidKey,
-    VipEntry, VipKey, VrrpSeen,
+    MAP_SEEN, MAP_STATS, MAP_VHIDS, MAP_VIPS, MAP_VRRP, MAX_VHIDS, PROGRAM_NAME, Stats, VhidEntry,
+    VhidKey, VipEntry, VipKey, VrrpSeen,
 };
 pub use events::{AdvertReader, ReceivedAdvert};
 use tracing::warn;
@@ -35,7 +35,8 @@ pub const XDP_PROGRAM: &str = PROGRAM_NAME;
 pub const EGRESS_PROGRAM: &str = EGRESS_PROGRAM_NAME;
 /// The maps pinned under `<bpffs>/carp/` for `bpftool`.
 pub const PINNED_MAPS: [&str; 9] = [
-    MAP_VHIDS, MAP_VIPS, MAP_IFACES, MAP_STATS, MAP_EVENTS, MAP_VRRP, MAP_AUTH, MAP_REPLAY, MAP_SEEN,
+    MAP_VHIDS, MAP_VIPS, MAP_IFACES, MAP_STATS, MAP_EVENTS, MAP_VRRP, MAP_AUTH, MAP_REPLAY,
+    MAP_SEEN,
 ];
 
 /// Name of the per-CPU statistics map.
@@ -411,9 +412,7 @@ impl Dataplane {
 
     pub fn remove_vhid(&mut self, key: VhidKey) -> Result<(), DataplaneError> {
         // The auth entry may be missing (never set, or the mode is off).
-        let _ = self
-            .hash_map::<VhidKey, AuthEntry>(MAP_AUTH)?
-            .remove(&key);
+        let _ = self.hash_map::<VhidKey, AuthEntry>(MAP_AUTH)?.remove(&key);
         self.hash_map::<VhidKey, VhidEntry>(MAP_VHIDS)?
             .remove(&key)
             .map_err(map_err(MAP_VHIDS))

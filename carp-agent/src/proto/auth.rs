@@ -274,7 +274,13 @@ impl Auth {
 /// SHA-1's block size in bytes.
 const SHA1_BLOCK: usize = 64;
 /// SHA-1's initial state (FIPS 180-4 5.3.1).
-const SHA1_IV: [u32; 5] = [0x6745_2301, 0xefcd_ab89, 0x98ba_dcfe, 0x1032_5476, 0xc3d2_e1f0];
+const SHA1_IV: [u32; 5] = [
+    0x6745_2301,
+    0xefcd_ab89,
+    0x98ba_dcfe,
+    0x1032_5476,
+    0xc3d2_e1f0,
+];
 /// HMAC's inner and outer pad bytes (RFC 2104).
 const IPAD: u8 = 0x36;
 const OPAD: u8 = 0x5c;
@@ -491,7 +497,11 @@ mod tests {
     fn xdp_key_state_digests_equal_hmac() {
         let key: AuthKey = "secret".parse().unwrap();
         for n4 in 0..40u8 {
-            for v6 in [vec![], vec!["fd00::1"], vec!["fe80::1", "fd00::2", "fd00::3"]] {
+            for v6 in [
+                vec![],
+                vec!["fd00::1"],
+                vec!["fe80::1", "fd00::2", "fd00::3"],
+            ] {
                 let mut addrs: Vec<IpAddr> = (0..n4)
                     .map(|i| IpAddr::V4(Ipv4Addr::new(10, 0, 0, i)))
                     .collect();

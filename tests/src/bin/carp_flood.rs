@@ -16,7 +16,9 @@ use carp_tests::flood::{self, PacketSocket, Source};
 fn main() -> anyhow::Result<()> {
     let args: Vec<String> = std::env::args().skip(1).collect();
     let [interface, kind, what, rest @ ..] = args.as_slice() else {
-        bail!("usage: carp_flood <interface> wrong-hmac|replay|arp <vhid|VIP> [source] <count> <seconds>");
+        bail!(
+            "usage: carp_flood <interface> wrong-hmac|replay|arp <vhid|VIP> [source] <count> <seconds>"
+        );
     };
     let (source_text, count, seconds) = match (kind.as_str(), rest) {
         ("arp", [count, seconds]) => (None, count, seconds),
@@ -24,7 +26,9 @@ fn main() -> anyhow::Result<()> {
         _ => bail!("wrong number of arguments for {kind}"),
     };
     let count: u64 = count.parse().with_context(|| format!("count {count:?}"))?;
-    let seconds: f64 = seconds.parse().with_context(|| format!("seconds {seconds:?}"))?;
+    let seconds: f64 = seconds
+        .parse()
+        .with_context(|| format!("seconds {seconds:?}"))?;
     if !(0.0..=3600.0).contains(&seconds) {
         bail!("seconds {seconds} not in 0..=3600");
     }
@@ -33,7 +37,9 @@ fn main() -> anyhow::Result<()> {
             Some("random") => Ok(Source::Random),
             Some("fixed") => Ok(Source::Fixed([0; 4])),
             Some(t) => {
-                let addr = t.strip_prefix("fixed:").context("source: fixed:ADDR or random")?;
+                let addr = t
+                    .strip_prefix("fixed:")
+                    .context("source: fixed:ADDR or random")?;
                 let addr: std::net::Ipv4Addr =
                     addr.parse().with_context(|| format!("source {t:?}"))?;
                 Ok(Source::Fixed(addr.octets()))

@@ -52,13 +52,23 @@ fn main() -> anyhow::Result<()> {
         .collect();
     let _ = std::fs::write(BPF_STATS, previous.trim());
     let rows = rows?;
-    let off = rows.iter().find(|r| r.mode == "off").context("no off row")?;
+    let off = rows
+        .iter()
+        .find(|r| r.mode == "off")
+        .context("no off row")?;
     println!(
         "\nwrong-HMAC flood from random sources, {SECONDS} s per mode, agents in skb-mode XDP on veth\n"
     );
     println!(
         "{:<10} {:>10} {:>12} {:>12} {:>11} {:>10} {:>12} {:>11}",
-        "mode", "frames/s", "backup CPU%", "master CPU%", "x off (bk)", "XDP ns/pkt", "to backup", "transitions"
+        "mode",
+        "frames/s",
+        "backup CPU%",
+        "master CPU%",
+        "x off (bk)",
+        "XDP ns/pkt",
+        "to backup",
+        "transitions"
     );
     for r in &rows {
         let ratio = if off.cpu[BACKUP] > 0.0 {
@@ -114,8 +124,8 @@ fn run_mode(mode: &'static str, flood_bin: &str) -> anyhow::Result<Row> {
     let stats1 = prog_stats(prog)?;
     // The agent may still be working through what was queued.
     std::thread::sleep(Duration::from_secs(1));
-    let transitions = lab.counter(MASTER, "transitions")? + lab.counter(BACKUP, "transitions")?
-        - transitions0;
+    let transitions =
+        lab.counter(MASTER, "transitions")? + lab.counter(BACKUP, "transitions")? - transitions0;
     let reached =
         lab.counter(BACKUP, "accepted")? + lab.counter(BACKUP, "agent_badauth")? - reached0;
     let secs = sent.elapsed.as_secs_f64();

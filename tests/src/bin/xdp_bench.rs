@@ -257,8 +257,14 @@ fn auth_cases(ebpf: &mut Ebpf) -> anyhow::Result<Vec<(&'static str, Vec<u8>)>> {
             IpAddr::V6("fe80::1".parse()?),
         ]),
     );
-    let one_form = Auth::new(&key, VipSet::new([IpAddr::V4(Ipv4Addr::from(lab::REAL_VIP4))]));
-    for (vhid, auth, openbsd) in [(lab::BACKUP_VHID, &two_forms, true), (lab::REAL_VHID, &one_form, false)] {
+    let one_form = Auth::new(
+        &key,
+        VipSet::new([IpAddr::V4(Ipv4Addr::from(lab::REAL_VIP4))]),
+    );
+    for (vhid, auth, openbsd) in [
+        (lab::BACKUP_VHID, &two_forms, true),
+        (lab::REAL_VHID, &one_form, false),
+    ] {
         let entry = auth_entry(&auth.xdp_key_state(vhid), XdpAuthMode::Full, openbsd);
         xdp::set_auth(ebpf, VhidKey::new(lab::IFINDEX, vhid), &entry)?;
     }
@@ -282,18 +288,33 @@ fn auth_cases(ebpf: &mut Ebpf) -> anyhow::Result<Vec<(&'static str, Vec<u8>)>> {
     Ok(vec![
         (
             "XDP HMAC right -> ring buffer",
-            frame(lab::BACKUP_VHID, two_forms.digest_in(LinkLocalVips::Included, lab::BACKUP_VHID, counter)),
+            frame(
+                lab::BACKUP_VHID,
+                two_forms.digest_in(LinkLocalVips::Included, lab::BACKUP_VHID, counter),
+            ),
         ),
         (
             "XDP HMAC right in 2nd form -> ring buffer",
-            frame(lab::BACKUP_VHID, two_forms.digest_in(LinkLocalVips::Omitted, lab::BACKUP_VHID, counter)),
+            frame(
+                lab::BACKUP_VHID,
+                two_forms.digest_in(LinkLocalVips::Omitted, lab::BACKUP_VHID, counter),
+            ),
         ),
-        ("XDP HMAC wrong, 2 forms -> badauth", frame(lab::BACKUP_VHID, wrong)),
+        (
+            "XDP HMAC wrong, 2 forms -> badauth",
+            frame(lab::BACKUP_VHID, wrong),
+        ),
         (
             "XDP HMAC right, stale -> replayed",
-            frame(lab::REAL_VHID, one_form.digest_in(LinkLocalVips::Included, lab::REAL_VHID, counter)),
+            frame(
+                lab::REAL_VHID,
+                one_form.digest_in(LinkLocalVips::Included, lab::REAL_VHID, counter),
+            ),
         ),
-        ("XDP HMAC wrong, 1 form -> badauth", frame(lab::REAL_VHID, wrong)),
+        (
+            "XDP HMAC wrong, 1 form -> badauth",
+            frame(lab::REAL_VHID, wrong),
+        ),
     ])
 }
 

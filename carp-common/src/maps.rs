@@ -224,17 +224,17 @@ pub struct AdvertEvent {
     pub _pad2: [u8; 4],
 }
 
-/// One HMAC digest form, precomputed by the agent: SHA-1 after the key's
-/// inner block and every message block that holds no counter byte, and the
-/// rest of the message (its last bytes, the counter as zeros, SHA-1
-/// padding) as big-endian words. The XDP program writes the counter in and
-/// runs `blocks` compressions.
+/// One HMAC digest form, precomputed by the agent: the inner SHA-1 state
+/// before the inner hash's last two blocks (the key^ipad block, the
+/// message, the counter as zeros, SHA-1 padding), and those two blocks as
+/// big-endian words. The XDP program writes the counter in and runs the two
+/// compressions, then the outer one.
 #[repr(C)]
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct AuthForm {
     /// The inner SHA-1 state before the tail.
     pub inner: [u32; 5],
-    /// Tail blocks to compress, 1 or 2.
+    /// Tail blocks: always 2 (the program checks nothing else).
     pub blocks: u8,
     /// Index of the tail word whose last byte is the counter's first; the
     /// counter fills it and the next two words (it always starts 3 bytes

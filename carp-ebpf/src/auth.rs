@@ -6,10 +6,10 @@
 //! A vhid without a `CARP_AUTH` entry, or with mode `AUTH_MODE_OFF`, goes
 //! to the agent as before. See docs/protocol.md ("What XDP verifies").
 //!
-//! The HMAC key is fixed per vhid, so the agent precomputes SHA-1 through
-//! every block that does not depend on the advert (`AuthForm`): here only
-//! the tail with the counter (one or two blocks) and the outer hash's one
-//! block remain, whatever the number of VIPs.
+//! The HMAC key is fixed per vhid, so the agent precomputes SHA-1 up to the
+//! inner hash's last two blocks, which hold the counter (`AuthForm`): here
+//! only those two and the outer hash's one block remain, whatever the
+//! number of VIPs.
 
 use aya_ebpf::{helpers::bpf_ktime_get_ns, programs::TcContext};
 use carp_common::{
@@ -256,8 +256,10 @@ unsafe fn form_matches(
     // SAFETY: all pointers per the caller; indices bounded as commented.
     unsafe {
         let k = usize::from((*form).counter_word);
-        // The counter spans words k..k+2 of the tail.
-        if k > AUTH_TAIL_WORDS - 3 {
+        // The counter spans words k..k+2 of the tail. The tail is always
+        // two blocks: no branch between the compressions, so the verifier
+        // walks one path through them, not two.
+        if k > AUTH_TAIL_WORDS - 3 || (*form).blocks != 2 {
             return false;
         }
         let block = (&raw mut (*scratch).block).cast::<u32>();
@@ -271,9 +273,7 @@ unsafe fn form_matches(
         *block.add(k + 2) |= lo << 8;
         words::copy::<u32, 5>(h.cast(), (&raw const (*form).inner).cast());
         sha1::compress(h, block.cast());
-        if (*form).blocks == 2 {
-            sha1::compress(h, block.add(16).cast());
-        }
+        sha1::compress(h, block.add(16).cast());
         // The outer hash: the inner digest, padding, the length in bits.
         words::copy::<u32, 5>(block.cast(), h.cast());
         *block.add(5) = 0x8000_0000;

@@ -258,14 +258,14 @@ impl Auth {
             block
         };
         let outer = sha1_blocks(SHA1_IV, &pad(OPAD));
-        let inner = sha1_blocks(SHA1_IV, &pad(IPAD));
+        let ipad = pad(IPAD);
         let mut forms = vec![LinkLocalVips::Included];
         if self.vips.has_link_local() {
             forms.push(LinkLocalVips::Omitted);
         }
         let forms = forms
             .into_iter()
-            .map(|form| XdpDigestForm::new(form, inner, &self.message_head(form, vhid)))
+            .map(|form| XdpDigestForm::new(form, &ipad, &self.message_head(form, vhid)))
             .collect();
         XdpKeyState { outer, forms }
     }
@@ -314,54 +314,58 @@ impl fmt::Debug for XdpKeyState {
     }
 }
 
-/// One digest form of [`XdpKeyState`]: the inner hash up to the block with
-/// the counter's first byte, and the rest of the message as big-endian
-/// words with the 8 counter bytes zero.
+/// One digest form of [`XdpKeyState`]: the inner hash up to its last two
+/// blocks, and those two blocks as big-endian words with the 8 counter
+/// bytes zero.
 ///
-/// The message head (`02 01 vhid` plus 4- and 16-byte VIPs) is 3 bytes
+/// The inner hash's input is the key^ipad block, the message head (`02 01
+/// vhid` plus 4- and 16-byte VIPs), the counter and SHA-1 padding: at least
+/// two blocks, and the counter (followed by at least 9 padding bytes) always
+/// lies in the last two. Always two, even when one would do, so that the
+/// XDP program runs the same three compressions for every vhid: a branch
+/// there would double the paths the verifier walks. The head is 3 bytes
 /// past a multiple of 4, so the counter always starts at the last byte of
 /// word `counter_word` and fills the next word and the first three bytes of
-/// the one after (whose last byte is SHA-1's `0x80` padding). The tail, with
-/// at most 63 head bytes, the counter and at least 9 padding bytes, is one
-/// or two blocks, whatever the number of VIPs.
+/// the one after (whose last byte is SHA-1's `0x80` padding).
 #[derive(Clone, PartialEq, Eq)]
 pub struct XdpDigestForm {
     pub form: LinkLocalVips,
-    /// SHA-1 state after key^ipad and the head's whole blocks.
+    /// SHA-1 state before the last two blocks.
     pub inner: [u32; 5],
-    /// Blocks in `tail`, 1 or 2.
+    /// Blocks in `tail`: always 2.
     pub blocks: u8,
     /// The word holding the counter's first byte (its last byte).
     pub counter_word: u8,
-    /// The tail, big-endian words; unused words zero.
+    /// The last two blocks, big-endian words.
     pub tail: [u32; XDP_TAIL_WORDS],
 }
 
 impl XdpDigestForm {
-    fn new(form: LinkLocalVips, inner: [u32; 5], head: &[u8]) -> Self {
-        let whole = head.len() / SHA1_BLOCK * SHA1_BLOCK;
-        let inner = sha1_blocks(inner, &head[..whole]);
-        let rest = &head[whole..];
-        // key^ipad block, head, counter; in bits.
-        let message_bits = ((SHA1_BLOCK + head.len() + 8) * 8) as u64;
-        let mut tail = rest.to_vec();
-        tail.extend_from_slice(&[0; 8]);
-        tail.push(0x80);
-        while tail.len() % SHA1_BLOCK != SHA1_BLOCK - 8 {
-            tail.push(0);
+    fn new(form: LinkLocalVips, ipad: &[u8; SHA1_BLOCK], head: &[u8]) -> Self {
+        let mut input = ipad.to_vec();
+        input.extend_from_slice(head);
+        let counter_at = input.len();
+        input.extend_from_slice(&[0; 8]);
+        let bits = (input.len() * 8) as u64;
+        input.push(0x80);
+        while input.len() % SHA1_BLOCK != SHA1_BLOCK - 8 {
+            input.push(0);
         }
-        tail.extend_from_slice(&message_bits.to_be_bytes());
+        input.extend_from_slice(&bits.to_be_bytes());
+        // At least the ipad block and one more.
+        let tail_at = input.len() - 2 * SHA1_BLOCK;
+        let inner = sha1_blocks(SHA1_IV, &input[..tail_at]);
         let mut words = [0; XDP_TAIL_WORDS];
-        for (word, bytes) in words.iter_mut().zip(tail.chunks_exact(4)) {
+        for (word, bytes) in words.iter_mut().zip(input[tail_at..].chunks_exact(4)) {
             *word = u32::from_be_bytes([bytes[0], bytes[1], bytes[2], bytes[3]]);
         }
         XdpDigestForm {
             form,
             inner,
-            // At most 63 + 8 + 9 = 80 bytes: two blocks.
-            blocks: (tail.len() / SHA1_BLOCK) as u8,
-            // rest.len() < 64, and 3 more than a multiple of 4.
-            counter_word: (rest.len() / 4) as u8,
+            blocks: 2,
+            // counter_at - tail_at is at least 128 - 8 - 9 - 63 = 48 and
+            // 3 more than a multiple of 4.
+            counter_word: ((counter_at - tail_at) / 4) as u8,
             tail: words,
         }
     }
@@ -514,7 +518,7 @@ mod tests {
                 let expected_forms = if auth.vips().has_link_local() { 2 } else { 1 };
                 assert_eq!(state.forms.len(), expected_forms, "{n4} {v6:?}");
                 for form in &state.forms {
-                    assert!(form.blocks == 1 || form.blocks == 2);
+                    assert_eq!(form.blocks, 2);
                     assert!(usize::from(form.counter_word) + 2 < XDP_TAIL_WORDS);
                     for counter in [0, 1, 0x0102_0304_0506_0708, u64::MAX] {
                         assert_eq!(

@@ -8,6 +8,7 @@ pub mod dataplane;
 pub mod engine;
 pub mod hooks;
 pub mod net;
+pub mod node;
 pub mod proto;
 pub mod sim;
 pub mod testdata;

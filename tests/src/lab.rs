@@ -275,6 +275,7 @@ impl Lab {
     /// No `--xdp-mode`: the lab runs what users run (`auto`, skb mode on
     /// these veths).
     fn spawn_agent(&mut self, i: usize, args: &[&str], env: &[(&str, &str)]) -> anyhow::Result<()> {
+        let args = self.password_to_file(i, args)?;
         let host = &mut self.hosts[i];
         let socket = self.dir.join(format!("{}.sock", host.name));
         let bpffs = self.dir.join(format!("{}-bpf", host.name));
@@ -305,6 +306,30 @@ impl Lab {
             socket,
         });
         Ok(())
+    }
+
+    /// `--password P` becomes `--password-file FILE` (a file in the lab
+    /// directory holding P), as users are told to run the agent: the flag
+    /// would show in `ps`, and the agent warns about it.
+    fn password_to_file(&self, i: usize, args: &[&str]) -> anyhow::Result<Vec<String>> {
+        let mut out = Vec::with_capacity(args.len());
+        let mut args = args.iter();
+        let mut files = 0;
+        while let Some(&arg) = args.next() {
+            if arg != "--password" {
+                out.push(arg.to_string());
+                continue;
+            }
+            let password = args.next().context("--password without a value")?;
+            files += 1;
+            let path = self
+                .dir
+                .join(format!("{}-{files}.pass", self.hosts[i].name));
+            fs::write(&path, format!("{password}\n"))?;
+            out.push("--password-file".to_string());
+            out.push(path.to_str().context("utf-8 path")?.to_string());
+        }
+        Ok(out)
     }
 
     /// `carp-agent <args> --control-socket <host's socket>`, run on the host.

@@ -147,8 +147,14 @@ fn wait_counter(lab: &Lab, counter: &str, at_least: u64, within: Duration, vrrp:
 
 fn lab_with_agent(tag: &str) -> Lab {
     let mut lab = Lab::new(tag, 2).unwrap();
-    lab.start_agent(AGENT_HOST, &vhid1_args("0", false))
-        .unwrap();
+    // advbase 2: keepalived restarts its advert timer on every packet to its
+    // router id, ours included (it reads CARP's as a short VRRP packet), so
+    // a CARP master advertising exactly every second, as ours does, keeps a
+    // 1 s VRRP master from ever sending; every 2 s it sends between them.
+    let mut args = vhid1_args("0", false);
+    let advbase = args.iter().position(|a| a == "--advbase").unwrap() + 1;
+    args[advbase] = "2".into();
+    lab.start_agent(AGENT_HOST, &args).unwrap();
     lab.wait_state(AGENT_HOST, 1, "MASTER", Duration::from_secs(8))
         .unwrap();
     lab
@@ -161,9 +167,9 @@ fn vrrp_router_with_our_vhid_is_warned_about_once() {
     }
     let lab = lab_with_agent("vr1");
     let keepalived = Keepalived::start(&lab, VRRP_HOST, 1);
-    // keepalived sends one advert a second once it is MASTER (about 3 s
-    // after it starts); five of them, each counted, one warning.
-    wait_counter(&lab, "vrrp_clash", 5, Duration::from_secs(15), &keepalived);
+    // keepalived sends an advert about every second once it is MASTER
+    // (about 3 s after it starts); five of them, each counted, one warning.
+    wait_counter(&lab, "vrrp_clash", 5, Duration::from_secs(20), &keepalived);
     std::thread::sleep(Duration::from_millis(1500)); // one more poll
     let warnings = vrrp_warnings(&lab);
     println!("{warnings:#?}");

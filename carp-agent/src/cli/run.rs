@@ -10,7 +10,6 @@ use crate::{config::Config, daemon};
 /// Checks the configuration, then runs the agent until SIGTERM/SIGINT.
 /// Log level: `CARP_LOG` (tracing filter syntax), default `info`.
 pub fn run(args: &RunArgs) -> anyhow::Result<i32> {
-    let config = Config::from_args(args)?;
     let filter = EnvFilter::try_from_env("CARP_LOG").unwrap_or_else(|_| EnvFilter::new("info"));
     tracing_subscriber::fmt()
         .with_env_filter(filter)
@@ -18,6 +17,14 @@ pub fn run(args: &RunArgs) -> anyhow::Result<i32> {
         .with_ansi(std::io::stderr().is_terminal())
         .with_writer(std::io::stderr)
         .init();
+    if args.password.is_some() {
+        tracing::warn!(
+            "--password puts the password on the command line, where every user of this host \
+             can read it (ps, /proc/PID/cmdline) and shell history keeps it; use \
+             --password-file FILE (mode 0600) or password_file in a --config file instead"
+        );
+    }
+    let config = Config::from_args(args)?;
     let runtime = tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()

@@ -11,7 +11,8 @@ use serde::Deserialize;
 
 use super::{
     Config, ConfigError, DEFAULT_BPFFS, DEFAULT_CONTROL_SOCKET, DEFAULT_HOOK_TIMEOUT,
-    DEFAULT_STATE_DIR, FlavorName, Reason, TieBreakName, VhidInput,
+    DEFAULT_STATE_DIR, FlavorName, Reason, ReplayProtectionName, TieBreakName, TomlError,
+    VhidInput,
 };
 use crate::{
     dataplane::AttachMode,
@@ -48,6 +49,8 @@ struct FileVhid {
     flavor: FlavorName,
     #[serde(default)]
     tie_break: TieBreakName,
+    #[serde(default)]
+    replay_protection: ReplayProtectionName,
     #[serde(default)]
     real_mac: bool,
     password: Option<String>,
@@ -87,7 +90,8 @@ impl From<StateName> for State {
 
 /// Errors come back without the file name; the caller adds it.
 pub(super) fn parse(text: &str, origin: &Path) -> Result<Config, ConfigError> {
-    let file: FileConfig = toml::from_str(text).map_err(|e| ConfigError::Toml(Box::new(e)))?;
+    let file: FileConfig =
+        toml::from_str(text).map_err(|e| ConfigError::Toml(TomlError::new(&e, text)))?;
     let xdp_mode = match &file.xdp_mode {
         None => AttachMode::default(),
         Some(name) => AttachMode::from_str(name, false).map_err(|_| ConfigError::Global {
@@ -165,6 +169,7 @@ fn vhid_input(v: FileVhid, index: usize, base: &Path) -> Result<VhidInput, Confi
         preempt: v.preempt,
         flavor: v.flavor,
         tie_break: v.tie_break,
+        replay_protection: v.replay_protection,
         real_mac: v.real_mac,
         password: v.password,
         password_file: v.password_file.map(|path| base.join(path)),

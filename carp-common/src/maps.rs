@@ -16,6 +16,16 @@ pub const MAP_EVENTS: &str = "CARP_EVENTS";
 /// last VRRP advertisement heard whose id is a local vhid; written by the
 /// XDP program, polled by the agent.
 pub const MAP_VRRP: &str = "CARP_VRRP";
+/// Hash map `VhidKey` → `AuthEntry`: the HMAC key state and the flood
+/// policy of a vhid, written by the agent when the vhid is configured.
+pub const MAP_AUTH: &str = "CARP_AUTH";
+/// LRU hash map `ReplayKey` → `ReplayEntry`: the last counter accepted per
+/// (interface, vhid, source); written by the XDP program.
+pub const MAP_REPLAY: &str = "CARP_REPLAY";
+/// LRU hash map `SeenKey` → `SeenEntry`: counters accepted or sent per
+/// (interface, vhid, family), whatever the source; written by the XDP
+/// program (received) and the TC egress program (sent).
+pub const MAP_SEEN: &str = "CARP_SEEN";
 /// Name of the XDP program (the function in carp-ebpf).
 pub const PROGRAM_NAME: &str = "carp_xdp";
 /// Name of the TC egress classifier in the same object.
@@ -24,6 +34,11 @@ pub const EGRESS_PROGRAM_NAME: &str = "carp_tc_egress";
 pub const MAX_VHIDS: u32 = 1024;
 pub const MAX_VIPS: u32 = 4096;
 pub const MAX_IFACES: u32 = 256;
+/// Sources remembered by `CARP_REPLAY` (least recently used ones go first).
+pub const MAX_REPLAY_SOURCES: u32 = 8192;
+/// Counters remembered by `CARP_SEEN` (about two hours of one vhid's
+/// adverts at advbase 1, both directions).
+pub const MAX_SEEN_COUNTERS: u32 = 16384;
 /// Ring buffer size in bytes (a power of two and a multiple of the page size).
 pub const EVENTS_BYTES: u32 = 256 * 1024;
 
@@ -42,6 +57,39 @@ pub const MODE_REAL_MAC: u8 = 1;
 /// its VIPs carry the Router flag (RFC 4861 4.4; hosts drop a default router
 /// whose NA comes without it, 7.2.5).
 pub const IFACE_FLAG_ROUTER: u8 = 0x01;
+
+/// `AuthEntry::mode`: the XDP program checks nothing beyond the checksum
+/// and the vhid (the behaviour before `CARP_AUTH` existed).
+pub const AUTH_MODE_OFF: u8 = 0;
+/// `AuthEntry::mode`: only the new-source budget (no HMAC, no replay check).
+pub const AUTH_MODE_RATELIMIT: u8 = 1;
+/// `AuthEntry::mode`: HMAC, replay filter and new-source budget (the default).
+pub const AUTH_MODE_FULL: u8 = 2;
+
+/// `AuthEntry::flags`: OpenBSD flavour, whose counter is a constant cookie:
+/// no replay check for this vhid.
+pub const AUTH_FLAG_NO_REPLAY: u8 = 0x01;
+
+/// Words of a digest form's tail: two SHA-1 blocks.
+pub const AUTH_TAIL_WORDS: usize = 32;
+/// Digest forms an entry holds (link-local VIPs hashed, and left out).
+pub const AUTH_MAX_FORMS: usize = 2;
+
+/// The budget for adverts from sources a vhid does not know yet: one every
+/// `NEW_SOURCE_INTERVAL_NS` on average...
+pub const NEW_SOURCE_INTERVAL_NS: u64 = 20_000_000;
+/// ...with bursts of up to this many.
+pub const NEW_SOURCE_BURST: u64 = 16;
+
+/// One advert with a wrong digest per vhid per this interval still reaches
+/// the agent (counted as `badauth` all the same), for its once-a-minute
+/// warning naming the sender.
+pub const BADAUTH_SAMPLE_INTERVAL_NS: u64 = 10_000_000_000;
+
+/// A counter `c` from a source whose last accepted counter is `last` is
+/// stale (a replay) when `last.wrapping_sub(c) < REPLAY_WINDOW`: equal, or
+/// at most this far below.
+pub const REPLAY_WINDOW: u64 = 1 << 40;
 
 /// Address family tags in keys and events.
 pub const FAMILY_IPV4: u8 = 4;
@@ -183,6 +231,92 @@ pub struct AdvertEvent {
     pub _pad2: [u8; 4],
 }
 
+/// One HMAC digest form, precomputed by the agent: the inner SHA-1 state
+/// before the inner hash's last two blocks (the key^ipad block, the
+/// message, the counter as zeros, SHA-1 padding), and those two blocks as
+/// big-endian words. The XDP program writes the counter in and runs the two
+/// compressions, then the outer one.
+#[repr(C)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct AuthForm {
+    /// The inner SHA-1 state before the tail.
+    pub inner: [u32; 5],
+    /// Tail blocks: always 2 (the program checks nothing else).
+    pub blocks: u8,
+    /// Index of the tail word whose last byte is the counter's first; the
+    /// counter fills it and the next two words (it always starts 3 bytes
+    /// into a word: the message is `02 01 vhid` plus 4- and 16-byte VIPs).
+    pub counter_word: u8,
+    pub _pad: [u8; 2],
+    pub tail: [u32; AUTH_TAIL_WORDS],
+}
+
+/// The XDP side of one vhid's authentication (`CARP_AUTH`).
+#[repr(C)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct AuthEntry {
+    /// The new-source budget's state (GCRA "theoretical arrival time",
+    /// `bpf_ktime_get_ns` clock); written by the XDP program, 0 from the agent.
+    pub budget_ns: u64,
+    /// When the next advert with a wrong digest may still go to the agent
+    /// (one per `BADAUTH_SAMPLE_INTERVAL_NS`), so it can log who sends
+    /// them; written by the XDP program, 0 from the agent.
+    pub sample_ns: u64,
+    /// `AUTH_MODE_*`.
+    pub mode: u8,
+    /// `AUTH_FLAG_*` bits.
+    pub flags: u8,
+    /// Forms in `form` that are used: 1, or 2 when link-local VIPs make the
+    /// FreeBSD and OpenBSD digests differ.
+    pub forms: u8,
+    pub _pad: [u8; 5],
+    /// The outer SHA-1 state after the key's outer block.
+    pub outer: [u32; 5],
+    pub _pad2: u32,
+    pub form: [AuthForm; AUTH_MAX_FORMS],
+}
+
+/// Key of `CARP_REPLAY`: one source of adverts for one vhid.
+#[repr(C)]
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash)]
+pub struct ReplayKey {
+    pub ifindex: u32,
+    pub vhid: u8,
+    /// `FAMILY_IPV4` (source in the first 4 bytes) or `FAMILY_IPV6`.
+    pub family: u8,
+    pub _pad: [u8; 2],
+    pub source: [u8; 16],
+}
+
+/// Key of `CARP_SEEN`: one counter of one vhid in one address family.
+#[repr(C)]
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash)]
+pub struct SeenKey {
+    pub ifindex: u32,
+    pub vhid: u8,
+    /// `FAMILY_IPV4` or `FAMILY_IPV6`: a host sends the same counter in
+    /// both, from two source addresses.
+    pub family: u8,
+    pub _pad: [u8; 2],
+    pub counter: u64,
+}
+
+/// Value of `CARP_SEEN`.
+#[repr(C)]
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct SeenEntry {
+    /// `bpf_ktime_get_ns()` when the counter was first accepted or sent.
+    pub seen_ns: u64,
+}
+
+/// Value of `CARP_REPLAY`.
+#[repr(C)]
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct ReplayEntry {
+    /// The last counter accepted from the source.
+    pub counter: u64,
+}
+
 #[cfg(feature = "user")]
 mod pod {
     /// Marks ABI types as `aya::Pod`, each with the same justification.
@@ -201,6 +335,11 @@ mod pod {
         super::IfaceEntry,
         super::AdvertEvent,
         super::VrrpSeen,
+        super::AuthEntry,
+        super::ReplayKey,
+        super::ReplayEntry,
+        super::SeenKey,
+        super::SeenEntry,
     );
 }
 
@@ -210,3 +349,9 @@ const _: () = assert!(core::mem::size_of::<VipKey>() == 24);
 const _: () = assert!(core::mem::size_of::<AdvertEvent>() == 72);
 const _: () = assert!(core::mem::size_of::<IfaceEntry>() == 8);
 const _: () = assert!(core::mem::size_of::<VrrpSeen>() == 16);
+const _: () = assert!(core::mem::size_of::<AuthForm>() == 152);
+const _: () = assert!(core::mem::size_of::<AuthEntry>() == 352);
+const _: () = assert!(core::mem::size_of::<ReplayKey>() == 24);
+const _: () = assert!(core::mem::size_of::<ReplayEntry>() == 8);
+const _: () = assert!(core::mem::size_of::<SeenKey>() == 16);
+const _: () = assert!(core::mem::size_of::<SeenEntry>() == 8);

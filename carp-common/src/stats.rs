@@ -61,6 +61,14 @@ stats! {
     badsum => Badsum,
     /// vhid not configured on the receiving interface.
     badvhid => Badvhid,
+    /// HMAC wrong, checked in XDP (vhids with a `CARP_AUTH` entry in full mode).
+    badauth => Badauth,
+    /// A known source's counter at or just below the last one accepted from
+    /// it (a replay), checked in XDP after the HMAC.
+    replayed => Replayed,
+    /// Adverts from a source not yet known for the vhid, beyond the vhid's
+    /// budget for new sources.
+    ratelimited => Ratelimited,
     /// Valid adverts queued to userspace.
     adverts => Adverts,
     /// Adverts dropped because the ring buffer was full.

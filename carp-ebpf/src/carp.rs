@@ -16,7 +16,10 @@
 //!    (see `vrrp4`);
 //! 6. byte 0 is 0x21 (version 2, type 1) — `badver`;
 //! 7. RFC 1071 checksum over the 36 bytes — `badsum`;
-//! 8. vhid configured on the receiving interface — `badvhid`.
+//! 8. vhid configured on the receiving interface — `badvhid`;
+//! 9. for a vhid with a `CARP_AUTH` entry (see `auth`): HMAC — `badauth`;
+//!    counter not stale for a known source — `replayed`; a new source within
+//!    the vhid's budget — `ratelimited`.
 //!
 //! Every protocol-112 packet whose protocol byte is in the frame counts in
 //! `ipackets` / `ipackets6` first.
@@ -27,7 +30,7 @@ use carp_common::{
     VhidKey, VrrpSeen, wire::LINK_LOCAL_TTL,
 };
 
-use crate::{csum, cursor::Cursor, maps, verdict::Verdict, words};
+use crate::{auth, csum, cursor::Cursor, maps, verdict::Verdict, words};
 
 const CARP_VERSION_TYPE: u8 = 0x21;
 const IPV4_MIN_HLEN: usize = 20;
@@ -235,9 +238,17 @@ fn validate(ctx: &XdpContext, advert: *const Advert, ip: &Header, seen: Stat) ->
         return Verdict::drop2(seen, Stat::Badsum);
     }
     let ifindex = ctx.ingress_ifindex() as u32;
-    if !maps::has_vhid(ifindex, (w[0] >> 8) as u8) {
+    let vhid = (w[0] >> 8) as u8;
+    if !maps::has_vhid(ifindex, vhid) {
         return Verdict::drop2(seen, Stat::Badvhid);
     }
+    // SAFETY: `payload` checked the 36 bytes are in the frame.
+    let queued_as = match unsafe { auth::check(ifindex, vhid, advert.cast(), ip.family, ip.source) }
+    {
+        auth::Outcome::Queue => Stat::Adverts,
+        auth::Outcome::QueueBadauth => Stat::Badauth,
+        auth::Outcome::Drop(stat) => return Verdict::drop2(seen, stat),
+    };
     let Some(mut slot) = maps::CARP_EVENTS.reserve(0) else {
         return Verdict::drop2(seen, Stat::RingbufFull);
     };
@@ -257,7 +268,7 @@ fn validate(ctx: &XdpContext, advert: *const Advert, ip: &Header, seen: Stat) ->
         words::store((&raw mut (*event)._pad2).cast(), 0u32);
     }
     slot.submit(0);
-    Verdict::drop2(seen, Stat::Adverts)
+    Verdict::drop2(seen, queued_as)
 }
 
 // The word stores above rely on this layout.

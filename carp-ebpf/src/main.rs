@@ -10,6 +10,7 @@
 #![no_main]
 
 mod arp;
+mod auth;
 mod carp;
 mod csum;
 mod cursor;
@@ -18,6 +19,7 @@ mod eth;
 mod fastpath;
 mod maps;
 mod nd;
+mod sha1;
 mod verdict;
 mod vmac;
 mod words;
@@ -51,6 +53,7 @@ const TC_ACT_UNSPEC: i32 = -1;
 /// TC egress: see `egress`. Never drops; every frame gets TC_ACT_UNSPEC.
 #[classifier]
 pub fn carp_tc_egress(ctx: TcContext) -> i32 {
+    auth::record_sent(&ctx);
     if let Some(stat) = egress::handle(&ctx) {
         count(stat);
     }

@@ -9,13 +9,14 @@
 use core::mem::{MaybeUninit, offset_of};
 
 use aya_ebpf::{
-    btf_maps::{HashMap, PerCpuArray, RingBuf},
+    btf_maps::{HashMap, LruHashMap, PerCpuArray, RingBuf},
     helpers::bpf_ktime_get_ns,
     macros::btf_map,
 };
 use carp_common::{
-    AdvertEvent, EVENTS_BYTES, FAMILY_IPV4, FAMILY_IPV6, IfaceEntry, MAX_IFACES, MAX_VHIDS,
-    MAX_VIPS, STATE_MASTER, Stats, VhidEntry, VhidKey, VipEntry, VipKey, VrrpSeen,
+    AUTH_TAIL_WORDS, AdvertEvent, AuthEntry, EVENTS_BYTES, FAMILY_IPV4, FAMILY_IPV6, IfaceEntry,
+    MAX_IFACES, MAX_REPLAY_SOURCES, MAX_SEEN_COUNTERS, MAX_VHIDS, MAX_VIPS, ReplayEntry, ReplayKey,
+    STATE_MASTER, SeenEntry, SeenKey, Stats, VhidEntry, VhidKey, VipEntry, VipKey, VrrpSeen,
 };
 
 use crate::words;
@@ -45,6 +46,38 @@ pub static CARP_STATS: PerCpuArray<Stats, 1> = PerCpuArray::new();
 /// Validated adverts for the agent; written by this program.
 #[btf_map]
 pub static CARP_EVENTS: RingBuf<AdvertEvent, { EVENTS_BYTES as usize }> = RingBuf::new();
+
+/// HMAC key state and flood policy per vhid; written by the agent.
+#[btf_map]
+pub static CARP_AUTH: HashMap<VhidKey, AuthEntry, { MAX_VHIDS as usize }> = HashMap::new();
+
+/// The last counter accepted per (interface, vhid, source); written by
+/// this program (see `auth`).
+#[btf_map]
+pub static CARP_REPLAY: LruHashMap<ReplayKey, ReplayEntry, { MAX_REPLAY_SOURCES as usize }> =
+    LruHashMap::new();
+
+/// Counters accepted (this program) or sent (`carp_tc_egress`) per
+/// (interface, vhid, family), whatever the source: a counter seen once is a
+/// replay from any source (see `auth`).
+#[btf_map]
+pub static CARP_SEEN: LruHashMap<SeenKey, SeenEntry, { MAX_SEEN_COUNTERS as usize }> =
+    LruHashMap::new();
+
+/// Working memory of the HMAC check: a SHA-1 block schedule and state are
+/// more than the 512-byte stack should hold, and map values take indexed
+/// access the verifier bounds easily.
+#[repr(C)]
+pub struct AuthScratch {
+    /// Two message blocks (the inner tail), then reused for the outer one.
+    pub block: [u32; AUTH_TAIL_WORDS],
+    pub h: [u32; 5],
+    pub _pad: u32,
+}
+
+/// One `AuthScratch` per CPU at index 0; only this program uses it.
+#[btf_map]
+pub static CARP_AUTH_SCRATCH: PerCpuArray<AuthScratch, 1> = PerCpuArray::new();
 
 /// A MAC address as three 16-bit words in memory order: copied with three
 /// loads and three stores.
@@ -158,4 +191,54 @@ fn vip_vhid(ifindex: u32, family: u8, addr: [u32; 4]) -> Option<u8> {
     };
     // SAFETY: a successful lookup.
     Some(unsafe { (*entry).vhid })
+}
+
+/// `ReplayKey` on an 8-aligned stack slot, as `AlignedVipKey`.
+#[repr(C, align(8))]
+pub struct AlignedReplayKey(pub ReplayKey);
+
+const _: () = assert!(offset_of!(ReplayKey, vhid) == 4);
+const _: () = assert!(offset_of!(ReplayKey, family) == 5);
+const _: () = assert!(offset_of!(ReplayKey, source) == 8);
+
+/// The `CARP_REPLAY` key of a source, written as three words.
+#[inline(always)]
+pub fn replay_key(ifindex: u32, vhid: u8, family: u8, source: [u64; 2]) -> AlignedReplayKey {
+    let mut key = MaybeUninit::<AlignedReplayKey>::uninit();
+    let p = key.as_mut_ptr().cast::<u8>();
+    // SAFETY: the stores cover all 24 bytes (ifindex, vhid, family and the
+    // two padding bytes as one u64; the source as two).
+    unsafe {
+        words::store(
+            p,
+            u64::from(ifindex) | u64::from(vhid) << 32 | u64::from(family) << 40,
+        );
+        words::store_all(p.add(8), source);
+        key.assume_init()
+    }
+}
+
+/// `SeenKey` on an 8-aligned stack slot.
+#[repr(C, align(8))]
+pub struct AlignedSeenKey(pub SeenKey);
+
+const _: () = assert!(offset_of!(SeenKey, vhid) == 4);
+const _: () = assert!(offset_of!(SeenKey, family) == 5);
+const _: () = assert!(offset_of!(SeenKey, counter) == 8);
+
+/// The `CARP_SEEN` key of a counter, written as two words.
+#[inline(always)]
+pub fn seen_key(ifindex: u32, vhid: u8, family: u8, counter: u64) -> AlignedSeenKey {
+    let mut key = MaybeUninit::<AlignedSeenKey>::uninit();
+    let p = key.as_mut_ptr().cast::<u8>();
+    // SAFETY: the two stores cover all 16 bytes (ifindex, vhid, family and
+    // the padding as one u64; the counter).
+    unsafe {
+        words::store(
+            p,
+            u64::from(ifindex) | u64::from(vhid) << 32 | u64::from(family) << 40,
+        );
+        words::store(p.add(8), counter);
+        key.assume_init()
+    }
 }

@@ -4,6 +4,7 @@
 pub mod agent;
 pub mod capture;
 pub mod chaos;
+pub mod flood;
 pub mod frames;
 pub mod keepalived;
 pub mod lab;

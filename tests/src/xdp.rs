@@ -16,8 +16,9 @@ use aya::{
 };
 use carp_agent::dataplane;
 use carp_common::{
-    AdvertEvent, IfaceEntry, MAP_EVENTS, MAP_IFACES, MAP_VHIDS, MAP_VIPS, MAP_VRRP, STAT_COUNT,
-    Stat, Stats, VhidEntry, VhidKey, VipEntry, VipKey, VrrpSeen,
+    AdvertEvent, AuthEntry, IfaceEntry, MAP_AUTH, MAP_EVENTS, MAP_IFACES, MAP_REPLAY, MAP_SEEN,
+    MAP_VHIDS, MAP_VIPS, MAP_VRRP, ReplayEntry, ReplayKey, STAT_COUNT, SeenEntry, SeenKey, Stat,
+    Stats, VhidEntry, VhidKey, VipEntry, VipKey, VrrpSeen,
 };
 
 pub const XDP_ABORTED: u32 = 0;
@@ -134,8 +135,26 @@ pub fn reset(ebpf: &mut Ebpf) -> anyhow::Result<()> {
     clear::<VipKey, VipEntry>(ebpf, MAP_VIPS)?;
     clear::<u32, IfaceEntry>(ebpf, MAP_IFACES)?;
     clear::<VhidKey, VrrpSeen>(ebpf, MAP_VRRP)?;
+    clear::<VhidKey, AuthEntry>(ebpf, MAP_AUTH)?;
+    clear::<ReplayKey, ReplayEntry>(ebpf, MAP_REPLAY)?;
+    clear::<SeenKey, SeenEntry>(ebpf, MAP_SEEN)?;
     drain_events(ebpf)?;
     Ok(())
+}
+
+/// Writes a vhid's `CARP_AUTH` entry (HMAC, replay and budget in XDP).
+pub fn set_auth(ebpf: &mut Ebpf, key: VhidKey, entry: &AuthEntry) -> anyhow::Result<()> {
+    hash_map::<VhidKey, AuthEntry>(ebpf, MAP_AUTH)?
+        .insert(key, entry, 0)
+        .context("inserting an auth entry")
+}
+
+/// The `CARP_REPLAY` entries (sources the program has accepted).
+pub fn replay_entries(ebpf: &mut Ebpf) -> anyhow::Result<Vec<(ReplayKey, ReplayEntry)>> {
+    hash_map::<ReplayKey, ReplayEntry>(ebpf, MAP_REPLAY)?
+        .iter()
+        .collect::<Result<_, _>>()
+        .context("reading CARP_REPLAY")
 }
 
 /// Every record of `CARP_VRRP` (VRRP routers using a local vhid's id).

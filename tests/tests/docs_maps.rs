@@ -5,7 +5,8 @@
 #![allow(clippy::unwrap_used)] // a test's unwrap is its failure report
 use carp_agent::dataplane::PINNED_MAPS;
 use carp_common::{
-    AdvertEvent, IFACE_FLAG_ROUTER, IfaceEntry, Stat, VhidEntry, VhidKey, VipEntry, VipKey,
+    AUTH_FLAG_NO_REPLAY, AdvertEvent, AuthEntry, AuthForm, IFACE_FLAG_ROUTER, IfaceEntry,
+    ReplayEntry, ReplayKey, SeenEntry, SeenKey, Stat, VhidEntry, VhidKey, VipEntry, VipKey,
     VrrpSeen,
 };
 
@@ -66,6 +67,12 @@ fn struct_sizes_are_as_documented() {
         ("IfaceEntry", size_of::<IfaceEntry>()),
         ("AdvertEvent", size_of::<AdvertEvent>()),
         ("VrrpSeen", size_of::<VrrpSeen>()),
+        ("AuthEntry", size_of::<AuthEntry>()),
+        ("AuthForm", size_of::<AuthForm>()),
+        ("ReplayKey", size_of::<ReplayKey>()),
+        ("ReplayEntry", size_of::<ReplayEntry>()),
+        ("SeenKey", size_of::<SeenKey>()),
+        ("SeenEntry", size_of::<SeenEntry>()),
     ];
     for (name, size) in sizes {
         let text = format!("**`{name}`** ({size} bytes)");
@@ -75,6 +82,10 @@ fn struct_sizes_are_as_documented() {
 
 #[test]
 fn interface_flags_are_as_documented() {
-    let text = format!("`{IFACE_FLAG_ROUTER:#04x}` `IFACE_FLAG_ROUTER`");
-    assert!(doc().contains(&text), "docs/maps.md lacks {text:?}");
+    for text in [
+        format!("`{IFACE_FLAG_ROUTER:#04x}` `IFACE_FLAG_ROUTER`"),
+        format!("`{AUTH_FLAG_NO_REPLAY:#04x}` `AUTH_FLAG_NO_REPLAY`"),
+    ] {
+        assert!(doc().contains(&text), "docs/maps.md lacks {text:?}");
+    }
 }

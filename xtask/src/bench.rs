@@ -1,7 +1,9 @@
 //! `cargo xtask bench <what> [filter]`: benchmarks, built with optimisations.
 //! `xdp` times the XDP program through BPF_PROG_TEST_RUN; `busy` counts a
 //! busy backup's spurious takeovers at the fastest setting, against
-//! keepalived (both need root); see BENCHMARKS.md for what each figure means.
+//! keepalived; `flood` floods two live agents in the lab with forged adverts
+//! once per XDP auth mode (all need root); see BENCHMARKS.md for what each
+//! figure means.
 use anyhow::bail;
 
 use crate::{cmd, setup};
@@ -56,6 +58,29 @@ pub fn run(what: &str, filter: Option<&str>, seconds: Option<u64>) -> anyhow::Re
             args.extend(filter);
             cmd::cargo(&args)
         }
-        other => bail!("unknown benchmark `{other}`; available: xdp, busy"),
+        "flood" => {
+            // The lab runs the release carp-agent and the flood sender from
+            // the same target directory as the benchmark.
+            cmd::cargo(&[
+                "build",
+                "--release",
+                "--quiet",
+                "--package",
+                "carp-agent",
+                "--package",
+                "carp-tests",
+                "--bins",
+            ])?;
+            cmd::cargo(&[
+                "run",
+                "--release",
+                "--quiet",
+                "--package",
+                "carp-tests",
+                "--bin",
+                "flood_bench",
+            ])
+        }
+        other => bail!("unknown benchmark `{other}`; available: xdp, busy, flood"),
     }
 }

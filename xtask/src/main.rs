@@ -36,7 +36,8 @@ enum Task {
     Lint,
     /// Run a benchmark: `xdp` (per-packet cost of the XDP program; root),
     /// `busy` (spurious takeovers and advert timing on a busy host, against
-    /// keepalived; root).
+    /// keepalived; root), `flood` (agents under a forged-advert flood, per
+    /// XDP auth mode; root).
     Bench {
         /// Which benchmark.
         what: String,

@@ -38,7 +38,9 @@ impl AgentCounters {
     pub fn named(&self) -> [(&'static str, u64); 11] {
         [
             ("accepted", self.accepted),
-            ("badauth", self.badauth),
+            // `badauth` is the XDP program's (every wrong digest); this
+            // counts those that reached the agent.
+            ("agent_badauth", self.badauth),
             ("agent_badvhid", self.badvhid),
             ("malformed", self.malformed),
             ("opackets", self.opackets),
@@ -46,7 +48,9 @@ impl AgentCounters {
             ("oerrors", self.oerrors),
             ("transitions", self.transitions),
             ("reasserts", self.reasserts),
-            ("replayed", self.replayed),
+            // `replayed` is the XDP program's (see docs/protocol.md, "What
+            // XDP verifies"); this counts the agent's own replay checks.
+            ("agent_replayed", self.replayed),
             ("badtag", self.badtag),
         ]
     }

@@ -229,6 +229,11 @@ impl Daemon {
             }
             self.dataplane
                 .set_vhid(rt.map_key(), rt.map_entry(rt.state, rt.settings.advskew, 0))?;
+            // No counter checks in XDP where the node makes none per source.
+            let no_replay = rt.settings.flavor == crate::engine::Flavor::OpenBsd
+                || rt.settings.replay_protection == crate::node::ReplayProtection::Off;
+            self.dataplane
+                .set_auth(rt.map_key(), &rt.node_config().auth, no_replay)?;
             if !rt.settings.real_mac {
                 self.filter_virtual_mac(rt.ifindex, rt.mac).await?;
             }

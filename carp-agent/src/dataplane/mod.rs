@@ -2,6 +2,7 @@
 //! ingress, TC egress), pin their maps for `bpftool`, attach them to
 //! interfaces, mirror engine state into the maps, sum the per-CPU counters,
 //! and read validated adverts.
+pub mod auth;
 pub mod bpffs;
 pub mod events;
 
@@ -18,8 +19,9 @@ use aya::{
     util::KernelVersion,
 };
 use carp_common::{
-    EGRESS_PROGRAM_NAME, IfaceEntry, MAP_EVENTS, MAP_IFACES, MAP_STATS, MAP_VHIDS, MAP_VIPS,
-    MAP_VRRP, MAX_VHIDS, PROGRAM_NAME, Stats, VhidEntry, VhidKey, VipEntry, VipKey, VrrpSeen,
+    AuthEntry, EGRESS_PROGRAM_NAME, IfaceEntry, MAP_AUTH, MAP_EVENTS, MAP_IFACES, MAP_REPLAY,
+    MAP_SEEN, MAP_STATS, MAP_VHIDS, MAP_VIPS, MAP_VRRP, MAX_VHIDS, PROGRAM_NAME, Stats, VhidEntry,
+    VhidKey, VipEntry, VipKey, VrrpSeen,
 };
 pub use events::{AdvertReader, ReceivedAdvert};
 use tracing::warn;
@@ -32,8 +34,9 @@ pub const XDP_PROGRAM: &str = PROGRAM_NAME;
 /// Name of the TC egress classifier inside [`XDP_OBJECT`].
 pub const EGRESS_PROGRAM: &str = EGRESS_PROGRAM_NAME;
 /// The maps pinned under `<bpffs>/carp/` for `bpftool`.
-pub const PINNED_MAPS: [&str; 6] = [
-    MAP_VHIDS, MAP_VIPS, MAP_IFACES, MAP_STATS, MAP_EVENTS, MAP_VRRP,
+pub const PINNED_MAPS: [&str; 9] = [
+    MAP_VHIDS, MAP_VIPS, MAP_IFACES, MAP_STATS, MAP_EVENTS, MAP_VRRP, MAP_AUTH, MAP_REPLAY,
+    MAP_SEEN,
 ];
 
 /// Name of the per-CPU statistics map.
@@ -76,6 +79,8 @@ pub enum DataplaneError {
         path: PathBuf,
         source: aya::pin::PinError,
     },
+    #[error("{0}")]
+    AuthMode(String),
     #[error("map {0} is missing from the XDP object")]
     MissingMap(&'static str),
     /// The ring buffer's fd could not be registered with the tokio reactor
@@ -406,9 +411,28 @@ impl Dataplane {
     }
 
     pub fn remove_vhid(&mut self, key: VhidKey) -> Result<(), DataplaneError> {
+        // The auth entry may be missing (never set, or the mode is off).
+        let _ = self.hash_map::<VhidKey, AuthEntry>(MAP_AUTH)?.remove(&key);
         self.hash_map::<VhidKey, VhidEntry>(MAP_VHIDS)?
             .remove(&key)
             .map_err(map_err(MAP_VHIDS))
+    }
+
+    /// Lets the XDP program check the HMAC, replays and new sources of
+    /// `key`'s adverts itself (mode from `CARP_DEBUG_XDP_AUTH`, see
+    /// [`auth`]); `openbsd` vhids get no replay check. The agent still
+    /// checks the HMAC of what reaches it.
+    pub fn set_auth(
+        &mut self,
+        key: VhidKey,
+        auth: &crate::proto::auth::Auth,
+        openbsd: bool,
+    ) -> Result<(), DataplaneError> {
+        let mode = auth::XdpAuthMode::from_env().map_err(DataplaneError::AuthMode)?;
+        let entry = auth::auth_entry(&auth.xdp_key_state(key.vhid), mode, openbsd);
+        self.hash_map(MAP_AUTH)?
+            .insert(key, entry, 0)
+            .map_err(map_err(MAP_AUTH))
     }
 
     pub fn set_vip(&mut self, key: VipKey, entry: VipEntry) -> Result<(), DataplaneError> {

@@ -156,6 +156,9 @@ pub enum LinkLocalVips {
 pub struct Auth {
     /// HMAC state with the key already absorbed; cloned for every digest.
     keyed: Hmac<Sha1>,
+    /// The key itself, for the XDP program's precomputed state
+    /// ([`Auth::xdp_key_state`]).
+    key: AuthKey,
     vips: VipSet,
     send: LinkLocalVips,
 }
@@ -166,6 +169,7 @@ impl Auth {
             Hmac::<Sha1>::new_from_slice(key.as_bytes()).expect("HMAC accepts keys of any length");
         Auth {
             keyed,
+            key: key.clone(),
             vips,
             send: LinkLocalVips::Included,
         }
@@ -215,22 +219,183 @@ impl Auth {
 
     fn message(&self, form: LinkLocalVips, vhid: u8, counter: u64) -> Hmac<Sha1> {
         let mut mac = self.keyed.clone();
-        mac.update(&[
+        mac.update(&self.message_head(form, vhid));
+        mac.update(&counter.to_be_bytes());
+        mac
+    }
+
+    /// The HMAC message up to the counter: `02 01 vhid` and the VIPs.
+    fn message_head(&self, form: LinkLocalVips, vhid: u8) -> Vec<u8> {
+        let mut head = vec![
             super::advert::VERSION,
             super::advert::TYPE_ADVERTISEMENT,
             vhid,
-        ]);
+        ];
         for addr in &self.vips.ipv4 {
-            mac.update(&addr.octets());
+            head.extend_from_slice(&addr.octets());
         }
         for addr in &self.vips.ipv6 {
             if form == LinkLocalVips::Omitted && is_link_local(addr) {
                 continue;
             }
-            mac.update(&addr.octets());
+            head.extend_from_slice(&addr.octets());
         }
-        mac.update(&counter.to_be_bytes());
-        mac
+        head
+    }
+
+    /// What the XDP program needs to check digests for `vhid` itself: the
+    /// SHA-1 states after the key's inner and outer blocks and after every
+    /// message block without a counter byte, and the message's rest as a
+    /// template (see [`XdpDigestForm`]). One form, or two when link-local
+    /// VIPs make the FreeBSD and OpenBSD digests differ. Pure: the same
+    /// key, VIPs and vhid give the same state.
+    pub fn xdp_key_state(&self, vhid: u8) -> XdpKeyState {
+        let pad = |byte: u8| {
+            let mut block = [byte; SHA1_BLOCK];
+            for (b, k) in block.iter_mut().zip(self.key.as_bytes()) {
+                *b ^= k;
+            }
+            block
+        };
+        let outer = sha1_blocks(SHA1_IV, &pad(OPAD));
+        let ipad = pad(IPAD);
+        let mut forms = vec![LinkLocalVips::Included];
+        if self.vips.has_link_local() {
+            forms.push(LinkLocalVips::Omitted);
+        }
+        let forms = forms
+            .into_iter()
+            .map(|form| XdpDigestForm::new(form, &ipad, &self.message_head(form, vhid)))
+            .collect();
+        XdpKeyState { outer, forms }
+    }
+}
+
+/// SHA-1's block size in bytes.
+const SHA1_BLOCK: usize = 64;
+/// SHA-1's initial state (FIPS 180-4 5.3.1).
+const SHA1_IV: [u32; 5] = [
+    0x6745_2301,
+    0xefcd_ab89,
+    0x98ba_dcfe,
+    0x1032_5476,
+    0xc3d2_e1f0,
+];
+/// HMAC's inner and outer pad bytes (RFC 2104).
+const IPAD: u8 = 0x36;
+const OPAD: u8 = 0x5c;
+/// Words of an [`XdpDigestForm`] tail: two blocks.
+pub const XDP_TAIL_WORDS: usize = 32;
+
+/// `state` after compressing `bytes`, a whole number of blocks.
+fn sha1_blocks(mut state: [u32; 5], bytes: &[u8]) -> [u32; 5] {
+    let blocks: Vec<_> = bytes
+        .chunks_exact(SHA1_BLOCK)
+        .map(sha1::digest::generic_array::GenericArray::clone_from_slice)
+        .collect();
+    sha1::compress(&mut state, &blocks);
+    state
+}
+
+/// The HMAC key state the XDP program checks digests with
+/// ([`Auth::xdp_key_state`]).
+#[derive(Clone, PartialEq, Eq)]
+pub struct XdpKeyState {
+    /// SHA-1 state after the key^opad block.
+    pub outer: [u32; 5],
+    /// One or two digest forms.
+    pub forms: Vec<XdpDigestForm>,
+}
+
+// Key-derived state: never printed.
+impl fmt::Debug for XdpKeyState {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "XdpKeyState(<redacted>, {} forms)", self.forms.len())
+    }
+}
+
+/// One digest form of [`XdpKeyState`]: the inner hash up to its last two
+/// blocks, and those two blocks as big-endian words with the 8 counter
+/// bytes zero.
+///
+/// The inner hash's input is the key^ipad block, the message head (`02 01
+/// vhid` plus 4- and 16-byte VIPs), the counter and SHA-1 padding: at least
+/// two blocks, and the counter (followed by at least 9 padding bytes) always
+/// lies in the last two. Always two, even when one would do, so that the
+/// XDP program runs the same three compressions for every vhid: a branch
+/// there would double the paths the verifier walks. The head is 3 bytes
+/// past a multiple of 4, so the counter always starts at the last byte of
+/// word `counter_word` and fills the next word and the first three bytes of
+/// the one after (whose last byte is SHA-1's `0x80` padding).
+#[derive(Clone, PartialEq, Eq)]
+pub struct XdpDigestForm {
+    pub form: LinkLocalVips,
+    /// SHA-1 state before the last two blocks.
+    pub inner: [u32; 5],
+    /// Blocks in `tail`: always 2.
+    pub blocks: u8,
+    /// The word holding the counter's first byte (its last byte).
+    pub counter_word: u8,
+    /// The last two blocks, big-endian words.
+    pub tail: [u32; XDP_TAIL_WORDS],
+}
+
+impl XdpDigestForm {
+    fn new(form: LinkLocalVips, ipad: &[u8; SHA1_BLOCK], head: &[u8]) -> Self {
+        let mut input = ipad.to_vec();
+        input.extend_from_slice(head);
+        let counter_at = input.len();
+        input.extend_from_slice(&[0; 8]);
+        let bits = (input.len() * 8) as u64;
+        input.push(0x80);
+        while input.len() % SHA1_BLOCK != SHA1_BLOCK - 8 {
+            input.push(0);
+        }
+        input.extend_from_slice(&bits.to_be_bytes());
+        // At least the ipad block and one more.
+        let tail_at = input.len() - 2 * SHA1_BLOCK;
+        let inner = sha1_blocks(SHA1_IV, &input[..tail_at]);
+        let mut words = [0; XDP_TAIL_WORDS];
+        for (word, bytes) in words.iter_mut().zip(input[tail_at..].chunks_exact(4)) {
+            *word = u32::from_be_bytes([bytes[0], bytes[1], bytes[2], bytes[3]]);
+        }
+        XdpDigestForm {
+            form,
+            inner,
+            blocks: 2,
+            // counter_at - tail_at is at least 128 - 8 - 9 - 63 = 48 and
+            // 3 more than a multiple of 4.
+            counter_word: ((counter_at - tail_at) / 4) as u8,
+            tail: words,
+        }
+    }
+
+    /// The digest of `counter` in this form, computed as the XDP program
+    /// does (tests compare it with [`Auth::digest_in`]).
+    pub fn digest(&self, outer: [u32; 5], counter: u64) -> [u8; MD_LEN] {
+        let mut tail = self.tail;
+        let k = usize::from(self.counter_word);
+        let (hi, lo) = ((counter >> 32) as u32, counter as u32);
+        tail[k] |= hi >> 24;
+        tail[k + 1] = hi << 8 | lo >> 24;
+        tail[k + 2] |= lo << 8;
+        let bytes: Vec<u8> = tail[..usize::from(self.blocks) * 16]
+            .iter()
+            .flat_map(|w| w.to_be_bytes())
+            .collect();
+        let inner = sha1_blocks(self.inner, &bytes);
+        let mut block = [0u8; SHA1_BLOCK];
+        for (chunk, word) in block.chunks_exact_mut(4).zip(inner) {
+            chunk.copy_from_slice(&word.to_be_bytes());
+        }
+        block[20] = 0x80;
+        block[56..].copy_from_slice(&(((SHA1_BLOCK + MD_LEN) * 8) as u64).to_be_bytes());
+        let digest = sha1_blocks(outer, &block);
+        let mut md = [0; MD_LEN];
+        for (chunk, word) in md.chunks_exact_mut(4).zip(digest) {
+            chunk.copy_from_slice(&word.to_be_bytes());
+        }
+        md
     }
 }
 
@@ -327,6 +492,57 @@ mod tests {
         assert_eq!(hex::encode(md), ucarp::DIGEST_HEX);
         assert!(auth.verify(ucarp::VHID, ucarp::COUNTER, &md));
         assert!(!auth.verify(ucarp::VHID + 1, ucarp::COUNTER, &md));
+    }
+
+    /// The XDP program's way (precomputed state, counter written into the
+    /// template) gives `Auth`'s digests, for heads that end at every place
+    /// in a block and with link-local VIPs (two forms).
+    #[test]
+    fn xdp_key_state_digests_equal_hmac() {
+        let key: AuthKey = "secret".parse().unwrap();
+        for n4 in 0..40u8 {
+            for v6 in [
+                vec![],
+                vec!["fd00::1"],
+                vec!["fe80::1", "fd00::2", "fd00::3"],
+            ] {
+                let mut addrs: Vec<IpAddr> = (0..n4)
+                    .map(|i| IpAddr::V4(Ipv4Addr::new(10, 0, 0, i)))
+                    .collect();
+                addrs.extend(v6.iter().map(|a| a.parse::<IpAddr>().unwrap()));
+                if addrs.is_empty() {
+                    continue;
+                }
+                let auth = Auth::new(&key, VipSet::new(addrs));
+                let state = auth.xdp_key_state(9);
+                let expected_forms = if auth.vips().has_link_local() { 2 } else { 1 };
+                assert_eq!(state.forms.len(), expected_forms, "{n4} {v6:?}");
+                for form in &state.forms {
+                    assert_eq!(form.blocks, 2);
+                    assert!(usize::from(form.counter_word) + 2 < XDP_TAIL_WORDS);
+                    for counter in [0, 1, 0x0102_0304_0506_0708, u64::MAX] {
+                        assert_eq!(
+                            form.digest(state.outer, counter),
+                            auth.digest_in(form.form, 9, counter),
+                            "{n4} IPv4, {v6:?}, {:?}, counter {counter:#x}",
+                            form.form
+                        );
+                    }
+                }
+            }
+        }
+    }
+
+    #[test]
+    fn xdp_key_state_of_the_ucarp_vector() {
+        use crate::testdata::ucarp;
+        let key: AuthKey = ucarp::PASSWORD.parse().unwrap();
+        let auth = Auth::new(&key, VipSet::new([IpAddr::V4(ucarp::VIP)]));
+        let state = auth.xdp_key_state(ucarp::VHID);
+        assert_eq!(state.forms.len(), 1);
+        let md = state.forms[0].digest(state.outer, ucarp::COUNTER);
+        assert_eq!(hex::encode(md), ucarp::DIGEST_HEX);
+        assert!(!format!("{state:?}").contains(&format!("{:x}", state.outer[0])));
     }
 
     #[test]

@@ -191,6 +191,21 @@ fn main() -> anyhow::Result<()> {
         report(&baselines, c.name, c.mode, ns, "");
     }
 
+    // The flood defences in XDP (CARP_AUTH entries for vhids 2 and 3; the
+    // cases above use vhid 1, which has none).
+    for (name, frame) in auth_cases(&mut ebpf)? {
+        if !name.contains(&filter) {
+            continue;
+        }
+        let prog = program(&ebpf, PROGRAM_NAME)?;
+        let ns = median(|| {
+            let ns = repeat_run(prog, &frame, XDP_DROP, REPEAT);
+            while ring.next().is_some() {}
+            ns
+        })?;
+        report(&baselines, name, Repeat, ns, "");
+    }
+
     let name = "valid advert v4, default ring, full";
     if name.contains(&filter) {
         // An object with the default 256 KiB ring, filled and never read.
@@ -217,6 +232,90 @@ fn main() -> anyhow::Result<()> {
         report(&baselines, name, Repeat, ns, &note);
     }
     Ok(())
+}
+
+/// Installs `CARP_AUTH` entries and returns the HMAC cases. vhid 2 has a
+/// link-local VIP (two digest forms) and the OpenBSD flag (no replay check,
+/// so a right digest reaches the ring on every iteration); vhid 3 one form
+/// and the replay check, so after the first iteration a right digest is a
+/// replay.
+fn auth_cases(ebpf: &mut Ebpf) -> anyhow::Result<Vec<(&'static str, Vec<u8>)>> {
+    use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
+
+    use carp_agent::{
+        dataplane::auth::{XdpAuthMode, auth_entry},
+        proto::auth::{Auth, AuthKey, LinkLocalVips, VipSet},
+    };
+    use carp_common::VhidKey;
+
+    let key: AuthKey = "bench".parse()?;
+    let two_forms = Auth::new(
+        &key,
+        VipSet::new([
+            IpAddr::V4(Ipv4Addr::from(lab::BACKUP_VIP4)),
+            IpAddr::V6(Ipv6Addr::from(lab::BACKUP_VIP6)),
+            IpAddr::V6("fe80::1".parse()?),
+        ]),
+    );
+    let one_form = Auth::new(
+        &key,
+        VipSet::new([IpAddr::V4(Ipv4Addr::from(lab::REAL_VIP4))]),
+    );
+    for (vhid, auth, openbsd) in [
+        (lab::BACKUP_VHID, &two_forms, true),
+        (lab::REAL_VHID, &one_form, false),
+    ] {
+        let entry = auth_entry(&auth.xdp_key_state(vhid), XdpAuthMode::Full, openbsd);
+        xdp::set_auth(ebpf, VhidKey::new(lab::IFINDEX, vhid), &entry)?;
+    }
+    let frame = |vhid: u8, md: [u8; 20]| {
+        let mut a = Advert::new(vhid);
+        a.md = md;
+        let ip = Ipv4 {
+            src: lab::PEER4,
+            ..Ipv4::default()
+        };
+        frames::ethernet(
+            frames::CARP_GROUP_V4_MAC,
+            lab::PEER_MAC,
+            &[],
+            frames::ETHERTYPE_IPV4,
+            &ip.packet(&a.bytes()),
+        )
+    };
+    let counter = Advert::new(0).counter;
+    let wrong = *b"not-the-right-digest";
+    Ok(vec![
+        (
+            "XDP HMAC right -> ring buffer",
+            frame(
+                lab::BACKUP_VHID,
+                two_forms.digest_in(LinkLocalVips::Included, lab::BACKUP_VHID, counter),
+            ),
+        ),
+        (
+            "XDP HMAC right in 2nd form -> ring buffer",
+            frame(
+                lab::BACKUP_VHID,
+                two_forms.digest_in(LinkLocalVips::Omitted, lab::BACKUP_VHID, counter),
+            ),
+        ),
+        (
+            "XDP HMAC wrong, 2 forms -> badauth",
+            frame(lab::BACKUP_VHID, wrong),
+        ),
+        (
+            "XDP HMAC right, stale -> replayed",
+            frame(
+                lab::REAL_VHID,
+                one_form.digest_in(LinkLocalVips::Included, lab::REAL_VHID, counter),
+            ),
+        ),
+        (
+            "XDP HMAC wrong, 1 form -> badauth",
+            frame(lab::REAL_VHID, wrong),
+        ),
+    ])
 }
 
 /// Valid adverts into the default 256 KiB ring while a thread on the other

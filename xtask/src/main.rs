@@ -1,7 +1,8 @@
-//! Project tasks: `cargo xtask setup | build | test | demo | lint | bench`.
+//! Project tasks: `cargo xtask setup | build | test | demo | lint | bench | fuzz`.
 mod bench;
 mod cmd;
 mod demo;
+mod fuzz;
 mod setup;
 mod test;
 
@@ -40,6 +41,13 @@ enum Task {
         /// Only the cases whose name contains this.
         filter: Option<String>,
     },
+    /// Fuzz one target of carp-agent/fuzz (nightly; installs cargo-fuzz if missing).
+    Fuzz {
+        /// decode, config or control.
+        target: String,
+        /// Executions (default 10,000,000).
+        runs: Option<u64>,
+    },
 }
 
 fn main() -> anyhow::Result<()> {
@@ -57,5 +65,6 @@ fn main() -> anyhow::Result<()> {
         Task::Demo => demo::run(),
         Task::Lint => test::lint(),
         Task::Bench { what, filter } => bench::run(&what, filter.as_deref()),
+        Task::Fuzz { target, runs } => fuzz::run(&target, runs),
     }
 }

@@ -123,7 +123,7 @@ impl<W: std::io::Write> Output<W> {
 
 fn read_key(args: &DecodeArgs) -> anyhow::Result<AuthKey> {
     if let Some(path) = &args.password_file {
-        let bytes = std::fs::read(path)
+        let bytes = crate::config::read_password_bytes(path)
             .with_context(|| format!("--password-file {}: cannot read", path.display()))?;
         return AuthKey::from_password_file(&bytes)
             .with_context(|| format!("--password-file {}", path.display()));

@@ -24,9 +24,14 @@ pub enum ConfigError {
     #[error("config file {} is larger than {limit} bytes; is it the right file?", path.display())]
     ConfigTooLarge { path: PathBuf, limit: u64 },
     /// Syntax, a wrong type, a missing or unknown key: the toml crate's
-    /// message, with line and column.
-    #[error("{0}")]
-    Toml(Box<toml::de::Error>),
+    /// message, with line and column. Not the toml crate's whole report,
+    /// which quotes the line: that line may hold a password.
+    #[error("TOML parse error{}: {message}", at_line(*.at))]
+    Toml {
+        /// Line and column (1-based, in characters), when known.
+        at: Option<(usize, usize)>,
+        message: String,
+    },
     /// Command-line flags that do not go together.
     #[error("{0}")]
     Usage(String),
@@ -43,6 +48,27 @@ pub enum ConfigError {
         field: String,
         reason: Reason,
     },
+}
+
+impl ConfigError {
+    /// A toml crate error about `text`, without the text.
+    pub(super) fn toml(error: &toml::de::Error, text: &str) -> ConfigError {
+        let at = error.span().and_then(|span| {
+            let before = text.get(..span.start)?;
+            let line_start = before.rfind('\n').map_or(0, |i| i + 1);
+            let line = before.matches('\n').count() + 1;
+            Some((line, before[line_start..].chars().count() + 1))
+        });
+        ConfigError::Toml {
+            at,
+            message: error.message().trim_end().to_string(),
+        }
+    }
+}
+
+fn at_line(at: Option<(usize, usize)>) -> String {
+    at.map(|(line, column)| format!(" at line {line}, column {column}"))
+        .unwrap_or_default()
 }
 
 /// Prefixes a vhid error with its `[[vhid]]` table number inside a file.

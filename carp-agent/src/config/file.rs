@@ -87,7 +87,7 @@ impl From<StateName> for State {
 
 /// Errors come back without the file name; the caller adds it.
 pub(super) fn parse(text: &str, origin: &Path) -> Result<Config, ConfigError> {
-    let file: FileConfig = toml::from_str(text).map_err(|e| ConfigError::Toml(Box::new(e)))?;
+    let file: FileConfig = toml::from_str(text).map_err(|e| ConfigError::toml(&e, text))?;
     let xdp_mode = match &file.xdp_mode {
         None => AttachMode::default(),
         Some(name) => AttachMode::from_str(name, false).map_err(|_| ConfigError::Global {

@@ -297,10 +297,34 @@ impl Config {
     }
 }
 
+/// Largest password file read: a password is at most 19 bytes, so anything
+/// near this is the wrong file (or `/dev/zero`, which would never end).
+pub const MAX_PASSWORD_FILE_BYTES: u64 = 4096;
+
+/// The contents of a password file, refusing one larger than
+/// [`MAX_PASSWORD_FILE_BYTES`] without reading it all.
+pub fn read_password_bytes(path: &Path) -> std::io::Result<Vec<u8>> {
+    use std::io::Read as _;
+    let mut bytes = Vec::new();
+    std::fs::File::open(path)?
+        .take(MAX_PASSWORD_FILE_BYTES + 1)
+        .read_to_end(&mut bytes)?;
+    if bytes.len() as u64 > MAX_PASSWORD_FILE_BYTES {
+        return Err(std::io::Error::new(
+            std::io::ErrorKind::InvalidData,
+            format!(
+                "larger than {MAX_PASSWORD_FILE_BYTES} bytes; a CARP password is at most {} bytes",
+                crate::proto::MAX_PASSWORD_LEN
+            ),
+        ));
+    }
+    Ok(bytes)
+}
+
 /// Reads a password file; [`AuthKey::from_password_file`] says which line
 /// ending is dropped.
 fn read_password_file(path: &Path) -> Result<AuthKey, Reason> {
-    let bytes = std::fs::read(path).map_err(|error| Reason::PasswordFile {
+    let bytes = read_password_bytes(path).map_err(|error| Reason::PasswordFile {
         path: path.to_path_buf(),
         error,
     })?;

@@ -123,7 +123,7 @@ fn config_error_never_quotes_the_password_line() {
     let message = err.to_string();
     assert!(!message.contains("hunter2pass"), "{message}");
     assert!(
-        message.contains("TOML parse error at line 4, column 27"),
+        message.contains("TOML parse error at line 4, column 26"),
         "{message}"
     );
 }

@@ -162,3 +162,17 @@ fn control_seeds() {
     assert!(requests >= 4, "only {requests} requests");
     assert!(responses >= 3, "only {responses} responses");
 }
+
+/// A password file that never ends (`/dev/zero`) was read until memory ran
+/// out; now the read stops after a bound and says why.
+#[test]
+fn endless_password_file_is_refused() {
+    let text = "[[vhid]]\ninterface = \"eth0\"\nvhid = 1\npassword_file = \"/dev/zero\"\n\
+                vips = [\"192.168.1.50/24\"]\n";
+    let err = fuzzing::config(text.as_bytes()).unwrap().unwrap_err();
+    let message = err.to_string();
+    assert!(
+        message.contains("password_file: cannot read /dev/zero: larger than 4096 bytes"),
+        "{message}"
+    );
+}

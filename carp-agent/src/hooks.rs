@@ -8,7 +8,9 @@
 //!
 //! Each run gets `CARP_VHID`, `CARP_STATE`, `CARP_PREVIOUS_STATE`,
 //! `CARP_INTERFACE` and `CARP_VIPS` (space-separated) in its environment. A
-//! hook that outlives the timeout is killed with its process group.
+//! hook that outlives the timeout is killed with its process group. Its
+//! output is logged within bounds (see [`output`]).
+pub mod output;
 
 use std::{
     collections::HashMap,
@@ -17,8 +19,8 @@ use std::{
     time::Duration,
 };
 
+use output::Output;
 use tokio::{
-    io::{AsyncBufReadExt as _, AsyncRead, BufReader},
     process::Command,
     sync::{mpsc, watch},
 };
@@ -191,14 +193,15 @@ async fn run_one(program: &HookProgram, t: &Transition, timeout: Duration) {
         vhid,
         interface, "hook {name}: started for {} -> {}", t.from, t.to
     );
+    let output = Arc::new(Output::default());
     let stdout = child
         .stdout
         .take()
-        .map(|out| tokio::spawn(log_lines(out, name.clone(), vhid, false)));
+        .map(|out| tokio::spawn(Arc::clone(&output).log(out, name.clone(), vhid, false)));
     let stderr = child
         .stderr
         .take()
-        .map(|err| tokio::spawn(log_lines(err, name.clone(), vhid, true)));
+        .map(|err| tokio::spawn(Arc::clone(&output).log(err, name.clone(), vhid, true)));
     let status = match tokio::time::timeout(timeout, child.wait()).await {
         Ok(status) => status,
         Err(_) => {
@@ -212,13 +215,29 @@ async fn run_one(program: &HookProgram, t: &Transition, timeout: Duration) {
                 vhid,
                 interface, "hook {name}: still running after {timeout:?}; killed"
             );
+            finish_output(stdout, stderr, &output, &name, vhid).await;
             return;
         }
     };
-    for reader in [stdout, stderr].into_iter().flatten() {
-        let _ = tokio::time::timeout(OUTPUT_GRACE, reader).await;
-    }
+    finish_output(stdout, stderr, &output, &name, vhid).await;
     report_exit(&name, vhid, interface, status);
+}
+
+/// Lets the readers log what is left in the pipes (for at most
+/// [`OUTPUT_GRACE`]: a child left behind may hold them open for good; its
+/// reader then goes on draining), then says how much output was dropped.
+async fn finish_output(
+    stdout: Option<tokio::task::JoinHandle<()>>,
+    stderr: Option<tokio::task::JoinHandle<()>>,
+    output: &Output,
+    name: &str,
+    vhid: u8,
+) {
+    let deadline = tokio::time::Instant::now() + OUTPUT_GRACE;
+    for reader in [stdout, stderr].into_iter().flatten() {
+        let _ = tokio::time::timeout_at(deadline, reader).await;
+    }
+    output.report(name, vhid);
 }
 
 fn report_exit(name: &str, vhid: u8, interface: &str, status: std::io::Result<ExitStatus>) {
@@ -226,16 +245,5 @@ fn report_exit(name: &str, vhid: u8, interface: &str, status: std::io::Result<Ex
         Ok(status) if status.success() => info!(vhid, interface, "hook {name}: done"),
         Ok(status) => warn!(vhid, interface, "hook {name}: failed ({status})"),
         Err(err) => warn!(vhid, interface, "hook {name}: waiting for it: {err}"),
-    }
-}
-
-async fn log_lines(stream: impl AsyncRead + Unpin, name: String, vhid: u8, is_stderr: bool) {
-    let mut lines = BufReader::new(stream).lines();
-    while let Ok(Some(line)) = lines.next_line().await {
-        if is_stderr {
-            warn!(vhid, "hook {name}: {line}");
-        } else {
-            info!(vhid, "hook {name}: {line}");
-        }
     }
 }

@@ -10,6 +10,8 @@ pub mod engine;
 pub mod fuzzing;
 pub mod hooks;
 pub mod net;
+pub mod node;
 pub mod proto;
+pub mod realtime;
 pub mod sim;
 pub mod testdata;

@@ -202,7 +202,11 @@ fn duplicate_vhid_on_one_interface() {
         "{msg}"
     );
     // The same vhid on another interface is a different election.
-    let text = format!("{}{}", one_vhid(""), one_vhid("interface = \"eth1\""));
+    let text = format!(
+        "{}{}",
+        one_vhid(""),
+        one_vhid("interface = \"eth1\"\nvips = [\"10.1.0.100/24\"]")
+    );
     assert_eq!(parse(&text).unwrap().vhids.len(), 2);
 }
 

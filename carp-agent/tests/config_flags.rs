@@ -99,7 +99,7 @@ fn password_file_and_scripts() {
     let pass = dir.path().join("pass");
     std::fs::write(&pass, "testpass\n").unwrap();
     let c = config(&format!(
-        "--interface eth0 --vhid 7 --password-file {} --vip fd00::7/64 --preempt \
+        "--interface eth0 --vhid 7 --password-file {} --vip fd00::7/64 --vip 10.0.0.7/24 --preempt \
          --flavor openbsd --advbase 0 --up-script /usr/local/bin/up --down-script /usr/local/bin/down \
          --xdp-mode skb --control-socket /tmp/c.sock --source 10.0.0.1",
         pass.display()
@@ -188,4 +188,72 @@ fn tie_break_flag_reaches_the_engine_and_conflicts_with_config() {
     let argv = ["run", "--interface", "eth0", "--tie-break", "higher"];
     let err = Cli::try_parse_from(argv).err().unwrap().to_string();
     assert!(err.contains("lower-address"), "lists the choices: {err}");
+}
+
+/// `--password` still works (ucarp users) but warns, once, at start; the
+/// warning never shows the password. A VIP the agent refuses stops it right
+/// after, before anything on the system is touched.
+#[test]
+fn password_flag_warns_once_and_password_file_does_not() {
+    let dir = tempfile::tempdir().unwrap();
+    let pass = dir.path().join("pass");
+    std::fs::write(&pass, "Zq7secretX\n").unwrap();
+    let run = |secret: &[&str]| {
+        let out = std::process::Command::new(env!("CARGO_BIN_EXE_carp-agent"))
+            .args(["run", "--interface", "eth0", "--vhid", "1"])
+            .args(secret)
+            .args(["--vip", "224.0.0.18"])
+            .output()
+            .unwrap();
+        assert_eq!(out.status.code(), Some(2), "{out:?}");
+        String::from_utf8_lossy(&out.stderr).into_owned()
+    };
+    let stderr = run(&["--password", "Zq7secretX"]);
+    assert_eq!(
+        stderr
+            .matches("--password puts the password on the command line")
+            .count(),
+        1,
+        "{stderr}"
+    );
+    assert!(stderr.contains("use --password-file FILE"), "{stderr}");
+    assert!(stderr.contains("vips[0] = \"224.0.0.18\""), "{stderr}");
+    assert!(!stderr.contains("Zq7secretX"), "{stderr}");
+    let stderr = run(&["--password-file", pass.to_str().unwrap()]);
+    assert!(!stderr.contains("--password puts"), "{stderr}");
+    assert!(stderr.contains("vips[0] = \"224.0.0.18\""), "{stderr}");
+}
+
+#[test]
+fn realtime_from_the_flag_or_the_file_off_by_default() {
+    let base = "--interface eth0 --vhid 1 --password p --vip 10.0.0.1";
+    assert!(!config(base).unwrap().realtime);
+    assert!(config(&format!("{base} --realtime")).unwrap().realtime);
+
+    let dir = tempfile::tempdir().unwrap();
+    let vhid = "[[vhid]]\ninterface = \"eth0\"\nvhid = 3\npassword = \"\"\nvips = [\"10.0.0.3\"]\n";
+    let write = |name: &str, text: &str| {
+        let path = dir.path().join(name);
+        std::fs::write(&path, text).unwrap();
+        path
+    };
+    let on = write("on.toml", &format!("realtime = true\n{vhid}"));
+    let off = write("off.toml", vhid);
+    assert!(
+        config(&format!("--config {}", on.display()))
+            .unwrap()
+            .realtime
+    );
+    assert!(
+        !config(&format!("--config {}", off.display()))
+            .unwrap()
+            .realtime
+    );
+    // The flag turns it on over a file that leaves it off.
+    let c = config(&format!("--config {} --realtime", off.display())).unwrap();
+    assert!(c.realtime);
+    // A value that is no boolean names the key.
+    let bad = write("bad.toml", &format!("realtime = \"yes\"\n{vhid}"));
+    let err = config(&format!("--config {}", bad.display())).unwrap_err();
+    assert!(err.to_string().contains("realtime"), "{err}");
 }

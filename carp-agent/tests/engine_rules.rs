@@ -612,8 +612,11 @@ fn shutdown_sends_bow_out_from_masters_only_then_goes_quiet() {
 #[test]
 fn bow_out_reception() {
     let bow = |source: u8| advert(source, 255, 255);
-    // From our master (or before hearing any): take over at once.
-    for heard_master_first in [true, false] {
+    // From our master (or before hearing any): take over after the bow-out
+    // delay, 1/1024 s per 1/256 s of rank between us and the departed
+    // master: 100 steps from an advskew-0 master, 356 (advbase 1 + advskew
+    // 100) when none was heard.
+    for (heard_master_first, steps) in [(true, 100.0), (false, 356.0)] {
         let mut engine = backup(config().advskew(100));
         if heard_master_first {
             engine
@@ -621,6 +624,11 @@ fn bow_out_reception() {
                 .unwrap();
         }
         engine.handle_advert(secs(1.5), key(1), bow(1)).unwrap();
+        assert_eq!(engine.state(key(1)), Some(State::Backup));
+        let due = secs(1.5 + steps / 1024.0);
+        assert_eq!(engine.next_timeout(), Some(due));
+        drain(&mut engine);
+        engine.handle_timeout(due);
         let actions = drain(&mut engine);
         assert_eq!(
             changes(&actions)[0].3.to_string(),
@@ -628,6 +636,26 @@ fn bow_out_reception() {
         );
         assert_eq!(adverts(&actions), vec![(1, 1, 100, 0)]);
     }
+    // With several backups, a more preferred one takes over first; its advert
+    // arrives within our delay and we follow it.
+    let mut engine = backup(config().advskew(100));
+    engine
+        .handle_advert(secs(1.0), key(1), advert(1, 1, 0))
+        .unwrap();
+    engine.handle_advert(secs(1.5), key(1), bow(1)).unwrap();
+    engine
+        .handle_advert(secs(1.55), key(1), advert(2, 1, 50))
+        .unwrap();
+    engine.handle_timeout(secs(1.6));
+    assert_eq!(engine.state(key(1)), Some(State::Backup));
+    assert_eq!(engine.status(key(1)).unwrap().master, Some(ip(2)));
+    // A backup ranked as the departed master has nobody to wait for.
+    let mut engine = backup(config());
+    engine
+        .handle_advert(secs(1.0), key(1), advert(1, 1, 0))
+        .unwrap();
+    engine.handle_advert(secs(1.5), key(1), bow(1)).unwrap();
+    assert_eq!(engine.state(key(1)), Some(State::Master));
     // From a master we no longer listen to: stale, ignored, timer untouched.
     let mut engine = backup(config().advskew(100));
     engine
@@ -808,6 +836,10 @@ fn bow_out_with_another_live_master() {
             .unwrap();
         let at = 1.1 + silent;
         engine.handle_advert(secs(at), key(1), bow).unwrap();
+        if takes_over {
+            // After the bow-out delay (at most 356/1024 s here).
+            engine.handle_timeout(secs(at + 0.35));
+        }
         let expected = if takes_over {
             State::Master
         } else {
@@ -931,4 +963,30 @@ fn reassertion_is_rate_limited_to_once_a_second() {
     }
     assert_eq!(reasserts, vec![0, 10, 20]);
     assert_eq!(engine.state(key(1)), Some(State::Master));
+}
+
+/// A MASTER's schedule does not drift with late wake-ups: the next advert is
+/// due one interval after the last was *due*. On a busy host a 3.9 ms
+/// interval went out every 5.0 ms when it was counted from the wake-up. A
+/// wake-up later than a whole interval starts afresh rather than bursting.
+#[test]
+fn advert_schedule_keeps_to_its_deadlines() {
+    let interval = Duration::from_nanos(3_906_250);
+    let (mut engine, at) = master(config().flavor(Flavor::OpenBsd).advbase(0).advskew(1));
+    let mut due = at + interval;
+    assert_eq!(engine.next_timeout(), Some(due));
+    for late_us in [1000, 300, 2500, 0, 3800] {
+        engine.handle_timeout(due + Duration::from_micros(late_us));
+        assert_eq!(adverts(&drain(&mut engine)).len(), 1, "late {late_us} us");
+        due += interval;
+        assert_eq!(engine.next_timeout(), Some(due), "late {late_us} us");
+    }
+    let woke = due + interval * 3;
+    engine.handle_timeout(woke);
+    assert_eq!(
+        adverts(&drain(&mut engine)).len(),
+        1,
+        "one advert, no burst"
+    );
+    assert_eq!(engine.next_timeout(), Some(woke + interval));
 }

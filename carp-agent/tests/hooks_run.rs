@@ -8,7 +8,10 @@ use std::{
 
 use carp_agent::{
     engine::State,
-    hooks::{HookProgram, HookRunner, HookSpec, Transition},
+    hooks::{
+        HookProgram, HookRunner, HookSpec, Transition,
+        output::{MAX_LINE_BYTES, MAX_RUN_BYTES, MAX_RUN_LINES},
+    },
 };
 
 fn transition(vhid: u8, from: State, to: State) -> Transition {
@@ -213,4 +216,201 @@ async fn a_hook_leaving_a_daemon_behind_does_not_block() {
         start.elapsed()
     );
     assert!(out.exists());
+}
+
+/// Runs `script` as a MASTER hook (on this thread, so the tasks it spawns
+/// log here) and returns what it logged.
+async fn logged(script: &str, timeout: Duration) -> Vec<String> {
+    use std::{
+        io,
+        sync::{Arc, Mutex},
+    };
+    #[derive(Clone, Default)]
+    struct Buffer(Arc<Mutex<Vec<u8>>>);
+    impl io::Write for Buffer {
+        fn write(&mut self, bytes: &[u8]) -> io::Result<usize> {
+            self.0.lock().unwrap().extend_from_slice(bytes);
+            Ok(bytes.len())
+        }
+        fn flush(&mut self) -> io::Result<()> {
+            Ok(())
+        }
+    }
+    let buffer = Buffer::default();
+    let writer = buffer.clone();
+    let subscriber = tracing_subscriber::fmt()
+        .with_writer(move || writer.clone())
+        .with_ansi(false)
+        .without_time()
+        .with_level(false)
+        .with_target(false)
+        .finish();
+    let guard = tracing::subscriber::set_default(subscriber);
+    let runner = HookRunner::new(timeout);
+    let hooks = [shell(&[State::Master], script.to_string())];
+    runner.transition(&hooks, transition(1, State::Backup, State::Master));
+    assert!(runner.drain(timeout + Duration::from_secs(10)).await);
+    drop(guard);
+    let text = String::from_utf8(buffer.0.lock().unwrap().clone()).unwrap();
+    text.lines().map(str::to_string).collect()
+}
+
+/// The hook's output lines as logged: `hook NAME: TEXT vhid=1`, where the
+/// runner's own lines also name the interface.
+fn output_lines(log: &[String]) -> Vec<&str> {
+    log.iter()
+        .filter(|l| !l.contains("bytes of output dropped"))
+        .filter_map(|l| l.strip_suffix(" vhid=1"))
+        .filter_map(|l| l.split_once("\": ").map(|(_, text)| text))
+        .collect()
+}
+
+/// Short enough to print: the lines' lengths and their first bytes.
+fn brief(log: &[String]) -> Vec<String> {
+    log.iter()
+        .map(|l| {
+            format!(
+                "{} bytes: {}",
+                l.len(),
+                l.chars().take(120).collect::<String>()
+            )
+        })
+        .collect()
+}
+
+fn summary(log: &[String]) -> Option<&str> {
+    let lines: Vec<&String> = log
+        .iter()
+        .filter(|l| l.contains("bytes of output dropped"))
+        .collect();
+    assert!(lines.len() <= 1, "one summary at most: {lines:#?}");
+    lines.first().map(|l| l.as_str())
+}
+
+#[tokio::test]
+async fn an_output_line_at_the_bound_is_logged_whole_one_byte_more_is_cut() {
+    let at = MAX_LINE_BYTES;
+    let log = logged(
+        &format!("printf '%{at}s\\n' | tr ' ' a"),
+        Duration::from_secs(10),
+    )
+    .await;
+    assert!(output_lines(&log) == ["a".repeat(at)], "{:#?}", brief(&log));
+    assert_eq!(summary(&log), None, "{:#?}", brief(&log));
+
+    let over = at + 1;
+    let log = logged(
+        &format!("printf '%{over}s\\n' | tr ' ' b"),
+        Duration::from_secs(10),
+    )
+    .await;
+    assert!(
+        output_lines(&log) == [format!("{} [cut]", "b".repeat(at))],
+        "{:#?}",
+        brief(&log)
+    );
+    let summary = summary(&log).unwrap();
+    assert!(
+        summary.contains("hook sh -c ")
+            && summary.contains(": 1 bytes of output dropped (1 lines cut, 0 lines not logged"),
+        "{summary}"
+    );
+}
+
+#[tokio::test]
+async fn output_at_the_run_byte_bound_is_logged_one_byte_more_is_dropped() {
+    let lines = MAX_RUN_BYTES / MAX_LINE_BYTES;
+    assert_eq!(lines * MAX_LINE_BYTES, MAX_RUN_BYTES);
+    let script =
+        format!("for i in $(seq {lines}); do printf '%{MAX_LINE_BYTES}s\\n' | tr ' ' c; done");
+    let log = logged(&script, Duration::from_secs(10)).await;
+    assert_eq!(output_lines(&log).len(), lines, "{:#?}", brief(&log));
+    assert_eq!(summary(&log), None);
+
+    let log = logged(&format!("{script}; echo x"), Duration::from_secs(10)).await;
+    assert_eq!(output_lines(&log).len(), lines);
+    let summary = summary(&log).unwrap();
+    assert!(
+        summary.contains(": 1 bytes of output dropped (0 lines cut, 1 lines not logged"),
+        "{summary}"
+    );
+}
+
+#[tokio::test]
+async fn output_at_the_run_line_bound_is_logged_one_line_more_is_dropped() {
+    let log = logged(&format!("seq {MAX_RUN_LINES}"), Duration::from_secs(10)).await;
+    let lines = output_lines(&log);
+    assert_eq!(lines.len(), MAX_RUN_LINES);
+    assert_eq!(lines.last(), Some(&MAX_RUN_LINES.to_string().as_str()));
+    assert_eq!(summary(&log), None);
+
+    // stdout and stderr share the bound.
+    let log = logged(
+        &format!("seq {MAX_RUN_LINES}; echo oops >&2"),
+        Duration::from_secs(10),
+    )
+    .await;
+    assert_eq!(output_lines(&log).len(), MAX_RUN_LINES);
+    let summary = summary(&log).unwrap();
+    assert!(
+        summary.contains(": 4 bytes of output dropped (0 lines cut, 1 lines not logged"),
+        "{summary}"
+    );
+}
+
+#[tokio::test]
+async fn an_endless_hook_logs_a_bounded_number_of_lines() {
+    let log = logged("yes", Duration::from_secs(1)).await;
+    assert_eq!(output_lines(&log).len(), MAX_RUN_LINES);
+    assert!(
+        log.iter()
+            .any(|l| l.contains("still running after 1s; killed"))
+    );
+    let summary = summary(&log).unwrap();
+    println!("{} log lines; {summary}", log.len());
+    // 2 bytes a line ("y" and its newline, the newline not counted).
+    let dropped: u64 = summary
+        .split(": ")
+        .nth(1)
+        .and_then(|s| s.split(' ').next())
+        .and_then(|n| n.parse().ok())
+        .unwrap_or_else(|| panic!("{summary}"));
+    assert!(dropped > 1000, "{summary}");
+}
+
+/// Peak resident memory of this process, in bytes.
+fn peak_rss() -> u64 {
+    let status = std::fs::read_to_string("/proc/self/status").unwrap();
+    let kb: u64 = status
+        .lines()
+        .find_map(|l| l.strip_prefix("VmHWM:"))
+        .and_then(|v| v.trim().trim_end_matches("kB").trim().parse().ok())
+        .unwrap();
+    kb * 1024
+}
+
+#[tokio::test]
+async fn a_huge_line_without_newline_is_cut_not_kept() {
+    let size: u64 = 100_000_000;
+    let before = peak_rss();
+    let log = logged(
+        &format!("head -c {size} /dev/zero | tr '\\0' z"),
+        Duration::from_secs(60),
+    )
+    .await;
+    let grown = peak_rss().saturating_sub(before);
+    println!("peak memory grew by {grown} bytes");
+    assert!(
+        output_lines(&log) == [format!("{} [cut]", "z".repeat(MAX_LINE_BYTES))],
+        "{:#?}",
+        brief(&log)
+    );
+    let summary = summary(&log).unwrap();
+    let dropped = size - MAX_LINE_BYTES as u64;
+    assert!(
+        summary.contains(&format!(": {dropped} bytes of output dropped (1 lines cut")),
+        "{summary}"
+    );
+    // Reading it whole would take 100 MB; the reader keeps one line's worth.
+    assert!(grown < 32 << 20, "peak memory grew by {grown} bytes");
 }

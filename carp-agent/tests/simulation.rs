@@ -11,8 +11,9 @@ use std::time::{Duration, Instant};
 
 use carp_agent::{
     engine::{Reason, State, TieBreak, Time, VhidConfig},
+    node::ReplayProtection,
     sim::{
-        Fault, Happening, NetConditions, NodeId, NodeSpec, Segment, SimRng, oracle,
+        Fault, Happening, NetConditions, NodeId, NodeSpec, ReplayAttack, Segment, SimRng, oracle,
         scenario::{self, ScenarioKind, ScenarioOptions, boot_all, random_chaos, random_topology},
     },
 };
@@ -318,17 +319,19 @@ fn demoted_master_hands_over_within_an_interval() {
     );
 }
 
-/// Invariant 5: when the master shuts down gracefully, its bow-out makes a
-/// backup MASTER within one delivery delay, and two delays later exactly one
-/// MASTER is left (with preemption, a most preferred survivor). Two, not one:
-/// several backups take over on the bow-out (first delay), their adverts
-/// reach each other and a preempting backup takes over from a less preferred
-/// one (second), and its advert makes an equal master yield by the tie rule
-/// (third); equal masters are never preempted, so this last step needs the
-/// advert to arrive. Without
-/// preemption it can be a less preferred one: a backup that hears the first
-/// new master's advert before the bow-out follows that master and takes the
-/// bow-out for stale.
+/// Invariant 5: when the master shuts down gracefully, its bow-out makes the
+/// most preferred backup MASTER within one delivery delay plus its bow-out
+/// wait (1/1024 s per 1/256 s of rank behind the departed master), and two
+/// delays after that exactly one MASTER is left (with preemption, a most
+/// preferred survivor). Backups whose waits differ by more than a delivery
+/// delay never become MASTER at all: the first one's advert reaches them
+/// while they wait. Two delays, not one, for backups whose waits are closer:
+/// several take over (first delay), their adverts reach each other and a
+/// preempting backup takes over from a less preferred one (second), and its
+/// advert makes an equal master yield by the tie rule (third). Without
+/// preemption the survivor can be a less preferred one: a backup that hears
+/// the first new master's advert before the bow-out follows that master and
+/// takes the bow-out for stale.
 #[test]
 fn bow_out_hands_over_within_a_delivery_delay() {
     for_each_seed(
@@ -343,8 +346,15 @@ fn bow_out_hands_over_within_a_delivery_delay() {
             let stop = settled + rng.duration(Duration::ZERO, Duration::from_secs(3));
             segment.run_until(stop);
             let master = sole_master(&segment, vhid)?;
+            let bound = oracle::bow_out_bound(&segment, vhid, master);
+            // The shutdown bows out of every vhid the master held.
+            let slowest = oracle::vhids(&segment)
+                .into_iter()
+                .map(|v| oracle::bow_out_bound(&segment, v, master))
+                .max()
+                .unwrap_or(bound);
             segment.schedule(stop, Fault::Shutdown(master));
-            segment.run_until(stop + delay);
+            segment.run_until(stop + bound);
             // The first takeover must come from the bow-out rule itself: FreeBSD's
             // "master advertises slower than our master-down" would also fire on
             // advbase 255 and hide a broken bow-out.
@@ -361,12 +371,67 @@ fn bow_out_hands_over_within_a_delivery_delay() {
                 other => {
                     return Err(fail(
                         &segment,
-                        format!("vhid {vhid}: no bow-out takeover within {delay:?}: {other:?}"),
+                        format!("vhid {vhid}: no bow-out takeover within {bound:?}: {other:?}"),
                     ));
                 }
             }
-            segment.run_until(stop + delay * 3);
+            segment.run_until(stop + slowest + delay * 3);
             check_all_converged(&segment)
+        },
+    );
+}
+
+/// With three hosts ranked 0, 50 and 100 steps, a bow-out makes only the
+/// second MASTER: the third waits 49 ms longer and hears it first. Before
+/// the bow-out wait, every backup took over at once (3 of 23 shutdowns in
+/// the lab made the least preferred MASTER for a moment, running its hooks).
+#[test]
+fn bow_out_with_three_hosts_wakes_only_the_most_preferred_backup() {
+    for_each_seed(
+        "bow_out_with_three_hosts_wakes_only_the_most_preferred_backup",
+        SEEDS,
+        |seed| {
+            let mut rng = SimRng::new(seed);
+            let specs = vec![
+                node(1, |c| c.preempt(true)),
+                node(2, |c| c.advskew(50).preempt(true)),
+                node(3, |c| c.advskew(100).preempt(true)),
+            ];
+            let conditions = NetConditions {
+                min_delay: Duration::from_micros(100),
+                max_delay: rng.duration(Duration::from_micros(200), Duration::from_millis(20)),
+                loss: 0.0,
+            };
+            let mut segment = Segment::new(seed, specs, conditions).unwrap();
+            for n in 0..3 {
+                segment.schedule(Time::ZERO, Fault::Boot(n));
+            }
+            let stop = Time::from_secs(10) + rng.duration(Duration::ZERO, Duration::from_secs(1));
+            segment.run_until(stop);
+            segment.schedule(stop, Fault::Shutdown(0));
+            segment.run_until(stop + Duration::from_secs(5));
+            let masters_after: Vec<String> = segment
+                .timeline()
+                .iter()
+                .filter(|e| e.at >= stop)
+                .filter(|e| {
+                    matches!(
+                        e.what,
+                        Happening::StateChange {
+                            to: State::Master,
+                            ..
+                        }
+                    )
+                })
+                .map(|e| segment.render(e))
+                .collect();
+            if masters_after.len() != 1 || !masters_after[0].contains("node2") {
+                return Err(fail(
+                    &segment,
+                    format!("expected only node2 to become MASTER: {masters_after:?}"),
+                ));
+            }
+            Ok(())
         },
     );
 }
@@ -415,11 +480,11 @@ fn twins(tie_break: TieBreak) -> Segment {
 /// Host `node<host>` at 10.0.0.<host> with vhid 1 as `configure` makes it.
 fn node(host: u8, configure: impl FnOnce(VhidConfig) -> VhidConfig) -> NodeSpec {
     let address = format!("10.0.0.{host}").parse().unwrap();
-    NodeSpec {
-        name: format!("node{host}"),
+    NodeSpec::new(
+        format!("node{host}"),
         address,
-        vhids: vec![configure(VhidConfig::new(1, address))],
-    }
+        vec![configure(VhidConfig::new(1, address))],
+    )
 }
 
 /// Two hosts with identical timing, 10.0.0.1 with `rules[0]` and 10.0.0.2
@@ -557,4 +622,103 @@ fn openbsd_backup_takes_over_from_a_master_that_will_time_out() {
 
     let subsecond = run((0, 100), 1);
     assert_eq!(subsecond.masters(1), vec![0], "advbase 0 skips the rule");
+}
+
+/// The attacks of a segment: every node's captured adverts of every vhid,
+/// replayed by an attacker without the password (unchanged, and with
+/// advskew and demote set to 0 to outrank everybody), from `start` on, while
+/// the master of vhid 1 crashes a second later.
+fn attacked_run(seed: u64, replay: ReplayProtection, attack: bool) -> Segment {
+    let mut rng = SimRng::new(seed);
+    let nodes = rng.between(2, 4) as usize;
+    let vhids = rng.between(1, 2) as u8;
+    let (mut specs, conditions) = random_topology(&mut rng, nodes, vhids);
+    for spec in &mut specs {
+        spec.replay = replay;
+    }
+    let mut segment = Segment::new(rng.next_u64(), specs, conditions).expect("valid topology");
+    let booted = boot_all(&mut rng, &mut segment, Duration::from_secs(3));
+    let start = settled_after(&mut segment, booted) + Duration::from_secs(2);
+    segment.run_until(start);
+    if attack {
+        for of in 0..nodes {
+            for vhid in 1..=vhids {
+                for outrank in [None, Some(0)] {
+                    let attack = ReplayAttack {
+                        of,
+                        vhid,
+                        min_age: Duration::from_millis(500),
+                        advskew: outrank,
+                        demote: outrank,
+                        every: Duration::from_millis(7),
+                        count: 1000,
+                    };
+                    segment.schedule(start, Fault::Replay(attack));
+                }
+            }
+        }
+    }
+    if let Some(&master) = segment.masters(1).first() {
+        segment.schedule(start + Duration::from_secs(1), Fault::Crash(master));
+    }
+    segment.run_until(start + Duration::from_secs(12));
+    segment
+}
+
+fn rendered(segment: &Segment) -> Vec<String> {
+    segment
+        .timeline()
+        .iter()
+        .map(|e| segment.render(e))
+        .collect()
+}
+
+/// Replay protection (issue: a replayed advert with a better advskew made
+/// the MASTER yield, and a dead master's replayed adverts kept every backup
+/// waiting): whatever an attacker replays of what it captured, changed or
+/// not, no node's timeline differs by one event from the same run without
+/// the attacker; so no state moves and no takeover after the master's crash
+/// comes later than it would have.
+#[test]
+fn replayed_and_modified_adverts_change_nothing() {
+    for_each_seed("replayed_and_modified_adverts_change_nothing", 60, |seed| {
+        let quiet = attacked_run(seed, ReplayProtection::Auto, false);
+        let attacked = attacked_run(seed, ReplayProtection::Auto, true);
+        // A node can accept a replay of an advert it never heard (it
+        // booted after it was sent): a late delivery, harmless, as the
+        // timeline shows.
+        let stats = attacked.stats();
+        if rendered(&quiet) != rendered(&attacked) {
+            return Err(fail(
+                &attacked,
+                format!(
+                    "the attack changed the timeline ({} replayed frames, {} accepted); \
+                         without it:\n{}",
+                    stats.replayed,
+                    stats.replays_accepted,
+                    rendered(&quiet).join("\n")
+                ),
+            ));
+        }
+        Ok(())
+    });
+}
+
+/// The same attack against nodes that check nothing (`replay_protection =
+/// off`, what every BSD and ucarp does) moves states in most runs: the test
+/// above can fail.
+#[test]
+fn without_replay_protection_the_same_attack_moves_states() {
+    let seeds = 40;
+    let moved = (0..seeds)
+        .filter(|&seed| {
+            let quiet = attacked_run(seed, ReplayProtection::Off, false);
+            let attacked = attacked_run(seed, ReplayProtection::Off, true);
+            rendered(&quiet) != rendered(&attacked)
+        })
+        .count();
+    assert!(
+        moved * 2 >= seeds as usize,
+        "only {moved} of {seeds} unprotected runs changed"
+    );
 }

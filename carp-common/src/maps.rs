@@ -76,7 +76,14 @@ pub struct VhidEntry {
     pub advskew: u8,
     /// The MAC used as source of replies: the virtual MAC, or the NIC's in real-MAC mode.
     pub mac: [u8; 6],
-    pub _pad: [u8; 2],
+    pub _pad: [u8; 6],
+    /// A MASTER answers (ARP, ND, frames to the virtual MAC) only while
+    /// CLOCK_MONOTONIC (`bpf_ktime_get_ns`) is at or before this; 0: no
+    /// limit. The agent moves it forward with every advert it sends, to the
+    /// earliest moment a backup could take over, so a MASTER whose agent is
+    /// frozen (SIGSTOP, a paused VM) goes silent instead of answering beside
+    /// the backup that took over.
+    pub master_until_ns: u64,
 }
 
 /// A virtual address: IPv4 as the first 4 bytes of `addr` (rest zero).
@@ -198,7 +205,7 @@ mod pod {
 }
 
 const _: () = assert!(core::mem::size_of::<VhidKey>() == 8);
-const _: () = assert!(core::mem::size_of::<VhidEntry>() == 12);
+const _: () = assert!(core::mem::size_of::<VhidEntry>() == 24);
 const _: () = assert!(core::mem::size_of::<VipKey>() == 24);
 const _: () = assert!(core::mem::size_of::<AdvertEvent>() == 72);
 const _: () = assert!(core::mem::size_of::<IfaceEntry>() == 8);

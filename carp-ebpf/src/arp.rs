@@ -18,7 +18,7 @@
 //!   answer it).
 //! - Anything else (other ARP ops or formats, a target that is no VIP): not ours.
 
-use carp_common::{STATE_MASTER, Stat};
+use carp_common::Stat;
 
 use crate::{
     cursor::Cursor,
@@ -73,7 +73,7 @@ pub fn handle(ifindex: u32, cur: &mut Cursor, eth: *mut EthHdr) -> Option<Verdic
     let Some(entry) = maps::vhid(ifindex, vhid) else {
         return Some(Verdict::drop(Stat::ArpSuppressed));
     };
-    if entry.state != STATE_MASTER {
+    if !entry.answers() {
         return Some(Verdict::drop(Stat::ArpSuppressed));
     }
     // SAFETY: the ARP body (checked by `take`) and the Ethernet header

@@ -10,11 +10,12 @@ use core::mem::{MaybeUninit, offset_of};
 
 use aya_ebpf::{
     btf_maps::{HashMap, PerCpuArray, RingBuf},
+    helpers::bpf_ktime_get_ns,
     macros::btf_map,
 };
 use carp_common::{
     AdvertEvent, EVENTS_BYTES, FAMILY_IPV4, FAMILY_IPV6, IfaceEntry, MAX_IFACES, MAX_VHIDS,
-    MAX_VIPS, Stats, VhidEntry, VhidKey, VipEntry, VipKey, VrrpSeen,
+    MAX_VIPS, STATE_MASTER, Stats, VhidEntry, VhidKey, VipEntry, VipKey, VrrpSeen,
 };
 
 use crate::words;
@@ -55,9 +56,23 @@ pub struct Vhid {
     pub mode: u8,
     /// The source MAC of replies (virtual MAC, or the NIC's in real-MAC mode).
     pub mac: MacWords,
+    /// `VhidEntry::master_until_ns`.
+    master_until_ns: u64,
+}
+
+impl Vhid {
+    /// MASTER, and its agent advertised recently enough that no backup can
+    /// have taken over (`VhidEntry::master_until_ns`).
+    #[inline(always)]
+    pub fn answers(&self) -> bool {
+        self.state == STATE_MASTER
+            // SAFETY: a helper without arguments.
+            && (self.master_until_ns == 0 || unsafe { bpf_ktime_get_ns() } <= self.master_until_ns)
+    }
 }
 
 const _: () = assert!(offset_of!(VhidEntry, mac) == 4);
+const _: () = assert!(offset_of!(VhidEntry, master_until_ns) == 16);
 const _: () = assert!(offset_of!(IfaceEntry, mac) == 0);
 const _: () = assert!(offset_of!(IfaceEntry, flags) == 6);
 
@@ -72,6 +87,7 @@ pub fn vhid(ifindex: u32, vhid: u8) -> Option<Vhid> {
             state: (*entry).state,
             mode: (*entry).mode,
             mac: words::load(entry.cast::<u8>().add(4)),
+            master_until_ns: (*entry).master_until_ns,
         })
     }
 }

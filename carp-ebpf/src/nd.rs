@@ -27,7 +27,7 @@ use aya_ebpf::{
     programs::XdpContext,
 };
 use carp_common::{
-    IFACE_FLAG_ROUTER, STATE_MASTER, Stat,
+    IFACE_FLAG_ROUTER, Stat,
     wire::{IPPROTO_ICMPV6, LINK_LOCAL_TTL, ND_NEIGHBOR_ADVERT, ND_NEIGHBOR_SOLICIT},
 };
 
@@ -114,7 +114,7 @@ pub fn handle(ctx: &XdpContext, ifindex: u32, cur: &Cursor, eth: *mut EthHdr) ->
     let Some(entry) = maps::vhid(ifindex, vhid) else {
         return Some(Verdict::drop(Stat::NdSuppressed));
     };
-    if entry.state != STATE_MASTER {
+    if !entry.answers() {
         return Some(Verdict::drop(Stat::NdSuppressed));
     }
 

@@ -7,7 +7,7 @@
 //! same MAC range is VRRP's (00:00:5e:00:01:<vrid>), and a VRRP router or a
 //! real-MAC-mode vhid on the segment must be left alone.
 
-use carp_common::{MODE_VIRTUAL_MAC, STATE_MASTER, Stat, VMAC_PREFIX};
+use carp_common::{MODE_VIRTUAL_MAC, Stat, VMAC_PREFIX};
 
 use crate::{eth::EthHdr, maps, verdict::Verdict, words};
 
@@ -34,7 +34,7 @@ pub fn rule(ifindex: u32, eth: *mut EthHdr) -> Verdict {
     if entry.mode != MODE_VIRTUAL_MAC {
         return Verdict::PASS;
     }
-    if entry.state != STATE_MASTER {
+    if !entry.answers() {
         return Verdict::drop(Stat::VmacDropped);
     }
     // Without the NIC MAC the stack would drop the frame as not ours anyway;

@@ -207,6 +207,41 @@ impl Lab {
             .unwrap_or_else(|e| e.to_string())
     }
 
+    /// The switch port (in [`Lab::switch`]) host `i` is plugged into.
+    pub fn port(i: usize) -> String {
+        format!("p{}", i + 1)
+    }
+
+    /// The client's switch port.
+    pub const CLIENT_PORT: &str = "p0";
+
+    /// One more namespace on the bridge, e.g. an attacker, with `eth0` on
+    /// switch port `port` (not a `p<N>` the lab uses) and no address. The
+    /// caller owns it; it goes away on drop.
+    pub fn attach_station(&self, tag: &str, port: &str) -> anyhow::Result<Netns> {
+        let ns = Netns::new(tag)?;
+        self.plug(&ns.name, port)?;
+        Ok(ns)
+    }
+
+    /// The bridge port that has learned `mac` ("p2", ...), if any.
+    pub fn fdb_port(&self, mac: &str) -> Option<String> {
+        let out = crate::netns::sh(
+            "bridge",
+            &["-n", &self.switch.name, "fdb", "show", "br", "br0"],
+        )
+        .ok()?;
+        String::from_utf8_lossy(&out.stdout)
+            .lines()
+            .find(|l| l.starts_with(mac) && !l.contains("permanent"))
+            .and_then(|l| {
+                l.split_whitespace()
+                    .skip_while(|w| *w != "dev")
+                    .nth(1)
+                    .map(str::to_string)
+            })
+    }
+
     /// A veth from namespace `ns` (as `eth0`) to the bridge (as `port`).
     fn plug(&self, ns: &str, port: &str) -> anyhow::Result<()> {
         self.switch.ip(&[
@@ -233,7 +268,26 @@ impl Lab {
     ) -> anyhow::Result<()> {
         let mut full = vec!["--interface", "eth0"];
         full.extend(args.iter().map(AsRef::as_ref));
-        self.spawn_agent(i, &full, env)
+        self.spawn_agent(i, &[], &full, env)
+    }
+
+    /// [`Lab::start_agent`] through `wrapper`, a command that execs the
+    /// agent with changed limits or privileges (`prlimit`, `setpriv`): the
+    /// agent keeps the wrapper's pid.
+    pub fn start_agent_via<S: AsRef<str>>(
+        &mut self,
+        i: usize,
+        wrapper: &[&str],
+        args: &[S],
+    ) -> anyhow::Result<()> {
+        let mut full = vec!["--interface", "eth0"];
+        full.extend(args.iter().map(AsRef::as_ref));
+        self.spawn_agent(i, wrapper, &full, &[])
+    }
+
+    /// The pid of host `i`'s agent, if it runs one.
+    pub fn agent_pid(&self, i: usize) -> Option<u32> {
+        self.hosts[i].agent.as_ref().map(|a| a.process.0.id())
     }
 
     /// Starts `carp-agent run --config <config>` on host `i` (no single-vhid
@@ -245,6 +299,7 @@ impl Lab {
     ) -> anyhow::Result<()> {
         self.spawn_agent(
             i,
+            &[],
             &["--config", config.to_str().context("utf-8 path")?],
             &[],
         )
@@ -259,8 +314,15 @@ impl Lab {
     }
 
     /// No `--xdp-mode`: the lab runs what users run (`auto`, skb mode on
-    /// these veths).
-    fn spawn_agent(&mut self, i: usize, args: &[&str], env: &[(&str, &str)]) -> anyhow::Result<()> {
+    /// these veths). `wrapper`, if not empty, runs first and execs the agent.
+    fn spawn_agent(
+        &mut self,
+        i: usize,
+        wrapper: &[&str],
+        args: &[&str],
+        env: &[(&str, &str)],
+    ) -> anyhow::Result<()> {
+        let args = self.password_to_file(i, args)?;
         let host = &mut self.hosts[i];
         let socket = self.dir.join(format!("{}.sock", host.name));
         let bpffs = self.dir.join(format!("{}-bpf", host.name));
@@ -269,7 +331,14 @@ impl Lab {
             .create(true)
             .append(true)
             .open(&log)?;
-        let mut cmd = host.ns.command(&agent_path()?);
+        let mut cmd = match wrapper.split_first() {
+            None => host.ns.command(&agent_path()?),
+            Some((program, wrapper_args)) => {
+                let mut cmd = host.ns.command(program);
+                cmd.args(wrapper_args).arg(agent_path()?);
+                cmd
+            }
+        };
         cmd.arg("run")
             .arg("--control-socket")
             .arg(&socket)
@@ -291,6 +360,30 @@ impl Lab {
             socket,
         });
         Ok(())
+    }
+
+    /// `--password P` becomes `--password-file FILE` (a file in the lab
+    /// directory holding P), as users are told to run the agent: the flag
+    /// would show in `ps`, and the agent warns about it.
+    fn password_to_file(&self, i: usize, args: &[&str]) -> anyhow::Result<Vec<String>> {
+        let mut out = Vec::with_capacity(args.len());
+        let mut args = args.iter();
+        let mut files = 0;
+        while let Some(&arg) = args.next() {
+            if arg != "--password" {
+                out.push(arg.to_string());
+                continue;
+            }
+            let password = args.next().context("--password without a value")?;
+            files += 1;
+            let path = self
+                .dir
+                .join(format!("{}-{files}.pass", self.hosts[i].name));
+            fs::write(&path, format!("{password}\n"))?;
+            out.push("--password-file".to_string());
+            out.push(path.to_str().context("utf-8 path")?.to_string());
+        }
+        Ok(out)
     }
 
     /// `carp-agent <args> --control-socket <host's socket>`, run on the host.

@@ -1,8 +1,13 @@
 //! The test lab: privilege checks, frame builders, an XDP harness, network
-//! namespaces and veths, and the agent binary run as a real process.
+//! namespaces and veths, the agent binary run as a real process, and
+//! keepalived beside it.
 pub mod agent;
+pub mod capture;
+pub mod chaos;
 pub mod frames;
+pub mod keepalived;
 pub mod lab;
 pub mod netns;
+pub mod packet;
 pub mod privileges;
 pub mod xdp;

@@ -355,7 +355,8 @@ pub mod lab {
             advbase: 1,
             advskew: 0,
             mac,
-            _pad: [0; 2],
+            _pad: [0; 6],
+            master_until_ns: 0,
         }
     }
 

@@ -68,6 +68,14 @@ impl Case {
         }
     }
 
+    /// `VhidEntry::master_until_ns` of every vhid: the dead-man deadline.
+    fn master_until(mut self, ns: u64) -> Self {
+        for (_, entry) in &mut self.config.vhids {
+            entry.master_until_ns = ns;
+        }
+        self
+    }
+
     /// `CARP_IFACES` flags of the receiving interface.
     fn iface_flags(mut self, flags: u8) -> Self {
         for (_, entry) in &mut self.config.ifaces {
@@ -810,6 +818,21 @@ fn arp_requests_for_vips() {
             )
             .expect(XDP_TX, &[Stat::ArpReplies])
             .output(arp_reply(&[], NIC_MAC, REAL_VIP4, PEER_MAC, PEER4)),
+            Case::new(
+                "MASTER before its dead-man deadline answers",
+                STATE_MASTER,
+                q(&[], PEER4, VIP4),
+            )
+            .master_until(u64::MAX)
+            .expect(XDP_TX, &[Stat::ArpReplies])
+            .output(arp_reply(&[], vmac, VIP4, PEER_MAC, PEER4)),
+            Case::new(
+                "MASTER past its dead-man deadline (agent frozen) is silent",
+                STATE_MASTER,
+                q(&[], PEER4, VIP4),
+            )
+            .master_until(1)
+            .expect(XDP_DROP, &[Stat::ArpSuppressed]),
             Case::new("BACKUP stays silent", STATE_BACKUP, q(&[], PEER4, VIP4))
                 .expect(XDP_DROP, &[Stat::ArpSuppressed]),
             Case::new("INIT stays silent", STATE_INIT, q(&[], PEER4, VIP4))
@@ -948,6 +971,13 @@ fn neighbor_solicitations_for_vips() {
             )
             .expect(XDP_TX, &[Stat::NdReplies])
             .output(na_frame(&[], NIC_MAC, REAL_VIP6, PEER6, PEER_MAC, so)),
+            Case::new(
+                "MASTER past its dead-man deadline is silent",
+                STATE_MASTER,
+                ns_frame(&[], PEER6, VIP6, true),
+            )
+            .master_until(1)
+            .expect(XDP_DROP, &[Stat::NdSuppressed]),
             Case::new(
                 "BACKUP stays silent",
                 STATE_BACKUP,

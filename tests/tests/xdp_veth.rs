@@ -184,7 +184,8 @@ fn maps(ifindex: u32) -> MapConfig {
                 advbase: 1,
                 advskew: 0,
                 mac: virtual_mac(VHID),
-                _pad: [0; 2],
+                _pad: [0; 6],
+                master_until_ns: 0,
             },
         )],
         vips: vec![

@@ -1,5 +1,10 @@
+<<<<<<< HEAD
 //! Project tasks: `cargo xtask setup | build | test | demo | lint | bench | fuzz`.
+=======
+//! Project tasks: `cargo xtask setup | build | test | demo | lint | bench | chaos`.
+>>>>>>> main
 mod bench;
+mod chaos;
 mod cmd;
 mod demo;
 mod fuzz;
@@ -34,11 +39,24 @@ enum Task {
     Demo,
     /// rustfmt and clippy, as CI runs them.
     Lint,
-    /// Run a benchmark: `xdp` (per-packet cost of the XDP program; root).
+    /// Run a benchmark: `xdp` (per-packet cost of the XDP program; root),
+    /// `busy` (spurious takeovers and advert timing on a busy host, against
+    /// keepalived; root).
     Bench {
         /// Which benchmark.
         what: String,
-        /// Only the cases whose name contains this.
+        /// Only the cases (xdp) or subjects (busy) whose name contains this.
+        filter: Option<String>,
+        /// busy: seconds per phase (idle, then CPU hogs) and subject [default: 30].
+        #[arg(long)]
+        seconds: Option<u64>,
+    },
+    /// Run the chaos suite: faults injected into namespace labs (root).
+    Chaos {
+        /// Only the quick subset (under 4 minutes).
+        #[arg(long)]
+        short: bool,
+        /// Only the scenarios whose name contains this.
         filter: Option<String>,
     },
     /// Fuzz one target of carp-agent/fuzz (nightly; installs cargo-fuzz if missing).
@@ -64,7 +82,16 @@ fn main() -> anyhow::Result<()> {
         Task::Test => test::run(),
         Task::Demo => demo::run(),
         Task::Lint => test::lint(),
+<<<<<<< HEAD
         Task::Bench { what, filter } => bench::run(&what, filter.as_deref()),
         Task::Fuzz { target, runs } => fuzz::run(&target, runs),
+=======
+        Task::Bench {
+            what,
+            filter,
+            seconds,
+        } => bench::run(&what, filter.as_deref(), seconds),
+        Task::Chaos { short, filter } => chaos::run(short, filter.as_deref()),
+>>>>>>> main
     }
 }

@@ -13,8 +13,10 @@ const PACKAGES: &[&str] = &[
     "iputils-ping",
     "arping",
     "keepalived",
+    "nftables",
     "tcpdump",
     "tshark",
+    "stress-ng",
     "ucarp",
     "xdp-tools",
 ];

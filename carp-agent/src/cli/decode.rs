@@ -15,7 +15,8 @@ use pcap_file::{
 };
 
 use crate::{
-    config::Vip,
+    config::{MAX_PASSWORD_FILE_BYTES, ReadError, Vip, read_bounded},
+    node::{SealKey, Unsigned},
     proto::{
         Advertisement, Auth, AuthKey, DecodeError, Envelope, LinkLocalVips, VipSet,
         link::{ETHERTYPE_IPV4, ETHERTYPE_IPV6, ETHERTYPE_QINQ, ETHERTYPE_VLAN},
@@ -32,7 +33,7 @@ Exit status: 0 if every advertisement is valid and authenticates, 1 if any is
 not (or a capture holds none), 2 on usage errors.
 
 Example:
-  carp-agent decode --password secret --vip 10.99.0.100 \\
+  carp-agent decode --password-file /etc/carp-agent/vhid1.pass --vip 10.99.0.100 \\
       01005e000012 00005e000001 0800 4510 0038 ...")]
 #[command(group(clap::ArgGroup::new("input").required(true).args(["hex", "pcap"])))]
 #[command(group(clap::ArgGroup::new("secret").required(true).args(["password", "password_file"])))]
@@ -59,18 +60,21 @@ pub struct DecodeArgs {
 
 /// Runs the subcommand; the returned value is the process exit status.
 pub fn run(args: &DecodeArgs) -> anyhow::Result<i32> {
-    let auth = Auth::new(&read_key(args)?, parse_vips(&args.vips)?);
+    let key = read_key(args)?;
+    let auth = Auth::new(&key, parse_vips(&args.vips)?);
+    let seal = SealKey::derive(&key);
+    let auth = (&auth, &seal);
     let mut out = Output::new(std::io::stdout().lock());
     let Some(path) = &args.pcap else {
         let bytes = parse_hex(&args.hex)?;
-        let report = Report::inspect(&bytes, guess_framing(&bytes), &auth);
+        let report = Report::inspect(&bytes, guess_framing(&bytes), auth);
         out.line(format_args!("{report}"))?;
         return Ok(if report.is_ok() { 0 } else { 1 });
     };
     let mut seen = 0;
     let mut all_ok = true;
     let frames = for_each_frame(path, |number, framing, bytes| {
-        let report = Report::inspect(bytes, framing, &auth);
+        let report = Report::inspect(bytes, framing, auth);
         // Other traffic in a capture is expected: skip what is not protocol
         // 112, or too short to tell.
         if report.is_foreign() {
@@ -123,7 +127,7 @@ impl<W: std::io::Write> Output<W> {
 
 fn read_key(args: &DecodeArgs) -> anyhow::Result<AuthKey> {
     if let Some(path) = &args.password_file {
-        let bytes = crate::config::read_password_bytes(path)
+        let bytes = read_bounded(path, MAX_PASSWORD_FILE_BYTES)
             .with_context(|| format!("--password-file {}: cannot read", path.display()))?;
         return AuthKey::from_password_file(&bytes)
             .with_context(|| format!("--password-file {}", path.display()));
@@ -216,10 +220,12 @@ struct Report {
     /// even when the advert is rejected.
     fields: Option<Advertisement>,
     verdict: Result<LinkLocalVips, DecodeError>,
+    /// The sequence of a carp-agent sealed counter whose tag is right.
+    sealed: Option<u64>,
 }
 
 impl Report {
-    fn inspect(bytes: &[u8], framing: Framing, auth: &Auth) -> Report {
+    fn inspect(bytes: &[u8], framing: Framing, (auth, seal): (&Auth, &SealKey)) -> Report {
         let envelope = match framing {
             Framing::Ethernet => Envelope::parse_frame(bytes),
             Framing::Ip => Envelope::parse_ip(bytes),
@@ -231,16 +237,28 @@ impl Report {
                     src: None,
                     fields: None,
                     verdict: Err(err),
+                    sealed: None,
                 };
             }
         };
+        let fields = envelope.payload().ok().and_then(Advertisement::peek);
+        let sealed = fields.and_then(|a| {
+            let unsigned = Unsigned {
+                vhid: a.vhid,
+                advbase: a.advbase,
+                advskew: a.advskew,
+                demote: a.demote,
+            };
+            seal.open(unsigned, a.counter, envelope.src)
+        });
         Report {
             src: Some(envelope.src),
-            fields: envelope.payload().ok().and_then(Advertisement::peek),
+            fields,
             verdict: envelope.advertisement().and_then(|advert| {
                 auth.verify_form(advert.vhid, advert.counter, &advert.md)
                     .ok_or(DecodeError::BadAuth)
             }),
+            sealed,
         }
     }
 
@@ -275,10 +293,21 @@ impl fmt::Display for Report {
             Ok(LinkLocalVips::Omitted) => {
                 f.write_str("ok (OpenBSD digest: link-local VIPs left out)")
             }
-            Err(err) => write!(f, "{}: {err}", err.counter_name()),
+            Err(err) => return write!(f, "{}: {err}", err.counter_name()),
+        }?;
+        // A carp-agent sender's counter (docs/protocol.md, "Sealed
+        // counters"): a sequence with a tag over the unsigned fields. A
+        // plain counter (FreeBSD, ucarp, OpenBSD, or fields changed after
+        // signing) adds nothing.
+        match self.sealed {
+            Some(sequence) => write!(f, ", sealed sequence {sequence}"),
+            None => Ok(()),
         }
     }
 }
+
+/// Largest capture read: it is read whole into memory.
+pub const MAX_PCAP_BYTES: u64 = 256 << 20;
 
 /// Calls `visit` with the 1-based number, framing and bytes of every packet
 /// of a pcap or pcapng file; returns how many packets there were.
@@ -286,8 +315,15 @@ fn for_each_frame(
     path: &Path,
     mut visit: impl FnMut(usize, Framing, &[u8]) -> anyhow::Result<()>,
 ) -> anyhow::Result<usize> {
-    let data =
-        std::fs::read(path).with_context(|| format!("--pcap {}: cannot read", path.display()))?;
+    let data = match read_bounded(path, MAX_PCAP_BYTES) {
+        Ok(data) => data,
+        Err(err @ ReadError::TooLarge { .. }) => bail!(
+            "--pcap {}: {err}; keep only the adverts: tcpdump -r {} -w OUT 'ip proto 112 or ip6 proto 112'",
+            path.display(),
+            path.display()
+        ),
+        Err(err) => bail!("--pcap {}: cannot read: {err}", path.display()),
+    };
     let context = || format!("--pcap {}", path.display());
     let mut number = 0;
     match data.get(..4) {

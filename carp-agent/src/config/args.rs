@@ -4,7 +4,7 @@ use std::{net::IpAddr, path::PathBuf};
 
 use super::{
     Config, ConfigError, DEFAULT_BPFFS, DEFAULT_CONTROL_SOCKET, DEFAULT_HOOK_TIMEOUT,
-    DEFAULT_STATE_DIR, FlavorName, TieBreakName, VhidInput,
+    DEFAULT_STATE_DIR, FlavorName, ReplayProtectionName, TieBreakName, VhidInput,
 };
 use crate::{
     dataplane::AttachMode,
@@ -13,7 +13,7 @@ use crate::{
 };
 
 /// The single-vhid flags, which `--config` replaces.
-const VHID_FLAGS: [&str; 14] = [
+const VHID_FLAGS: [&str; 15] = [
     "interface",
     "vhid",
     "password",
@@ -24,6 +24,7 @@ const VHID_FLAGS: [&str; 14] = [
     "preempt",
     "flavor",
     "tie_break",
+    "replay_protection",
     "real_mac",
     "source",
     "up_script",
@@ -43,7 +44,8 @@ pub struct RunArgs {
     /// Virtual host id, 1..=255.
     #[arg(long, value_name = "N")]
     pub vhid: Option<u32>,
-    /// Shared password (at most 19 bytes).
+    /// Shared password (at most 19 bytes). Visible to every local user in
+    /// `ps`: prefer --password-file (kept for ucarp users; warns at start).
     #[arg(long, conflicts_with = "password_file")]
     pub password: Option<String>,
     /// Read the password from FILE (one trailing \n or \r\n is dropped).
@@ -69,6 +71,11 @@ pub struct RunArgs {
     /// MASTER [default: lower-address]. An equal master is never preempted.
     #[arg(long, value_enum)]
     pub tie_break: Option<TieBreakName>,
+    /// How strictly peers' advert counters are checked against replays
+    /// [default: auto]: `strict` when every peer is carp-agent, `off` to
+    /// accept what the BSDs and ucarp accept.
+    #[arg(long, value_enum)]
+    pub replay_protection: Option<ReplayProtectionName>,
     /// Send adverts from the NIC's MAC instead of the virtual MAC.
     #[arg(long)]
     pub real_mac: bool,
@@ -95,6 +102,10 @@ pub struct RunArgs {
     /// also at start-up); CARP_PREVIOUS_STATE tells which.
     #[arg(long = "down-script", value_name = "PROGRAM")]
     pub down_script: Option<PathBuf>,
+    /// Run at real-time priority (SCHED_FIFO 10) with all memory locked, so
+    /// a busy host still answers in time; what cannot be had is a warning.
+    #[arg(long)]
+    pub realtime: bool,
 }
 
 impl RunArgs {
@@ -111,6 +122,7 @@ impl RunArgs {
             ("--preempt", self.preempt),
             ("--flavor", self.flavor.is_some()),
             ("--tie-break", self.tie_break.is_some()),
+            ("--replay-protection", self.replay_protection.is_some()),
             ("--real-mac", self.real_mac),
             ("--source", self.source.is_some()),
             ("--up-script", self.up_script.is_some()),
@@ -166,6 +178,7 @@ pub(super) fn build(args: &RunArgs) -> Result<Config, ConfigError> {
     if let Some(mode) = args.xdp_mode {
         config.xdp_mode = mode;
     }
+    config.realtime |= args.realtime;
     config.validate()?;
     Ok(config)
 }
@@ -173,7 +186,7 @@ pub(super) fn build(args: &RunArgs) -> Result<Config, ConfigError> {
 fn from_flags(args: &RunArgs) -> Result<Config, ConfigError> {
     let (Some(interface), Some(vhid)) = (&args.interface, args.vhid) else {
         return Err(ConfigError::Usage(
-            "give --interface IF and --vhid N (and --password, --vip), or --config FILE"
+            "give --interface IF and --vhid N (and --password-file, --vip), or --config FILE"
                 .to_string(),
         ));
     };
@@ -185,6 +198,7 @@ fn from_flags(args: &RunArgs) -> Result<Config, ConfigError> {
         preempt: args.preempt,
         flavor: args.flavor.unwrap_or_default(),
         tie_break: args.tie_break.unwrap_or_default(),
+        replay_protection: args.replay_protection.unwrap_or_default(),
         real_mac: args.real_mac,
         password: args.password.clone(),
         password_file: args.password_file.clone(),
@@ -200,5 +214,6 @@ fn from_flags(args: &RunArgs) -> Result<Config, ConfigError> {
         xdp_mode: AttachMode::default(),
         hook_timeout: DEFAULT_HOOK_TIMEOUT,
         demotion: 0,
+        realtime: false,
     })
 }

@@ -3,7 +3,7 @@
 
 use std::{fmt, net::IpAddr, path::PathBuf};
 
-use super::vip::VipError;
+use super::{toml_error::TomlError, vip::VipError};
 use crate::{engine::RangeError, proto::PasswordError};
 
 /// A configuration the agent refuses to start with.
@@ -24,14 +24,10 @@ pub enum ConfigError {
     #[error("config file {} is larger than {limit} bytes; is it the right file?", path.display())]
     ConfigTooLarge { path: PathBuf, limit: u64 },
     /// Syntax, a wrong type, a missing or unknown key: the toml crate's
-    /// message, with line and column. Not the toml crate's whole report,
-    /// which quotes the line: that line may hold a password.
-    #[error("TOML parse error{}: {message}", at_line(*.at))]
-    Toml {
-        /// Line and column (1-based, in characters), when known.
-        at: Option<(usize, usize)>,
-        message: String,
-    },
+    /// message with line and column, never the source line (see
+    /// [`TomlError`]).
+    #[error("{0}")]
+    Toml(TomlError),
     /// Command-line flags that do not go together.
     #[error("{0}")]
     Usage(String),
@@ -48,27 +44,6 @@ pub enum ConfigError {
         field: String,
         reason: Reason,
     },
-}
-
-impl ConfigError {
-    /// A toml crate error about `text`, without the text.
-    pub(super) fn toml(error: &toml::de::Error, text: &str) -> ConfigError {
-        let at = error.span().and_then(|span| {
-            let before = text.get(..span.start)?;
-            let line_start = before.rfind('\n').map_or(0, |i| i + 1);
-            let line = before.matches('\n').count() + 1;
-            Some((line, before[line_start..].chars().count() + 1))
-        });
-        ConfigError::Toml {
-            at,
-            message: error.message().trim_end().to_string(),
-        }
-    }
-}
-
-fn at_line(at: Option<(usize, usize)>) -> String {
-    at.map(|(line, column)| format!(" at line {line}, column {column}"))
-        .unwrap_or_default()
 }
 
 /// Prefixes a vhid error with its `[[vhid]]` table number inside a file.
@@ -103,6 +78,12 @@ pub enum Reason {
         path: PathBuf,
         error: std::io::Error,
     },
+    /// A password file larger than any password: refused, never parsed.
+    #[error(
+        "{} is larger than {limit} bytes (a CARP password is at most 19); is it the right file?",
+        path.display()
+    )]
+    PasswordFileTooLarge { path: PathBuf, limit: u64 },
     #[error(transparent)]
     Vip(VipError),
     #[error("zone %{zone} is not the vhid's interface {interface}")]
@@ -121,6 +102,24 @@ pub enum Reason {
     },
     #[error("{0} cannot send adverts; give a unicast address of this host")]
     Source(IpAddr),
+    /// IPv6 adverts always leave from the interface's link-local address.
+    #[error(
+        "{0} is IPv6, but `source` sets the IPv4 advert source only (IPv6 adverts are sent from \
+         the interface's link-local address)"
+    )]
+    SourceV6(IpAddr),
+    #[error(
+        "{0} would never be used: the vhid has no IPv4 virtual address, so sends no IPv4 adverts"
+    )]
+    SourceUnused(IpAddr),
+    /// A BACKUP still sends nothing, but a MASTER's adverts must come from an
+    /// address that stays when the vhid moves away.
+    #[error("{0} is one of the vhid's virtual addresses; give an address the host keeps")]
+    SourceIsVip(IpAddr),
+    /// The same address twice: the kernel holds an address once per
+    /// interface, whatever its prefix, and two vhids cannot both own it.
+    #[error("{addr} is already {first}; each virtual address belongs to one vhid, with one prefix")]
+    VipDuplicate { addr: IpAddr, first: String },
     #[error("{0:?} is not an XDP mode (auto, native, skb)")]
     XdpMode(String),
     #[error("give command or shell, not both")]

@@ -11,7 +11,8 @@ use serde::Deserialize;
 
 use super::{
     Config, ConfigError, DEFAULT_BPFFS, DEFAULT_CONTROL_SOCKET, DEFAULT_HOOK_TIMEOUT,
-    DEFAULT_STATE_DIR, FlavorName, Reason, TieBreakName, VhidInput,
+    DEFAULT_STATE_DIR, FlavorName, Reason, ReplayProtectionName, TieBreakName, TomlError,
+    VhidInput,
 };
 use crate::{
     dataplane::AttachMode,
@@ -29,6 +30,8 @@ struct FileConfig {
     hook_timeout_ms: Option<u64>,
     #[serde(default)]
     demotion: u32,
+    #[serde(default)]
+    realtime: bool,
     #[serde(default)]
     vhid: Vec<FileVhid>,
 }
@@ -48,6 +51,8 @@ struct FileVhid {
     flavor: FlavorName,
     #[serde(default)]
     tie_break: TieBreakName,
+    #[serde(default)]
+    replay_protection: ReplayProtectionName,
     #[serde(default)]
     real_mac: bool,
     password: Option<String>,
@@ -87,7 +92,8 @@ impl From<StateName> for State {
 
 /// Errors come back without the file name; the caller adds it.
 pub(super) fn parse(text: &str, origin: &Path) -> Result<Config, ConfigError> {
-    let file: FileConfig = toml::from_str(text).map_err(|e| ConfigError::toml(&e, text))?;
+    let file: FileConfig =
+        toml::from_str(text).map_err(|e| ConfigError::Toml(TomlError::new(&e, text)))?;
     let xdp_mode = match &file.xdp_mode {
         None => AttachMode::default(),
         Some(name) => AttachMode::from_str(name, false).map_err(|_| ConfigError::Global {
@@ -114,6 +120,7 @@ pub(super) fn parse(text: &str, origin: &Path) -> Result<Config, ConfigError> {
             .hook_timeout_ms
             .map_or(DEFAULT_HOOK_TIMEOUT, Duration::from_millis),
         demotion: file.demotion,
+        realtime: file.realtime,
     };
     if config.vhids.is_empty() {
         return Err(ConfigError::Global {
@@ -165,6 +172,7 @@ fn vhid_input(v: FileVhid, index: usize, base: &Path) -> Result<VhidInput, Confi
         preempt: v.preempt,
         flavor: v.flavor,
         tie_break: v.tie_break,
+        replay_protection: v.replay_protection,
         real_mac: v.real_mac,
         password: v.password,
         password_file: v.password_file.map(|path| base.join(path)),

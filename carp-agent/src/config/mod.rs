@@ -7,9 +7,11 @@
 //! testpass alias 192.168.1.50/32"` becomes
 //!
 //! ```text
-//! carp-agent run --interface em0 --vhid 1 --advskew 100 --password testpass \
-//!     --vip 192.168.1.50/32
+//! carp-agent run --interface em0 --vhid 1 --advskew 100 \
+//!     --password-file /etc/carp-agent/vhid1.pass --vip 192.168.1.50/32
 //! ```
+//!
+//! (`--password testpass` works too, but shows in `ps`: the agent warns.)
 //!
 //! # TOML file (`--config FILE`)
 //!
@@ -23,6 +25,7 @@
 //! xdp_mode = "auto"                       # auto | native | skb
 //! hook_timeout_ms = 30000                 # default 30 s
 //! demotion = 0                            # initial host demotion
+//! realtime = false                        # SCHED_FIFO 10 and locked memory (--realtime)
 //!
 //! [[vhid]]
 //! interface = "em0"
@@ -48,13 +51,26 @@
 //!
 //! A relative `password_file` is read relative to the TOML file's directory;
 //! one trailing `\n` or `\r\n` is dropped from it, nothing else.
+//!
+//! # Limits
+//!
+//! Every file is read with a size limit ([`MAX_CONFIG_BYTES`],
+//! [`MAX_PASSWORD_FILE_BYTES`]), so a wrong path such as `/dev/zero` gets an
+//! error naming the file and the limit. TOML errors never show the source
+//! line, and on a `password` line hide quoted values ([`TomlError`]).
+//! Virtual addresses no host can own ([`Unusable`]), a subnet's broadcast
+//! address, the same address twice, and a `source` that does not fit the
+//! VIPs are refused.
 //! The interface's existence is checked by the daemon when it starts.
 mod args;
 mod error;
 mod file;
+mod read;
+mod toml_error;
 mod vip;
 
 use std::{
+    collections::HashMap,
     net::IpAddr,
     path::{Path, PathBuf},
     time::Duration,
@@ -62,12 +78,15 @@ use std::{
 
 pub use args::RunArgs;
 pub use error::{ConfigError, Reason};
-pub use vip::{Vip, VipError};
+pub use read::{ReadError, read_bounded};
+pub use toml_error::TomlError;
+pub use vip::{Unusable, Vip, VipError};
 
 use crate::{
     dataplane::AttachMode,
     engine::{Flavor, RangeError, TieBreak, VhidConfig, check_ranges},
     hooks::HookSpec,
+    node::ReplayProtection,
     proto::AuthKey,
 };
 
@@ -81,6 +100,10 @@ pub const DEFAULT_STATE_DIR: &str = "/run/carp-agent";
 /// Largest configuration file read: a thousand vhids with hooks take a
 /// fraction of it.
 pub const MAX_CONFIG_BYTES: u64 = 1 << 20;
+/// Largest password file read: far more than a CARP password (19 bytes) and
+/// its line ending, so a somewhat longer file still gets the password's own
+/// length error; a larger one is surely the wrong file.
+pub const MAX_PASSWORD_FILE_BYTES: u64 = 1024;
 /// Default bound on one hook run.
 pub const DEFAULT_HOOK_TIMEOUT: Duration = Duration::from_secs(30);
 
@@ -97,6 +120,9 @@ pub struct Config {
     pub hook_timeout: Duration,
     /// Initial host demotion (`net.inet.carp.demotion`).
     pub demotion: u32,
+    /// Real-time scheduling and locked memory for the agent
+    /// (`--realtime`, `realtime = true`; see [`crate::realtime`]).
+    pub realtime: bool,
 }
 
 /// One vhid on one interface.
@@ -110,6 +136,8 @@ pub struct VhidSettings {
     pub flavor: Flavor,
     /// Which of two equal masters stays MASTER.
     pub tie_break: TieBreak,
+    /// How strictly peers' counters are checked (`node::replay`).
+    pub replay_protection: ReplayProtection,
     /// Send adverts from the NIC's own MAC instead of the virtual MAC.
     pub real_mac: bool,
     pub key: AuthKey,
@@ -140,6 +168,31 @@ pub enum TieBreakName {
     HigherAddress,
     /// Both yield (FreeBSD); the first master-down settles it.
     Yield,
+}
+
+/// `--replay-protection` / `replay_protection =`: how strictly peers'
+/// advert counters are checked against replays.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, clap::ValueEnum, serde::Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum ReplayProtectionName {
+    /// carp-agent peers strictly, BSD and ucarp peers as far as their
+    /// counters allow.
+    #[default]
+    Auto,
+    /// Only carp-agent peers: every advert must carry a sealed counter.
+    Strict,
+    /// No checks, as the BSDs and ucarp do.
+    Off,
+}
+
+impl From<ReplayProtectionName> for ReplayProtection {
+    fn from(name: ReplayProtectionName) -> ReplayProtection {
+        match name {
+            ReplayProtectionName::Auto => ReplayProtection::Auto,
+            ReplayProtectionName::Strict => ReplayProtection::Strict,
+            ReplayProtectionName::Off => ReplayProtection::Off,
+        }
+    }
 }
 
 impl From<TieBreakName> for TieBreak {
@@ -199,14 +252,25 @@ impl VhidSettings {
         if self.vips.is_empty() {
             return Err(fail("vips", Reason::NoVips));
         }
+        let mut seen = HashMap::new();
         for (i, vip) in self.vips.iter().enumerate() {
+            let field = || format!("vips[{i}] = \"{vip}\"");
             vip.check()
-                .map_err(|err| fail(&format!("vips[{i}] = \"{vip}\""), Reason::Vip(err)))?;
+                .map_err(|err| fail(&field(), Reason::Vip(err)))?;
+            if let Some(j) = seen.insert(vip.addr, i) {
+                let first = format!("vips[{j}] = \"{}\"", self.vips[j]);
+                return Err(fail(
+                    &field(),
+                    Reason::VipDuplicate {
+                        addr: vip.addr,
+                        first,
+                    },
+                ));
+            }
         }
         if let Some(source) = self.source {
-            if source.is_unspecified() || source.is_multicast() {
-                return Err(fail("source", Reason::Source(source)));
-            }
+            self.check_source(source)
+                .map_err(|reason| fail("source", reason))?;
         }
         for (i, hook) in self.hooks.iter().enumerate() {
             let empty = match &hook.program {
@@ -220,6 +284,32 @@ impl VhidSettings {
         }
         Ok(())
     }
+}
+
+impl VhidSettings {
+    /// `source` is only the IPv4 advert source (see `daemon::vhid_runtime`).
+    fn check_source(&self, source: IpAddr) -> Result<(), Reason> {
+        if Unusable::of(source).is_some() {
+            return Err(Reason::Source(source));
+        }
+        if source.is_ipv6() {
+            return Err(Reason::SourceV6(source));
+        }
+        if !self.vips.iter().any(|v| v.addr.is_ipv4()) {
+            return Err(Reason::SourceUnused(source));
+        }
+        if self.vips.iter().any(|v| v.addr == source) {
+            return Err(Reason::SourceIsVip(source));
+        }
+        Ok(())
+    }
+}
+
+/// Whether two vhids may not both have `addr`: on one interface never; on
+/// two, unless it is an IPv6 link-local address (scoped to its interface).
+fn clashes(addr: IpAddr, a: &VhidSettings, b: &VhidSettings) -> bool {
+    let link_local = matches!(addr, IpAddr::V6(v6) if v6.is_unicast_link_local());
+    a.interface == b.interface || !link_local
 }
 
 fn check_interface(name: &str) -> Result<(), Reason> {
@@ -242,24 +332,22 @@ impl Config {
     }
 
     /// Reads and parses the TOML file at `path` (at most
-    /// [`MAX_CONFIG_BYTES`]); not yet validated.
+    /// [`MAX_CONFIG_BYTES`], checked before parsing); not yet validated.
     pub fn from_file(path: &Path) -> Result<Config, ConfigError> {
-        use std::io::Read as _;
-        let read_error = |error| ConfigError::ReadConfig {
-            path: path.to_path_buf(),
-            error,
-        };
-        let file = std::fs::File::open(path).map_err(read_error)?;
-        let mut text = String::new();
-        file.take(MAX_CONFIG_BYTES + 1)
-            .read_to_string(&mut text)
-            .map_err(read_error)?;
-        if text.len() as u64 > MAX_CONFIG_BYTES {
-            return Err(ConfigError::ConfigTooLarge {
+        let bytes = read_bounded(path, MAX_CONFIG_BYTES).map_err(|error| match error {
+            ReadError::TooLarge { limit } => ConfigError::ConfigTooLarge {
                 path: path.to_path_buf(),
-                limit: MAX_CONFIG_BYTES,
-            });
-        }
+                limit,
+            },
+            ReadError::Io(error) => ConfigError::ReadConfig {
+                path: path.to_path_buf(),
+                error,
+            },
+        })?;
+        let text = String::from_utf8(bytes).map_err(|_| ConfigError::ReadConfig {
+            path: path.to_path_buf(),
+            error: std::io::Error::new(std::io::ErrorKind::InvalidData, "not UTF-8 text"),
+        })?;
         Config::from_toml_str(&text, path)
     }
 
@@ -275,58 +363,64 @@ impl Config {
     /// Checks every rule that does not need the system (interfaces are
     /// checked by the daemon).
     pub fn validate(&self) -> Result<(), ConfigError> {
+        // First [[vhid]] of each (interface, vhid), and every vhid holding
+        // each address with the VIP's index: maps, so a file of thousands
+        // of vhids is checked in linear time.
+        let mut vhids: HashMap<(&str, u8), usize> = HashMap::new();
+        let mut addresses: HashMap<IpAddr, Vec<(usize, usize)>> = HashMap::new();
         for (index, vhid) in self.vhids.iter().enumerate() {
             vhid.validate(index)?;
-            let first = self.vhids[..index]
-                .iter()
-                .position(|v| v.vhid == vhid.vhid && v.interface == vhid.interface);
-            if let Some(first) = first {
-                return Err(ConfigError::Vhid {
-                    index,
-                    name: vhid.name(),
-                    field: "vhid".to_string(),
-                    reason: Reason::Duplicate {
-                        vhid: vhid.vhid,
-                        interface: vhid.interface.clone(),
-                        first: first + 1,
-                    },
-                });
+            let fail = |field: String, reason| ConfigError::Vhid {
+                index,
+                name: vhid.name(),
+                field,
+                reason,
+            };
+            if let Some(first) = vhids.insert((&vhid.interface, vhid.vhid), index) {
+                let reason = Reason::Duplicate {
+                    vhid: vhid.vhid,
+                    interface: vhid.interface.clone(),
+                    first: first + 1,
+                };
+                return Err(fail("vhid".to_string(), reason));
+            }
+            for (i, vip) in vhid.vips.iter().enumerate() {
+                let holders = addresses.entry(vip.addr).or_default();
+                let clash = holders
+                    .iter()
+                    .find(|&&(other, _)| clashes(vip.addr, vhid, &self.vhids[other]));
+                if let Some(&(other_index, j)) = clash {
+                    let other = &self.vhids[other_index];
+                    let reason = Reason::VipDuplicate {
+                        addr: vip.addr,
+                        first: format!(
+                            "vips[{j}] = \"{}\" of {} ([[vhid]] #{})",
+                            other.vips[j],
+                            other.name(),
+                            other_index + 1
+                        ),
+                    };
+                    return Err(fail(format!("vips[{i}] = \"{vip}\""), reason));
+                }
+                holders.push((index, i));
             }
         }
         Ok(())
     }
 }
 
-/// Largest password file read: a password is at most 19 bytes, so anything
-/// near this is the wrong file (or `/dev/zero`, which would never end).
-pub const MAX_PASSWORD_FILE_BYTES: u64 = 4096;
-
-/// The contents of a password file, refusing one larger than
-/// [`MAX_PASSWORD_FILE_BYTES`] without reading it all.
-pub fn read_password_bytes(path: &Path) -> std::io::Result<Vec<u8>> {
-    use std::io::Read as _;
-    let mut bytes = Vec::new();
-    std::fs::File::open(path)?
-        .take(MAX_PASSWORD_FILE_BYTES + 1)
-        .read_to_end(&mut bytes)?;
-    if bytes.len() as u64 > MAX_PASSWORD_FILE_BYTES {
-        return Err(std::io::Error::new(
-            std::io::ErrorKind::InvalidData,
-            format!(
-                "larger than {MAX_PASSWORD_FILE_BYTES} bytes; a CARP password is at most {} bytes",
-                crate::proto::MAX_PASSWORD_LEN
-            ),
-        ));
-    }
-    Ok(bytes)
-}
-
 /// Reads a password file; [`AuthKey::from_password_file`] says which line
 /// ending is dropped.
 fn read_password_file(path: &Path) -> Result<AuthKey, Reason> {
-    let bytes = read_password_bytes(path).map_err(|error| Reason::PasswordFile {
-        path: path.to_path_buf(),
-        error,
+    let bytes = read_bounded(path, MAX_PASSWORD_FILE_BYTES).map_err(|error| match error {
+        ReadError::TooLarge { limit } => Reason::PasswordFileTooLarge {
+            path: path.to_path_buf(),
+            limit,
+        },
+        ReadError::Io(error) => Reason::PasswordFile {
+            path: path.to_path_buf(),
+            error,
+        },
     })?;
     AuthKey::from_password_file(&bytes).map_err(Reason::Password)
 }
@@ -340,6 +434,7 @@ struct VhidInput {
     preempt: bool,
     flavor: FlavorName,
     tie_break: TieBreakName,
+    replay_protection: ReplayProtectionName,
     real_mac: bool,
     password: Option<String>,
     password_file: Option<PathBuf>,
@@ -409,6 +504,7 @@ impl VhidInput {
             preempt: self.preempt,
             flavor: self.flavor.into(),
             tie_break: self.tie_break.into(),
+            replay_protection: self.replay_protection.into(),
             real_mac: self.real_mac,
             key,
             vips,

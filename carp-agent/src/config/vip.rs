@@ -2,7 +2,11 @@
 //! command line: `ADDR[%ZONE][/PREFIX]`. One parser for both, so `decode`
 //! accepts exactly the VIPs the agent can have.
 
-use std::{fmt, net::IpAddr, str::FromStr};
+use std::{
+    fmt,
+    net::{IpAddr, Ipv4Addr},
+    str::FromStr,
+};
 
 /// One virtual address and the prefix length it is added to the interface with.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
@@ -25,6 +29,75 @@ pub enum VipError {
     /// A /0 VIP would claim every address; the upper bound is the address size.
     #[error("prefix length {prefix} is out of range 1..={max}")]
     PrefixRange { prefix: u32, max: u8 },
+    /// An address no host can own: see [`Unusable`].
+    #[error("{addr} is {why}")]
+    Unusable { addr: IpAddr, why: Unusable },
+    /// An IPv4 address that is the broadcast address of the subnet its own
+    /// prefix gives: the kernel would treat it as broadcast, not as a host.
+    #[error("{addr}/{prefix} is the broadcast address of {network}/{prefix}; give a host address")]
+    SubnetBroadcast {
+        addr: Ipv4Addr,
+        prefix: u8,
+        network: Ipv4Addr,
+    },
+}
+
+/// Why an address cannot be a virtual address nor an advert source: it
+/// names no single host on the link. IPv4 link-local addresses
+/// (169.254/16) are allowed, as the BSDs and Linux allow them on an
+/// interface; so are IPv6 link-local ones (with the vhid's interface as
+/// zone).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Unusable {
+    /// 0.0.0.0 or ::
+    Unspecified,
+    Multicast,
+    /// 127/8 or ::1: never leaves the host.
+    Loopback,
+    /// 255.255.255.255
+    Broadcast,
+    /// ::ffff:a.b.c.d: Linux will not put it on an interface as IPv6.
+    Ipv4Mapped,
+    /// ::a.b.c.d, deprecated by RFC 4291.
+    Ipv4Compatible,
+}
+
+impl fmt::Display for Unusable {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            Unusable::Unspecified => "the unspecified address, which names no host",
+            Unusable::Multicast => "a multicast address; a virtual address is unicast",
+            Unusable::Loopback => "a loopback address, which never leaves the host",
+            Unusable::Broadcast => "the broadcast address, which names every host",
+            Unusable::Ipv4Mapped => "an IPv4-mapped IPv6 address; write the IPv4 address",
+            Unusable::Ipv4Compatible => {
+                "an IPv4-compatible IPv6 address (deprecated by RFC 4291); write the IPv4 address"
+            }
+        })
+    }
+}
+
+impl Unusable {
+    /// Why `addr` cannot belong to one host on a link, if it cannot.
+    pub fn of(addr: IpAddr) -> Option<Unusable> {
+        if addr.is_unspecified() {
+            return Some(Unusable::Unspecified);
+        }
+        if addr.is_multicast() {
+            return Some(Unusable::Multicast);
+        }
+        if addr.is_loopback() {
+            return Some(Unusable::Loopback);
+        }
+        match addr {
+            IpAddr::V4(v4) if v4.is_broadcast() => Some(Unusable::Broadcast),
+            IpAddr::V4(_) => None,
+            IpAddr::V6(v6) if v6.to_ipv4_mapped().is_some() => Some(Unusable::Ipv4Mapped),
+            // ::a.b.c.d (:: and ::1 were handled above).
+            IpAddr::V6(v6) if v6.segments()[..6] == [0; 6] => Some(Unusable::Ipv4Compatible),
+            IpAddr::V6(_) => None,
+        }
+    }
 }
 
 impl Vip {
@@ -33,7 +106,8 @@ impl Vip {
         if addr.is_ipv4() { 32 } else { 128 }
     }
 
-    /// Checks the prefix against the address family.
+    /// Checks the prefix against the address family, and that the address
+    /// can belong to one host (see [`Unusable`]).
     pub fn check(&self) -> Result<(), VipError> {
         let max = Vip::max_prefix(self.addr);
         if self.prefix == 0 || self.prefix > max {
@@ -41,6 +115,23 @@ impl Vip {
                 prefix: u32::from(self.prefix),
                 max,
             });
+        }
+        if let Some(why) = Unusable::of(self.addr) {
+            return Err(VipError::Unusable {
+                addr: self.addr,
+                why,
+            });
+        }
+        // /31 and /32 have no broadcast address (RFC 3021).
+        if let (IpAddr::V4(addr), 1..=30) = (self.addr, self.prefix) {
+            let host_mask = u32::MAX >> self.prefix;
+            if u32::from(addr) & host_mask == host_mask {
+                return Err(VipError::SubnetBroadcast {
+                    addr,
+                    prefix: self.prefix,
+                    network: Ipv4Addr::from(u32::from(addr) & !host_mask),
+                });
+            }
         }
         Ok(())
     }
@@ -147,6 +238,57 @@ mod tests {
         assert_eq!("10.0.0.1%eth0".parse::<Vip>(), Err(VipError::Zone));
         assert_eq!("2001:db8::1%eth0/64".parse::<Vip>(), Err(VipError::Zone));
         assert_eq!("fe80::1%/64".parse::<Vip>(), Err(VipError::Address));
+    }
+
+    fn unusable(text: &str) -> Option<Unusable> {
+        match text.parse::<Vip>() {
+            Err(VipError::Unusable { why, .. }) => Some(why),
+            Ok(_) => None,
+            Err(other) => panic!("{text}: {other}"),
+        }
+    }
+
+    #[test]
+    fn refuses_addresses_no_host_can_own() {
+        assert_eq!(unusable("0.0.0.0"), Some(Unusable::Unspecified));
+        assert_eq!(unusable("::/64"), Some(Unusable::Unspecified));
+        assert_eq!(unusable("224.0.0.18"), Some(Unusable::Multicast));
+        assert_eq!(unusable("239.1.2.3/24"), Some(Unusable::Multicast));
+        assert_eq!(unusable("ff02::12"), Some(Unusable::Multicast));
+        assert_eq!(unusable("127.0.0.1"), Some(Unusable::Loopback));
+        assert_eq!(unusable("127.1.2.3/8"), Some(Unusable::Loopback));
+        assert_eq!(unusable("::1"), Some(Unusable::Loopback));
+        assert_eq!(unusable("255.255.255.255"), Some(Unusable::Broadcast));
+        assert_eq!(unusable("::ffff:10.0.0.1"), Some(Unusable::Ipv4Mapped));
+        assert_eq!(unusable("::10.0.0.1"), Some(Unusable::Ipv4Compatible));
+        // Allowed: link-local, private, documentation and global unicast.
+        for ok in [
+            "169.254.1.1/16",
+            "fe80::1/64",
+            "10.0.0.1/8",
+            "2001:db8::1",
+            "1.1.1.1",
+        ] {
+            assert_eq!(unusable(ok), None, "{ok}");
+        }
+    }
+
+    #[test]
+    fn refuses_the_subnet_broadcast_address() {
+        assert_eq!(
+            "10.0.0.255/24".parse::<Vip>(),
+            Err(VipError::SubnetBroadcast {
+                addr: Ipv4Addr::new(10, 0, 0, 255),
+                prefix: 24,
+                network: Ipv4Addr::new(10, 0, 0, 0),
+            })
+        );
+        assert!("10.0.0.3/30".parse::<Vip>().is_err());
+        // Just inside the subnet, and prefixes without a broadcast address.
+        assert!("10.0.0.254/24".parse::<Vip>().is_ok());
+        assert!("10.0.0.1/31".parse::<Vip>().is_ok());
+        assert!("10.0.0.255/32".parse::<Vip>().is_ok());
+        assert!("10.0.0.255/23".parse::<Vip>().is_ok());
     }
 
     #[test]

@@ -1,4 +1,4 @@
-//! Carrying out the engine's actions, in order. On a state change the XDP
+//! Carrying out the node's outputs, in order. On a state change the XDP
 //! map is updated before anything else, so the dataplane never answers ARP
 //! for a VIP this host has just given up (nor stays silent for one it took).
 use std::net::IpAddr;
@@ -7,57 +7,42 @@ use tracing::{info, warn};
 
 use super::Daemon;
 use crate::{
-    engine::{Action, PeerAdvert, Reason, State, VhidKey, timing::BOW_OUT},
+    engine::{PeerAdvert, Reason, State, VhidKey},
     hooks::Transition,
-    proto::Advertisement,
+    node::{Frame, Output},
 };
 
 impl Daemon {
     pub(super) async fn carry_out_actions(&mut self) {
-        while let Some(action) = self.engine.poll_action() {
-            match action {
-                Action::SendAdvert {
-                    key,
-                    advbase,
-                    advskew,
-                    demote,
-                } => self.send_advert(key, advbase, advskew, demote),
-                Action::StateChange {
+        while let Some(output) = self.node.poll_output() {
+            match output {
+                Output::Transmit { key, frames } => self.transmit(key, &frames),
+                Output::StateChange {
                     key,
                     from,
                     to,
                     reason,
-                } => self.change_state(key, from, to, &reason).await,
-                Action::Reassert { key, peer } => self.reassert(key, &peer),
+                    advskew,
+                } => self.change_state(key, from, to, &reason, advskew).await,
+                Output::Announce { key } => self.announce(key),
+                Output::Reassert { key, peer } => self.reassert(key, &peer),
             }
         }
     }
 
-    fn send_advert(&mut self, key: VhidKey, advbase: u8, advskew: u8, demote: u8) {
-        let Some(rt) = self.vhids.get_mut(&key) else {
+    /// Sends one advert's frames (one per address family) and tells the
+    /// node how it went.
+    fn transmit(&mut self, key: VhidKey, frames: &[Frame]) {
+        let Some(rt) = self.vhids.get(&key) else {
             return;
         };
-        rt.counter = rt.counter.wrapping_add(1);
-        let mut advert = Advertisement {
-            vhid: key.vhid,
-            advskew,
-            advbase,
-            demote,
-            counter: rt.counter,
-            md: [0; 20],
-        };
-        advert.sign(&rt.auth);
-        let bytes = advert.encode();
         let Some(sender) = self.senders.get(&rt.ifindex) else {
             return;
         };
         let mut ok = true;
-        for source in [rt.source_v4.map(IpAddr::V4), rt.source_v6.map(IpAddr::V6)]
-            .into_iter()
-            .flatten()
-        {
-            match sender.send_advert(rt.mac, source, &bytes) {
-                Ok(()) if source.is_ipv4() => self.counters.opackets += 1,
+        for frame in frames {
+            match sender.send_advert(rt.mac, frame.source, &frame.header) {
+                Ok(()) if frame.source.is_ipv4() => self.counters.opackets += 1,
                 Ok(()) => self.counters.opackets6 += 1,
                 Err(err) => {
                     ok = false;
@@ -69,30 +54,42 @@ impl Daemon {
                 }
             }
         }
-        // A new master repeats its announcements after two more adverts.
-        let repeat_now = rt.state == State::Master && rt.announce_repeat == 1;
-        rt.announce_repeat = rt.announce_repeat.saturating_sub(1);
-        let is_bow_out = advbase == BOW_OUT && advskew == BOW_OUT;
-        if repeat_now && !is_bow_out {
-            self.announce(key);
-        }
         let now = self.now();
-        let _ = self.engine.report_send(now, key, ok);
+        if rt.state == State::Master {
+            // The dead-man deadline moves with every advert (VhidEntry::master_until_ns).
+            let until = now.mono.since_epoch() + rt.master_hold();
+            let entry = rt.map_entry(State::Master, rt.advskew, until.as_nanos() as u64);
+            if let Err(err) = self.dataplane.set_vhid(rt.map_key(), entry) {
+                warn!(
+                    "vhid {} on {}: updating the XDP map: {err}",
+                    key.vhid, rt.interface
+                );
+            }
+        }
+        self.node.report_send(now, key, ok);
     }
 
-    async fn change_state(&mut self, key: VhidKey, from: State, to: State, reason: &Reason) {
-        let advskew = self
-            .engine
-            .status(key)
-            .map(|s| s.advertised.advskew)
-            .unwrap_or_default();
+    async fn change_state(
+        &mut self,
+        key: VhidKey,
+        from: State,
+        to: State,
+        reason: &Reason,
+        advskew: u8,
+    ) {
+        let now = self.now();
         let Some(rt) = self.vhids.get_mut(&key) else {
             return;
         };
         rt.state = to;
+        rt.advskew = advskew;
+        let until = match to {
+            State::Master => (now.mono.since_epoch() + rt.master_hold()).as_nanos() as u64,
+            _ => 0,
+        };
         if let Err(err) = self
             .dataplane
-            .set_vhid(rt.map_key(), rt.map_entry(to, advskew))
+            .set_vhid(rt.map_key(), rt.map_entry(to, advskew, until))
         {
             // Never lose the VIP silently: say loudly that the dataplane is stale.
             warn!(
@@ -120,7 +117,6 @@ impl Daemon {
                     );
                 }
             }
-            self.announce_and_repeat(key);
         } else if from == State::Master {
             for vip in &vips {
                 if let Err(err) = self
@@ -148,8 +144,9 @@ impl Daemon {
         );
     }
 
-    /// Another master that should yield is advertising: our advert went out
-    /// already; announce the VIPs again so neighbours it drew away come back.
+    /// Another master that should yield to us is advertising: our advert
+    /// goes out at once and the node announces the VIPs again, so
+    /// neighbours it drew away come back.
     fn reassert(&mut self, key: VhidKey, peer: &PeerAdvert) {
         if let Some(rt) = self.vhids.get(&key) {
             info!(
@@ -158,18 +155,6 @@ impl Daemon {
             );
         }
         self.counters.reasserts += 1;
-        self.announce_and_repeat(key);
-    }
-
-    /// Announces now and again after two more adverts (OpenBSD repeats a new
-    /// master's ARP so): a neighbour that updated its entry from another
-    /// master less than its locktime (1 s on Linux) ago ignores the first.
-    fn announce_and_repeat(&mut self, key: VhidKey) {
-        self.announce(key);
-        if let Some(rt) = self.vhids.get_mut(&key) {
-            // Counted down per advert sent; the announcement goes out at 1.
-            rt.announce_repeat = 3;
-        }
     }
 
     /// Gratuitous ARP per IPv4 VIP and unsolicited NA per IPv6 VIP, from the

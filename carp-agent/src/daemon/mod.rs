@@ -14,7 +14,7 @@ mod watch;
 use std::{
     collections::{BTreeMap, HashMap},
     net::IpAddr,
-    time::{Duration, Instant},
+    time::{Duration, Instant, SystemTime},
 };
 
 use anyhow::Context as _;
@@ -31,21 +31,25 @@ use vhid_runtime::VhidRuntime;
 use crate::{
     config::Config,
     control::{self, Request, Response},
-    dataplane::{Dataplane, ReceivedAdvert},
-    engine::{Engine, PeerAdvert, Time},
+    dataplane::{AdvertReader, Dataplane, ReceivedAdvert},
+    engine::{Iface, Time},
     hooks::HookRunner,
     net::{
         FrameSender, Interface, LinkEvent, Netlink,
         membership::{Families, Memberships},
     },
-    proto::Advertisement,
+    node::{Clock, Node, Received},
 };
+
+/// Adverts read from the ring buffer before a timer is handled, at most: a
+/// flood must not keep a MASTER from advertising.
+const DRAIN_BEFORE_TIMER: usize = 4096;
 
 /// Everything the event loop owns.
 pub(crate) struct Daemon {
     config: Config,
-    start: Instant,
-    engine: Engine,
+    /// The protocol: election, HMAC, replay checks, announce schedule.
+    node: Node,
     dataplane: Dataplane,
     netlink: Netlink,
     senders: HashMap<u32, FrameSender>,
@@ -93,21 +97,11 @@ pub async fn run(config: Config) -> anyhow::Result<()> {
     watch_tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     loop {
         let deadline = daemon.timer_deadline();
+        // In this order when several are ready: signals, then the timer (so a
+        // MASTER's advert is never starved by a flood of adverts), then the
+        // rest. The timer reads every advert already received first.
         tokio::select! {
-            advert = adverts.next() => match advert {
-                Ok(advert) => daemon.on_advert(advert),
-                Err(err) => warn!("reading the advert ring buffer: {err}"),
-            },
-            () = tokio::time::sleep_until(deadline) => {
-                let now = daemon.now();
-                daemon.engine.handle_timeout(now);
-            }
-            Some(event) = link_events.next() => daemon.on_link(event),
-            _ = watch_tick.tick() => daemon.poll_watch(),
-            Some((request, reply)) = control_rx.recv() => {
-                let response = daemon.on_control(request);
-                let _ = reply.send(response);
-            }
+            biased;
             _ = sigterm.recv() => { info!("SIGTERM: shutting down"); break; }
             _ = sigint.recv() => { info!("SIGINT: shutting down"); break; }
             _ = sighup.recv() => warn!(
@@ -115,6 +109,17 @@ pub async fn run(config: Config) -> anyhow::Result<()> {
                  carp-agent keeps running with the configuration it started with \
                  (restart it to apply a change)"
             ),
+            () = tokio::time::sleep_until(deadline) => daemon.on_timer(&mut adverts),
+            advert = adverts.next() => match advert {
+                Ok(advert) => daemon.on_advert(advert),
+                Err(err) => warn!("reading the advert ring buffer: {err}"),
+            },
+            Some(event) = link_events.next() => daemon.on_link(event),
+            Some((request, reply)) = control_rx.recv() => {
+                let response = daemon.on_control(request);
+                let _ = reply.send(response);
+            }
+            _ = watch_tick.tick() => daemon.poll_watch(),
         }
         daemon.carry_out_actions().await;
     }
@@ -170,8 +175,7 @@ impl Daemon {
         }))
         .context("joining the CARP multicast groups")?;
         let mut daemon = Self {
-            start: Instant::now(),
-            engine: Engine::new(),
+            node: Node::new(),
             dataplane,
             netlink,
             senders,
@@ -186,7 +190,8 @@ impl Daemon {
         };
         daemon.add_vhids().await?;
         let now = daemon.now();
-        daemon.engine.set_demotion(now, daemon.config.demotion);
+        let demotion = daemon.config.demotion;
+        daemon.node.input(now, |e, t| e.set_demotion(t, demotion));
         let links: Vec<(u32, bool)> = daemon
             .interfaces
             .values()
@@ -194,8 +199,8 @@ impl Daemon {
             .collect();
         for (index, carrier) in links {
             daemon
-                .engine
-                .set_link(now, crate::engine::Iface(index), carrier);
+                .node
+                .input(now, |e, t| e.set_link(t, Iface(index), carrier));
         }
         daemon.carry_out_actions().await;
         Ok(daemon)
@@ -208,7 +213,7 @@ impl Daemon {
                 .values()
                 .find(|i| i.name == settings.interface);
             let iface = iface.expect("looked up in start").clone();
-            let rt = VhidRuntime::new(settings, &iface, rand_u64())?;
+            let rt = VhidRuntime::new(settings, &iface)?;
             // A previous agent killed with -9 may have left its VIPs behind.
             for vip in &rt.settings.vips {
                 self.netlink
@@ -223,14 +228,14 @@ impl Daemon {
                 )?;
             }
             self.dataplane
-                .set_vhid(rt.map_key(), rt.map_entry(rt.state, rt.settings.advskew))?;
+                .set_vhid(rt.map_key(), rt.map_entry(rt.state, rt.settings.advskew, 0))?;
             if !rt.settings.real_mac {
                 self.filter_virtual_mac(rt.ifindex, rt.mac).await?;
             }
             let now = self.now();
             let key = self
-                .engine
-                .add_vhid(now, rt.key.iface, rt.engine_config())
+                .node
+                .add_vhid(now, rt.key.iface, rt.node_config())
                 .with_context(|| format!("vhid {} on {}", rt.settings.vhid, rt.interface))?;
             self.vhids.insert(key, rt);
         }
@@ -253,55 +258,81 @@ impl Daemon {
         Ok(())
     }
 
-    fn now(&self) -> Time {
-        Time::from_duration(self.start.elapsed())
+    /// Now, on the kernel's monotonic clock (the clock of the XDP
+    /// program's receive timestamps) and the wall clock.
+    fn now(&self) -> Clock {
+        Clock {
+            mono: Time::from_duration(monotonic_now()),
+            wall: SystemTime::now()
+                .duration_since(SystemTime::UNIX_EPOCH)
+                .unwrap_or_default(),
+        }
     }
 
     fn timer_deadline(&self) -> tokio::time::Instant {
         let far = Duration::from_secs(3600);
-        let at = self
-            .engine
-            .next_timeout()
-            .map(|t| self.start + t.since_epoch())
-            .unwrap_or_else(|| Instant::now() + far);
+        let now = Instant::now();
+        let mono = monotonic_now();
+        let at = self.node.next_timeout().map_or(now + far, |t| {
+            now + t.since_epoch().saturating_sub(mono).min(far)
+        });
         tokio::time::Instant::from_std(at)
     }
 
-    fn on_advert(&mut self, advert: ReceivedAdvert) {
-        let Ok(header) = Advertisement::decode(&advert.header) else {
-            // The XDP program validated it; a mismatch here is a bug, not input.
-            self.counters.malformed += 1;
-            return;
-        };
-        let key = crate::engine::VhidKey {
-            iface: crate::engine::Iface(advert.ifindex),
-            vhid: header.vhid,
-        };
-        let Some(rt) = self.vhids.get(&key) else {
-            self.counters.badvhid += 1;
-            return;
-        };
-        if header.authenticate(&rt.auth).is_err() {
-            self.counters.badauth += 1;
-            self.counters
-                .warn_badauth(advert.source, &rt.interface, header.vhid);
-            return;
+    /// A deadline passed. Adverts already in the ring buffer are read first:
+    /// this process may have run late (a busy CPU, SIGSTOP, a paused VM) and
+    /// an advert that arrived before the deadline, at its kernel timestamp,
+    /// must re-arm the timer rather than lose to it.
+    fn on_timer(&mut self, adverts: &mut AdvertReader) {
+        for advert in adverts.drain(DRAIN_BEFORE_TIMER) {
+            self.on_advert(advert);
         }
-        if advert.source == IpAddr::V4(rt.source_v4.unwrap_or(std::net::Ipv4Addr::UNSPECIFIED))
-            || Some(advert.source) == rt.source_v6.map(IpAddr::V6)
-        {
-            return; // our own advert, looped back by a bridge
-        }
-        self.counters.accepted += 1;
         let now = self.now();
-        let peer = PeerAdvert {
-            source: advert.source,
-            advbase: header.advbase,
-            advskew: header.advskew,
-            demote: header.demote,
-        };
-        if let Err(err) = self.engine.handle_advert(now, key, peer) {
-            warn!("advert from {}: {err}", advert.source);
+        self.node.handle_timeout(now);
+    }
+
+    fn on_advert(&mut self, advert: ReceivedAdvert) {
+        let now = self.now();
+        let received = Time::from_duration(advert.received);
+        let iface = Iface(advert.ifindex);
+        match self
+            .node
+            .handle_advert(now, received, iface, advert.source, &advert.header)
+        {
+            Received::Accepted => self.counters.accepted += 1,
+            Received::Own => {}
+            Received::Malformed => {
+                // The XDP program validated it; a mismatch here is a bug, not input.
+                self.counters.malformed += 1;
+            }
+            Received::UnknownVhid => self.counters.badvhid += 1,
+            Received::BadAuth { vhid } => {
+                self.counters.badauth += 1;
+                let interface = self.interfaces.get(&advert.ifindex).map_or("", |i| &i.name);
+                self.counters.warn_badauth(advert.source, interface, vhid);
+            }
+            Received::Refused { vhid, why } => {
+                match why {
+                    crate::node::Refused::Unsealed => self.counters.badtag += 1,
+                    _ => self.counters.replayed += 1,
+                }
+                let key = crate::engine::VhidKey { iface, vhid };
+                if let Some(rt) = self.vhids.get_mut(&key) {
+                    let due = rt
+                        .last_refused_warning
+                        .is_none_or(|at| at.elapsed() >= Duration::from_secs(60));
+                    if due {
+                        rt.last_refused_warning = Some(Instant::now());
+                        warn!(
+                            "vhid {vhid} on {}: refused an authenticated advert from {}: {why} \
+                             (counted as {}; warned about once a minute)",
+                            rt.interface,
+                            advert.source,
+                            why.counter_name()
+                        );
+                    }
+                }
+            }
         }
     }
 
@@ -317,8 +348,9 @@ impl Daemon {
             );
             iface.carrier = event.carrier;
             let now = self.now();
-            self.engine
-                .set_link(now, crate::engine::Iface(event.index), event.carrier);
+            let (index, carrier) = (event.index, event.carrier);
+            self.node
+                .input(now, |e, t| e.set_link(t, Iface(index), carrier));
         }
     }
 
@@ -328,7 +360,7 @@ impl Daemon {
 
     async fn shutdown(&mut self) {
         let now = self.now();
-        self.engine.shutdown(now);
+        self.node.input(now, |e, t| e.shutdown(t));
         self.carry_out_actions().await;
         for rt in self.vhids.values() {
             for vip in &rt.settings.vips {
@@ -433,7 +465,14 @@ fn vip_key(ifindex: u32, addr: IpAddr) -> VipKey {
     }
 }
 
-/// A random start for the advert counter, as FreeBSD and ucarp do.
-fn rand_u64() -> u64 {
-    rand::random()
+/// CLOCK_MONOTONIC, the clock of `bpf_ktime_get_ns` and so of the
+/// receive timestamps in the ring buffer.
+fn monotonic_now() -> Duration {
+    let mut ts = libc::timespec {
+        tv_sec: 0,
+        tv_nsec: 0,
+    };
+    // SAFETY: `ts` is a valid, writable timespec; CLOCK_MONOTONIC always exists.
+    unsafe { libc::clock_gettime(libc::CLOCK_MONOTONIC, &mut ts) };
+    Duration::new(ts.tv_sec as u64, ts.tv_nsec as u32)
 }

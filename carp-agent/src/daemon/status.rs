@@ -15,11 +15,11 @@ pub(super) fn handle(daemon: &mut Daemon, request: Request) -> Response {
     match request {
         Request::Status => Response::with_status(report(daemon)),
         Request::Demote { delta } => {
-            daemon.engine.demote(now, delta);
+            daemon.node.input(now, |e, t| e.demote(t, delta));
             ok(daemon)
         }
         Request::SetDemotion { value } => {
-            daemon.engine.set_demotion(now, value);
+            daemon.node.input(now, |e, t| e.set_demotion(t, value));
             ok(daemon)
         }
         Request::SetState {
@@ -46,7 +46,10 @@ pub(super) fn handle(daemon: &mut Daemon, request: Request) -> Response {
             }
             let admin: AdminState = state.into();
             for key in keys {
-                if let Err(err) = daemon.engine.admin_set_state(now, key, admin) {
+                if let Err(err) = daemon
+                    .node
+                    .input(now, |e, t| e.admin_set_state(t, key, admin))
+                {
                     return Response::error(ErrorKind::Refused, err.to_string());
                 }
             }
@@ -60,12 +63,12 @@ fn ok(daemon: &Daemon) -> Response {
 }
 
 fn report(daemon: &Daemon) -> StatusReport {
-    let demotion = daemon.engine.demotion();
+    let demotion = daemon.node.engine().demotion();
     let vhids = daemon
         .vhids
         .iter()
         .filter_map(|(key, rt)| {
-            let status = daemon.engine.status(*key)?;
+            let status = daemon.node.engine().status(*key)?;
             Some(VhidReport::new(&rt.settings, &status, demotion))
         })
         .collect();

@@ -1,5 +1,5 @@
-//! What the daemon keeps per vhid beside the engine's state: the resolved
-//! interface, addresses to advertise from, the HMAC context and the counter.
+//! What the daemon keeps per vhid beside the node's state: the resolved
+//! interface and MAC, and the addresses to advertise from.
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
 
 use anyhow::{Context as _, bail};
@@ -9,6 +9,7 @@ use crate::{
     config::VhidSettings,
     engine::{self, Flavor, State, VhidConfig},
     net::Interface,
+    node::NodeVhidConfig,
     proto::{Auth, LinkLocalVips, VipSet},
 };
 
@@ -19,22 +20,23 @@ pub struct VhidRuntime {
     pub ifindex: u32,
     /// Source MAC of adverts, gratuitous ARPs, NAs and XDP replies.
     pub mac: [u8; 6],
-    pub auth: Auth,
     /// Advert source per family; `None` when the vhid has no VIP of that family.
     pub source_v4: Option<Ipv4Addr>,
     pub source_v6: Option<Ipv6Addr>,
     /// The address the engine compares for the tie-break (IPv4 source first).
     pub engine_source: IpAddr,
-    /// FreeBSD/ucarp: random at start, +1 per advert.
-    pub counter: u64,
+    /// The state last mirrored into the dataplane.
     pub state: State,
-    /// Adverts left before the gratuitous ARPs are repeated (OpenBSD sends
-    /// them again after two more adverts, for switches that missed the first).
-    pub announce_repeat: u8,
+    /// The advskew of the last map entry written, for the refresh after
+    /// each advert.
+    pub advskew: u8,
+    /// When a refused (replayed, re-tagged) advert was last warned about:
+    /// at most one warning a minute per vhid, whatever the attacker sends.
+    pub last_refused_warning: Option<std::time::Instant>,
 }
 
 impl VhidRuntime {
-    pub fn new(settings: VhidSettings, iface: &Interface, counter: u64) -> anyhow::Result<Self> {
+    pub fn new(settings: VhidSettings, iface: &Interface) -> anyhow::Result<Self> {
         let has_v4 = settings.vips.iter().any(|v| v.addr.is_ipv4());
         let has_v6 = settings.vips.iter().any(|v| v.addr.is_ipv6());
         let source_v4 = match (has_v4, settings.source) {
@@ -68,17 +70,6 @@ impl VhidRuntime {
         } else {
             virtual_mac(settings.vhid)
         };
-        // OpenBSD sends its digest without link-local VIPs; FreeBSD and
-        // ucarp hash them. Either form is accepted from peers.
-        let form = match settings.flavor {
-            Flavor::FreeBsd => LinkLocalVips::Included,
-            Flavor::OpenBsd => LinkLocalVips::Omitted,
-        };
-        let auth = Auth::new(
-            &settings.key,
-            VipSet::new(settings.vips.iter().map(|v| v.addr)),
-        )
-        .sending(form);
         Ok(Self {
             key: engine::VhidKey {
                 iface: engine::Iface(iface.index),
@@ -87,13 +78,12 @@ impl VhidRuntime {
             interface: iface.name.clone(),
             ifindex: iface.index,
             mac,
-            auth,
             source_v4,
             source_v6,
             engine_source,
-            counter,
             state: State::Init,
-            announce_repeat: 0,
+            advskew: settings.advskew,
+            last_refused_warning: None,
             settings,
         })
     }
@@ -103,12 +93,45 @@ impl VhidRuntime {
         self.settings.engine_config(self.engine_source)
     }
 
+    /// The node's view of this vhid: election, keys, sources.
+    pub fn node_config(&self) -> NodeVhidConfig {
+        // OpenBSD sends its digest without link-local VIPs; FreeBSD and
+        // ucarp hash them. Either form is accepted from peers.
+        let form = match self.settings.flavor {
+            Flavor::FreeBsd => LinkLocalVips::Included,
+            Flavor::OpenBsd => LinkLocalVips::Omitted,
+        };
+        let auth = Auth::new(
+            &self.settings.key,
+            VipSet::new(self.settings.vips.iter().map(|v| v.addr)),
+        )
+        .sending(form);
+        NodeVhidConfig::new(
+            self.engine_config(),
+            &self.settings.key,
+            auth,
+            (self.source_v4, self.source_v6),
+            self.settings.replay_protection,
+        )
+    }
+
+    /// How long after an advert the XDP program keeps answering as MASTER
+    /// without the next one: the earliest a backup with our advbase can take
+    /// over, `3*advbase` (every flavor's master-down is at least that; 3/256 s
+    /// at advbase 0). A MASTER frozen longer goes silent rather than answer
+    /// beside the backup that took over.
+    pub fn master_hold(&self) -> std::time::Duration {
+        let ticks = (3 * 256 * u64::from(self.settings.advbase)).max(3);
+        std::time::Duration::from_nanos(ticks * 3_906_250)
+    }
+
     pub fn map_key(&self) -> MapKey {
         MapKey::new(self.ifindex, self.settings.vhid)
     }
 
-    /// The XDP map entry mirroring `state` and the advertised timing.
-    pub fn map_entry(&self, state: State, advskew: u8) -> VhidEntry {
+    /// The XDP map entry mirroring `state` and the advertised timing; a
+    /// MASTER answers until `master_until_ns` (CLOCK_MONOTONIC; 0: no limit).
+    pub fn map_entry(&self, state: State, advskew: u8, master_until_ns: u64) -> VhidEntry {
         VhidEntry {
             state: match state {
                 State::Init => carp_common::STATE_INIT,
@@ -123,7 +146,8 @@ impl VhidRuntime {
             advbase: self.settings.advbase,
             advskew,
             mac: self.mac,
-            _pad: [0; 2],
+            _pad: [0; 6],
+            master_until_ns,
         }
     }
 }

@@ -91,6 +91,9 @@ impl Daemon {
     pub(super) fn poll_watch(&mut self) {
         self.poll_forwarding();
         self.poll_vrrp();
+        // The summary of suppressed per-packet warnings, once their window
+        // is over, even when no further packet comes.
+        self.counters.flush_warnings();
     }
 
     fn poll_forwarding(&mut self) {

@@ -61,6 +61,20 @@ impl AdvertReader {
         Ok(Self { ring })
     }
 
+    /// Every advert already in the ring buffer, up to `limit`, without
+    /// waiting: what arrived while the agent was not running.
+    pub fn drain(&mut self, limit: usize) -> Vec<ReceivedAdvert> {
+        let ring = self.ring.get_mut();
+        let mut adverts = Vec::new();
+        while adverts.len() < limit {
+            let Some(item) = ring.next() else {
+                break;
+            };
+            adverts.extend(parse_event(&item));
+        }
+        adverts
+    }
+
     /// The next advert, waiting as long as needed. Malformed records are skipped.
     pub async fn next(&mut self) -> std::io::Result<ReceivedAdvert> {
         loop {

@@ -1,4 +1,5 @@
-//! A simulated shared segment of CARP hosts, each running the real [`Engine`].
+//! A simulated shared segment of CARP hosts, each running the real
+//! [`Node`](crate::node::Node) (and so the real [`Engine`]) the daemon runs.
 //!
 //! Discrete-event and deterministic from one `u64` seed: a queue of timed events
 //! (advert deliveries, engine wake-ups, injected [`Fault`]s) advances a virtual
@@ -23,5 +24,5 @@ mod timeline;
 
 pub use network::{NetConditions, NodeId};
 pub use rng::SimRng;
-pub use segment::{Fault, IFACE, NodeSpec, Segment, SimError, Stats};
+pub use segment::{Fault, IFACE, NodeSpec, ReplayAttack, Segment, SimError, Stats};
 pub use timeline::{Entry, Happening};

@@ -149,6 +149,26 @@ pub fn failover_bound(segment: &Segment, vhid: u8, excluded: Option<NodeId>) -> 
     fastest + segment.conditions().max_delay
 }
 
+/// After `master` bows out (call this while it still runs), some other
+/// candidate is MASTER within this: the bow-out reaches the backups within
+/// `D`, and the most preferred of them waits 1/1024 s per 1/256 s of rank
+/// between itself and the departed master (VRRP's skew time, scaled so the
+/// backups take over in their order of preference).
+pub fn bow_out_bound(segment: &Segment, vhid: u8, master: NodeId) -> Duration {
+    let departed = expected(segment, master, vhid).map_or(0, |e| e.rank.1);
+    let wait = candidates(segment, vhid)
+        .into_iter()
+        .filter(|&n| n != master)
+        .filter_map(|n| expected(segment, n, vhid))
+        .map(|e| {
+            let steps = e.rank.1.saturating_sub(departed);
+            Duration::from_nanos(u64::from(steps) * TICK_NS / 4).min(e.master_down)
+        })
+        .min()
+        .unwrap_or_default();
+    wait + segment.conditions().max_delay
+}
+
 /// A broken invariant.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Violation {

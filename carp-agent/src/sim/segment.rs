@@ -2,8 +2,9 @@
 
 use std::{
     cmp::{Ordering, Reverse},
-    collections::BinaryHeap,
-    net::IpAddr,
+    collections::{BinaryHeap, VecDeque},
+    net::{IpAddr, Ipv4Addr},
+    time::Duration,
 };
 
 use super::{
@@ -11,9 +12,21 @@ use super::{
     rng::SimRng,
     timeline::{Entry, Happening},
 };
-use crate::engine::{
-    Action, AdminState, Engine, EngineError, Iface, PeerAdvert, State, Time, VhidConfig, VhidKey,
+use crate::{
+    engine::{AdminState, Engine, EngineError, Iface, State, Time, VhidConfig, VhidKey},
+    node::{Clock, Frame, Node, NodeVhidConfig, Output, ReplayProtection},
+    proto::{Advertisement, Auth, AuthKey, VipSet},
 };
+
+/// The password of every simulated vhid.
+const SIM_PASSWORD: &[u8] = b"simulated";
+/// Frames the attacker remembers, newest last.
+const CAPTURE_LEN: usize = 4096;
+/// The wall clock of node 0 at simulated time zero (2027-01-15); each
+/// further node's clock is 7.3 s ahead of the previous one, since real
+/// clocks never agree.
+const WALL_EPOCH: Duration = Duration::from_secs(1_800_000_000);
+const WALL_SKEW_PER_NODE: Duration = Duration::from_millis(7_300);
 
 /// The one interface every simulated node has.
 pub const IFACE: Iface = Iface(1);
@@ -26,6 +39,51 @@ pub struct NodeSpec {
     /// Its address on the segment (also each vhid's `source`).
     pub address: IpAddr,
     pub vhids: Vec<VhidConfig>,
+    /// How strictly the node checks its peers' counters.
+    pub replay: ReplayProtection,
+}
+
+impl NodeSpec {
+    /// A node with the default replay protection.
+    pub fn new(name: impl Into<String>, address: IpAddr, vhids: Vec<VhidConfig>) -> Self {
+        Self {
+            name: name.into(),
+            address,
+            vhids,
+            replay: ReplayProtection::default(),
+        }
+    }
+
+    /// The node's protocol configuration of one vhid: a shared password and
+    /// one virtual address per vhid, 10.255.0.<vhid>.
+    fn node_config(&self, election: &VhidConfig) -> NodeVhidConfig {
+        let key = AuthKey::from_password(SIM_PASSWORD).expect("a short password");
+        let vip = IpAddr::V4(Ipv4Addr::new(10, 255, 0, election.vhid));
+        let auth = Auth::new(&key, VipSet::new([vip]));
+        let sources = match self.address {
+            IpAddr::V4(a) => (Some(a), None),
+            IpAddr::V6(a) => (None, Some(a)),
+        };
+        NodeVhidConfig::new(election.clone(), &key, auth, sources, self.replay)
+    }
+}
+
+/// An attacker on the segment without the password: it captured every
+/// advert `of` sent, and replays them, possibly with fields changed.
+#[derive(Clone, Debug, PartialEq)]
+pub struct ReplayAttack {
+    /// Whose adverts are replayed.
+    pub of: NodeId,
+    pub vhid: u8,
+    /// Only adverts sent at least this long before the attack starts.
+    pub min_age: Duration,
+    /// Set advskew to this (the checksum fixed, as an attacker would).
+    pub advskew: Option<u8>,
+    /// Set the demote byte to this.
+    pub demote: Option<u8>,
+    /// Time between two replayed frames, and how many.
+    pub every: Duration,
+    pub count: u32,
 }
 
 /// Something injected into the run at a chosen time.
@@ -49,6 +107,9 @@ pub enum Fault {
     Link(NodeId, bool),
     /// `ifconfig ... vhid N state backup|master` on a node.
     Admin(NodeId, u8, AdminState),
+    /// An attacker replays captured adverts to every node. Kept out of the
+    /// timeline: a replay that changes nothing leaves it exactly as it was.
+    Replay(ReplayAttack),
 }
 
 /// A simulation that cannot be set up.
@@ -91,11 +152,15 @@ pub struct Stats {
     pub dropped: u64,
     /// Events processed.
     pub events: u64,
+    /// Replayed frames delivered by an attacker.
+    pub replayed: u64,
+    /// Replayed frames a node accepted.
+    pub replays_accepted: u64,
 }
 
-struct Node {
+struct SimNode {
     spec: NodeSpec,
-    engine: Option<Engine>,
+    node: Option<Node>,
     link_up: bool,
     /// The administrator's demotion as the simulation applied it, kept apart
     /// from the engine so checks do not trust the code under test.
@@ -107,8 +172,9 @@ struct Node {
 enum Event {
     Deliver {
         to: NodeId,
-        vhid: u8,
-        advert: PeerAdvert,
+        frame: Frame,
+        /// From the attacker, not the sender.
+        replayed: bool,
     },
     Wakeup(NodeId),
     Fault(Fault),
@@ -144,14 +210,16 @@ impl Ord for Queued {
 /// [`Segment::run_until`], from event to event.
 pub struct Segment {
     now: Time,
-    nodes: Vec<Node>,
+    nodes: Vec<SimNode>,
+    /// Every advert sent (sender, vhid, time, frame), newest last.
+    capture: VecDeque<(NodeId, u8, Time, Frame)>,
     queue: BinaryHeap<Reverse<Queued>>,
     seq: u64,
     rng: SimRng,
     network: Network,
     timeline: Vec<Entry>,
     stats: Stats,
-    scratch: Vec<Action>,
+    scratch: Vec<Output>,
 }
 
 impl Segment {
@@ -189,9 +257,9 @@ impl Segment {
         let network = Network::new(specs.len(), conditions);
         let nodes = specs
             .into_iter()
-            .map(|spec| Node {
+            .map(|spec| SimNode {
                 spec,
-                engine: None,
+                node: None,
                 link_up: true,
                 admin_demotion: 0,
                 wakeup: None,
@@ -200,6 +268,7 @@ impl Segment {
         Ok(Segment {
             now: Time::ZERO,
             nodes,
+            capture: VecDeque::new(),
             queue: BinaryHeap::new(),
             seq: 0,
             rng: SimRng::new(seed),
@@ -228,7 +297,11 @@ impl Segment {
             self.now = next.at;
             self.stats.events += 1;
             match next.event {
-                Event::Deliver { to, vhid, advert } => self.deliver(to, vhid, advert),
+                Event::Deliver {
+                    to,
+                    frame,
+                    replayed,
+                } => self.deliver(to, &frame, replayed),
                 Event::Wakeup(node) => self.wake(node),
                 Event::Fault(fault) => self.inject(fault),
             }
@@ -263,7 +336,7 @@ impl Segment {
 
     /// Whether the node runs (booted, not crashed or shut down).
     pub fn is_running(&self, node: NodeId) -> bool {
-        self.nodes[node].engine.is_some()
+        self.nodes[node].node.is_some()
     }
 
     /// Whether the node's link is up.
@@ -279,8 +352,8 @@ impl Segment {
 
     /// State of a vhid on a running node.
     pub fn state(&self, node: NodeId, vhid: u8) -> Option<State> {
-        let engine = self.nodes[node].engine.as_ref()?;
-        engine.state(VhidKey { iface: IFACE, vhid })
+        let running = self.nodes[node].node.as_ref()?;
+        running.engine().state(VhidKey { iface: IFACE, vhid })
     }
 
     /// Running nodes that are MASTER of `vhid`.
@@ -332,33 +405,43 @@ impl Segment {
         });
     }
 
-    fn deliver(&mut self, to: NodeId, vhid: u8, advert: PeerAdvert) {
+    /// A node's clocks at the current time.
+    fn clock(&self, node: NodeId) -> Clock {
+        Clock {
+            mono: self.now,
+            wall: WALL_EPOCH + WALL_SKEW_PER_NODE * node as u32 + self.now.since_epoch(),
+        }
+    }
+
+    fn deliver(&mut self, to: NodeId, frame: &Frame, replayed: bool) {
         let now = self.now;
-        let node = &mut self.nodes[to];
-        let Some(engine) = node.engine.as_mut().filter(|_| node.link_up) else {
+        let clock = self.clock(to);
+        let n = &mut self.nodes[to];
+        let Some(running) = n.node.as_mut().filter(|_| n.link_up) else {
             self.stats.dropped += 1;
             return;
         };
         self.stats.delivered += 1;
-        // Every node runs every vhid of the segment; an unknown one is ignored,
-        // as the dataplane would drop it (badvhid).
-        if engine
-            .handle_advert(now, VhidKey { iface: IFACE, vhid }, advert)
-            .is_ok()
-        {
-            self.after_input(to);
+        self.stats.replayed += u64::from(replayed);
+        // Every node runs every vhid of the segment; an unknown one is
+        // ignored, as the dataplane would drop it (badvhid).
+        let received = running.handle_advert(clock, now, IFACE, frame.source, &frame.header);
+        if replayed && received == crate::node::Received::Accepted {
+            self.stats.replays_accepted += 1;
         }
+        self.after_input(to);
     }
 
     fn wake(&mut self, node: NodeId) {
         let now = self.now;
+        let clock = self.clock(node);
         let n = &mut self.nodes[node];
         if n.wakeup != Some(now) {
             return; // superseded
         }
         n.wakeup = None;
-        if let Some(engine) = n.engine.as_mut() {
-            engine.handle_timeout(now);
+        if let Some(running) = n.node.as_mut() {
+            running.handle_timeout(clock);
             self.after_input(node);
         }
     }
@@ -370,21 +453,22 @@ impl Segment {
                 if self.is_running(node) {
                     return;
                 }
+                let clock = self.clock(node);
                 let n = &mut self.nodes[node];
-                let mut engine = Engine::new();
+                let mut running = Node::new();
                 for config in &n.spec.vhids {
                     // validated in `new`
-                    let _ = engine.add_vhid(now, IFACE, config.clone());
+                    let _ = running.add_vhid(clock, IFACE, n.spec.node_config(config));
                 }
                 n.admin_demotion = 0;
                 n.wakeup = None;
-                n.engine = Some(engine);
+                n.node = Some(running);
                 self.record(Some(node), Happening::Booted);
                 let up = self.nodes[node].link_up;
                 self.with_engine(node, |e| e.set_link(now, IFACE, up));
             }
             Fault::Crash(node) => {
-                if self.nodes[node].engine.take().is_some() {
+                if self.nodes[node].node.take().is_some() {
                     self.nodes[node].wakeup = None;
                     self.record(Some(node), Happening::Crashed);
                 }
@@ -393,7 +477,7 @@ impl Segment {
                 if self.is_running(node) {
                     self.record(Some(node), Happening::ShutDown);
                     self.with_engine(node, |e| e.shutdown(now));
-                    self.nodes[node].engine = None;
+                    self.nodes[node].node = None;
                     self.nodes[node].wakeup = None;
                 }
             }
@@ -457,48 +541,83 @@ impl Segment {
                 };
                 self.timeline.insert(index, entry);
             }
+            Fault::Replay(attack) => self.replay(&attack),
         }
     }
 
-    /// Runs `input` on a running node's engine, then carries out its actions.
+    /// Queues the attacker's frames: the captured adverts of `attack.of` old
+    /// enough, oldest first, over and over, changed as asked. Deliveries do
+    /// not draw from the random generator, so a run with an attack that
+    /// changes nothing matches the run without it event for event.
+    fn replay(&mut self, attack: &ReplayAttack) {
+        let Some(cutoff) = self.now.since_epoch().checked_sub(attack.min_age) else {
+            return;
+        };
+        let frames: Vec<Frame> = self
+            .capture
+            .iter()
+            .filter(|(from, vhid, at, _)| {
+                *from == attack.of && *vhid == attack.vhid && at.since_epoch() <= cutoff
+            })
+            .map(|(_, _, _, frame)| tamper(frame, attack))
+            .collect();
+        if frames.is_empty() {
+            return;
+        }
+        for k in 0..attack.count {
+            let at = self.now + attack.every * k;
+            let frame = &frames[k as usize % frames.len()];
+            for to in 0..self.nodes.len() {
+                let event = Event::Deliver {
+                    to,
+                    frame: frame.clone(),
+                    replayed: true,
+                };
+                self.push(at, event);
+            }
+        }
+    }
+
+    /// Runs `input` on a running node's engine, then carries out its outputs.
     fn with_engine(&mut self, node: NodeId, input: impl FnOnce(&mut Engine)) {
-        if let Some(engine) = self.nodes[node].engine.as_mut() {
-            input(engine);
+        let clock = self.clock(node);
+        if let Some(running) = self.nodes[node].node.as_mut() {
+            running.input(clock, |engine, _| input(engine));
             self.after_input(node);
         }
     }
 
-    /// Carries out a node's pending actions and re-arms its wake-up.
+    /// Carries out a node's pending outputs and re-arms its wake-up.
     fn after_input(&mut self, node: NodeId) {
-        let mut actions = std::mem::take(&mut self.scratch);
+        let mut outputs = std::mem::take(&mut self.scratch);
+        let clock = self.clock(node);
         let next_timeout = {
-            let Some(engine) = self.nodes[node].engine.as_mut() else {
+            let Some(running) = self.nodes[node].node.as_mut() else {
                 return;
             };
-            actions.extend(std::iter::from_fn(|| engine.poll_action()));
-            engine.next_timeout()
-        };
-        for action in actions.drain(..) {
-            match action {
-                Action::SendAdvert {
-                    key,
-                    advbase,
-                    advskew,
-                    demote,
-                } => {
-                    let advert = PeerAdvert {
-                        source: self.nodes[node].spec.address,
-                        advbase,
-                        advskew,
-                        demote,
-                    };
-                    self.broadcast(node, key.vhid, advert);
+            // A transmit is reported at once (the simulated send never
+            // fails), which may queue more outputs.
+            while let Some(output) = running.poll_output() {
+                if let Output::Transmit { key, .. } = &output {
+                    running.report_send(clock, *key, true);
                 }
-                Action::StateChange {
+                outputs.push(output);
+            }
+            running.next_timeout()
+        };
+        for output in outputs.drain(..) {
+            match output {
+                Output::Transmit { key, frames } => {
+                    for frame in frames {
+                        self.broadcast(node, key.vhid, frame);
+                    }
+                }
+                Output::StateChange {
                     key,
                     from,
                     to,
                     reason,
+                    ..
                 } => self.record(
                     Some(node),
                     Happening::StateChange {
@@ -508,16 +627,17 @@ impl Segment {
                         reason,
                     },
                 ),
-                Action::Reassert { key, peer } => self.record(
+                Output::Reassert { key, peer } => self.record(
                     Some(node),
                     Happening::Reassert {
                         vhid: key.vhid,
                         peer: peer.source,
                     },
                 ),
+                Output::Announce { .. } => {}
             }
         }
-        self.scratch = actions;
+        self.scratch = outputs;
         if self.nodes[node].wakeup != next_timeout {
             self.nodes[node].wakeup = next_timeout;
             if let Some(at) = next_timeout {
@@ -526,16 +646,46 @@ impl Segment {
         }
     }
 
-    fn broadcast(&mut self, from: NodeId, vhid: u8, advert: PeerAdvert) {
+    fn broadcast(&mut self, from: NodeId, vhid: u8, frame: Frame) {
         self.stats.adverts_sent += 1;
+        if self.capture.len() == CAPTURE_LEN {
+            self.capture.pop_front();
+        }
+        self.capture
+            .push_back((from, vhid, self.now, frame.clone()));
         for to in 0..self.nodes.len() {
             if to == from {
                 continue;
             }
             match self.network.transmit(&mut self.rng, self.now, from, to) {
-                Some(at) => self.push(at, Event::Deliver { to, vhid, advert }),
+                Some(at) => self.push(
+                    at,
+                    Event::Deliver {
+                        to,
+                        frame: frame.clone(),
+                        replayed: false,
+                    },
+                ),
                 None => self.stats.dropped += 1,
             }
         }
+    }
+}
+
+/// A captured frame as the attacker sends it: fields changed as asked, the
+/// checksum fixed; the counter and digest as captured (it has no password).
+fn tamper(frame: &Frame, attack: &ReplayAttack) -> Frame {
+    let Ok(mut advert) = Advertisement::decode(&frame.header) else {
+        return frame.clone();
+    };
+    if let Some(advskew) = attack.advskew {
+        advert.advskew = advskew;
+    }
+    if let Some(demote) = attack.demote {
+        advert.demote = demote;
+    }
+    Frame {
+        source: frame.source,
+        header: advert.encode(),
     }
 }

@@ -1,0 +1,130 @@
+//! A tcpdump capture of IP protocol 112 (CARP and VRRP) in a lab namespace,
+//! read back as (kernel receive timestamp, IPv4 source) pairs.
+use std::{
+    fs,
+    net::Ipv4Addr,
+    path::PathBuf,
+    process::Stdio,
+    time::{Duration, Instant, SystemTime, UNIX_EPOCH},
+};
+
+use anyhow::{Context as _, bail};
+use pcap_file::pcap::PcapReader;
+
+use crate::netns::{Background, Netns};
+
+/// Largest capture file read back: an hour of adverts every 4 ms is 70 MB.
+const MAX_CAPTURE_BYTES: u64 = 256 << 20;
+/// A pcap file's global header: once it is on disk, tcpdump captures.
+const PCAP_HEADER_BYTES: u64 = 24;
+
+/// One IPv4 protocol-112 packet seen on the wire.
+#[derive(Clone, Copy, Debug)]
+pub struct Seen {
+    /// The kernel's receive timestamp (wall clock), nanosecond precision.
+    pub at: SystemTime,
+    pub source: Ipv4Addr,
+}
+
+/// tcpdump running on `eth0` of a namespace; [`Capture::finish`] stops it.
+pub struct Capture {
+    process: Option<Background>,
+    file: PathBuf,
+}
+
+impl Capture {
+    /// Starts tcpdump on `eth0` of `ns`, writing to `file`; returns once it
+    /// captures.
+    pub fn start(ns: &Netns, file: PathBuf) -> anyhow::Result<Self> {
+        let _ = fs::remove_file(&file);
+        let mut cmd = ns.command("tcpdump");
+        cmd.args([
+            "-i",
+            "eth0",
+            "-n",
+            "-s",
+            "96",
+            "-B",
+            "8192",
+            "--time-stamp-precision=nano",
+            "-w",
+        ])
+        .arg(&file)
+        .args(["ip", "proto", "112"])
+        .stdin(Stdio::null())
+        .stdout(Stdio::null())
+        .stderr(Stdio::null());
+        let capture = Self {
+            process: Some(Background(cmd.spawn().context("starting tcpdump")?)),
+            file,
+        };
+        let start = Instant::now();
+        while fs::metadata(&capture.file).map_or(0, |m| m.len()) < PCAP_HEADER_BYTES {
+            if start.elapsed() > Duration::from_secs(5) {
+                bail!("tcpdump wrote no {} within 5 s", capture.file.display());
+            }
+            std::thread::sleep(Duration::from_millis(20));
+        }
+        Ok(capture)
+    }
+
+    /// Stops tcpdump (SIGINT: it flushes its buffer) and reads the capture.
+    pub fn finish(mut self) -> anyhow::Result<Vec<Seen>> {
+        if let Some(mut process) = self.process.take() {
+            // SAFETY: kill(2) on our own child.
+            unsafe { libc::kill(process.0.id() as i32, libc::SIGINT) };
+            let start = Instant::now();
+            while process.0.try_wait()?.is_none() {
+                if start.elapsed() > Duration::from_secs(5) {
+                    bail!("tcpdump did not stop within 5 s of SIGINT");
+                }
+                std::thread::sleep(Duration::from_millis(20));
+            }
+        }
+        read(&self.file)
+    }
+}
+
+impl Drop for Capture {
+    fn drop(&mut self) {
+        self.process.take();
+        let _ = fs::remove_file(&self.file);
+    }
+}
+
+/// The IPv4 packets of an Ethernet pcap file, in capture order.
+fn read(path: &std::path::Path) -> anyhow::Result<Vec<Seen>> {
+    let size = fs::metadata(path)
+        .with_context(|| format!("{}", path.display()))?
+        .len();
+    if size > MAX_CAPTURE_BYTES {
+        bail!(
+            "{}: {size} bytes, more than the {MAX_CAPTURE_BYTES} read back",
+            path.display()
+        );
+    }
+    let file = fs::File::open(path).with_context(|| format!("{}", path.display()))?;
+    let mut reader =
+        PcapReader::new(file).with_context(|| format!("{}: not a pcap file", path.display()))?;
+    let mut seen = Vec::new();
+    while let Some(packet) = reader.next_packet() {
+        let packet = packet.with_context(|| format!("{}: truncated packet", path.display()))?;
+        if let Some(source) = ipv4_source(&packet.data) {
+            seen.push(Seen {
+                at: UNIX_EPOCH + packet.timestamp,
+                source,
+            });
+        }
+    }
+    Ok(seen)
+}
+
+/// The source address of an untagged Ethernet IPv4 frame.
+fn ipv4_source(frame: &[u8]) -> Option<Ipv4Addr> {
+    const ETHERTYPE_IPV4: [u8; 2] = [0x08, 0x00];
+    if frame.get(12..14)? != ETHERTYPE_IPV4 {
+        return None;
+    }
+    let bytes: [u8; 4] = frame.get(26..30)?.try_into().ok()?;
+    Some(Ipv4Addr::from(bytes))
+}

@@ -1,8 +1,4 @@
-<<<<<<< HEAD
-//! Project tasks: `cargo xtask setup | build | test | demo | lint | bench | fuzz`.
-=======
-//! Project tasks: `cargo xtask setup | build | test | demo | lint | bench | chaos`.
->>>>>>> main
+//! Project tasks: `cargo xtask setup | build | test | demo | lint | bench | chaos | fuzz`.
 mod bench;
 mod chaos;
 mod cmd;
@@ -82,16 +78,12 @@ fn main() -> anyhow::Result<()> {
         Task::Test => test::run(),
         Task::Demo => demo::run(),
         Task::Lint => test::lint(),
-<<<<<<< HEAD
-        Task::Bench { what, filter } => bench::run(&what, filter.as_deref()),
-        Task::Fuzz { target, runs } => fuzz::run(&target, runs),
-=======
         Task::Bench {
             what,
             filter,
             seconds,
         } => bench::run(&what, filter.as_deref(), seconds),
         Task::Chaos { short, filter } => chaos::run(short, filter.as_deref()),
->>>>>>> main
+        Task::Fuzz { target, runs } => fuzz::run(&target, runs),
     }
 }

@@ -6,6 +6,8 @@ pub mod control;
 pub mod daemon;
 pub mod dataplane;
 pub mod engine;
+#[doc(hidden)]
+pub mod fuzzing;
 pub mod hooks;
 pub mod net;
 pub mod node;

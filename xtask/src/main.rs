@@ -1,8 +1,9 @@
-//! Project tasks: `cargo xtask setup | build | test | demo | lint | bench | chaos`.
+//! Project tasks: `cargo xtask setup | build | test | demo | lint | bench | chaos | fuzz`.
 mod bench;
 mod chaos;
 mod cmd;
 mod demo;
+mod fuzz;
 mod setup;
 mod test;
 
@@ -55,6 +56,13 @@ enum Task {
         /// Only the scenarios whose name contains this.
         filter: Option<String>,
     },
+    /// Fuzz one target of carp-agent/fuzz (nightly; installs cargo-fuzz if missing).
+    Fuzz {
+        /// decode, config or control.
+        target: String,
+        /// Executions (default 10,000,000).
+        runs: Option<u64>,
+    },
 }
 
 fn main() -> anyhow::Result<()> {
@@ -77,5 +85,6 @@ fn main() -> anyhow::Result<()> {
             seconds,
         } => bench::run(&what, filter.as_deref(), seconds),
         Task::Chaos { short, filter } => chaos::run(short, filter.as_deref()),
+        Task::Fuzz { target, runs } => fuzz::run(&target, runs),
     }
 }

@@ -12,7 +12,7 @@ use tokio::{
 };
 
 use super::{
-    MAX_MESSAGE, PROTOCOL_VERSION, Request, Response, ResponseError, decode_response,
+    MAX_MESSAGE, PROTOCOL_VERSION, Request, Response, ResponseError, decode_response_bytes,
     encode_request,
 };
 
@@ -151,8 +151,7 @@ async fn exchange(path: &Path, req: &Request) -> Result<Response, ClientError> {
     if !answer.ends_with(b"\n") && answer.len() as u64 >= MAX_MESSAGE {
         return Err(ClientError::TooLong { path: path_buf() });
     }
-    let text = String::from_utf8_lossy(&answer);
-    decode_response(text.trim_end()).map_err(|err| match err {
+    decode_response_bytes(&answer).map_err(|err| match err {
         ResponseError::Version(agent) => ClientError::Version {
             path: path_buf(),
             agent,

@@ -305,6 +305,13 @@ pub fn decode_request(line: &str) -> Result<Request, RequestError> {
     serde_json::from_value(Value::Object(object)).map_err(|err| bad(err.to_string()))
 }
 
+/// Reads a request line as it arrives on the socket: bytes, newline
+/// included or not. The agent's whole decoding of what a client sends.
+pub fn decode_request_bytes(line: &[u8]) -> Result<Request, RequestError> {
+    let line = std::str::from_utf8(line).map_err(|_| RequestError::Bad("not UTF-8".to_string()))?;
+    decode_request(line.trim_end())
+}
+
 /// A response line the client cannot use.
 #[derive(Debug, thiserror::Error)]
 pub enum ResponseError {
@@ -334,6 +341,13 @@ pub fn decode_response(line: &str) -> Result<Response, ResponseError> {
     }
     object.remove("version");
     serde_json::from_value(Value::Object(object)).map_err(|err| malformed(err.to_string()))
+}
+
+/// Reads a response line as it arrives on the socket: bytes, newline
+/// included or not, invalid UTF-8 replaced. The CLI's whole decoding of
+/// what the agent sends.
+pub fn decode_response_bytes(line: &[u8]) -> Result<Response, ResponseError> {
+    decode_response(String::from_utf8_lossy(line).trim_end())
 }
 
 /// Everything `carp-agent status` shows.

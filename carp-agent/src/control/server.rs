@@ -15,7 +15,7 @@ use tokio::{
 use tracing::{debug, warn};
 
 use super::{
-    ControlError, ErrorKind, MAX_MESSAGE, Request, RequestError, Response, decode_request,
+    ControlError, ErrorKind, MAX_MESSAGE, Request, RequestError, Response, decode_request_bytes,
     encode_response,
 };
 
@@ -154,11 +154,7 @@ async fn answer(
             message,
         )));
     }
-    let line = match line {
-        Ok(line) => line,
-        Err(bad) => return Ok(bad.response_line()),
-    };
-    let request = match decode_request(line.trim_end()) {
+    let request = match line.and_then(|line| decode_request_bytes(&line)) {
         Ok(request) => request,
         Err(err) => return Ok(err.response_line()),
     };
@@ -178,7 +174,7 @@ async fn answer(
 async fn read_request(
     stream: &mut UnixStream,
     limits: Limits,
-) -> std::io::Result<Result<String, RequestError>> {
+) -> std::io::Result<Result<Vec<u8>, RequestError>> {
     let bad = |why: String| Ok(Err(RequestError::Bad(why)));
     let mut line = Vec::new();
     let mut reader = BufReader::new(&mut *stream).take(limits.max_request);
@@ -194,10 +190,7 @@ async fn read_request(
     if !line.ends_with(b"\n") && line.len() as u64 >= limits.max_request {
         return bad(format!("longer than {} bytes", limits.max_request));
     }
-    match String::from_utf8(line) {
-        Ok(line) => Ok(Ok(line)),
-        Err(_) => bad("not UTF-8".to_string()),
-    }
+    Ok(Ok(line))
 }
 
 #[cfg(test)]

@@ -75,28 +75,61 @@ struct Subject {
     /// Namespace tag: short, unique per subject.
     tag: &'static str,
     kind: Kind,
+    /// The master's process on CPU 0, the backup's and the hogs on CPU 1:
+    /// only the backup is busy. Unpinned, the hogs starve the master too,
+    /// and a backup that takes over after the master's own late adverts is
+    /// right to.
+    pinned: bool,
 }
 
-const SUBJECTS: [Subject; 4] = [
+const SUBJECTS: [Subject; 8] = [
     Subject {
         name: "ours",
         tag: "bo",
         kind: Kind::Ours { realtime: false },
+        pinned: false,
     },
     Subject {
         name: "ours --realtime",
         tag: "br",
         kind: Kind::Ours { realtime: true },
+        pinned: false,
     },
     Subject {
         name: "keepalived VRRPv3",
         tag: "bk",
         kind: Kind::Keepalived { realtime: false },
+        pinned: false,
     },
     Subject {
         name: "keepalived rt",
         tag: "bkr",
         kind: Kind::Keepalived { realtime: true },
+        pinned: false,
+    },
+    Subject {
+        name: "ours pinned",
+        tag: "bop",
+        kind: Kind::Ours { realtime: false },
+        pinned: true,
+    },
+    Subject {
+        name: "ours --realtime pinned",
+        tag: "brp",
+        kind: Kind::Ours { realtime: true },
+        pinned: true,
+    },
+    Subject {
+        name: "keepalived VRRPv3 pinned",
+        tag: "bkp",
+        kind: Kind::Keepalived { realtime: false },
+        pinned: true,
+    },
+    Subject {
+        name: "keepalived rt pinned",
+        tag: "bkrp",
+        kind: Kind::Keepalived { realtime: true },
+        pinned: true,
     },
 ];
 
@@ -287,13 +320,34 @@ fn load_average() -> f64 {
         .unwrap_or(f64::NAN)
 }
 
+const MASTER_CPU: usize = 0;
+const BACKUP_CPU: usize = 1;
+
+/// Moves every thread of `pid` to `cpu` (`taskset -a -p -c`).
+fn pin(pid: i32, cpu: usize) -> anyhow::Result<()> {
+    let status = std::process::Command::new("taskset")
+        .args(["-a", "-p", "-c", &cpu.to_string(), &pid.to_string()])
+        .stdout(Stdio::null())
+        .status()
+        .context("running taskset")?;
+    anyhow::ensure!(status.success(), "taskset -a -p -c {cpu} {pid}: {status}");
+    Ok(())
+}
+
 /// `stress-ng --cpu 2` in a namespace; stopped (SIGTERM, so it stops its
 /// workers too) and reaped on drop.
 struct Hogs(Option<Background>);
 
 impl Hogs {
-    fn start(lab: &Lab, host: usize, seconds: u64) -> anyhow::Result<Self> {
-        let mut cmd = lab.hosts[host].ns.command("stress-ng");
+    fn start(lab: &Lab, host: usize, seconds: u64, cpu: Option<usize>) -> anyhow::Result<Self> {
+        let mut cmd = match cpu {
+            Some(cpu) => {
+                let mut cmd = lab.hosts[host].ns.command("taskset");
+                cmd.args(["-c", &cpu.to_string(), "stress-ng"]);
+                cmd
+            }
+            None => lab.hosts[host].ns.command("stress-ng"),
+        };
         cmd.args(["--cpu", "2", "--quiet", "--timeout"])
             .arg(format!("{seconds}s"))
             .stdin(Stdio::null())
@@ -414,6 +468,14 @@ fn run_subject(subject: &Subject, seconds: u64) -> anyhow::Result<SubjectResult>
     let phase = Duration::from_secs(seconds);
     eprintln!("{}: starting", subject.name);
     let routers = Routers::start(subject)?;
+    if subject.pinned {
+        for (host, cpu) in [(MASTER, MASTER_CPU), (BACKUP, BACKUP_CPU)] {
+            let pid = routers
+                .pid(host)
+                .with_context(|| format!("{}: no pid to pin", subject.name))?;
+            pin(pid, cpu)?;
+        }
+    }
     let capture = Capture::start(&routers.lab.client, routers.lab.dir.join("adverts.pcap"))?;
     let policy = routers
         .pid(BACKUP)
@@ -423,7 +485,12 @@ fn run_subject(subject: &Subject, seconds: u64) -> anyhow::Result<SubjectResult>
     std::thread::sleep(phase);
     eprintln!("{}: stress-ng --cpu 2 for {seconds} s", subject.name);
     let busy = routers.mark();
-    let hogs = Hogs::start(&routers.lab, BACKUP, seconds)?;
+    let hogs = Hogs::start(
+        &routers.lab,
+        BACKUP,
+        seconds,
+        subject.pinned.then_some(BACKUP_CPU),
+    )?;
     std::thread::sleep(phase);
     let end = routers.mark();
     drop(hogs);

@@ -252,8 +252,11 @@ fn realtime_from_the_flag_or_the_file_off_by_default() {
     // The flag turns it on over a file that leaves it off.
     let c = config(&format!("--config {} --realtime", off.display())).unwrap();
     assert!(c.realtime);
-    // A value that is no boolean names the key.
+    // A value that is no boolean is refused with its place and the type wanted.
     let bad = write("bad.toml", &format!("realtime = \"yes\"\n{vhid}"));
-    let err = config(&format!("--config {}", bad.display())).unwrap_err();
-    assert!(err.to_string().contains("realtime"), "{err}");
+    let err = config(&format!("--config {}", bad.display()))
+        .unwrap_err()
+        .to_string();
+    assert!(err.contains("line 1, column 12"), "{err}");
+    assert!(err.contains("expected a boolean"), "{err}");
 }

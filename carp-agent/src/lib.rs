@@ -15,3 +15,4 @@ pub mod proto;
 pub mod realtime;
 pub mod sim;
 pub mod testdata;
+pub mod track;

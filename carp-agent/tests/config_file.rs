@@ -68,7 +68,17 @@ fn sample_file_parses() {
     assert_eq!(config.xdp_mode, AttachMode::Auto);
     assert_eq!(config.hook_timeout, Duration::from_secs(30));
     assert_eq!(config.demotion, 0);
+    assert_eq!(config.persist_dir, Path::new("/var/lib/carp-agent"));
     assert_eq!(config.vhids.len(), 2);
+    let tracks: Vec<_> = config
+        .tracks
+        .iter()
+        .map(|t| (t.name.as_str(), t.weight, t.kind.label()))
+        .collect();
+    assert_eq!(
+        tracks,
+        [("uplink", 240, "interface"), ("db", 240, "script")]
+    );
 
     let first = &config.vhids[0];
     assert_eq!((first.interface.as_str(), first.vhid), ("em0", 1));
@@ -372,4 +382,57 @@ fn tie_break_key_reaches_the_engine() {
     }
     let (_, msg) = error(&one_vhid("tie_break = \"higher\""));
     assert!(msg.contains("tie_break") || msg.contains("higher"), "{msg}");
+}
+
+#[test]
+fn tracking_persist_dir_and_preempt_delay() {
+    let text = format!(
+        "persist_dir = \"/srv/carp\"\n{}preempt_delay = 60\n",
+        one_vhid("")
+    );
+    let config = parse(&text).unwrap();
+    assert_eq!(config.persist_dir, Path::new("/srv/carp"));
+    assert_eq!(config.vhids[0].preempt_delay, Duration::from_secs(60));
+    assert_eq!(
+        config.vhids[0]
+            .engine_config("10.0.0.1".parse().unwrap())
+            .preempt_delay,
+        Duration::from_secs(60)
+    );
+    for (delay, ok) in [("0", true), ("1000", true), ("1001", false), ("-1", false)] {
+        let text = format!("{}preempt_delay = {delay}\n", one_vhid(""));
+        match parse(&text) {
+            Ok(_) => assert!(ok, "{delay}"),
+            Err(err) => {
+                assert!(!ok, "{delay}: {err}");
+                assert!(
+                    err.to_string().ends_with(&format!(
+                        "eth0 vhid 1: preempt_delay: {delay} is out of range 0..=1000 seconds"
+                    )),
+                    "{err}"
+                );
+            }
+        }
+    }
+    // A [[track]] error names the file, the table and the field.
+    let text = format!(
+        "{}[[track]]\nname = \"up\"\nweight = 1\ninterface = \"eth1\"\n\
+         [[track]]\nname = \"up\"\nweight = 2\nroute = \"default\"\n",
+        one_vhid("")
+    );
+    let (_, message) = error(&text);
+    assert_eq!(
+        message,
+        "/etc/carp.toml: [[track]] #2 \"up\": name: already used by [[track]] #1; \
+         names must be unique"
+    );
+    let text = format!(
+        "{}[[track]]\nname = \"db\"\nweight = 10\nshell = \"true\"\ninterval_ms = 0\n",
+        one_vhid("")
+    );
+    let (_, message) = error(&text);
+    assert_eq!(
+        message,
+        "/etc/carp.toml: [[track]] #1 \"db\": interval_ms: 0 is out of range 10..=3600000 ms"
+    );
 }

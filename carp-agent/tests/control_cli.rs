@@ -48,6 +48,7 @@ fn healthy() -> StatusReport {
         ],
         counters: BTreeMap::from([("badauth".to_string(), 3), ("ipackets".to_string(), 42)]),
         xdp_counters_error: None,
+        demotion_sources: Vec::new(),
     }
 }
 
@@ -72,11 +73,11 @@ async fn agent(report: StatusReport) -> Agent {
             log.lock().unwrap().push(request.clone());
             let response = match request {
                 Request::Status => Response::with_status(report.clone()),
-                Request::Demote { delta } => {
+                Request::Demote { delta, .. } => {
                     report.demotion = report.demotion.saturating_add_signed(delta);
                     Response::with_status(report.clone())
                 }
-                Request::SetDemotion { value } => {
+                Request::SetDemotion { value, .. } => {
                     report.demotion = value;
                     Response::with_status(report.clone())
                 }
@@ -154,9 +155,18 @@ async fn demote_plus_minus_and_set() {
     assert_eq!(
         *agent.seen.lock().unwrap(),
         [
-            Request::Demote { delta: 240 },
-            Request::Demote { delta: -40 },
-            Request::SetDemotion { value: 0 },
+            Request::Demote {
+                delta: 240,
+                source: None
+            },
+            Request::Demote {
+                delta: -40,
+                source: None
+            },
+            Request::SetDemotion {
+                value: 0,
+                source: None
+            },
         ]
     );
     // No sign: refused before anything is sent.
@@ -168,6 +178,28 @@ async fn demote_plus_minus_and_set() {
         text(&out.stderr)
     );
     assert_eq!(agent.seen.lock().unwrap().len(), 3);
+}
+
+/// An agent from before demotion sources (this fake reports none) applies
+/// `--source`'s change to the administrative demotion: the CLI says so and
+/// fails instead of printing a share that does not exist.
+#[tokio::test(flavor = "multi_thread")]
+async fn demote_source_against_an_agent_without_sources_fails_loudly() {
+    let agent = agent(healthy()).await;
+    let out = cli(&agent.socket, &["demote", "--source", "db", "+50"]).await;
+    assert_eq!(out.status.code(), Some(1), "{}", text(&out.stdout));
+    assert!(
+        text(&out.stderr).contains("does not know demotion sources"),
+        "{}",
+        text(&out.stderr)
+    );
+    assert_eq!(
+        *agent.seen.lock().unwrap(),
+        [Request::Demote {
+            delta: 50,
+            source: Some("db".to_string())
+        }]
+    );
 }
 
 #[tokio::test(flavor = "multi_thread")]
@@ -635,8 +667,26 @@ fn wire_format() {
         }
     );
     assert_eq!(
-        encode_request(&Request::SetDemotion { value: 0 }),
+        encode_request(&Request::SetDemotion {
+            value: 0,
+            source: None
+        }),
         "{\"version\":1,\"op\":\"set_demotion\",\"value\":0}\n"
+    );
+    // `source` is optional: sent only when given, absent reads as None.
+    assert_eq!(
+        encode_request(&Request::Demote {
+            delta: 50,
+            source: Some("db".to_string())
+        }),
+        "{\"version\":1,\"op\":\"demote\",\"delta\":50,\"source\":\"db\"}\n"
+    );
+    assert_eq!(
+        decode_request("{\"version\":1,\"op\":\"demote\",\"delta\":5}").unwrap(),
+        Request::Demote {
+            delta: 5,
+            source: None
+        }
     );
     assert_eq!(
         encode_response(&Response::error(ErrorKind::Refused, "no vhid 9 configured")),
@@ -652,8 +702,18 @@ fn wire_format() {
 fn every_message_round_trips() {
     let requests = [
         Request::Status,
-        Request::Demote { delta: -240 },
-        Request::SetDemotion { value: 7 },
+        Request::Demote {
+            delta: -240,
+            source: None,
+        },
+        Request::Demote {
+            delta: 1,
+            source: Some("db".to_string()),
+        },
+        Request::SetDemotion {
+            value: 7,
+            source: Some("x".to_string()),
+        },
         Request::SetState {
             vhid: 255,
             interface: Some("eth0.100".to_string()),

@@ -347,6 +347,10 @@ impl Lab {
             // Lock files go with the lab, not into the machine's /run.
             .arg("--state-dir")
             .arg(&self.dir)
+            // The kept demotion too, one directory per host, not the
+            // machine's /var/lib/carp-agent; it outlives agent restarts.
+            .arg("--persist-dir")
+            .arg(self.dir.join(format!("{}-persist", host.name)))
             .args(args)
             .env("CARP_LOG", "info")
             .envs(env.iter().copied())

@@ -48,6 +48,9 @@ pub fn run(args: &StatusArgs) -> anyhow::Result<i32> {
 /// ```text
 /// eth0: MASTER vhid 1 advbase 1 advskew 0 demotion 0
 ///     vip 192.168.1.50/24
+/// host demotion 240
+///     admin (admin) 0
+///     uplink (interface) 240: eth1 no carrier
 /// ```
 pub fn format_text(status: &StatusReport) -> String {
     let mut out = String::new();
@@ -77,6 +80,20 @@ pub fn format_text(status: &StatusReport) -> String {
         out.push_str("no vhids configured\n");
     }
     let _ = writeln!(out, "host demotion {}", status.demotion);
+    for source in &status.demotion_sources {
+        let _ = writeln!(
+            out,
+            "    {} ({}) {}{}",
+            source.name,
+            source.kind,
+            source.share,
+            source
+                .detail
+                .as_ref()
+                .map(|d| format!(": {d}"))
+                .unwrap_or_default()
+        );
+    }
     if !status.counters.is_empty() || status.xdp_counters_error.is_some() {
         out.push_str("counters:\n");
         if let Some(error) = &status.xdp_counters_error {

@@ -4,7 +4,7 @@ use std::{net::IpAddr, path::PathBuf};
 
 use super::{
     Config, ConfigError, DEFAULT_BPFFS, DEFAULT_CONTROL_SOCKET, DEFAULT_HOOK_TIMEOUT,
-    DEFAULT_STATE_DIR, FlavorName, ReplayProtectionName, TieBreakName, VhidInput,
+    DEFAULT_PERSIST_DIR, DEFAULT_STATE_DIR, FlavorName, ReplayProtectionName, TieBreakName, VhidInput,
 };
 use crate::{
     dataplane::AttachMode,
@@ -13,7 +13,7 @@ use crate::{
 };
 
 /// The single-vhid flags, which `--config` replaces.
-const VHID_FLAGS: [&str; 15] = [
+const VHID_FLAGS: [&str; 16] = [
     "interface",
     "vhid",
     "password",
@@ -29,6 +29,7 @@ const VHID_FLAGS: [&str; 15] = [
     "source",
     "up_script",
     "down_script",
+    "preempt_delay",
 ];
 
 /// Run the agent: one vhid from flags, or any number from `--config FILE`.
@@ -106,6 +107,15 @@ pub struct RunArgs {
     /// a busy host still answers in time; what cannot be had is a warning.
     #[arg(long)]
     pub realtime: bool,
+    /// For SECS after start, do not preempt a master (keepalived's
+    /// preempt_delay, 0..=1000); taking over a silent master is not delayed
+    /// [default: 0].
+    #[arg(long, value_name = "SECS")]
+    pub preempt_delay: Option<u32>,
+    /// Directory keeping the demotion set with `demote` across restarts and
+    /// reboots [default: /var/lib/carp-agent].
+    #[arg(long, value_name = "DIR")]
+    pub persist_dir: Option<PathBuf>,
 }
 
 impl RunArgs {
@@ -127,6 +137,7 @@ impl RunArgs {
             ("--source", self.source.is_some()),
             ("--up-script", self.up_script.is_some()),
             ("--down-script", self.down_script.is_some()),
+            ("--preempt-delay", self.preempt_delay.is_some()),
         ];
         given
             .into_iter()
@@ -179,6 +190,9 @@ pub(super) fn build(args: &RunArgs) -> Result<Config, ConfigError> {
         config.xdp_mode = mode;
     }
     config.realtime |= args.realtime;
+    if let Some(dir) = &args.persist_dir {
+        config.persist_dir = dir.clone();
+    }
     config.validate()?;
     Ok(config)
 }
@@ -205,6 +219,7 @@ fn from_flags(args: &RunArgs) -> Result<Config, ConfigError> {
         vips: args.vips.clone(),
         source: args.source,
         hooks: args.hooks(),
+        preempt_delay: args.preempt_delay.map(i64::from),
     };
     Ok(Config {
         vhids: vec![input.build(0)?],
@@ -215,5 +230,7 @@ fn from_flags(args: &RunArgs) -> Result<Config, ConfigError> {
         hook_timeout: DEFAULT_HOOK_TIMEOUT,
         demotion: 0,
         realtime: false,
+        tracks: Vec::new(),
+        persist_dir: DEFAULT_PERSIST_DIR.into(),
     })
 }

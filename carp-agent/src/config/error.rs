@@ -44,6 +44,9 @@ pub enum ConfigError {
         field: String,
         reason: Reason,
     },
+    /// A `[[track]]` table.
+    #[error(transparent)]
+    Track(#[from] crate::track::TrackConfigError),
 }
 
 /// Prefixes a vhid error with its `[[vhid]]` table number inside a file.
@@ -122,6 +125,11 @@ pub enum Reason {
     VipDuplicate { addr: IpAddr, first: String },
     #[error("{0:?} is not an XDP mode (auto, native, skb)")]
     XdpMode(String),
+    #[error(
+        "{0} is out of range 0..={max} seconds",
+        max = super::MAX_PREEMPT_DELAY.as_secs()
+    )]
+    PreemptDelay(i64),
     #[error("give command or shell, not both")]
     HookBoth,
     #[error("give command = [\"program\", \"arg\", ...] or shell = \"script\"")]

@@ -11,7 +11,7 @@ use serde::Deserialize;
 
 use super::{
     Config, ConfigError, DEFAULT_BPFFS, DEFAULT_CONTROL_SOCKET, DEFAULT_HOOK_TIMEOUT,
-    DEFAULT_STATE_DIR, FlavorName, Reason, ReplayProtectionName, TieBreakName, TomlError,
+    DEFAULT_PERSIST_DIR, DEFAULT_STATE_DIR, FlavorName, Reason, ReplayProtectionName, TieBreakName, TomlError,
     VhidInput,
 };
 use crate::{
@@ -34,6 +34,9 @@ struct FileConfig {
     realtime: bool,
     #[serde(default)]
     vhid: Vec<FileVhid>,
+    persist_dir: Option<PathBuf>,
+    #[serde(default)]
+    track: Vec<crate::track::FileTrack>,
 }
 
 /// Numbers are read as i64 so that out-of-range values get this module's
@@ -62,6 +65,7 @@ struct FileVhid {
     source: Option<IpAddr>,
     #[serde(default)]
     hook: Vec<FileHook>,
+    preempt_delay: Option<i64>,
 }
 
 #[derive(Deserialize)]
@@ -121,6 +125,10 @@ pub(super) fn parse(text: &str, origin: &Path) -> Result<Config, ConfigError> {
             .map_or(DEFAULT_HOOK_TIMEOUT, Duration::from_millis),
         demotion: file.demotion,
         realtime: file.realtime,
+        tracks: crate::track::spec::from_file(file.track, base)?,
+        persist_dir: file
+            .persist_dir
+            .unwrap_or_else(|| DEFAULT_PERSIST_DIR.into()),
     };
     if config.vhids.is_empty() {
         return Err(ConfigError::Global {
@@ -179,5 +187,6 @@ fn vhid_input(v: FileVhid, index: usize, base: &Path) -> Result<VhidInput, Confi
         vips: v.vips,
         source: v.source,
         hooks,
+        preempt_delay: v.preempt_delay,
     })
 }

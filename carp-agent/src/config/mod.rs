@@ -24,7 +24,8 @@
 //! state_dir = "/run/carp-agent"           # default; holds the bpffs lock
 //! xdp_mode = "auto"                       # auto | native | skb
 //! hook_timeout_ms = 30000                 # default 30 s
-//! demotion = 0                            # initial host demotion
+//! demotion = 0                            # host demotion when persist_dir has none kept
+//! persist_dir = "/var/lib/carp-agent"     # default; keeps `demote` across restarts
 //! realtime = false                        # SCHED_FIFO 10 and locked memory (--realtime)
 //!
 //! [[vhid]]
@@ -33,6 +34,7 @@
 //! advbase = 1                   # seconds; 0 only with flavor = "openbsd"
 //! advskew = 100                 # 0..=254, lower wins
 //! preempt = false
+//! preempt_delay = 0             # seconds after start without preempting (0..=1000)
 //! flavor = "freebsd"            # freebsd | openbsd
 //! tie_break = "lower-address"   # lower-address | higher-address | yield
 //! real_mac = false              # advertise from the NIC's MAC, not the virtual MAC
@@ -47,7 +49,36 @@
 //! [[vhid.hook]]
 //! on = ["backup", "init"]
 //! shell = "logger -t carp \"$CARP_INTERFACE vhid $CARP_VHID: $CARP_STATE\""
+//!
+//! [[track]]                     # demote by 240 while eth1 is down
+//! name = "uplink"               # unique; `carp-agent status` shows it
+//! weight = 240                  # added while failing, 1..=2147483647
+//! interface = "eth1"            # or command/shell, file, route
+//!
+//! [[track]]
+//! name = "db"
+//! weight = 100
+//! command = ["pg_isready", "-q"]  # or shell = "..."
+//! interval_ms = 2000            # default 2000
+//! timeout_ms = 1000             # default interval_ms; killed with its group
+//! fall = 3                      # failures in a row to fail (default 1)
+//! rise = 2                      # successes in a row to recover (default 1)
+//!
+//! [[track]]
+//! name = "load"
+//! weight = 10                   # share = the file's number x weight
+//! file = "/run/load-level"      # one non-negative integer; bad content = 0
+//!
+//! [[track]]
+//! name = "gateway"
+//! weight = 240
+//! route = "default"             # or "default6", "10.1.0.0/16": main table
 //! ```
+//!
+//! `[[track]]` sources, `persist_dir` and `preempt_delay` are described in
+//! `docs/tracking.md` and [`crate::track`]. Tracking sources exist in the
+//! TOML file only (no flags); `--persist-dir DIR` and `--preempt-delay
+//! SECS` are flags too.
 //!
 //! A relative `password_file` is read relative to the TOML file's directory;
 //! one trailing `\n` or `\r\n` is dropped from it, nothing else.
@@ -106,6 +137,11 @@ pub const MAX_CONFIG_BYTES: u64 = 1 << 20;
 pub const MAX_PASSWORD_FILE_BYTES: u64 = 1024;
 /// Default bound on one hook run.
 pub const DEFAULT_HOOK_TIMEOUT: Duration = Duration::from_secs(30);
+/// Default directory for what must survive a reboot (the demotion set with
+/// `carp-agent demote`); `state_dir` is under /run, which does not.
+pub const DEFAULT_PERSIST_DIR: &str = "/var/lib/carp-agent";
+/// Longest `preempt_delay`, keepalived's bound.
+pub const MAX_PREEMPT_DELAY: Duration = Duration::from_secs(1000);
 
 /// Everything the daemon needs to start.
 #[derive(Clone, Debug)]
@@ -123,6 +159,11 @@ pub struct Config {
     /// Real-time scheduling and locked memory for the agent
     /// (`--realtime`, `realtime = true`; see [`crate::realtime`]).
     pub realtime: bool,
+    /// `[[track]]` sources (TOML only).
+    pub tracks: Vec<crate::track::TrackSpec>,
+    /// Where the demotion is kept across restarts and reboots
+    /// (`<persist_dir>/demotion`, see [`crate::track::persist`]).
+    pub persist_dir: PathBuf,
 }
 
 /// One vhid on one interface.
@@ -145,6 +186,9 @@ pub struct VhidSettings {
     /// Advert source; `None`: the interface's first IPv4 address.
     pub source: Option<IpAddr>,
     pub hooks: Vec<HookSpec>,
+    /// For this long after the vhid starts it does not preempt a master
+    /// (keepalived's `preempt_delay`; master-down still applies).
+    pub preempt_delay: Duration,
 }
 
 /// `--flavor` / `flavor =`: which BSD's carp(4) a vhid follows.
@@ -228,6 +272,7 @@ impl VhidSettings {
             .preempt(self.preempt)
             .flavor(self.flavor)
             .tie_break(self.tie_break)
+            .preempt_delay(self.preempt_delay)
     }
 
     /// The VIPs as `ADDR/PREFIX` strings (status reports, hook environment).
@@ -441,6 +486,8 @@ struct VhidInput {
     vips: Vec<String>,
     source: Option<IpAddr>,
     hooks: Vec<HookSpec>,
+    /// Seconds.
+    preempt_delay: Option<i64>,
 }
 
 impl VhidInput {
@@ -467,6 +514,14 @@ impl VhidInput {
         };
         let advbase = byte("advbase", self.advbase, 1)?;
         let advskew = byte("advskew", self.advskew, 0)?;
+        let preempt_delay = match self.preempt_delay {
+            None => Duration::ZERO,
+            Some(secs) => u64::try_from(secs)
+                .ok()
+                .map(Duration::from_secs)
+                .filter(|d| *d <= MAX_PREEMPT_DELAY)
+                .ok_or_else(|| fail("preempt_delay", Reason::PreemptDelay(secs)))?,
+        };
         let key = match (&self.password, &self.password_file) {
             (Some(_), Some(_)) => return Err(fail("password", Reason::PasswordBoth)),
             (None, None) => return Err(fail("password", Reason::PasswordMissing)),
@@ -510,6 +565,7 @@ impl VhidInput {
             vips,
             source: self.source,
             hooks: self.hooks,
+            preempt_delay,
         })
     }
 }

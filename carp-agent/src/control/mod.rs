@@ -23,7 +23,16 @@
 //! > {"version":1,"op":"demote","delta":240}
 //! > {"version":1,"op":"set_demotion","value":0}
 //! > {"version":1,"op":"set_state","vhid":1,"interface":"eth0","state":"backup"}
+//! > {"version":1,"op":"demote","delta":50,"source":"db"}
+//! > {"version":1,"op":"set_demotion","value":0,"source":"db"}
 //! ```
+//!
+//! `demote` and `set_demotion` change the administrator's demotion, or,
+//! with the optional `source` member, the share of that external source
+//! (created at its first change, removed when set to 0; the name of a
+//! configured `[[track]]` source is refused). An agent without `source`
+//! support ignores the member and changes the administrator's demotion,
+//! so a CLI sending `source` checks the `demotion_sources` of the answer.
 //!
 //! Responses say `"result":"ok"` or `"result":"error"`, never both
 //! ([`Response`]). Success may carry the status report ([`StatusReport`]; a
@@ -31,7 +40,8 @@
 //! error carries a `kind` ([`ErrorKind`]) and a `message` for the user:
 //!
 //! ```text
-//! < {"version":1,"result":"ok","status":{"demotion":240,"vhids":[...],"counters":{...}}}
+//! < {"version":1,"result":"ok","status":{"demotion":240,"vhids":[...],"counters":{...},
+//!    "demotion_sources":[{"name":"admin","kind":"admin","share":240}, ...]}}
 //! < {"version":1,"result":"error","kind":"refused","message":"no vhid 9 configured"}
 //! ```
 //!
@@ -97,10 +107,19 @@ pub const MAX_MESSAGE: u64 = 1 << 20;
 pub enum Request {
     /// Report every vhid and the counters.
     Status,
-    /// Add `delta` to the host demotion (`sysctl net.inet.carp.demotion=+N`).
-    Demote { delta: i32 },
-    /// Set the host demotion.
-    SetDemotion { value: u32 },
+    /// Add `delta` to the host demotion (`sysctl net.inet.carp.demotion=+N`),
+    /// or to the share of the external `source`.
+    Demote {
+        delta: i32,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        source: Option<String>,
+    },
+    /// Set the host demotion, or the share of the external `source`.
+    SetDemotion {
+        value: u32,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        source: Option<String>,
+    },
     /// `ifconfig IF vhid N state master|backup`; `interface` may be left out
     /// when the vhid exists on one interface only.
     SetState {
@@ -363,6 +382,25 @@ pub struct StatusReport {
     /// statistics map failed (the agent's own counters are still there).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub xdp_counters_error: Option<String>,
+    /// The demotion by source: `admin` (`carp-agent demote`), external
+    /// sources (`demote --source`), `[[track]]` sources, and `carp` (link
+    /// down, send errors) when not 0. Absent from agents before tracking.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub demotion_sources: Vec<DemotionSource>,
+}
+
+/// One part of the host demotion in a [`StatusReport`].
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct DemotionSource {
+    pub name: String,
+    /// `admin`, `external`, `carp`, or a `[[track]]` kind: `interface`,
+    /// `script`, `file`, `route`.
+    pub kind: String,
+    /// Its part of the demotion now.
+    pub share: u32,
+    /// What a tracked source last saw ("eth1 no carrier").
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub detail: Option<String>,
 }
 
 /// One vhid in a [`StatusReport`].

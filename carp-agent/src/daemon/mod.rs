@@ -8,6 +8,7 @@ mod actions;
 mod counters;
 mod instance;
 mod status;
+mod tracking;
 mod vhid_runtime;
 mod watch;
 
@@ -64,6 +65,9 @@ pub(crate) struct Daemon {
     watch: watch::Watch,
     /// The CARP groups joined on each vhid interface, left on exit.
     memberships: Memberships,
+    /// The administrative demotion by source: `demote`, `demote --source`,
+    /// `[[track]]` (see `crate::track`).
+    demotions: crate::track::Ledger,
 }
 
 /// Runs the agent until SIGTERM/SIGINT; then bows out, withdraws the VIPs,
@@ -93,6 +97,10 @@ pub async fn run(config: Config) -> anyhow::Result<()> {
         control_path.display()
     );
 
+    // The sender stays here, so the channel never closes.
+    let (track_tx, mut track_rx) = mpsc::channel::<crate::track::Update>(64);
+    let track_tasks = crate::track::spawn(&daemon.config.tracks, &track_tx);
+
     let mut watch_tick = tokio::time::interval(watch::POLL_EVERY);
     watch_tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     loop {
@@ -120,11 +128,13 @@ pub async fn run(config: Config) -> anyhow::Result<()> {
                 let _ = reply.send(response);
             }
             _ = watch_tick.tick() => daemon.poll_watch(),
+            Some(update) = track_rx.recv() => daemon.on_track(update),
         }
         daemon.carry_out_actions().await;
     }
 
     control_task.abort();
+    track_tasks.iter().for_each(tokio::task::JoinHandle::abort);
     let _ = std::fs::remove_file(&control_path);
     daemon.shutdown().await;
     Ok(())
@@ -185,12 +195,13 @@ impl Daemon {
             watch,
             memberships,
             vhids: BTreeMap::new(),
+            demotions: tracking::ledger(&config),
             interfaces,
             config,
         };
         daemon.add_vhids().await?;
         let now = daemon.now();
-        let demotion = daemon.config.demotion;
+        let demotion = daemon.demotions.total();
         daemon.node.input(now, |e, t| e.set_demotion(t, demotion));
         let links: Vec<(u32, bool)> = daemon
             .interfaces

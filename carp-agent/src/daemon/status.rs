@@ -4,7 +4,7 @@ use std::collections::BTreeMap;
 
 use carp_common::Stat;
 
-use super::Daemon;
+use super::{Daemon, tracking};
 use crate::{
     control::{ErrorKind, Request, Response, StatusReport, VhidReport},
     engine::AdminState,
@@ -14,13 +14,13 @@ pub(super) fn handle(daemon: &mut Daemon, request: Request) -> Response {
     let now = daemon.now();
     match request {
         Request::Status => Response::with_status(report(daemon)),
-        Request::Demote { delta } => {
-            daemon.node.input(now, |e, t| e.demote(t, delta));
-            ok(daemon)
+        Request::Demote { delta, source } => {
+            let changed = daemon.demotions.demote(source.as_deref(), delta);
+            tracking::answer(daemon, changed)
         }
-        Request::SetDemotion { value } => {
-            daemon.node.input(now, |e, t| e.set_demotion(t, value));
-            ok(daemon)
+        Request::SetDemotion { value, source } => {
+            let changed = daemon.demotions.set(source.as_deref(), value);
+            tracking::answer(daemon, changed)
         }
         Request::SetState {
             vhid,
@@ -58,7 +58,7 @@ pub(super) fn handle(daemon: &mut Daemon, request: Request) -> Response {
     }
 }
 
-fn ok(daemon: &Daemon) -> Response {
+pub(super) fn ok(daemon: &Daemon) -> Response {
     Response::with_status(report(daemon))
 }
 
@@ -92,5 +92,6 @@ fn report(daemon: &Daemon) -> StatusReport {
         vhids,
         counters,
         xdp_counters_error,
+        demotion_sources: tracking::rows(daemon),
     }
 }

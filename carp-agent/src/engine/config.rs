@@ -1,6 +1,6 @@
 //! Per-vhid configuration and its validation.
 
-use std::net::IpAddr;
+use std::{net::IpAddr, time::Duration};
 
 /// Which BSD's carp(4) semantics a vhid follows. All hosts sharing a vhid should use
 /// the same flavor: the two differ in how demotion travels on the wire.
@@ -72,6 +72,11 @@ pub struct VhidConfig {
     /// A BACKUP hearing a bow-out from its master takes over at once. When off, the
     /// advert goes through the ordinary rules, as on FreeBSD.
     pub accept_bow_out: bool,
+    /// Boot hold-down (keepalived's `preempt_delay`): for this long after
+    /// the vhid is added, a BACKUP takes over from no live master, neither
+    /// by preemption nor (OpenBSD) for a higher demote byte. A master that
+    /// falls silent, bows out or advertises too slowly is still taken over.
+    pub preempt_delay: Duration,
 }
 
 impl VhidConfig {
@@ -88,6 +93,7 @@ impl VhidConfig {
             tie_break: TieBreak::LowerAddress,
             send_bow_out: true,
             accept_bow_out: true,
+            preempt_delay: Duration::ZERO,
         }
     }
 
@@ -118,6 +124,12 @@ impl VhidConfig {
     /// Sets `tie_break`.
     pub fn tie_break(mut self, tie_break: TieBreak) -> Self {
         self.tie_break = tie_break;
+        self
+    }
+
+    /// Sets `preempt_delay`.
+    pub fn preempt_delay(mut self, delay: Duration) -> Self {
+        self.preempt_delay = delay;
         self
     }
 

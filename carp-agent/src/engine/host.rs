@@ -85,6 +85,7 @@ impl Engine {
             return Err(EngineError::DuplicateVhid { key });
         }
         let mut vhid = Vhid::new(key, config);
+        vhid.hold_preemption(now);
         if !self.shut_down && self.links.get(&iface) == Some(&true) {
             vhid.link_up(now, &mut self.host());
         }

@@ -57,6 +57,9 @@ pub(crate) struct Vhid {
     last_reassert: Option<Time>,
     /// A BACKUP waiting out its bow-out delay: the master that bowed out.
     bowed_out: Option<IpAddr>,
+    /// Until then, no takeover from a live master (boot hold-down,
+    /// `preempt_delay` after the vhid was added).
+    hold_preemption_until: Time,
 }
 
 /// A MASTER hearing a less preferred master re-asserts at most this often:
@@ -76,7 +79,13 @@ impl Vhid {
             send_health: SendHealth::default(),
             last_reassert: None,
             bowed_out: None,
+            hold_preemption_until: Time::ZERO,
         }
+    }
+
+    /// Starts the boot hold-down: `preempt_delay` from `now`.
+    pub(crate) fn hold_preemption(&mut self, now: Time) {
+        self.hold_preemption_until = now + self.config.preempt_delay;
     }
 
     pub(crate) fn state(&self) -> State {
@@ -222,7 +231,7 @@ impl Vhid {
             self.bow_out_heard(now, advert.source, ours, host);
             return;
         }
-        let takeover = self.takeover_reason(advert, ours);
+        let takeover = self.takeover_reason(now, advert, ours);
         // A master other than the sender that outranks us is in charge, and it
         // will make the sender yield: taking over would only add a second master
         // for an interval. (Typically the sender's advert is older than that
@@ -264,7 +273,7 @@ impl Vhid {
         let successor = self
             .heard
             .alive(now)
-            .filter(|h| self.takeover_reason(&h.advert, ours).is_none())
+            .filter(|h| self.takeover_reason(now, &h.advert, ours).is_none())
             .max_by_key(|h| h.at)
             .copied();
         if let Some(h) = successor {
@@ -284,9 +293,12 @@ impl Vhid {
     }
 
     /// Why a BACKUP hearing `advert` should take over, if it should.
-    fn takeover_reason(&self, advert: &PeerAdvert, ours: Advertised) -> Option<Reason> {
+    fn takeover_reason(&self, now: Time, advert: &PeerAdvert, ours: Advertised) -> Option<Reason> {
         let peer = *advert;
-        if self.config.flavor == Flavor::OpenBsd && advert.demote > ours.demote {
+        // Boot hold-down: a live master keeps its place, whatever its rank;
+        // one that will time out is as good as silent, and taken over.
+        let holding = now < self.hold_preemption_until;
+        if !holding && self.config.flavor == Flavor::OpenBsd && advert.demote > ours.demote {
             return Some(Reason::MoreDemotedMaster {
                 peer,
                 ours: ours.demote,
@@ -294,7 +306,7 @@ impl Vhid {
         }
         // Preemption needs a strictly less preferred master: nobody (FreeBSD,
         // OpenBSD, ucarp) takes over from an equal one, whatever the tie rule.
-        if self.config.preempt {
+        if self.config.preempt && !holding {
             if let Contest::WeWin { by_address: false } = self.contest(advert, ours) {
                 return Some(Reason::Preempting { peer });
             }

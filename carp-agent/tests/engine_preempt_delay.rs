@@ -13,7 +13,10 @@ use carp_agent::engine::{
 };
 
 const IF1: Iface = Iface(1);
-const KEY: VhidKey = VhidKey { iface: IF1, vhid: 1 };
+const KEY: VhidKey = VhidKey {
+    iface: IF1,
+    vhid: 1,
+};
 
 fn secs(s: f64) -> Time {
     Time::from_duration(Duration::from_secs_f64(s))
@@ -106,5 +109,8 @@ fn openbsd_more_demoted_master_waits_for_the_delay_too() {
     assert_eq!(advertise(&mut engine, 1, 10, 1), None);
     let (at, reason) = advertise(&mut engine, 10, 20, 1).unwrap();
     assert_eq!(at, 10);
-    assert!(matches!(reason, Reason::MoreDemotedMaster { .. }), "{reason}");
+    assert!(
+        matches!(reason, Reason::MoreDemotedMaster { .. }),
+        "{reason}"
+    );
 }

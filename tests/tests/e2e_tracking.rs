@@ -102,7 +102,9 @@ interface = "up0"
     lab.wait_state(0, 1, "MASTER", WITHIN).unwrap();
     lab.start_agent(1, &vhid1_args("100", true)).unwrap();
     lab.wait_state(1, 1, "BACKUP", WITHIN).unwrap();
-    wait_for(&lab, 0, "uplink reported up", || share(&lab, 0, "uplink") == Some(0));
+    wait_for(&lab, 0, "uplink reported up", || {
+        share(&lab, 0, "uplink") == Some(0)
+    });
 
     lab.hosts[0]
         .ns
@@ -178,17 +180,29 @@ fall = 2
     });
     // It keeps failing: the share stays its weight, nothing piles up.
     let failing_since = runs();
-    wait_for(&lab, 0, "10 more failing runs", || runs() >= failing_since + 10);
+    wait_for(&lab, 0, "10 more failing runs", || {
+        runs() >= failing_since + 10
+    });
     let json = status(&lab, 0);
     assert_eq!(json["demotion"], 50, "{json}");
 
     // An external check's share next to it, through the control socket.
-    let out = lab.control(0, &["demote", "--source", "db", "+30"]).unwrap();
+    let out = lab
+        .control(0, &["demote", "--source", "db", "+30"])
+        .unwrap();
     assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
     assert_eq!(text(&out.stdout), "source db 30, demotion 80\n");
-    let out = lab.control(0, &["demote", "--source", "db", "--set", "30"]).unwrap();
-    assert_eq!(text(&out.stdout), "source db 30, demotion 80\n", "set, not added");
-    let out = lab.control(0, &["demote", "--source", "check", "+1"]).unwrap();
+    let out = lab
+        .control(0, &["demote", "--source", "db", "--set", "30"])
+        .unwrap();
+    assert_eq!(
+        text(&out.stdout),
+        "source db 30, demotion 80\n",
+        "set, not added"
+    );
+    let out = lab
+        .control(0, &["demote", "--source", "check", "+1"])
+        .unwrap();
     assert_eq!(out.status.code(), Some(1));
     assert!(
         text(&out.stderr).contains("\"check\" is a configured [[track]] source"),
@@ -205,7 +219,9 @@ fall = 2
     wait_for(&lab, 0, "the check passes again", || {
         share(&lab, 0, "check") == Some(0)
     });
-    let out = lab.control(0, &["demote", "--source", "db", "-30"]).unwrap();
+    let out = lab
+        .control(0, &["demote", "--source", "db", "-30"])
+        .unwrap();
     assert_eq!(text(&out.stdout), "source db 0, demotion 0\n");
     assert_eq!(share(&lab, 0, "db"), None, "a source at 0 is removed");
 }
@@ -254,7 +270,9 @@ fn a_maintenance_demotion_survives_a_restart_of_the_agent() {
     // The window ends: host 0 preempts again.
     let out = lab.control(0, &["demote", "--set", "0"]).unwrap();
     assert_eq!(text(&out.stdout), "demotion 5\n");
-    let out = lab.control(0, &["demote", "--source", "db", "--set", "0"]).unwrap();
+    let out = lab
+        .control(0, &["demote", "--source", "db", "--set", "0"])
+        .unwrap();
     assert_eq!(text(&out.stdout), "source db 0, demotion 0\n");
     lab.wait_state(0, 1, "MASTER", WITHIN).unwrap();
     assert_eq!(

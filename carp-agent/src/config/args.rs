@@ -4,7 +4,8 @@ use std::{net::IpAddr, path::PathBuf};
 
 use super::{
     Config, ConfigError, DEFAULT_BPFFS, DEFAULT_CONTROL_SOCKET, DEFAULT_HOOK_TIMEOUT,
-    DEFAULT_PERSIST_DIR, DEFAULT_STATE_DIR, FlavorName, ReplayProtectionName, TieBreakName, VhidInput,
+    DEFAULT_PERSIST_DIR, DEFAULT_STATE_DIR, FlavorName, ReplayProtectionName, TieBreakName,
+    VhidInput,
 };
 use crate::{
     dataplane::AttachMode,

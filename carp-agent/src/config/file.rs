@@ -11,8 +11,8 @@ use serde::Deserialize;
 
 use super::{
     Config, ConfigError, DEFAULT_BPFFS, DEFAULT_CONTROL_SOCKET, DEFAULT_HOOK_TIMEOUT,
-    DEFAULT_PERSIST_DIR, DEFAULT_STATE_DIR, FlavorName, Reason, ReplayProtectionName, TieBreakName, TomlError,
-    VhidInput,
+    DEFAULT_PERSIST_DIR, DEFAULT_STATE_DIR, FlavorName, Reason, ReplayProtectionName, TieBreakName,
+    TomlError, VhidInput,
 };
 use crate::{
     dataplane::AttachMode,

@@ -84,7 +84,10 @@ pub(super) async fn run(
                 if last_error.take().is_some() {
                     info!("track {}: {} is readable again", spec.name, path.display());
                 }
-                (share(value, spec.weight), format!("{value} in {}", path.display()))
+                (
+                    share(value, spec.weight),
+                    format!("{value} in {}", path.display()),
+                )
             }
             Err(error) => {
                 if last_error.as_ref() != Some(&error) {
@@ -118,7 +121,16 @@ mod tests {
         assert_eq!(parse_value(b"  7 \r\n"), Some(7));
         assert_eq!(parse_value(b"0"), Some(0));
         assert_eq!(parse_value(b"99999999999999999999999"), Some(u64::MAX));
-        for bad in [&b""[..], b"\n", b"-1", b"+1", b"1.5", b"1 2", b"abc", b"\xff"] {
+        for bad in [
+            &b""[..],
+            b"\n",
+            b"-1",
+            b"+1",
+            b"1.5",
+            b"1 2",
+            b"abc",
+            b"\xff",
+        ] {
             assert_eq!(parse_value(bad), None, "{bad:?}");
         }
     }
@@ -135,10 +147,16 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("load");
         let err = read_value(&path).unwrap_err().to_string();
-        assert!(err.starts_with(&format!("cannot read {}", path.display())), "{err}");
+        assert!(
+            err.starts_with(&format!("cannot read {}", path.display())),
+            "{err}"
+        );
         std::fs::write(&path, "lots").unwrap();
         let err = read_value(&path).unwrap_err().to_string();
-        assert!(err.contains("does not hold a non-negative integer (read \"lots\")"), "{err}");
+        assert!(
+            err.contains("does not hold a non-negative integer (read \"lots\")"),
+            "{err}"
+        );
         std::fs::write(&path, "1".repeat(100)).unwrap();
         let err = read_value(&path).unwrap_err().to_string();
         assert!(err.contains("larger than 64 bytes"), "{err}");

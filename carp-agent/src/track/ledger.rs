@@ -102,7 +102,10 @@ impl Ledger {
                         );
                         continue;
                     }
-                    info!("source {name}: demotion {share} restored from {}", path.display());
+                    info!(
+                        "source {name}: demotion {share} restored from {}",
+                        path.display()
+                    );
                     ledger.external.insert(name, share);
                 }
             }
@@ -221,7 +224,10 @@ impl Ledger {
             share: t.share,
             detail: Some(t.detail.clone()),
         });
-        std::iter::once(admin).chain(external).chain(tracked).collect()
+        std::iter::once(admin)
+            .chain(external)
+            .chain(tracked)
+            .collect()
     }
 }
 
@@ -287,7 +293,10 @@ mod tests {
             l.set(Some("admin"), 5),
             Err(LedgerError::BadName { .. })
         ));
-        assert!(matches!(l.set(Some("a b"), 5), Err(LedgerError::BadName { .. })));
+        assert!(matches!(
+            l.set(Some("a b"), 5),
+            Err(LedgerError::BadName { .. })
+        ));
         for i in 0..MAX_EXTERNAL_SOURCES {
             l.set(Some(&format!("s{i}")), 1).unwrap();
         }
@@ -304,7 +313,11 @@ mod tests {
         l.demote(Some("db"), 50).unwrap();
         l.apply(update("uplink", 240));
         let again = Ledger::load(&[spec("uplink")], 0, Some(file.clone()));
-        assert_eq!(again.total(), 290, "tracked shares are measured again, not kept");
+        assert_eq!(
+            again.total(),
+            290,
+            "tracked shares are measured again, not kept"
+        );
         // A bad file: the configured demotion, no panic.
         std::fs::write(&file, "garbage").unwrap();
         assert_eq!(Ledger::load(&[], 7, Some(file)).total(), 7);

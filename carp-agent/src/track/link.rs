@@ -58,8 +58,13 @@ pub(super) async fn run(spec: TrackSpec, iface: String, updates: mpsc::Sender<Up
             Err(err) => {
                 // Without netlink the interface cannot be watched: count it
                 // as failing rather than pretend it is up.
-                warn!("track {}: cannot open netlink: {err}; counted as failing", spec.name);
-                let _ = updates.send(update(&spec, &iface, Err("not watched".into()))).await;
+                warn!(
+                    "track {}: cannot open netlink: {err}; counted as failing",
+                    spec.name
+                );
+                let _ = updates
+                    .send(update(&spec, &iface, Err("not watched".into())))
+                    .await;
                 return;
             }
         };
@@ -76,7 +81,11 @@ pub(super) async fn run(spec: TrackSpec, iface: String, updates: mpsc::Sender<Up
         _ => Err("no such interface".to_string()),
     };
     log_state(&spec, &iface, &health, true);
-    if updates.send(update(&spec, &iface, health.clone())).await.is_err() {
+    if updates
+        .send(update(&spec, &iface, health.clone()))
+        .await
+        .is_err()
+    {
         return;
     }
     while let Some((message, _)) = messages.next().await {
@@ -98,18 +107,28 @@ pub(super) async fn run(spec: TrackSpec, iface: String, updates: mpsc::Sender<Up
         }
         health = now;
         log_state(&spec, &iface, &health, false);
-        if updates.send(update(&spec, &iface, health.clone())).await.is_err() {
+        if updates
+            .send(update(&spec, &iface, health.clone()))
+            .await
+            .is_err()
+        {
             return;
         }
     }
-    warn!("track {}: netlink notifications ended; {iface} is no longer followed", spec.name);
+    warn!(
+        "track {}: netlink notifications ended; {iface} is no longer followed",
+        spec.name
+    );
 }
 
 fn log_state(spec: &TrackSpec, iface: &str, health: &Result<(), String>, first: bool) {
     match health {
         Ok(()) if !first => info!("track {}: {iface} up", spec.name),
         Ok(()) => {}
-        Err(why) => warn!("track {}: {iface} {why}; demotion +{}", spec.name, spec.weight),
+        Err(why) => warn!(
+            "track {}: {iface} {why}; demotion +{}",
+            spec.name, spec.weight
+        ),
     }
 }
 
@@ -135,7 +154,8 @@ mod tests {
     fn link(flags: LinkFlags, operstate: Option<State>) -> LinkMessage {
         let mut link = LinkMessage::default();
         link.header.flags = flags;
-        link.attributes.extend(operstate.map(LinkAttribute::OperState));
+        link.attributes
+            .extend(operstate.map(LinkAttribute::OperState));
         link
     }
 

@@ -39,7 +39,6 @@ pub use ledger::{Ledger, LedgerError};
 pub use spec::{FileTrack, TrackConfigError, TrackKind, TrackSpec};
 use tokio::{sync::mpsc, task::JoinHandle};
 
-
 /// A source's new share of the demotion.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Update {

@@ -88,7 +88,10 @@ pub fn load(path: &Path) -> Result<Option<Persisted>, PersistError> {
     // holds no secret anyway.
     let state: Persisted = serde_json::from_slice(&bytes).map_err(|e| bad(e.to_string()))?;
     if state.admin > MAX_DEMOTION {
-        return Err(bad(format!("admin {} is above {MAX_DEMOTION}", state.admin)));
+        return Err(bad(format!(
+            "admin {} is above {MAX_DEMOTION}",
+            state.admin
+        )));
     }
     if state.sources.len() > MAX_EXTERNAL_SOURCES {
         return Err(bad(format!(
@@ -99,7 +102,9 @@ pub fn load(path: &Path) -> Result<Option<Persisted>, PersistError> {
     for (name, share) in &state.sources {
         check_name(name).map_err(|why| bad(format!("source {name:?}: {why}")))?;
         if *share > MAX_DEMOTION {
-            return Err(bad(format!("source {name:?}: {share} is above {MAX_DEMOTION}")));
+            return Err(bad(format!(
+                "source {name:?}: {share} is above {MAX_DEMOTION}"
+            )));
         }
     }
     Ok(Some(state))
@@ -167,7 +172,10 @@ mod tests {
             ("240", "is not a carp-agent demotion file"),
             ("{\"admin\":-1}", "is not a carp-agent demotion file"),
             ("{\"admin\":4294967295}", "is above 2147483647"),
-            ("{\"admin\":0,\"sources\":{\"admin\":1}}", "\"admin\" is reserved"),
+            (
+                "{\"admin\":0,\"sources\":{\"admin\":1}}",
+                "\"admin\" is reserved",
+            ),
             ("{\"admin\":0,\"extra\":1}", "unknown field"),
         ];
         for (content, expected) in cases {

@@ -72,7 +72,10 @@ pub(super) async fn run(
             handle
         }
         Err(err) => {
-            warn!("track {}: cannot open netlink: {err}; counted as failing", spec.name);
+            warn!(
+                "track {}: cannot open netlink: {err}; counted as failing",
+                spec.name
+            );
             let _ = updates
                 .send(Update {
                     name: spec.name.clone(),
@@ -116,7 +119,10 @@ pub(super) async fn run(
         let update = Update {
             name: spec.name.clone(),
             share: if present { 0 } else { spec.weight },
-            detail: format!("route {target} {}", if present { "present" } else { "absent" }),
+            detail: format!(
+                "route {target} {}",
+                if present { "present" } else { "absent" }
+            ),
         };
         if updates.send(update).await.is_err() {
             return;
@@ -150,10 +156,26 @@ mod tests {
         let main = RouteHeader::RT_TABLE_MAIN;
         assert!(matches(&route(None, 0, main, RouteType::Unicast), any4, 0));
         assert!(!matches(&route(None, 0, 100, RouteType::Unicast), any4, 0));
-        assert!(!matches(&route(None, 0, main, RouteType::BlackHole), any4, 0));
-        assert!(matches(&route(Some(net), 16, main, RouteType::Unicast), net, 16));
-        assert!(!matches(&route(Some(net), 24, main, RouteType::Unicast), net, 16));
-        assert!(!matches(&route(Some(net), 16, main, RouteType::Unicast), any4, 0));
+        assert!(!matches(
+            &route(None, 0, main, RouteType::BlackHole),
+            any4,
+            0
+        ));
+        assert!(matches(
+            &route(Some(net), 16, main, RouteType::Unicast),
+            net,
+            16
+        ));
+        assert!(!matches(
+            &route(Some(net), 24, main, RouteType::Unicast),
+            net,
+            16
+        ));
+        assert!(!matches(
+            &route(Some(net), 16, main, RouteType::Unicast),
+            any4,
+            0
+        ));
         let any6: IpAddr = "::".parse().unwrap();
         // The IPv4 default route is not the IPv6 one.
         assert!(!matches(&route(None, 0, main, RouteType::Unicast), any6, 0));

@@ -195,7 +195,11 @@ mod tests {
 
     #[tokio::test]
     async fn results_and_output() {
-        let ok = run_once(&HookProgram::Shell("echo hi".into()), Duration::from_secs(5)).await;
+        let ok = run_once(
+            &HookProgram::Shell("echo hi".into()),
+            Duration::from_secs(5),
+        )
+        .await;
         assert!(ok.ok, "{ok:?}");
         assert_eq!(ok.stdout, "hi");
         let bad = run_once(
@@ -211,7 +215,10 @@ mod tests {
             Duration::from_secs(5),
         )
         .await;
-        assert!(!missing.ok && missing.outcome.starts_with("cannot start"), "{missing:?}");
+        assert!(
+            !missing.ok && missing.outcome.starts_with("cannot start"),
+            "{missing:?}"
+        );
     }
 
     #[tokio::test]
@@ -235,8 +242,15 @@ mod tests {
         let run = run_once(&HookProgram::Shell(script), Duration::from_millis(300)).await;
         assert!(!run.ok);
         assert!(run.outcome.contains("killed"), "{run:?}");
-        assert!(start.elapsed() < Duration::from_secs(20), "did not wait for sleep");
-        let pid: i32 = std::fs::read_to_string(&pidfile).unwrap().trim().parse().unwrap();
+        assert!(
+            start.elapsed() < Duration::from_secs(20),
+            "did not wait for sleep"
+        );
+        let pid: i32 = std::fs::read_to_string(&pidfile)
+            .unwrap()
+            .trim()
+            .parse()
+            .unwrap();
         // The grandchild got SIGKILL with the group; give the kernel a moment.
         let mut gone = false;
         for _ in 0..100 {

@@ -106,10 +106,7 @@ pub struct TrackConfigError {
 
 /// Converts and checks every `[[track]]` table; `base` anchors relative
 /// `file` paths (the configuration file's directory).
-pub fn from_file(
-    tables: Vec<FileTrack>,
-    base: &Path,
-) -> Result<Vec<TrackSpec>, TrackConfigError> {
+pub fn from_file(tables: Vec<FileTrack>, base: &Path) -> Result<Vec<TrackSpec>, TrackConfigError> {
     let mut seen: HashMap<String, usize> = HashMap::new();
     let mut specs = Vec::with_capacity(tables.len());
     for (index, table) in tables.into_iter().enumerate() {
@@ -119,7 +116,10 @@ pub fn from_file(
                 index,
                 name: spec.name,
                 field: "name",
-                reason: format!("already used by [[track]] #{}; names must be unique", first + 1),
+                reason: format!(
+                    "already used by [[track]] #{}; names must be unique",
+                    first + 1
+                ),
             });
         }
         specs.push(spec);
@@ -231,7 +231,11 @@ fn build(t: FileTrack, index: usize, base: &Path) -> Result<TrackSpec, TrackConf
                 format!("{iface:?} is not a Linux interface name"),
             ));
         }
-        refuse("interval_ms", t.interval_ms.is_some(), "interface (netlink events)")?;
+        refuse(
+            "interval_ms",
+            t.interval_ms.is_some(),
+            "interface (netlink events)",
+        )?;
         refuse("timeout_ms", t.timeout_ms.is_some(), "interface")?;
         refuse("rise", t.rise.is_some(), "interface")?;
         refuse("fall", t.fall.is_some(), "interface")?;
@@ -304,7 +308,9 @@ pub fn parse_route(text: &str) -> Result<(IpAddr, u8), String> {
     let len: u8 = len.parse().map_err(|_| bad())?;
     let bits = if addr.is_ipv4() { 32 } else { 128 };
     if len > bits {
-        return Err(format!("{text:?}: prefix length {len} is longer than {bits}"));
+        return Err(format!(
+            "{text:?}: prefix length {len} is longer than {bits}"
+        ));
     }
     if mask(addr, len) != addr {
         return Err(format!(
@@ -430,17 +436,29 @@ mod tests {
                 "name = \"a\"\nweight = 1\ninterface = \"e\"\nrise = 2",
                 "rise: does not apply to interface sources",
             ),
-            ("name = \"\"\nweight = 1\ninterface = \"e\"", "name: must be 1 to 64 bytes"),
-            ("name = \"admin\"\nweight = 1\ninterface = \"e\"", "\"admin\" is reserved"),
+            (
+                "name = \"\"\nweight = 1\ninterface = \"e\"",
+                "name: must be 1 to 64 bytes",
+            ),
+            (
+                "name = \"admin\"\nweight = 1\ninterface = \"e\"",
+                "\"admin\" is reserved",
+            ),
             (
                 "name = \"a\"\nweight = 1\nroute = \"10.1.2.3/16\"",
                 "has host bits set; the prefix is 10.1.0.0/16",
             ),
-            ("name = \"a\"\nweight = 1\ncommand = []", "command: must name a program"),
+            (
+                "name = \"a\"\nweight = 1\ncommand = []",
+                "command: must name a program",
+            ),
         ];
         for (table, expected) in cases {
             let err = parse(&format!("[[track]]\n{table}")).unwrap_err();
-            assert!(err.contains(expected), "{table}: got {err:?}, want {expected:?}");
+            assert!(
+                err.contains(expected),
+                "{table}: got {err:?}, want {expected:?}"
+            );
         }
         let unknown = parse("[[track]]\nname = \"a\"\nweight = 1\ninterface = \"e\"\nweigth = 2");
         assert!(unknown.unwrap_err().contains("unknown field `weigth`"));
@@ -453,8 +471,15 @@ mod tests {
             parse_route("fd00::/8").unwrap(),
             ("fd00::".parse().unwrap(), 8)
         );
-        assert!(parse_route("10.0.0.0/33").unwrap_err().contains("longer than 32"));
+        assert!(
+            parse_route("10.0.0.0/33")
+                .unwrap_err()
+                .contains("longer than 32")
+        );
         assert!(parse_route("10.0.0.0").is_err());
-        assert_eq!(mask("10.1.2.3".parse().unwrap(), 32), "10.1.2.3".parse::<IpAddr>().unwrap());
+        assert_eq!(
+            mask("10.1.2.3".parse().unwrap(), 32),
+            "10.1.2.3".parse::<IpAddr>().unwrap()
+        );
     }
 }

@@ -6,7 +6,9 @@
 //!   returns it (the old MASTER preempts).
 //! - A script source with `rise`/`fall`: a check that alternates never
 //!   changes the state; one that keeps failing demotes by its weight once,
-//!   and passing again removes it.
+//!   and passing again removes it. A route source follows `ip route add`,
+//!   a file source the number in its file (bad content counts as 0), and
+//!   `demote --source` sets an external share next to them.
 //! - `demote +240` (a maintenance window) and an external source's share
 //!   survive a restart of the agent: the restarted MASTER stays BACKUP.
 #![allow(clippy::unwrap_used)] // a test's unwrap is its failure report
@@ -162,8 +164,46 @@ fall = 2
 "#,
         script.replace('\\', "\\\\").replace('"', "\\\"")
     );
+    // A route and a file source on the same host.
+    let level = lab.dir.join("level");
+    let track = format!(
+        r#"{track}
+[[track]]
+name = "net99"
+weight = 7
+route = "10.99.0.0/16"
+interval_ms = 100
+
+[[track]]
+name = "level"
+weight = 3
+file = "{}"
+interval_ms = 100
+"#,
+        level.display()
+    );
     lab.start_agent_config(0, &vhid1_toml(0, &track)).unwrap();
     lab.wait_state(0, 1, "MASTER", WITHIN).unwrap();
+    wait_for(&lab, 0, "the missing route demotes", || {
+        share(&lab, 0, "net99") == Some(7)
+    });
+    lab.hosts[0]
+        .ns
+        .ip(&["route", "add", "10.99.0.0/16", "via", "10.77.0.1"])
+        .unwrap();
+    wait_for(&lab, 0, "the route is seen", || {
+        share(&lab, 0, "net99") == Some(0)
+    });
+    // No file yet: counted as 0; a number N: N x weight.
+    assert_eq!(share(&lab, 0, "level"), Some(0));
+    fs::write(&level, "4\n").unwrap();
+    wait_for(&lab, 0, "the file's number", || {
+        share(&lab, 0, "level") == Some(12)
+    });
+    fs::write(&level, "junk").unwrap();
+    wait_for(&lab, 0, "bad content counts as 0", || {
+        share(&lab, 0, "level") == Some(0)
+    });
     let runs = || {
         fs::read_to_string(&count)
             .ok()

@@ -8,7 +8,8 @@
 //! Each source opens its own netlink connection subscribed to link
 //! notifications, looks the interface up once by name, then follows the
 //! notifications for that name, so an interface that is deleted and
-//! created again (a new index) is followed too.
+//! created again (a new index) is followed too. It also looks the
+//! interface up every 5 s, in case a notification was lost.
 
 use futures::StreamExt as _;
 use rtnetlink::{
@@ -23,6 +24,9 @@ use tokio::sync::mpsc;
 use tracing::{info, warn};
 
 use super::{TrackSpec, Update};
+
+/// How often the interface is looked up besides the notifications.
+const RESYNC_EVERY: std::time::Duration = std::time::Duration::from_secs(5);
 
 /// Whether a link can carry traffic, and if not, why.
 pub fn link_health(link: &LinkMessage) -> Result<(), String> {
@@ -69,17 +73,20 @@ pub(super) async fn run(spec: TrackSpec, iface: String, updates: mpsc::Sender<Up
             }
         };
     tokio::spawn(connection);
-    let mut health = match handle
-        .link()
-        .get()
-        .match_name(iface.clone())
-        .execute()
-        .next()
-        .await
-    {
-        Some(Ok(link)) => link_health(&link),
-        _ => Err("no such interface".to_string()),
+    let lookup = || async {
+        match handle
+            .link()
+            .get()
+            .match_name(iface.clone())
+            .execute()
+            .next()
+            .await
+        {
+            Some(Ok(link)) => link_health(&link),
+            _ => Err("no such interface".to_string()),
+        }
     };
+    let mut health = lookup().await;
     log_state(&spec, &iface, &health, true);
     if updates
         .send(update(&spec, &iface, health.clone()))
@@ -88,19 +95,34 @@ pub(super) async fn run(spec: TrackSpec, iface: String, updates: mpsc::Sender<Up
     {
         return;
     }
-    while let Some((message, _)) = messages.next().await {
-        let (link, removed) = match message.payload {
-            NetlinkPayload::InnerMessage(RouteNetlinkMessage::NewLink(link)) => (link, false),
-            NetlinkPayload::InnerMessage(RouteNetlinkMessage::DelLink(link)) => (link, true),
-            _ => continue,
-        };
-        if name_of(&link) != Some(iface.as_str()) {
-            continue;
-        }
-        let now = if removed {
-            Err("removed".to_string())
-        } else {
-            link_health(&link)
+    // Notifications can be lost (a full socket buffer): look again now
+    // and then, so a missed one is not missed for good.
+    let mut resync = tokio::time::interval(RESYNC_EVERY);
+    resync.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    resync.tick().await;
+    loop {
+        let now = tokio::select! {
+            message = messages.next() => {
+                let Some((message, _)) = message else { break };
+                let (link, removed) = match message.payload {
+                    NetlinkPayload::InnerMessage(RouteNetlinkMessage::NewLink(link)) => {
+                        (link, false)
+                    }
+                    NetlinkPayload::InnerMessage(RouteNetlinkMessage::DelLink(link)) => {
+                        (link, true)
+                    }
+                    _ => continue,
+                };
+                if name_of(&link) != Some(iface.as_str()) {
+                    continue;
+                }
+                if removed {
+                    Err("removed".to_string())
+                } else {
+                    link_health(&link)
+                }
+            }
+            _ = resync.tick() => lookup().await,
         };
         if now.is_ok() == health.is_ok() {
             continue;

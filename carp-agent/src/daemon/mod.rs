@@ -7,6 +7,7 @@
 mod actions;
 mod counters;
 mod instance;
+mod reload;
 mod status;
 mod vhid_runtime;
 mod watch;
@@ -67,8 +68,9 @@ pub(crate) struct Daemon {
 }
 
 /// Runs the agent until SIGTERM/SIGINT; then bows out, withdraws the VIPs,
-/// detaches XDP and removes its pins.
-pub async fn run(config: Config) -> anyhow::Result<()> {
+/// detaches XDP and removes its pins. SIGHUP and the control socket's
+/// `reload` call `read` for the configuration to apply (see [`reload`]).
+pub async fn run(config: Config, read: impl Fn() -> anyhow::Result<Config>) -> anyhow::Result<()> {
     // First of all, before anything on the system changes: from here on a
     // SIGTERM/SIGINT waits in its stream until start-up is done and then
     // shuts down cleanly (pins, XDP, sysctls put back) instead of killing a
@@ -104,11 +106,10 @@ pub async fn run(config: Config) -> anyhow::Result<()> {
             biased;
             _ = sigterm.recv() => { info!("SIGTERM: shutting down"); break; }
             _ = sigint.recv() => { info!("SIGINT: shutting down"); break; }
-            _ = sighup.recv() => warn!(
-                "SIGHUP: reloading the configuration is not supported yet; \
-                 carp-agent keeps running with the configuration it started with \
-                 (restart it to apply a change)"
-            ),
+            _ = sighup.recv() => {
+                info!("SIGHUP: reloading the configuration");
+                let _ = daemon.reload_logged(&read).await;
+            }
             () = tokio::time::sleep_until(deadline) => daemon.on_timer(&mut adverts),
             advert = adverts.next() => match advert {
                 Ok(advert) => daemon.on_advert(advert),
@@ -116,7 +117,13 @@ pub async fn run(config: Config) -> anyhow::Result<()> {
             },
             Some(event) = link_events.next() => daemon.on_link(event),
             Some((request, reply)) = control_rx.recv() => {
-                let response = daemon.on_control(request);
+                let response = match request {
+                    Request::Reload => {
+                        info!("reload requested through the control socket");
+                        daemon.reload_logged(&read).await
+                    }
+                    request => daemon.on_control(request),
+                };
                 let _ = reply.send(response);
             }
             _ = watch_tick.tick() => daemon.poll_watch(),
@@ -134,7 +141,7 @@ impl Daemon {
     async fn start(
         config: Config,
         netlink: Netlink,
-        mut instance: Instance,
+        instance: Instance,
     ) -> anyhow::Result<Self> {
         let mut interfaces = BTreeMap::new();
         for settings in &config.vhids {
@@ -151,43 +158,30 @@ impl Daemon {
         for iface in interfaces.values() {
             foreign_xdp(&netlink, iface).await?;
         }
-        let mut dataplane = Dataplane::load_pinned(&config.bpffs)
+        let dataplane = Dataplane::load_pinned(&config.bpffs)
             .with_context(|| format!("loading XDP with pins under {}", config.bpffs.display()))?;
-        let mut senders = HashMap::new();
-        let mut watch = watch::Watch::default();
-        for iface in interfaces.values() {
-            instance
-                .restore
-                .set_arp_announce(&iface.name, iface.index)?;
-            dataplane.set_iface(
-                iface.index,
-                watch.add_interface(iface.index, &iface.name, iface.mac),
-            )?;
-            attach(&mut dataplane, &netlink, iface, config.xdp_mode).await?;
-            senders.insert(iface.index, FrameSender::open(iface.index)?);
-        }
-        // Both groups on every vhid interface; only a family its VIPs use
-        // must succeed (net::membership says why both).
-        let memberships = Memberships::join(interfaces.values().map(|iface| {
-            let vips = config.vhids.iter().filter(|v| v.interface == iface.name);
-            let addrs = vips.flat_map(|v| v.vips.iter().map(|vip| vip.addr));
-            (iface, Families::of(addrs))
-        }))
-        .context("joining the CARP multicast groups")?;
         let mut daemon = Self {
             node: Node::new(),
             dataplane,
             netlink,
-            senders,
+            senders: HashMap::new(),
             hooks: HookRunner::new(config.hook_timeout),
             counters: AgentCounters::default(),
             instance,
-            watch,
-            memberships,
+            watch: watch::Watch::default(),
+            memberships: Memberships::default(),
             vhids: BTreeMap::new(),
-            interfaces,
+            interfaces: BTreeMap::new(),
             config,
         };
+        for iface in interfaces.into_values() {
+            // Both groups on every vhid interface; only a family its VIPs
+            // use must succeed (net::membership says why both).
+            let vips = daemon.config.vhids.iter();
+            let vips = vips.filter(|v| v.interface == iface.name);
+            let families = Families::of(vips.flat_map(|v| v.vips.iter().map(|vip| vip.addr)));
+            daemon.open_interface(iface, families).await?;
+        }
         daemon.add_vhids().await?;
         let now = daemon.now();
         let demotion = daemon.config.demotion;
@@ -212,38 +206,62 @@ impl Daemon {
                 .interfaces
                 .values()
                 .find(|i| i.name == settings.interface);
-            let iface = iface.expect("looked up in start").clone();
-            let rt = VhidRuntime::new(settings, &iface)?;
-            // A previous agent killed with -9 may have left its VIPs behind.
-            for vip in &rt.settings.vips {
-                self.netlink
-                    .remove_address(rt.ifindex, vip.addr, vip.prefix)
-                    .await?;
-                self.dataplane.set_vip(
-                    vip_key(rt.ifindex, vip.addr),
-                    VipEntry {
-                        vhid: rt.settings.vhid,
-                        _pad: [0; 3],
-                    },
-                )?;
-            }
-            self.dataplane
-                .set_vhid(rt.map_key(), rt.map_entry(rt.state, rt.settings.advskew, 0))?;
-            // No counter checks in XDP where the node makes none per source.
-            let no_replay = rt.settings.flavor == crate::engine::Flavor::OpenBsd
-                || rt.settings.replay_protection == crate::node::ReplayProtection::Off;
-            self.dataplane
-                .set_auth(rt.map_key(), &rt.node_config().auth, no_replay)?;
-            if !rt.settings.real_mac {
-                self.filter_virtual_mac(rt.ifindex, rt.mac).await?;
-            }
-            let now = self.now();
-            let key = self
-                .node
-                .add_vhid(now, rt.key.iface, rt.node_config())
-                .with_context(|| format!("vhid {} on {}", rt.settings.vhid, rt.interface))?;
-            self.vhids.insert(key, rt);
+            let iface = iface.expect("looked up in start");
+            let rt = VhidRuntime::new(settings, iface)?;
+            self.add_vhid(rt).await?;
         }
+        Ok(())
+    }
+
+    /// Sets up XDP, the advert sender and the CARP groups on a vhid
+    /// interface; `families`: the groups it cannot do without.
+    async fn open_interface(&mut self, iface: Interface, families: Families) -> anyhow::Result<()> {
+        self.instance
+            .restore
+            .set_arp_announce(&iface.name, iface.index)?;
+        let entry = self.watch.add_interface(iface.index, &iface.name, iface.mac);
+        self.dataplane.set_iface(iface.index, entry)?;
+        attach(&mut self.dataplane, &self.netlink, &iface, self.config.xdp_mode).await?;
+        self.senders
+            .insert(iface.index, FrameSender::open(iface.index)?);
+        self.memberships
+            .join(&iface, families)
+            .context("joining the CARP multicast groups")?;
+        self.interfaces.insert(iface.index, iface);
+        Ok(())
+    }
+
+    /// Starts one vhid: its VIPs and map entries, then the node.
+    async fn add_vhid(&mut self, rt: VhidRuntime) -> anyhow::Result<()> {
+        // A previous agent killed with -9 may have left its VIPs behind.
+        for vip in &rt.settings.vips {
+            self.netlink
+                .remove_address(rt.ifindex, vip.addr, vip.prefix)
+                .await?;
+            self.dataplane.set_vip(
+                vip_key(rt.ifindex, vip.addr),
+                VipEntry {
+                    vhid: rt.settings.vhid,
+                    _pad: [0; 3],
+                },
+            )?;
+        }
+        self.dataplane
+            .set_vhid(rt.map_key(), rt.map_entry(rt.state, rt.settings.advskew, 0))?;
+        // No counter checks in XDP where the node makes none per source.
+        let no_replay = rt.settings.flavor == crate::engine::Flavor::OpenBsd
+            || rt.settings.replay_protection == crate::node::ReplayProtection::Off;
+        self.dataplane
+            .set_auth(rt.map_key(), &rt.node_config().auth, no_replay)?;
+        if !rt.settings.real_mac {
+            self.filter_virtual_mac(rt.ifindex, rt.mac).await?;
+        }
+        let now = self.now();
+        let key = self
+            .node
+            .add_vhid(now, rt.key.iface, rt.node_config())
+            .with_context(|| format!("vhid {} on {}", rt.settings.vhid, rt.interface))?;
+        self.vhids.insert(key, rt);
         Ok(())
     }
 
@@ -356,6 +374,21 @@ impl Daemon {
             let (index, carrier) = (event.index, event.carrier);
             self.node
                 .input(now, |e, t| e.set_link(t, Iface(index), carrier));
+        }
+    }
+
+    /// A reload, logged, with its answer for a control client.
+    async fn reload_logged(&mut self, read: &dyn Fn() -> anyhow::Result<Config>) -> Response {
+        match self.reload(read).await {
+            Ok(report) => {
+                info!("configuration reloaded: {report}");
+                Response::reloaded(report)
+            }
+            Err(err) => {
+                let message = format!("{err:#}");
+                warn!("reload: {message}; the agent runs on with the configuration it had");
+                Response::error(control::ErrorKind::Refused, message)
+            }
         }
     }
 

@@ -363,9 +363,31 @@ impl Dataplane {
         Ok(())
     }
 
+    /// Detaches the XDP and TC programs from one interface.
+    pub fn detach(&mut self, interface: &str) {
+        let (links, kept) = std::mem::take(&mut self.links)
+            .into_iter()
+            .partition(|(name, _)| name == interface);
+        self.links = kept;
+        let (egress, kept) = std::mem::take(&mut self.egress_links)
+            .into_iter()
+            .partition(|(name, _)| name == interface);
+        self.egress_links = kept;
+        self.detach_links(links, egress);
+    }
+
     /// Detaches from every interface (also done on drop).
     pub fn detach_all(&mut self) {
         let links = std::mem::take(&mut self.links);
+        let egress = std::mem::take(&mut self.egress_links);
+        self.detach_links(links, egress);
+    }
+
+    fn detach_links(
+        &mut self,
+        links: Vec<(String, XdpLinkId)>,
+        egress_links: Vec<(String, SchedClassifierLinkId)>,
+    ) {
         if let Ok(program) = xdp_program(&mut self.ebpf) {
             for (interface, link) in links {
                 if let Err(err) = program.detach(link) {
@@ -373,9 +395,8 @@ impl Dataplane {
                 }
             }
         }
-        let links = std::mem::take(&mut self.egress_links);
         if let Ok(program) = egress_program(&mut self.ebpf) {
-            for (interface, link) in links {
+            for (interface, link) in egress_links {
                 if let Err(err) = program.detach(link) {
                     warn!("detaching the TC egress program from {interface}: {err}");
                 }
@@ -439,6 +460,14 @@ impl Dataplane {
         self.hash_map(MAP_VIPS)?
             .insert(key, entry, 0)
             .map_err(map_err(MAP_VIPS))
+    }
+
+    pub fn remove_vip(&mut self, key: VipKey) -> Result<(), DataplaneError> {
+        match self.hash_map::<VipKey, VipEntry>(MAP_VIPS)?.remove(&key) {
+            // Already gone is what was wanted.
+            Err(aya::maps::MapError::KeyNotFound) | Ok(()) => Ok(()),
+            Err(err) => Err(map_err(MAP_VIPS)(err)),
+        }
     }
 
     /// The VRRP routers heard using a local vhid's id: one record per vhid

@@ -358,14 +358,31 @@ impl Vhid {
         true
     }
 
-    /// Sends the bow-out if MASTER, then goes to INIT. Returns whether a
-    /// send-error demotion was released.
-    pub(crate) fn shutdown(&mut self, host: &mut Host<'_>) -> bool {
+    /// Sends the bow-out if MASTER, then goes to INIT for `reason` (shutdown,
+    /// removal). Returns whether a send-error demotion was released.
+    pub(crate) fn leave(&mut self, reason: Reason, host: &mut Host<'_>) -> bool {
         if self.state == State::Master && self.config.send_bow_out {
             let ours = self.advertised(host.demotion);
             self.push_advert(Advertised::bow_out(ours.demote), host);
         }
-        self.stop(Reason::Shutdown, host)
+        self.stop(reason, host)
+    }
+
+    /// Takes a new configuration (a reload) without leaving its state: the
+    /// vhid number and interface stay, everything else may change. A MASTER
+    /// whose advertised timing changed advertises at once, so peers compare
+    /// against the new values without waiting an interval; a BACKUP re-arms
+    /// master-down from the last advert it heard, with the new timing.
+    pub(crate) fn reconfigure(&mut self, now: Time, config: VhidConfig, host: &mut Host<'_>) {
+        let before = self.advertised(host.demotion);
+        self.config = config;
+        match self.state {
+            State::Master if self.advertised(host.demotion) != before => self.advertise(now, host),
+            State::Backup if self.bowed_out.is_none() => {
+                self.deadline = Some(self.last_heard + self.master_down());
+            }
+            _ => {}
+        }
     }
 
     /// Records the outcome of sending an advert; returns `Some(true)` when the

@@ -100,7 +100,9 @@ fn reload_applies_each_change_and_leaves_the_rest_alone() {
     }
     // Hooks run in the background: wait for vhid 1's to be written.
     let master_hook = |path: &Path, v: u8| hook_lines(path, v).contains(&format!("{v} MASTER"));
-    assert!(eventually(Duration::from_secs(5), || master_hook(&hooks0, 1)));
+    assert!(eventually(Duration::from_secs(5), || master_hook(
+        &hooks0, 1
+    )));
     let hooks_before = hook_lines(&hooks0, 1);
 
     let second = host0(&[
@@ -138,7 +140,10 @@ fn reload_applies_each_change_and_leaves_the_rest_alone() {
     assert_eq!(advskew(&lab, 0, 2), Some(50));
     assert!(lab.host_has_addr(0, "10.77.0.112"));
     lab.assert_client_reaches("10.77.0.112", "the VIP vhid 2 gained");
-    assert_eq!(lab.client_neighbour_mac("10.77.0.112"), carp_tests::lab::vmac(2));
+    assert_eq!(
+        lab.client_neighbour_mac("10.77.0.112"),
+        carp_tests::lab::vmac(2)
+    );
 
     // vhid 4: started, MASTER (host 1 does not have it).
     lab.wait_state(0, 4, "MASTER", Duration::from_secs(10))
@@ -190,11 +195,17 @@ fn a_refused_reload_changes_nothing() {
         stderr.contains("the new configuration was refused") && stderr.contains("224.0.0.18"),
         "{stderr}"
     );
-    assert!(!stderr.contains("reloadpw1"), "never the password: {stderr}");
+    assert!(
+        !stderr.contains("reloadpw1"),
+        "never the password: {stderr}"
+    );
 
     // Valid, but the interface does not exist here.
-    let missing = format!("{good}{}", vhid(2, 0, &["10.77.0.102"], &hooks))
-        .replacen("interface = \"eth0\"\nvhid = 2", "interface = \"nosuch0\"\nvhid = 2", 1);
+    let missing = format!("{good}{}", vhid(2, 0, &["10.77.0.102"], &hooks)).replacen(
+        "interface = \"eth0\"\nvhid = 2",
+        "interface = \"nosuch0\"\nvhid = 2",
+        1,
+    );
     fs::write(&path, &missing).unwrap();
     let out = lab.control(0, &["reload"]).unwrap();
     let stderr = String::from_utf8_lossy(&out.stderr);
@@ -211,7 +222,10 @@ fn a_refused_reload_changes_nothing() {
         lab.log(0)
     );
     let agent = lab.hosts[0].agent.as_mut().unwrap();
-    assert!(agent.process.0.try_wait().unwrap().is_none(), "still running");
+    assert!(
+        agent.process.0.try_wait().unwrap().is_none(),
+        "still running"
+    );
     assert_eq!(lab.state(0, 1).as_deref(), Some("MASTER"));
     assert_eq!(lab.state(0, 2), None, "vhid 2 was never added");
     assert_eq!(advskew(&lab, 0, 1), Some(0));
@@ -226,5 +240,9 @@ fn a_refused_reload_changes_nothing() {
         lab.log(0)
     );
     assert_eq!(lab.state(0, 1).as_deref(), Some("MASTER"));
-    assert_eq!(hook_lines(&hooks, 1), hooks_before, "no transition, no hook");
+    assert_eq!(
+        hook_lines(&hooks, 1),
+        hooks_before,
+        "no transition, no hook"
+    );
 }

@@ -74,7 +74,9 @@ fn sighup_does_not_kill_the_agent() {
     let log = lab.log(0);
     assert!(
         log.contains("SIGHUP: reloading the configuration")
-            && log.contains("configuration reloaded: added: none; removed: none; changed: none; unchanged: 1"),
+            && log.contains(
+                "configuration reloaded: added: none; removed: none; changed: none; unchanged: 1"
+            ),
         "{log}"
     );
 }

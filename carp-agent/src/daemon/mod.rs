@@ -19,6 +19,7 @@ use std::{
 };
 
 use anyhow::Context as _;
+use aya::programs::links::PinnedLink;
 use carp_common::{VipEntry, VipKey};
 pub use counters::AgentCounters;
 use instance::Instance;
@@ -32,8 +33,8 @@ use vhid_runtime::VhidRuntime;
 use crate::{
     config::Config,
     control::{self, Request, Response},
-    dataplane::{AdvertReader, Dataplane, ReceivedAdvert},
-    engine::{Iface, Time},
+    dataplane::{AdvertReader, Dataplane, Leftovers, ReceivedAdvert},
+    engine::{Iface, State, Time},
     hooks::HookRunner,
     net::{
         FrameSender, Interface, LinkEvent, Netlink,
@@ -81,8 +82,11 @@ pub async fn run(config: Config, read: impl Fn() -> anyhow::Result<Config>) -> a
     // Before anything is touched: a second agent on the same bpffs or
     // control socket must fail here, having changed nothing.
     let instance = Instance::acquire(&config)?;
+    // Before the pins are replaced: what an agent that did not exit cleanly
+    // left attached and still MASTER (its successor carries on).
+    let leftovers = Leftovers::read(&config.bpffs, monotonic_now().as_nanos() as u64);
     let (netlink, mut link_events) = Netlink::open().context("opening netlink")?;
-    let mut daemon = Daemon::start(config, netlink, instance).await?;
+    let mut daemon = Daemon::start(config, netlink, instance, leftovers).await?;
     let mut adverts = daemon.dataplane.take_advert_reader()?;
     let (control_tx, mut control_rx) = mpsc::channel::<control::server::Call>(16);
     let control_path = daemon.config.control_socket.clone();
@@ -142,6 +146,7 @@ impl Daemon {
         config: Config,
         netlink: Netlink,
         instance: Instance,
+        mut leftovers: Leftovers,
     ) -> anyhow::Result<Self> {
         let mut interfaces = BTreeMap::new();
         for settings in &config.vhids {
@@ -182,7 +187,17 @@ impl Daemon {
             let families = Families::of(vips.flat_map(|v| v.vips.iter().map(|vip| vip.addr)));
             daemon.open_interface(iface, families).await?;
         }
-        daemon.add_vhids().await?;
+        // The maps are filled before XDP runs on them: an adopted link
+        // switches to this agent's program with every vhid in place.
+        daemon.add_vhids(&leftovers.masters).await?;
+        let indexes: Vec<u32> = daemon.interfaces.keys().copied().collect();
+        for index in indexes {
+            let adopted = leftovers.links.remove(&index);
+            daemon.attach_interface(index, adopted).await?;
+        }
+        // Links of interfaces no longer configured close here: unpinned
+        // already, their XDP program goes.
+        drop(leftovers);
         let now = daemon.now();
         let demotion = daemon.config.demotion;
         daemon.node.input(now, |e, t| e.set_demotion(t, demotion));
@@ -200,28 +215,37 @@ impl Daemon {
         Ok(daemon)
     }
 
-    async fn add_vhids(&mut self) -> anyhow::Result<()> {
+    /// Adds the configured vhids; `masters`: the previous agent's MASTERs
+    /// still within their deadline, (ifindex, vhid) → deadline.
+    async fn add_vhids(&mut self, masters: &BTreeMap<(u32, u8), u64>) -> anyhow::Result<()> {
         for settings in self.config.vhids.clone() {
             let iface = self
                 .interfaces
                 .values()
                 .find(|i| i.name == settings.interface);
             let iface = iface.expect("looked up in start");
+            // Only on a running link: a down one starts in INIT anyway.
+            let adopted = masters
+                .get(&(iface.index, settings.vhid))
+                .filter(|_| iface.carrier)
+                .copied();
             let rt = VhidRuntime::new(settings, iface)?;
-            self.add_vhid(rt).await?;
+            self.add_vhid(rt, adopted).await?;
         }
         Ok(())
     }
 
-    /// Sets up XDP, the advert sender and the CARP groups on a vhid
-    /// interface; `families`: the groups it cannot do without.
+    /// Sets up the advert sender, the CARP groups and the interface's map
+    /// entry on a vhid interface; `families`: the groups it cannot do
+    /// without. XDP comes after ([`Self::attach_interface`]).
     async fn open_interface(&mut self, iface: Interface, families: Families) -> anyhow::Result<()> {
         self.instance
             .restore
             .set_arp_announce(&iface.name, iface.index)?;
-        let entry = self.watch.add_interface(iface.index, &iface.name, iface.mac);
+        let entry = self
+            .watch
+            .add_interface(iface.index, &iface.name, iface.mac);
         self.dataplane.set_iface(iface.index, entry)?;
-        attach(&mut self.dataplane, &self.netlink, &iface, self.config.xdp_mode).await?;
         self.senders
             .insert(iface.index, FrameSender::open(iface.index)?);
         self.memberships
@@ -231,13 +255,37 @@ impl Daemon {
         Ok(())
     }
 
-    /// Starts one vhid: its VIPs and map entries, then the node.
-    async fn add_vhid(&mut self, rt: VhidRuntime) -> anyhow::Result<()> {
-        // A previous agent killed with -9 may have left its VIPs behind.
+    /// Attaches XDP to an opened interface, adopting the link a previous
+    /// agent left there if any.
+    async fn attach_interface(
+        &mut self,
+        index: u32,
+        adopted: Option<PinnedLink>,
+    ) -> anyhow::Result<()> {
+        let Some(iface) = self.interfaces.get(&index) else {
+            return Ok(());
+        };
+        attach(
+            &mut self.dataplane,
+            &self.netlink,
+            iface,
+            self.config.xdp_mode,
+            adopted,
+        )
+        .await
+    }
+
+    /// Starts one vhid: its VIPs and map entries, then the node. `adopted`:
+    /// the deadline of the previous agent's MASTER, carried on.
+    async fn add_vhid(&mut self, rt: VhidRuntime, adopted: Option<u64>) -> anyhow::Result<()> {
         for vip in &rt.settings.vips {
-            self.netlink
-                .remove_address(rt.ifindex, vip.addr, vip.prefix)
-                .await?;
+            // A previous agent killed with -9 may have left its VIPs behind;
+            // an adopted MASTER keeps them.
+            if adopted.is_none() {
+                self.netlink
+                    .remove_address(rt.ifindex, vip.addr, vip.prefix)
+                    .await?;
+            }
             self.dataplane.set_vip(
                 vip_key(rt.ifindex, vip.addr),
                 VipEntry {
@@ -246,8 +294,11 @@ impl Daemon {
                 },
             )?;
         }
-        self.dataplane
-            .set_vhid(rt.map_key(), rt.map_entry(rt.state, rt.settings.advskew, 0))?;
+        let entry = match adopted {
+            Some(until) => rt.map_entry(State::Master, rt.settings.advskew, until),
+            None => rt.map_entry(rt.state, rt.settings.advskew, 0),
+        };
+        self.dataplane.set_vhid(rt.map_key(), entry)?;
         // No counter checks in XDP where the node makes none per source.
         let no_replay = rt.settings.flavor == crate::engine::Flavor::OpenBsd
             || rt.settings.replay_protection == crate::node::ReplayProtection::Off;
@@ -261,6 +312,13 @@ impl Daemon {
             .node
             .add_vhid(now, rt.key.iface, rt.node_config())
             .with_context(|| format!("vhid {} on {}", rt.settings.vhid, rt.interface))?;
+        if adopted.is_some() {
+            info!(
+                "vhid {} on {}: the previous agent's MASTER, within its deadline: carrying on",
+                rt.settings.vhid, rt.interface
+            );
+            self.node.adopt_master(now, key)?;
+        }
         self.vhids.insert(key, rt);
         Ok(())
     }
@@ -432,12 +490,27 @@ async fn attach(
     netlink: &Netlink,
     iface: &Interface,
     mode: crate::dataplane::AttachMode,
+    adopted: Option<PinnedLink>,
 ) -> anyhow::Result<()> {
+    if let Some(link) = adopted {
+        match dataplane.adopt(&iface.name, iface.index, link) {
+            Ok(()) => {
+                info!(
+                    "XDP on {}: adopted the previous agent's link, now running this agent's program",
+                    iface.name
+                );
+                attach_egress(dataplane, iface);
+                return Ok(());
+            }
+            // The link is closed with the error: attach afresh.
+            Err(err) => warn!("{err}; attaching afresh"),
+        }
+    }
     let choice = crate::dataplane::choose_mode(mode, iface.kind.as_deref());
     if let Some(warning) = &choice.warning {
         warn!("{}: {warning}", iface.name);
     }
-    let used = match dataplane.attach(&iface.name, choice.mode) {
+    let used = match dataplane.attach(&iface.name, iface.index, choice.mode) {
         Ok(used) => used,
         Err(first) => {
             // Someone else's program may have arrived since the check at start.
@@ -451,7 +524,7 @@ async fn attach(
                 carp_common::PROGRAM_NAME
             );
             netlink.detach_xdp(iface.index).await?;
-            dataplane.attach(&iface.name, choice.mode)?
+            dataplane.attach(&iface.name, iface.index, choice.mode)?
         }
     };
     info!(
@@ -460,6 +533,11 @@ async fn attach(
         used.label(),
         choice.describe(used)
     );
+    attach_egress(dataplane, iface);
+    Ok(())
+}
+
+fn attach_egress(dataplane: &mut Dataplane, iface: &Interface) {
     // Without it the agent still works; IPv6 neighbours may just learn a
     // VIP on the NIC's MAC (until the next failover's NA moves them).
     match dataplane.attach_egress(&iface.name) {
@@ -468,7 +546,6 @@ async fn attach(
             "{err}; Neighbor Discovery sent from IPv6 VIPs will carry the NIC's MAC, not the virtual MAC"
         ),
     }
-    Ok(())
 }
 
 /// The XDP program attached to `iface`: `Ok(None)` if there is none,

@@ -148,7 +148,9 @@ impl Daemon {
                 .netlink
                 .interface(&settings.interface)
                 .await
-                .with_context(|| format!("{}: interface {}", settings.name(), settings.interface))?;
+                .with_context(|| {
+                    format!("{}: interface {}", settings.name(), settings.interface)
+                })?;
             if !self.interfaces.contains_key(&iface.index) {
                 foreign_xdp(&self.netlink, &iface).await?;
             }
@@ -198,6 +200,7 @@ impl Daemon {
         for (iface, families) in prepared.interfaces {
             let (index, carrier) = (iface.index, iface.carrier);
             self.open_interface(iface, families).await?;
+            self.attach_interface(index, None).await?;
             let now = self.now();
             self.node
                 .input(now, |e, t| e.set_link(t, Iface(index), carrier));
@@ -207,7 +210,7 @@ impl Daemon {
         }
         for rt in prepared.added {
             let name = rt.settings.name();
-            self.add_vhid(rt).await.with_context(|| name)?;
+            self.add_vhid(rt, None).await.with_context(|| name)?;
             self.carry_out_actions().await;
         }
         if let Some(value) = plan.demotion {
@@ -356,8 +359,12 @@ impl Daemon {
             // No vhid is left there: reported up, it releases any link-down
             // demotion it held.
             let now = self.now();
-            self.node.input(now, |e, t| e.set_link(t, Iface(index), true));
-            info!("{}: no vhid left after the reload; XDP detached", iface.name);
+            self.node
+                .input(now, |e, t| e.set_link(t, Iface(index), true));
+            info!(
+                "{}: no vhid left after the reload; XDP detached",
+                iface.name
+            );
         }
         self.carry_out_actions().await;
     }

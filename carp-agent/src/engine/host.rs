@@ -153,6 +153,28 @@ impl Engine {
         Ok(())
     }
 
+    /// Adopts the MASTER state a previous agent had for `key` (see
+    /// [`Reason::Adopted`]): a vhid in INIT goes to MASTER, not BACKUP, when
+    /// its link comes up; a BACKUP becomes MASTER at once. The caller must
+    /// know that no backup can have taken over yet.
+    pub fn adopt_master(&mut self, now: Time, key: VhidKey) -> Result<(), EngineError> {
+        let demotion = self.demotion;
+        let vhid = self
+            .vhids
+            .get_mut(&key)
+            .ok_or(EngineError::UnknownVhid { key })?;
+        if !self.shut_down {
+            vhid.adopt_master(
+                now,
+                &mut Host {
+                    demotion,
+                    actions: &mut self.actions,
+                },
+            );
+        }
+        Ok(())
+    }
+
     /// Reports the link state of `iface`. Down: its vhids go to INIT and the host
     /// is demoted by 240 (once per interface). Up: the demotion is removed and its
     /// vhids go to BACKUP.

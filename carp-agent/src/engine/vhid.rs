@@ -57,6 +57,9 @@ pub(crate) struct Vhid {
     last_reassert: Option<Time>,
     /// A BACKUP waiting out its bow-out delay: the master that bowed out.
     bowed_out: Option<IpAddr>,
+    /// Go to MASTER instead of BACKUP when the link comes up: the previous
+    /// agent's MASTER was adopted ([`Reason::Adopted`]).
+    adopt: bool,
 }
 
 /// A MASTER hearing a less preferred master re-asserts at most this often:
@@ -76,6 +79,7 @@ impl Vhid {
             send_health: SendHealth::default(),
             last_reassert: None,
             bowed_out: None,
+            adopt: false,
         }
     }
 
@@ -118,7 +122,20 @@ impl Vhid {
 
     pub(crate) fn link_up(&mut self, now: Time, host: &mut Host<'_>) {
         if self.state == State::Init {
-            self.become_backup(now, None, Reason::LinkUp, host);
+            match std::mem::take(&mut self.adopt) {
+                true => self.become_master(now, Reason::Adopted, host),
+                false => self.become_backup(now, None, Reason::LinkUp, host),
+            }
+        }
+    }
+
+    /// Carries on as MASTER after the previous agent: at once if running,
+    /// else when the link comes up. A MASTER stays as it is.
+    pub(crate) fn adopt_master(&mut self, now: Time, host: &mut Host<'_>) {
+        match self.state {
+            State::Init => self.adopt = true,
+            State::Backup => self.become_master(now, Reason::Adopted, host),
+            State::Master => {}
         }
     }
 
@@ -129,6 +146,7 @@ impl Vhid {
         }
         self.deadline = None;
         self.master = None;
+        self.adopt = false;
         self.heard.clear();
         self.send_health.reset()
     }

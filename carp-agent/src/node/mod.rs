@@ -196,6 +196,15 @@ impl Node {
         Ok(key)
     }
 
+    /// Carries on as MASTER after the previous agent (see
+    /// [`Engine::adopt_master`]).
+    pub fn adopt_master(&mut self, now: Clock, key: VhidKey) -> Result<(), EngineError> {
+        let now = self.mono(now);
+        self.engine.adopt_master(now.mono, key)?;
+        self.drain(now);
+        Ok(())
+    }
+
     /// Removes a vhid: a MASTER bows out first (its advert is queued with
     /// the state change), then the vhid is forgotten.
     pub fn remove_vhid(&mut self, now: Clock, key: VhidKey) -> Result<(), EngineError> {
@@ -349,6 +358,8 @@ impl Node {
                         .status(key)
                         .map(|s| s.advertised.advskew)
                         .unwrap_or_default();
+                    // An adopted MASTER's VIPs never moved: nothing to announce.
+                    let announce = to == State::Master && reason != Reason::Adopted;
                     self.outputs.push_back(Output::StateChange {
                         key,
                         from,
@@ -359,7 +370,7 @@ impl Node {
                     if let Some(vhid) = self.vhids.get_mut(&key) {
                         vhid.state = to;
                     }
-                    if to == State::Master {
+                    if announce {
                         self.announce_and_repeat(key);
                     }
                 }

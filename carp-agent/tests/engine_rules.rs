@@ -1058,3 +1058,46 @@ fn advert_schedule_keeps_to_its_deadlines() {
     );
     assert_eq!(engine.next_timeout(), Some(woke + interval));
 }
+
+#[test]
+fn an_adopted_vhid_comes_up_master_and_advertises_at_once() {
+    let mut engine = Engine::new();
+    engine.add_vhid(Time::ZERO, IF1, config()).unwrap();
+    engine.adopt_master(Time::ZERO, key(1)).unwrap();
+    assert_eq!(engine.state(key(1)), Some(State::Init));
+    engine.set_link(secs(0.1), IF1, true);
+    let actions = drain(&mut engine);
+    assert_eq!(
+        changes(&actions),
+        vec![(1, State::Init, State::Master, Reason::Adopted)]
+    );
+    assert_eq!(adverts(&actions), vec![(1, 1, 0, 0)]);
+    assert_eq!(engine.next_timeout(), Some(secs(1.1)));
+}
+
+#[test]
+fn adoption_lapses_when_the_link_goes_down_first() {
+    let mut engine = Engine::new();
+    engine.add_vhid(Time::ZERO, IF1, config()).unwrap();
+    engine.adopt_master(Time::ZERO, key(1)).unwrap();
+    engine.set_link(secs(0.1), IF1, false);
+    engine.set_link(secs(0.2), IF1, true);
+    assert_eq!(
+        changes(&drain(&mut engine)),
+        vec![(1, State::Init, State::Backup, Reason::LinkUp)]
+    );
+}
+
+#[test]
+fn adopting_a_running_backup_takes_over_at_once() {
+    let mut engine = backup(config().advskew(100));
+    engine.adopt_master(secs(0.5), key(1)).unwrap();
+    assert_eq!(
+        changes(&drain(&mut engine)),
+        vec![(1, State::Backup, State::Master, Reason::Adopted)]
+    );
+    assert!(matches!(
+        engine.adopt_master(secs(0.5), key(2)),
+        Err(EngineError::UnknownVhid { .. })
+    ));
+}

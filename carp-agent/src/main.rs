@@ -23,6 +23,8 @@ enum Command {
     Demote(cli::demote::DemoteArgs),
     /// Force a vhid to MASTER or BACKUP (`state backup --vhid 1`).
     State(cli::state::StateArgs),
+    /// Re-read the configuration and apply it without a failover (as SIGHUP does).
+    Reload(cli::reload::ReloadArgs),
     /// Monitoring check: exit 0 OK, 1 WARNING, 2 CRITICAL.
     Check(cli::check::CheckArgs),
     /// Configuration files: `config check FILE` validates one without running.
@@ -38,6 +40,7 @@ fn main() {
         Command::Status(args) => cli::status::run(args),
         Command::Demote(args) => cli::demote::run(args),
         Command::State(args) => cli::state::run(args),
+        Command::Reload(args) => cli::reload::run(args),
         Command::Check(args) => cli::check::run(args),
         Command::Config(args) => cli::config::run(args),
     };

@@ -131,6 +131,11 @@ impl Daemon {
                 }
             }
         }
+        // Carrying on a previous agent's MASTER is no transition for the
+        // host: its MASTER hooks ran under that agent.
+        if *reason == Reason::Adopted {
+            return;
+        }
         let rt = &self.vhids[&key];
         self.hooks.transition(
             &rt.settings.hooks,

@@ -70,7 +70,7 @@ pub(crate) struct Daemon {
 
 /// Runs the agent until SIGTERM/SIGINT; then bows out, withdraws the VIPs,
 /// detaches XDP and removes its pins. SIGHUP and the control socket's
-/// `reload` call `read` for the configuration to apply (see [`reload`]).
+/// `reload` call `read` for the configuration to apply (see `daemon/reload.rs`).
 pub async fn run(config: Config, read: impl Fn() -> anyhow::Result<Config>) -> anyhow::Result<()> {
     // First of all, before anything on the system changes: from here on a
     // SIGTERM/SIGINT waits in its stream until start-up is done and then

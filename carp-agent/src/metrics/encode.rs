@@ -355,11 +355,9 @@ mod tests {
         let mut stats = Stats::default();
         stats.badauth = 5;
         stats.arp_replies = 3;
-        let agent = AgentCounters {
-            badauth: 4,
-            opackets: 11,
-            ..AgentCounters::default()
-        };
+        let mut agent = AgentCounters::default();
+        agent.badauth = 4;
+        agent.opackets = 11;
         let snapshot = Snapshot {
             agent_counters: agent.named().to_vec(),
             xdp: Some(stats),

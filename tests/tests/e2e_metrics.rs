@@ -117,14 +117,11 @@ fn parse_exposition(text: &str) -> Result<Vec<Sample>, String> {
 }
 
 fn parse_sample(line: &str) -> Result<Sample, String> {
-    let name_end = line
-        .find(['{', ' '])
-        .ok_or(format!("no value: {line}"))?;
+    let name_end = line.find(['{', ' ']).ok_or(format!("no value: {line}"))?;
     let name = &line[..name_end];
-    let valid_name = name
-        .chars()
-        .enumerate()
-        .all(|(i, c)| c.is_ascii_alphabetic() || c == '_' || c == ':' || (i > 0 && c.is_ascii_digit()));
+    let valid_name = name.chars().enumerate().all(|(i, c)| {
+        c.is_ascii_alphabetic() || c == '_' || c == ':' || (i > 0 && c.is_ascii_digit())
+    });
     if name.is_empty() || !valid_name {
         return Err(format!("bad metric name: {line}"));
     }
@@ -289,9 +286,30 @@ fn master_and_backup_are_scraped_with_keepalived_state_numbers_and_growing_count
     let heard_before = find(&backup, "carp_vhid_adverts_received_total", &vhid);
     let queued_before = find(&backup, "carp_xdp_adverts_total", &[]);
     let within = Duration::from_secs(15);
-    wait_above(&lab, &addrs[0], "carp_vhid_adverts_sent_total", &sent, sent_before, within);
-    wait_above(&lab, &addrs[1], "carp_vhid_adverts_received_total", &vhid, heard_before, within);
-    wait_above(&lab, &addrs[1], "carp_xdp_adverts_total", &[], queued_before, within);
+    wait_above(
+        &lab,
+        &addrs[0],
+        "carp_vhid_adverts_sent_total",
+        &sent,
+        sent_before,
+        within,
+    );
+    wait_above(
+        &lab,
+        &addrs[1],
+        "carp_vhid_adverts_received_total",
+        &vhid,
+        heard_before,
+        within,
+    );
+    wait_above(
+        &lab,
+        &addrs[1],
+        "carp_xdp_adverts_total",
+        &[],
+        queued_before,
+        within,
+    );
     let agent_sent = find(&scrape(&lab, &addrs[0]), "carp_agent_opackets_total", &[]);
     assert!(agent_sent > sent_before, "{agent_sent} <= {sent_before}");
 
@@ -320,7 +338,10 @@ fn an_address_that_cannot_be_bound_stops_the_agent_before_it_changes_anything() 
         "{log}"
     );
     // Nothing was attached: the XDP slot of eth0 is free.
-    let out = lab.hosts[0].ns.ip(&["link", "show", "dev", "eth0"]).unwrap();
+    let out = lab.hosts[0]
+        .ns
+        .ip(&["link", "show", "dev", "eth0"])
+        .unwrap();
     let link = String::from_utf8_lossy(&out.stdout);
     assert!(!link.contains("xdp"), "{link}");
 }
@@ -332,14 +353,14 @@ fn the_parser_is_strict() {
     assert_eq!(samples[0].labels["l"], "q\"\\\n");
     assert_eq!(samples[1].value, 1.0);
     for bad in [
-        "# TYPE a counter\na_total 1\n",                 // no EOF
-        "a 1\n# EOF\n",                                  // no TYPE
-        "# TYPE a counter\na 1\n# EOF\n",                // counter without _total
-        "# TYPE g gauge\ng{l=q} 1\n# EOF\n",             // unquoted
-        "# TYPE g gauge\ng{l=\"q\"  1\n# EOF\n",         // unclosed
-        "# TYPE g gauge\ng one\n# EOF\n",                // not a number
-        "# TYPE g gauge\n# TYPE g gauge\ng 1\n# EOF\n",  // twice
-        "# TYPE g gauge\ng{l=\"\\x\"} 1\n# EOF\n",       // bad escape
+        "# TYPE a counter\na_total 1\n",                // no EOF
+        "a 1\n# EOF\n",                                 // no TYPE
+        "# TYPE a counter\na 1\n# EOF\n",               // counter without _total
+        "# TYPE g gauge\ng{l=q} 1\n# EOF\n",            // unquoted
+        "# TYPE g gauge\ng{l=\"q\"  1\n# EOF\n",        // unclosed
+        "# TYPE g gauge\ng one\n# EOF\n",               // not a number
+        "# TYPE g gauge\n# TYPE g gauge\ng 1\n# EOF\n", // twice
+        "# TYPE g gauge\ng{l=\"\\x\"} 1\n# EOF\n",      // bad escape
     ] {
         assert!(parse_exposition(bad).is_err(), "{bad:?}");
     }

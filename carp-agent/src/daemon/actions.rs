@@ -42,7 +42,9 @@ impl Daemon {
         let mut ok = true;
         for frame in frames {
             let sent = sender.send_advert(rt.mac, frame.source, &frame.header);
-            self.counters.vhid(key).count_send(frame.source, sent.is_ok());
+            self.counters
+                .vhid(key)
+                .count_send(frame.source, sent.is_ok());
             match sent {
                 Ok(()) if frame.source.is_ipv4() => self.counters.opackets += 1,
                 Ok(()) => self.counters.opackets6 += 1,

@@ -18,12 +18,7 @@ impl Daemon {
                     advbase: status.config.advbase,
                     advskew: status.config.advskew,
                     advskew_effective: status.advertised.advskew,
-                    counters: self
-                        .counters
-                        .per_vhid
-                        .get(key)
-                        .copied()
-                        .unwrap_or_default(),
+                    counters: self.counters.per_vhid.get(key).copied().unwrap_or_default(),
                 })
             })
             .collect();

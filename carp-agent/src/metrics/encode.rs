@@ -124,9 +124,7 @@ fn vhid_metrics(registry: &mut Registry, vhids: &[VhidSnapshot]) {
             interface: v.interface.clone(),
             vhid: v.vhid,
         };
-        state
-            .get_or_create(&labels)
-            .set(state_number(v.state));
+        state.get_or_create(&labels).set(state_number(v.state));
         advbase.get_or_create(&labels).set(i64::from(v.advbase));
         advskew.get_or_create(&labels).set(i64::from(v.advskew));
         advskew_effective
@@ -162,7 +160,11 @@ fn vhid_metrics(registry: &mut Registry, vhids: &[VhidSnapshot]) {
         "State of the vhid, numbered as keepalived numbers VRRP states: 0 INIT, 1 BACKUP, 2 MASTER (3, FAULT, does not exist in CARP)",
         state,
     );
-    registry.register("carp_vhid_advbase", "Advertisement interval in seconds", advbase);
+    registry.register(
+        "carp_vhid_advbase",
+        "Advertisement interval in seconds",
+        advbase,
+    );
     registry.register("carp_vhid_advskew", "Configured advskew (1/256 s)", advskew);
     registry.register(
         "carp_vhid_advskew_effective",
@@ -231,14 +233,20 @@ fn agent_help(name: &str) -> Option<&'static str> {
     Some(match name {
         "accepted" => "Adverts from peers accepted, all vhids",
         "agent_badauth" => "Adverts that reached the agent and failed its HMAC check, all vhids",
-        "agent_badvhid" => "Adverts that reached the agent for a vhid not configured on their interface",
-        "malformed" => "Adverts the agent could not decode although the XDP program passed them (a bug, not input)",
+        "agent_badvhid" => {
+            "Adverts that reached the agent for a vhid not configured on their interface"
+        }
+        "malformed" => {
+            "Adverts the agent could not decode although the XDP program passed them (a bug, not input)"
+        }
         "opackets" => "Adverts sent over IPv4, all vhids",
         "opackets6" => "Adverts sent over IPv6, all vhids",
         "oerrors" => "Adverts the kernel refused to send, all vhids",
         "transitions" => "State changes, all vhids",
         "reasserts" => "Times a MASTER re-announced its VIPs against a less preferred master",
-        "agent_replayed" => "Authenticated adverts the agent refused as replayed or late, all vhids",
+        "agent_replayed" => {
+            "Authenticated adverts the agent refused as replayed or late, all vhids"
+        }
         "badtag" => "Authenticated adverts refused for lacking the carp-agent tag, all vhids",
         _ => return None,
     })
@@ -261,14 +269,22 @@ fn xdp_help(stat: Stat) -> &'static str {
         Stat::Adverts => "Valid CARP adverts queued to the agent",
         Stat::RingbufFull => "Valid CARP adverts lost because the ring buffer was full",
         Stat::VrrpPassed => "Protocol-112 packets that are not CARP (VRRP), passed untouched",
-        Stat::VrrpClash => "VRRP adverts whose id is a local virtual-MAC vhid (same virtual MAC), passed",
+        Stat::VrrpClash => {
+            "VRRP adverts whose id is a local virtual-MAC vhid (same virtual MAC), passed"
+        }
         Stat::ArpReplies => "ARP requests for a MASTER VIP answered by XDP",
-        Stat::ArpSuppressed => "ARP requests for a VIP not owned, and gratuitous ARPs for a VIP (dropped)",
+        Stat::ArpSuppressed => {
+            "ARP requests for a VIP not owned, and gratuitous ARPs for a VIP (dropped)"
+        }
         Stat::NdReplies => "Neighbor Solicitations for a MASTER VIP answered by XDP",
         Stat::NdSuppressed => "Neighbor Solicitations for a VIP not owned (dropped)",
-        Stat::VmacAccepted => "Frames to a MASTER vhid's virtual MAC, rewritten to the NIC MAC and passed",
+        Stat::VmacAccepted => {
+            "Frames to a MASTER vhid's virtual MAC, rewritten to the NIC MAC and passed"
+        }
         Stat::VmacDropped => "Frames to the virtual MAC of a vhid not MASTER (dropped)",
-        Stat::NdEgressRewritten => "Neighbor Discovery sent from a MASTER VIP, rewritten to the virtual MAC on egress",
+        Stat::NdEgressRewritten => {
+            "Neighbor Discovery sent from a MASTER VIP, rewritten to the virtual MAC on egress"
+        }
     }
 }
 
@@ -313,8 +329,12 @@ mod tests {
     fn vhid_states_counters_and_labels() {
         let mut master = vhid("eth0", 7, VhidState::Master);
         master.counters.sent_v4 = 42;
-        master.counters.count_transition(crate::engine::State::Backup);
-        master.counters.count_transition(crate::engine::State::Master);
+        master
+            .counters
+            .count_transition(crate::engine::State::Backup);
+        master
+            .counters
+            .count_transition(crate::engine::State::Master);
         let snapshot = Snapshot {
             demotion: 240,
             vhids: vec![master, vhid("eth1", 9, VhidState::Backup)],
@@ -322,8 +342,14 @@ mod tests {
         };
         let text = encode(&snapshot).unwrap();
         let v = |s: &str| value(&text, s);
-        assert_eq!(v(r#"carp_vhid_state{interface="eth0",vhid="7"}"#).as_deref(), Some("2"));
-        assert_eq!(v(r#"carp_vhid_state{interface="eth1",vhid="9"}"#).as_deref(), Some("1"));
+        assert_eq!(
+            v(r#"carp_vhid_state{interface="eth0",vhid="7"}"#).as_deref(),
+            Some("2")
+        );
+        assert_eq!(
+            v(r#"carp_vhid_state{interface="eth1",vhid="9"}"#).as_deref(),
+            Some("1")
+        );
         assert_eq!(
             v(r#"carp_vhid_adverts_sent_total{interface="eth0",vhid="7",family="ipv4"}"#)
                 .as_deref(),
@@ -343,10 +369,16 @@ mod tests {
             v(r#"carp_vhid_advskew_effective{interface="eth0",vhid="7"}"#).as_deref(),
             Some("120")
         );
-        let version = format!(r#"carp_agent_info{{version="{}"}}"#, env!("CARGO_PKG_VERSION"));
+        let version = format!(
+            r#"carp_agent_info{{version="{}"}}"#,
+            env!("CARGO_PKG_VERSION")
+        );
         assert_eq!(v(&version).as_deref(), Some("1"));
         assert!(text.contains("# TYPE carp_vhid_state gauge\n"), "{text}");
-        assert!(text.contains("# TYPE carp_vhid_adverts_sent counter\n"), "{text}");
+        assert!(
+            text.contains("# TYPE carp_vhid_adverts_sent counter\n"),
+            "{text}"
+        );
         assert!(text.ends_with("# EOF\n"), "{text}");
     }
 
@@ -366,14 +398,30 @@ mod tests {
         let text = encode(&snapshot).unwrap();
         for stat in Stat::ALL {
             let name = format!("carp_xdp_{}_total", stat.name());
-            assert_eq!(value(&text, &name), Some(stats.get(*stat).to_string()), "{name}");
+            assert_eq!(
+                value(&text, &name),
+                Some(stats.get(*stat).to_string()),
+                "{name}"
+            );
         }
         assert_eq!(value(&text, "carp_xdp_badauth_total").as_deref(), Some("5"));
-        assert_eq!(value(&text, "carp_agent_badauth_total").as_deref(), Some("4"));
-        assert_eq!(value(&text, "carp_agent_opackets_total").as_deref(), Some("11"));
-        assert_eq!(value(&text, "carp_xdp_counters_readable").as_deref(), Some("1"));
+        assert_eq!(
+            value(&text, "carp_agent_badauth_total").as_deref(),
+            Some("4")
+        );
+        assert_eq!(
+            value(&text, "carp_agent_opackets_total").as_deref(),
+            Some("11")
+        );
+        assert_eq!(
+            value(&text, "carp_xdp_counters_readable").as_deref(),
+            Some("1")
+        );
         for (name, _) in agent.named() {
-            assert!(agent_help(name).is_some(), "{name} needs a help text (and docs/metrics.md)");
+            assert!(
+                agent_help(name).is_some(),
+                "{name} needs a help text (and docs/metrics.md)"
+            );
         }
         // Each metric once: a name registered twice would be a broken exposition.
         let mut types: Vec<_> = text.lines().filter(|l| l.starts_with("# TYPE")).collect();
@@ -386,7 +434,10 @@ mod tests {
     #[test]
     fn unreadable_xdp_counters_are_said_not_zeroed() {
         let text = encode(&Snapshot::default()).unwrap();
-        assert_eq!(value(&text, "carp_xdp_counters_readable").as_deref(), Some("0"));
+        assert_eq!(
+            value(&text, "carp_xdp_counters_readable").as_deref(),
+            Some("0")
+        );
         assert!(!text.contains("carp_xdp_badauth"), "{text}");
     }
 

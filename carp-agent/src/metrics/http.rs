@@ -111,7 +111,10 @@ async fn handle(mut stream: TcpStream, peer: SocketAddr, tx: &mpsc::Sender<Call>
     match tokio::time::timeout(limits.write_timeout, write).await {
         Ok(Ok(())) => {}
         Ok(Err(err)) => debug!("metrics: {peer}: writing the response: {err}"),
-        Err(_) => debug!("metrics: {peer}: response not sent within {:?}", limits.write_timeout),
+        Err(_) => debug!(
+            "metrics: {peer}: response not sent within {:?}",
+            limits.write_timeout
+        ),
     }
 }
 
@@ -169,7 +172,10 @@ impl HeadError {
 /// Reads the request line and headers, up to the blank line, within
 /// `limits.max_head` bytes and `limits.read_timeout` for the whole head
 /// (a client sending one byte a second is cut off like a silent one).
-pub async fn read_head<S: AsyncRead + Unpin>(stream: &mut S, limits: Limits) -> Result<Head, HeadError> {
+pub async fn read_head<S: AsyncRead + Unpin>(
+    stream: &mut S,
+    limits: Limits,
+) -> Result<Head, HeadError> {
     let mut buf = Vec::with_capacity(1024.min(limits.max_head));
     let read = async {
         let mut chunk = [0u8; 1024];
@@ -214,8 +220,11 @@ pub fn parse_request_line(head: &[u8]) -> Result<Head, HeadError> {
         .iter()
         .position(|&b| b == b'\n')
         .ok_or(HeadError::Bad("no request line"))?;
-    let line = head[..line_end].strip_suffix(b"\r").unwrap_or(&head[..line_end]);
-    let line = std::str::from_utf8(line).map_err(|_| HeadError::Bad("request line is not UTF-8"))?;
+    let line = head[..line_end]
+        .strip_suffix(b"\r")
+        .unwrap_or(&head[..line_end]);
+    let line =
+        std::str::from_utf8(line).map_err(|_| HeadError::Bad("request line is not UTF-8"))?;
     let mut parts = line.split(' ');
     let (Some(method), Some(target), Some(version), None) =
         (parts.next(), parts.next(), parts.next(), parts.next())
@@ -354,7 +363,11 @@ mod tests {
         assert_eq!(route(&head("GET", "/metrics/")).unwrap_err().status, 404);
         let post = route(&head("POST", "/metrics")).unwrap_err();
         assert_eq!(post.status, 405);
-        assert!(String::from_utf8(post.bytes()).unwrap().contains("\r\nAllow: GET\r\n"));
+        assert!(
+            String::from_utf8(post.bytes())
+                .unwrap()
+                .contains("\r\nAllow: GET\r\n")
+        );
     }
 
     #[tokio::test]
@@ -403,7 +416,10 @@ mod tests {
     async fn a_silent_client_that_leaves_is_no_request() {
         let (client, mut server) = tokio::io::duplex(64);
         drop(client);
-        assert_eq!(read_head(&mut server, limits()).await, Err(HeadError::Closed));
+        assert_eq!(
+            read_head(&mut server, limits()).await,
+            Err(HeadError::Closed)
+        );
     }
 
     /// The whole server on loopback, with a stand-in for the daemon.
@@ -454,6 +470,9 @@ mod tests {
         let taken = bind("127.0.0.1:0".parse().unwrap()).await.unwrap();
         let addr = taken.local_addr().unwrap();
         let err = bind(addr).await.unwrap_err().to_string();
-        assert!(err.starts_with(&format!("metrics listener on {addr}: ")), "{err}");
+        assert!(
+            err.starts_with(&format!("metrics listener on {addr}: ")),
+            "{err}"
+        );
     }
 }

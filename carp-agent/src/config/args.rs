@@ -110,7 +110,7 @@ pub struct RunArgs {
     #[arg(long)]
     pub realtime: bool,
     /// Serve Prometheus metrics on http://ADDR/metrics (ADDR is IP:PORT,
-    /// e.g. 127.0.0.1:9709 or [::1]:9709) [default: no metrics listener].
+    /// e.g. 127.0.0.1:9709; IPv6 in brackets) [default: no metrics listener].
     #[arg(long, value_name = "ADDR")]
     pub metrics_listen: Option<SocketAddr>,
 }

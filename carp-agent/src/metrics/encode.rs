@@ -384,9 +384,11 @@ mod tests {
 
     #[test]
     fn every_xdp_and_agent_counter_is_shown_with_its_own_help() {
-        let mut stats = Stats::default();
-        stats.badauth = 5;
-        stats.arp_replies = 3;
+        let stats = Stats {
+            badauth: 5,
+            arp_replies: 3,
+            ..Stats::default()
+        };
         let mut agent = AgentCounters::default();
         agent.badauth = 4;
         agent.opackets = 11;

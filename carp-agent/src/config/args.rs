@@ -1,6 +1,9 @@
 //! `carp-agent run`'s flags.
 
-use std::{net::IpAddr, path::PathBuf};
+use std::{
+    net::{IpAddr, SocketAddr},
+    path::PathBuf,
+};
 
 use super::{
     Config, ConfigError, DEFAULT_BPFFS, DEFAULT_CONTROL_SOCKET, DEFAULT_HOOK_TIMEOUT,
@@ -117,6 +120,10 @@ pub struct RunArgs {
     /// reboots [default: /var/lib/carp-agent].
     #[arg(long, value_name = "DIR")]
     pub persist_dir: Option<PathBuf>,
+    /// Serve Prometheus metrics on http://ADDR/metrics (ADDR is IP:PORT,
+    /// e.g. 127.0.0.1:9709; IPv6 in brackets) [default: no metrics listener].
+    #[arg(long, value_name = "ADDR")]
+    pub metrics_listen: Option<SocketAddr>,
 }
 
 impl RunArgs {
@@ -194,6 +201,9 @@ pub(super) fn build(args: &RunArgs) -> Result<Config, ConfigError> {
     if let Some(dir) = &args.persist_dir {
         config.persist_dir = dir.clone();
     }
+    if let Some(addr) = args.metrics_listen {
+        config.metrics_listen = Some(addr);
+    }
     config.validate()?;
     Ok(config)
 }
@@ -233,5 +243,6 @@ fn from_flags(args: &RunArgs) -> Result<Config, ConfigError> {
         realtime: false,
         tracks: Vec::new(),
         persist_dir: DEFAULT_PERSIST_DIR.into(),
+        metrics_listen: None,
     })
 }

@@ -1,7 +1,7 @@
 //! The TOML file layout (documented in the module above) and its conversion.
 
 use std::{
-    net::IpAddr,
+    net::{IpAddr, SocketAddr},
     path::{Path, PathBuf},
     time::Duration,
 };
@@ -32,6 +32,7 @@ struct FileConfig {
     demotion: u32,
     #[serde(default)]
     realtime: bool,
+    metrics_listen: Option<SocketAddr>,
     #[serde(default)]
     vhid: Vec<FileVhid>,
     persist_dir: Option<PathBuf>,
@@ -129,6 +130,7 @@ pub(super) fn parse(text: &str, origin: &Path) -> Result<Config, ConfigError> {
         persist_dir: file
             .persist_dir
             .unwrap_or_else(|| DEFAULT_PERSIST_DIR.into()),
+        metrics_listen: file.metrics_listen,
     };
     if config.vhids.is_empty() {
         return Err(ConfigError::Global {

@@ -27,6 +27,7 @@
 //! demotion = 0                            # host demotion when persist_dir has none kept
 //! persist_dir = "/var/lib/carp-agent"     # default; keeps `demote` across restarts
 //! realtime = false                        # SCHED_FIFO 10 and locked memory (--realtime)
+//! metrics_listen = "127.0.0.1:9709"       # Prometheus GET /metrics; default: none (--metrics-listen)
 //!
 //! [[vhid]]
 //! interface = "em0"
@@ -102,7 +103,7 @@ mod vip;
 
 use std::{
     collections::HashMap,
-    net::IpAddr,
+    net::{IpAddr, SocketAddr},
     path::{Path, PathBuf},
     time::Duration,
 };
@@ -164,6 +165,9 @@ pub struct Config {
     /// Where the demotion is kept across restarts and reboots
     /// (`<persist_dir>/demotion`, see [`crate::track::persist`]).
     pub persist_dir: PathBuf,
+    /// Where to serve Prometheus metrics (`--metrics-listen`,
+    /// `metrics_listen =`); `None`: no metrics listener (see [`crate::metrics`]).
+    pub metrics_listen: Option<SocketAddr>,
 }
 
 /// One vhid on one interface.

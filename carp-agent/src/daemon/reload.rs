@@ -15,9 +15,10 @@
 //! checked before the first change, so a refused reload changes nothing and
 //! the agent runs on with the configuration it had. Global settings other
 //! than `demotion` (sockets, bpffs, state directory, XDP mode, real-time,
-//! hook timeout, `persist_dir`, `[[track]]` sources) apply at the next
-//! start; a reload that changes one says so. A changed `demotion` sets the
-//! administrator's part of the demotion (`crate::track::Ledger`).
+//! hook timeout, metrics listener, `persist_dir`, `[[track]]` sources)
+//! apply at the next start; a reload that changes one says so. A changed
+//! `demotion` sets the administrator's part of the demotion
+//! (`crate::track::Ledger`).
 use std::{
     collections::{BTreeMap, BTreeSet},
     net::IpAddr,
@@ -89,6 +90,7 @@ impl Plan {
         global("realtime", new.realtime != old.realtime);
         global("persist_dir", new.persist_dir != old.persist_dir);
         global("[[track]]", new.tracks != old.tracks);
+        global("metrics_listen", new.metrics_listen != old.metrics_listen);
         plan
     }
 

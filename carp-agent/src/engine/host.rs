@@ -116,8 +116,11 @@ impl Engine {
     }
 
     /// Gives a configured vhid a new configuration (a reload), keeping its
-    /// state: see the rules of [`Vhid::reconfigure`]. The vhid number must
-    /// stay; a different one is another vhid (remove one, add the other).
+    /// state: a MASTER whose advertised timing changed advertises at once,
+    /// so peers compare against the new values without waiting an interval;
+    /// a BACKUP re-arms master-down from the last advert it heard, with the
+    /// new timing. The vhid number must stay; a different one is another
+    /// vhid (remove one, add the other).
     pub fn reconfigure_vhid(
         &mut self,
         now: Time,

@@ -9,6 +9,8 @@ struct Cli {
     command: Command,
 }
 
+// Parsed once at start: the size of `Run`'s flags costs nothing.
+#[allow(clippy::large_enum_variant)]
 #[derive(Debug, Subcommand)]
 enum Command {
     /// Run the agent (daemon): election, XDP dataplane, VIPs, control socket.

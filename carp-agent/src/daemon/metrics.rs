@@ -24,9 +24,11 @@ impl Daemon {
             .collect();
         Snapshot {
             demotion: engine.demotion(),
-            // The host demotion by source goes here, one entry per source,
-            // when the engine keeps it per source.
-            demotion_sources: Vec::new(),
+            // The status report's breakdown: admin, external, tracked, carp.
+            demotion_sources: super::tracking::rows(self)
+                .into_iter()
+                .map(|row| (row.name, row.share))
+                .collect(),
             vhids,
             agent_counters: self.counters.named().to_vec(),
             // A failed read is shown as such (carp_xdp_counters_readable 0).

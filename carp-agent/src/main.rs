@@ -25,6 +25,8 @@ enum Command {
     State(cli::state::StateArgs),
     /// Monitoring check: exit 0 OK, 1 WARNING, 2 CRITICAL.
     Check(cli::check::CheckArgs),
+    /// Stream the agent's events as JSON lines (transitions, demotion, badauth).
+    Events(cli::events::EventsArgs),
     /// Configuration files: `config check FILE` validates one without running.
     Config(cli::config::ConfigArgs),
 }
@@ -40,6 +42,7 @@ fn main() {
         Command::State(args) => cli::state::run(args),
         Command::Check(args) => cli::check::run(args),
         Command::Config(args) => cli::config::run(args),
+        Command::Events(args) => cli::events::run(args),
     };
     match result {
         Ok(code) => std::process::exit(code),

@@ -86,6 +86,7 @@ async fn agent(report: StatusReport) -> Agent {
                 Request::SetState { vhid, .. } => {
                     Response::error(ErrorKind::Refused, format!("no vhid {vhid}"))
                 }
+                Request::Events => Response::error(ErrorKind::Refused, "no events here"),
             };
             let _ = reply.send(response);
         }

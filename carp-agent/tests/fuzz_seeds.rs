@@ -135,7 +135,12 @@ fn control_seeds() {
     for (name, data) in seeds("control") {
         let outcome = fuzzing::control(&data);
         match outcome.request {
-            Ok(Request::Status | Request::Demote { .. } | Request::SetDemotion { .. }) => {
+            Ok(
+                Request::Status
+                | Request::Demote { .. }
+                | Request::SetDemotion { .. }
+                | Request::Events,
+            ) => {
                 requests += 1;
             }
             Ok(Request::SetState { vhid, .. }) => {

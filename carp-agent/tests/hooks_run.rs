@@ -20,6 +20,8 @@ fn transition(vhid: u8, from: State, to: State) -> Transition {
         vhid,
         from,
         to,
+        reason: "master_down".to_string(),
+        reason_text: "master down: no advert for 3.00 s".to_string(),
         vips: vec!["192.168.1.50/24".to_string(), "fd00::50/64".to_string()],
     }
 }
@@ -27,7 +29,9 @@ fn transition(vhid: u8, from: State, to: State) -> Transition {
 fn shell(on: &[State], script: String) -> HookSpec {
     HookSpec {
         on: on.to_vec(),
+        pre_master: false,
         program: HookProgram::Shell(script),
+        timeout: None,
     }
 }
 

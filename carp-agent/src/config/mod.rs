@@ -41,13 +41,27 @@
 //! source = "192.168.1.5"        # advert source; default: the interface's first IPv4
 //!
 //! [[vhid.hook]]
-//! on = ["master"]               # any of "master", "backup", "init"
+//! on = ["master"]               # any of "master", "backup", "init", "pre-master"
 //! command = ["/usr/local/bin/promote-db", "--now"]  # run directly, no shell
+//! timeout_ms = 5000             # this hook's bound; default hook_timeout_ms
+//!
+//! [[vhid.hook]]
+//! on = ["pre-master"]           # waited for before the VIPs are added
+//! command = ["/usr/sbin/conntrackd", "-c"]
+//! timeout_ms = 3000
 //!
 //! [[vhid.hook]]
 //! on = ["backup", "init"]
-//! shell = "logger -t carp \"$CARP_INTERFACE vhid $CARP_VHID: $CARP_STATE\""
+//! shell = "logger -t carp \"$CARP_INTERFACE vhid $CARP_VHID: $CARP_STATE ($CARP_REASON)\""
+//!
+//! [[hook]]                      # host-wide hooks: only "demotion"
+//! on = ["demotion"]
+//! shell = "logger -t carp \"demotion $CARP_PREVIOUS_DEMOTION -> $CARP_DEMOTION\""
 //! ```
+//!
+//! Hooks, their environment (`CARP_REASON` and the rest) and what a
+//! `pre-master` hook's wait means on the wire are described in
+//! `docs/hooks.md`.
 //!
 //! A relative `password_file` is read relative to the TOML file's directory;
 //! one trailing `\n` or `\r\n` is dropped from it, nothing else.
@@ -123,6 +137,9 @@ pub struct Config {
     /// Real-time scheduling and locked memory for the agent
     /// (`--realtime`, `realtime = true`; see [`crate::realtime`]).
     pub realtime: bool,
+    /// Run when the host demotion changes (`[[hook]]` with `on =
+    /// ["demotion"]`, `--demotion-script`).
+    pub demotion_hooks: Vec<crate::hooks::HostHook>,
 }
 
 /// One vhid on one interface.
@@ -277,8 +294,9 @@ impl VhidSettings {
                 crate::hooks::HookProgram::Argv(argv) => argv.first().is_none_or(String::is_empty),
                 crate::hooks::HookProgram::Shell(script) => script.trim().is_empty(),
             };
-            if empty || hook.on.is_empty() {
-                let field = if hook.on.is_empty() { "on" } else { "command" };
+            let no_trigger = hook.on.is_empty() && !hook.pre_master;
+            if empty || no_trigger {
+                let field = if no_trigger { "on" } else { "command" };
                 return Err(fail(&format!("hook[{i}].{field}"), Reason::Empty));
             }
         }

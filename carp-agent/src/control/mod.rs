@@ -23,7 +23,13 @@
 //! > {"version":1,"op":"demote","delta":240}
 //! > {"version":1,"op":"set_demotion","value":0}
 //! > {"version":1,"op":"set_state","vhid":1,"interface":"eth0","state":"backup"}
+//! > {"version":1,"op":"events"}
 //! ```
+//!
+//! `events` is the one exception to "one request, one response": after its
+//! `ok` response the connection stays open and the agent writes one event
+//! per line until either side closes it (see [`events`] for the lines and
+//! the bounds that keep a slow reader from holding the agent up).
 //!
 //! Responses say `"result":"ok"` or `"result":"error"`, never both
 //! ([`Response`]). Success may carry the status report ([`StatusReport`]; a
@@ -72,6 +78,7 @@
 //! CLI can branch on the request's version in [`decode_request`] and answer
 //! in the older shape.
 pub mod client;
+pub mod events;
 pub mod server;
 
 use std::{collections::BTreeMap, fmt, path::PathBuf};
@@ -109,6 +116,9 @@ pub enum Request {
         interface: Option<String>,
         state: TargetState,
     },
+    /// Subscribe to events: the connection stays open and the agent
+    /// writes one event per line ([`events`]).
+    Events,
 }
 
 /// Target of [`Request::SetState`]; the wire form of [`AdminState`].

@@ -7,6 +7,8 @@
 mod actions;
 mod counters;
 mod instance;
+mod notify;
+mod pre_master;
 mod status;
 mod vhid_runtime;
 mod watch;
@@ -64,6 +66,14 @@ pub(crate) struct Daemon {
     watch: watch::Watch,
     /// The CARP groups joined on each vhid interface, left on exit.
     memberships: Memberships,
+    /// Where `carp-agent events` subscribers read from.
+    events: control::events::EventHub,
+    /// Pre-MASTER hook runs report their end here.
+    pre_master: pre_master::Channel,
+    /// The host demotion last seen, and what changed it since, if known
+    /// (`notify::notice_demotion`).
+    demotion_seen: u32,
+    demotion_cause: Option<&'static str>,
 }
 
 /// Runs the agent until SIGTERM/SIGINT; then bows out, withdraws the VIPs,
@@ -82,9 +92,15 @@ pub async fn run(config: Config) -> anyhow::Result<()> {
     let (netlink, mut link_events) = Netlink::open().context("opening netlink")?;
     let mut daemon = Daemon::start(config, netlink, instance).await?;
     let mut adverts = daemon.dataplane.take_advert_reader()?;
+    let mut pre_master_done = daemon
+        .pre_master
+        .take_receiver()
+        .context("the pre-master channel")?;
     let (control_tx, mut control_rx) = mpsc::channel::<control::server::Call>(16);
     let control_path = daemon.config.control_socket.clone();
-    let control_task = control::server::serve(&control_path, control_tx)
+    let events = Some(daemon.events.clone());
+    let limits = control::server::Limits::default();
+    let control_task = control::server::serve_with_events(&control_path, control_tx, limits, events)
         .await
         .with_context(|| format!("control socket {}", control_path.display()))?;
     info!(
@@ -120,6 +136,7 @@ pub async fn run(config: Config) -> anyhow::Result<()> {
                 let _ = reply.send(response);
             }
             _ = watch_tick.tick() => daemon.poll_watch(),
+            Some(done) = pre_master_done.recv() => daemon.on_pre_master_finished(done).await,
         }
         daemon.carry_out_actions().await;
     }
@@ -184,6 +201,10 @@ impl Daemon {
             instance,
             watch,
             memberships,
+            events: control::events::EventHub::default(),
+            pre_master: pre_master::Channel::default(),
+            demotion_seen: config.demotion,
+            demotion_cause: None,
             vhids: BTreeMap::new(),
             interfaces,
             config,
@@ -314,7 +335,10 @@ impl Daemon {
             Received::BadAuth { vhid } => {
                 self.counters.badauth += 1;
                 let interface = self.interfaces.get(&advert.ifindex).map_or("", |i| &i.name);
-                self.counters.warn_badauth(advert.source, interface, vhid);
+                if self.counters.warn_badauth(advert.source, interface, vhid) {
+                    let interface = interface.to_string();
+                    self.publish_badauth(vhid, &interface, advert.source);
+                }
             }
             Received::Refused { vhid, why } => {
                 match why {

@@ -15,10 +15,12 @@ pub(super) fn handle(daemon: &mut Daemon, request: Request) -> Response {
     match request {
         Request::Status => Response::with_status(report(daemon)),
         Request::Demote { delta } => {
+            daemon.demotion_cause = Some("admin");
             daemon.node.input(now, |e, t| e.demote(t, delta));
             ok(daemon)
         }
         Request::SetDemotion { value } => {
+            daemon.demotion_cause = Some("admin");
             daemon.node.input(now, |e, t| e.set_demotion(t, value));
             ok(daemon)
         }
@@ -55,6 +57,11 @@ pub(super) fn handle(daemon: &mut Daemon, request: Request) -> Response {
             }
             ok(daemon)
         }
+        // The control server answers it with a subscription itself.
+        Request::Events => Response::error(
+            ErrorKind::BadRequest,
+            "events are served by the control socket, not the event loop",
+        ),
     }
 }
 

@@ -176,6 +176,13 @@ fn pre_master_hook_ends_before_the_vip_is_served_and_hooks_see_the_reason() {
     assert!(pre_end.exists(), "VIP served before the hook ended; log:\n{log}");
     let (start, end) = (stamp(&pre_start), stamp(&pre_end));
     assert!(end - start >= 0.9, "the hook slept {}", end - start);
+    eprintln!(
+        "pre-master hook {:.3} s; after its end: VIP on the interface +{:.3} s, first ARP reply \
+         seen +{:.3} s",
+        end - start,
+        first_addr - end,
+        first_arp - end
+    );
     assert!(
         first_addr > end,
         "the VIP was on the interface at {first_addr}, the hook ended at {end}; log:\n{log}"

@@ -180,7 +180,11 @@ impl HookOutcome {
             HookOutcome::Failed => 1,
             HookOutcome::TimedOut => 2,
         };
-        if rank(other) > rank(self) { other } else { self }
+        if rank(other) > rank(self) {
+            other
+        } else {
+            self
+        }
     }
 }
 
@@ -236,14 +240,17 @@ impl HookRunner {
             return;
         }
         let what = format!("{} -> {}", t.from, t.to);
-        self.queue((t.interface.clone(), t.vhid), Job {
-            programs: wanted,
-            env: t.env("state"),
-            vhid: t.vhid,
-            interface: t.interface,
-            what,
-            done: None,
-        });
+        self.queue(
+            (t.interface.clone(), t.vhid),
+            Job {
+                programs: wanted,
+                env: t.env("state"),
+                vhid: t.vhid,
+                interface: t.interface,
+                what,
+                done: None,
+            },
+        );
     }
 
     /// Queues the pre-MASTER hooks of `t`'s vhid (behind its earlier
@@ -260,14 +267,17 @@ impl HookRunner {
             return false;
         }
         let what = format!("pre-master {} -> {}", t.from, t.to);
-        self.queue((t.interface.clone(), t.vhid), Job {
-            programs: wanted,
-            env: t.env("pre-master"),
-            vhid: t.vhid,
-            interface: t.interface,
-            what,
-            done: Some(done),
-        });
+        self.queue(
+            (t.interface.clone(), t.vhid),
+            Job {
+                programs: wanted,
+                env: t.env("pre-master"),
+                vhid: t.vhid,
+                interface: t.interface,
+                what,
+                done: Some(done),
+            },
+        );
         true
     }
 
@@ -281,14 +291,17 @@ impl HookRunner {
             .map(|hook| (hook.program.clone(), hook.timeout.unwrap_or(self.timeout)))
             .collect();
         let key = (HOST_QUEUE.0.to_string(), HOST_QUEUE.1);
-        self.queue(key, Job {
-            programs,
-            env: change.env(),
-            vhid: 0,
-            interface: String::new(),
-            what: format!("demotion {} -> {}", change.previous, change.demotion),
-            done: None,
-        });
+        self.queue(
+            key,
+            Job {
+                programs,
+                env: change.env(),
+                vhid: 0,
+                interface: String::new(),
+                what: format!("demotion {} -> {}", change.previous, change.demotion),
+                done: None,
+            },
+        );
     }
 
     fn queue(&self, key: (String, u8), job: Job) {

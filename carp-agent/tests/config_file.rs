@@ -347,18 +347,17 @@ fn bad_xdp_mode_and_source() {
 
 #[test]
 fn demotion_hooks_are_host_wide_and_state_hooks_per_vhid() {
-    let vhid = "[[vhid]]\ninterface = \"eth0\"\nvhid = 1\npassword = \"p\"\nvips = [\"10.0.0.1\"]\n";
+    let vhid =
+        "[[vhid]]\ninterface = \"eth0\"\nvhid = 1\npassword = \"p\"\nvips = [\"10.0.0.1\"]\n";
     let in_vhid = format!("{vhid}[[vhid.hook]]\non = [\"demotion\"]\nshell = \"true\"\n");
     let err = parse(&in_vhid).unwrap_err();
-    assert!(
-        matches!(reason(&err), Reason::DemotionHookInVhid),
-        "{err}"
-    );
+    assert!(matches!(reason(&err), Reason::DemotionHookInVhid), "{err}");
     let state_at_top = format!("{vhid}[[hook]]\non = [\"master\"]\nshell = \"true\"\n");
     let err = parse(&state_at_top).unwrap_err();
     assert!(matches!(reason(&err), Reason::HostHookOn), "{err}");
     assert!(err.to_string().contains("hook[0]"), "{err}");
-    let zero = format!("{vhid}[[vhid.hook]]\non = [\"pre-master\"]\nshell = \"true\"\ntimeout_ms = 0\n");
+    let zero =
+        format!("{vhid}[[vhid.hook]]\non = [\"pre-master\"]\nshell = \"true\"\ntimeout_ms = 0\n");
     let err = parse(&zero).unwrap_err();
     assert!(matches!(reason(&err), Reason::HookTimeout), "{err}");
     let ok = format!(
@@ -369,7 +368,10 @@ fn demotion_hooks_are_host_wide_and_state_hooks_per_vhid() {
     let hook = &config.vhids[0].hooks[0];
     assert!(hook.pre_master);
     assert_eq!(hook.on, [State::Backup]);
-    assert_eq!(config.demotion_hooks[0].timeout, Some(Duration::from_millis(50)));
+    assert_eq!(
+        config.demotion_hooks[0].timeout,
+        Some(Duration::from_millis(50))
+    );
 }
 
 #[test]

@@ -776,7 +776,11 @@ async fn events_stream_after_an_ok_line_and_subscribers_are_capped() {
         panic!("{response:?}");
     };
     assert_eq!(body.kind, ErrorKind::Refused);
-    assert!(body.message.contains("event subscribers"), "{}", body.message);
+    assert!(
+        body.message.contains("event subscribers"),
+        "{}",
+        body.message
+    );
 
     // The first goes away: its place is given back.
     drop(reader);
@@ -791,5 +795,8 @@ async fn events_stream_after_an_ok_line_and_subscribers_are_capped() {
     // A server without a hub refuses.
     let agent = agent(healthy()).await;
     let (response, _) = subscribe(&agent.socket).await.unwrap();
-    assert!(matches!(response, Response::Error(ref b) if b.kind == ErrorKind::Refused), "{response:?}");
+    assert!(
+        matches!(response, Response::Error(ref b) if b.kind == ErrorKind::Refused),
+        "{response:?}"
+    );
 }

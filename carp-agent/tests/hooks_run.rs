@@ -469,7 +469,8 @@ async fn pre_master_waits_for_earlier_hooks_and_reports_its_end() {
     ];
     // The state hooks ignore the pre-master one and vice versa.
     runner.transition(&hooks, transition(1, State::Master, State::Backup));
-    let (outcome, _) = run_pre_master(&runner, &hooks, transition(1, State::Backup, State::Master)).await;
+    let (outcome, _) =
+        run_pre_master(&runner, &hooks, transition(1, State::Backup, State::Master)).await;
     assert_eq!(outcome, HookOutcome::Failed);
     assert_eq!(read(&log), "backup\npre pre-master MASTER master_down\n");
     assert!(runner.drain(Duration::from_secs(10)).await);
@@ -482,7 +483,10 @@ async fn pre_master_outcomes() {
     let ok = [pre_master("true".to_string(), None)];
     assert_eq!(run_pre_master(&runner, &ok, t()).await.0, HookOutcome::Done);
     // Its own timeout, not the runner's.
-    let slow = [pre_master("sleep 5".to_string(), Some(Duration::from_millis(100)))];
+    let slow = [pre_master(
+        "sleep 5".to_string(),
+        Some(Duration::from_millis(100)),
+    )];
     let (outcome, elapsed) = run_pre_master(&runner, &slow, t()).await;
     assert_eq!(outcome, HookOutcome::TimedOut);
     assert!(elapsed < Duration::from_secs(5), "{elapsed:?}");

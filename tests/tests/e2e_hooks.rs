@@ -154,9 +154,7 @@ fn pre_master_hook_ends_before_the_vip_is_served_and_hooks_see_the_reason() {
     assert!(started, "no pre-master hook; log:\n{}", lab.log(1));
     // From the hook's start on: when is the VIP first on the interface, and
     // when is ARP first answered for it?
-    lab.client
-        .ip(&["neigh", "flush", "dev", "eth0"])
-        .unwrap();
+    lab.client.ip(&["neigh", "flush", "dev", "eth0"]).unwrap();
     let mut first_addr = None;
     let mut first_arp = None;
     let deadline = Instant::now() + Duration::from_secs(15);
@@ -173,7 +171,10 @@ fn pre_master_hook_ends_before_the_vip_is_served_and_hooks_see_the_reason() {
         panic!("VIP at {first_addr:?}, ARP answered at {first_arp:?}; log:\n{log}");
     };
     let pre_end = lab.dir.join("pre-end");
-    assert!(pre_end.exists(), "VIP served before the hook ended; log:\n{log}");
+    assert!(
+        pre_end.exists(),
+        "VIP served before the hook ended; log:\n{log}"
+    );
     let (start, end) = (stamp(&pre_start), stamp(&pre_end));
     assert!(end - start >= 0.9, "the hook slept {}", end - start);
     eprintln!(
@@ -218,9 +219,7 @@ fn pre_master_hook_ends_before_the_vip_is_served_and_hooks_see_the_reason() {
     );
 
     // An administrative change: CARP_REASON=admin.
-    let out = lab
-        .control(1, &["state", "backup", "--vhid", "1"])
-        .unwrap();
+    let out = lab.control(1, &["state", "backup", "--vhid", "1"]).unwrap();
     assert!(out.status.success(), "{out:?}");
     assert!(
         eventually(Duration::from_secs(5), || read(&states)
@@ -303,10 +302,10 @@ fn a_vhid_that_leaves_master_during_its_pre_master_hook_never_takes_the_vip() {
     );
     // The hook's end is reported, and the VIP stays away.
     assert!(
-        eventually(Duration::from_secs(5), || has_event(&events_out, |e| e
-            ["event"]
-            == "pre_master"
-            && e["vips_added"] == false)),
+        eventually(Duration::from_secs(5), || has_event(
+            &events_out,
+            |e| e["event"] == "pre_master" && e["vips_added"] == false
+        )),
         "events: {}",
         read(&events_out)
     );

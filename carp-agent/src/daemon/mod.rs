@@ -100,9 +100,10 @@ pub async fn run(config: Config) -> anyhow::Result<()> {
     let control_path = daemon.config.control_socket.clone();
     let events = Some(daemon.events.clone());
     let limits = control::server::Limits::default();
-    let control_task = control::server::serve_with_events(&control_path, control_tx, limits, events)
-        .await
-        .with_context(|| format!("control socket {}", control_path.display()))?;
+    let control_task =
+        control::server::serve_with_events(&control_path, control_tx, limits, events)
+            .await
+            .with_context(|| format!("control socket {}", control_path.display()))?;
     info!(
         "carp-agent running: {} vhid(s), control socket {}",
         daemon.vhids.len(),

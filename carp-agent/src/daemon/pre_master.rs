@@ -159,7 +159,8 @@ impl Daemon {
         self.take_vips(key).await;
         self.node.announce(key);
         if let Some(rt) = self.vhids.get(&key) {
-            self.hooks.transition(&rt.settings.hooks, waiting.transition);
+            self.hooks
+                .transition(&rt.settings.hooks, waiting.transition);
         }
     }
 

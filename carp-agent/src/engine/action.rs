@@ -340,10 +340,7 @@ mod tests {
                 "master_too_slow",
             ),
             (
-                Reason::MoreDemotedMaster {
-                    peer: p,
-                    ours: 0,
-                },
+                Reason::MoreDemotedMaster { peer: p, ours: 0 },
                 "more_demoted_master",
             ),
             (

@@ -25,6 +25,8 @@ enum Command {
     Demote(cli::demote::DemoteArgs),
     /// Force a vhid to MASTER or BACKUP (`state backup --vhid 1`).
     State(cli::state::StateArgs),
+    /// Re-read the configuration and apply it without a failover (as SIGHUP does).
+    Reload(cli::reload::ReloadArgs),
     /// Monitoring check: exit 0 OK, 1 WARNING, 2 CRITICAL.
     Check(cli::check::CheckArgs),
     /// Stream the agent's events as JSON lines (transitions, demotion, badauth).
@@ -42,6 +44,7 @@ fn main() {
         Command::Status(args) => cli::status::run(args),
         Command::Demote(args) => cli::demote::run(args),
         Command::State(args) => cli::state::run(args),
+        Command::Reload(args) => cli::reload::run(args),
         Command::Check(args) => cli::check::run(args),
         Command::Config(args) => cli::config::run(args),
         Command::Events(args) => cli::events::run(args),

@@ -12,8 +12,8 @@ use std::{
 };
 
 use carp_agent::control::{
-    ErrorKind, MAX_MESSAGE, Request, Response, ResponseError, StatusReport, TargetState,
-    VhidReport, VhidState,
+    ErrorKind, MAX_MESSAGE, ReloadReport, Request, Response, ResponseError, StatusReport,
+    TargetState, VhidReport, VhidState,
     client::{ClientError, request, request_within},
     decode_request, decode_response, encode_request, encode_response,
     server::{Call, Limits, serve, serve_with},
@@ -86,6 +86,20 @@ async fn agent(report: StatusReport) -> Agent {
                 Request::SetState { vhid, .. } => {
                     Response::error(ErrorKind::Refused, format!("no vhid {vhid}"))
                 }
+                // A reload "changes" vhid 1 while the demotion is 0, and is
+                // refused otherwise.
+                Request::Reload if report.demotion == 0 => Response::reloaded(ReloadReport {
+                    changed: vec!["eth0 vhid 1".to_string()],
+                    unchanged: 1,
+                    warnings: vec![
+                        "xdp_mode changed; it applies when the agent next starts".into(),
+                    ],
+                    ..ReloadReport::default()
+                }),
+                Request::Reload => Response::error(
+                    ErrorKind::Refused,
+                    "the new configuration was refused: carp.toml: vhid 1: advskew 300",
+                ),
                 Request::Events => Response::error(ErrorKind::Refused, "no events here"),
             };
             let _ = reply.send(response);
@@ -110,6 +124,27 @@ async fn cli(socket: &Path, args: &[&str]) -> Output {
 
 fn text(bytes: &[u8]) -> String {
     String::from_utf8_lossy(bytes).into_owned()
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn reload_prints_what_changed_or_why_not() {
+    let agent = agent(healthy()).await;
+    let out = cli(&agent.socket, &["reload"]).await;
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
+    assert_eq!(
+        text(&out.stdout),
+        "reloaded: added: none; removed: none; changed: eth0 vhid 1; unchanged: 1\n\
+         warning: xdp_mode changed; it applies when the agent next starts\n"
+    );
+    let out = cli(&agent.socket, &["demote", "--set", "5"]).await;
+    assert_eq!(out.status.code(), Some(0));
+    let out = cli(&agent.socket, &["reload"]).await;
+    assert_eq!(out.status.code(), Some(1));
+    assert_eq!(
+        text(&out.stderr),
+        "carp-agent: error: the new configuration was refused: carp.toml: vhid 1: advskew 300\n"
+    );
+    assert!(agent.seen.lock().unwrap().contains(&Request::Reload));
 }
 
 #[tokio::test(flavor = "multi_thread")]

@@ -756,15 +756,83 @@ fn next_timeout_is_the_earliest_vhid_deadline() {
 }
 
 #[test]
-fn removing_a_master_reports_init() {
+fn removing_a_master_bows_out_and_reports_init() {
     let (mut engine, _) = master(config());
     engine.remove_vhid(secs(4.0), key(1)).unwrap();
+    let actions = drain(&mut engine);
+    assert_eq!(adverts(&actions), vec![(1, 255, 255, 0)], "the bow-out");
     assert_eq!(
-        changes(&drain(&mut engine)),
+        changes(&actions),
         vec![(1, State::Master, State::Init, Reason::Removed)]
     );
     assert_eq!(engine.state(key(1)), None);
     assert_eq!(engine.next_timeout(), None);
+}
+
+#[test]
+fn removing_a_backup_sends_nothing() {
+    let mut engine = backup(config());
+    engine.remove_vhid(secs(1.0), key(1)).unwrap();
+    let actions = drain(&mut engine);
+    assert!(adverts(&actions).is_empty());
+    assert_eq!(
+        changes(&actions),
+        vec![(1, State::Backup, State::Init, Reason::Removed)]
+    );
+}
+
+#[test]
+fn reconfiguring_a_master_keeps_it_and_advertises_new_timing_at_once() {
+    let (mut engine, at) = master(config().advskew(10));
+    let now = at + Duration::from_millis(100);
+    engine
+        .reconfigure_vhid(now, key(1), config().advskew(50).preempt(true))
+        .unwrap();
+    let actions = drain(&mut engine);
+    assert!(changes(&actions).is_empty(), "no transition: {actions:?}");
+    assert_eq!(adverts(&actions), vec![(1, 1, 50, 0)]);
+    assert_eq!(engine.state(key(1)), Some(State::Master));
+    assert_eq!(
+        engine.next_timeout(),
+        Some(now + Duration::from_secs(1) + Duration::from_secs(50) / 256)
+    );
+    // Only the preemption changed: nothing to tell the peers.
+    engine
+        .reconfigure_vhid(now, key(1), config().advskew(50))
+        .unwrap();
+    assert!(drain(&mut engine).is_empty());
+}
+
+#[test]
+fn reconfiguring_a_backup_rearms_master_down_from_the_last_advert() {
+    let mut engine = backup(config().advskew(100));
+    engine
+        .handle_advert(secs(1.0), key(1), advert(1, 1, 0))
+        .unwrap();
+    drain(&mut engine);
+    engine
+        .reconfigure_vhid(secs(1.5), key(1), config().advbase(2).advskew(100))
+        .unwrap();
+    assert!(drain(&mut engine).is_empty());
+    assert_eq!(engine.state(key(1)), Some(State::Backup));
+    assert_eq!(
+        engine.next_timeout(),
+        Some(secs(1.0) + Duration::from_secs(6) + Duration::from_secs(100) / 256)
+    );
+}
+
+#[test]
+fn reconfiguring_checks_the_new_configuration() {
+    let mut engine = backup(config());
+    assert!(matches!(
+        engine.reconfigure_vhid(secs(1.0), key(1), config().advbase(0)),
+        Err(EngineError::Config { .. })
+    ));
+    assert!(matches!(
+        engine.reconfigure_vhid(secs(1.0), key(2), config()),
+        Err(EngineError::UnknownVhid { .. })
+    ));
+    assert_eq!(engine.status(key(1)).unwrap().config, config());
 }
 
 #[test]
@@ -989,4 +1057,47 @@ fn advert_schedule_keeps_to_its_deadlines() {
         "one advert, no burst"
     );
     assert_eq!(engine.next_timeout(), Some(woke + interval));
+}
+
+#[test]
+fn an_adopted_vhid_comes_up_master_and_advertises_at_once() {
+    let mut engine = Engine::new();
+    engine.add_vhid(Time::ZERO, IF1, config()).unwrap();
+    engine.adopt_master(Time::ZERO, key(1)).unwrap();
+    assert_eq!(engine.state(key(1)), Some(State::Init));
+    engine.set_link(secs(0.1), IF1, true);
+    let actions = drain(&mut engine);
+    assert_eq!(
+        changes(&actions),
+        vec![(1, State::Init, State::Master, Reason::Adopted)]
+    );
+    assert_eq!(adverts(&actions), vec![(1, 1, 0, 0)]);
+    assert_eq!(engine.next_timeout(), Some(secs(1.1)));
+}
+
+#[test]
+fn adoption_lapses_when_the_link_goes_down_first() {
+    let mut engine = Engine::new();
+    engine.add_vhid(Time::ZERO, IF1, config()).unwrap();
+    engine.adopt_master(Time::ZERO, key(1)).unwrap();
+    engine.set_link(secs(0.1), IF1, false);
+    engine.set_link(secs(0.2), IF1, true);
+    assert_eq!(
+        changes(&drain(&mut engine)),
+        vec![(1, State::Init, State::Backup, Reason::LinkUp)]
+    );
+}
+
+#[test]
+fn adopting_a_running_backup_takes_over_at_once() {
+    let mut engine = backup(config().advskew(100));
+    engine.adopt_master(secs(0.5), key(1)).unwrap();
+    assert_eq!(
+        changes(&drain(&mut engine)),
+        vec![(1, State::Backup, State::Master, Reason::Adopted)]
+    );
+    assert!(matches!(
+        engine.adopt_master(secs(0.5), key(2)),
+        Err(EngineError::UnknownVhid { .. })
+    ));
 }

@@ -249,7 +249,7 @@ fn validate(ctx: &XdpContext, advert: *const Advert, ip: &Header, seen: Stat) ->
         auth::Outcome::QueueBadauth => Stat::Badauth,
         auth::Outcome::Drop(stat) => return Verdict::drop2(seen, stat),
     };
-    let Some(mut slot) = maps::CARP_EVENTS.reserve(0) else {
+    let Some(mut slot) = maps::CARP_EVENTS.reserve_untyped::<AdvertEvent>(0) else {
         return Verdict::drop2(seen, Stat::RingbufFull);
     };
     let event = slot.as_mut_ptr();

@@ -14,7 +14,7 @@ use aya_ebpf::{
     macros::btf_map,
 };
 use carp_common::{
-    AUTH_TAIL_WORDS, AdvertEvent, AuthEntry, EVENTS_BYTES, FAMILY_IPV4, FAMILY_IPV6, IfaceEntry,
+    AUTH_TAIL_WORDS, AuthEntry, EVENTS_BYTES, FAMILY_IPV4, FAMILY_IPV6, IfaceEntry,
     MAX_IFACES, MAX_REPLAY_SOURCES, MAX_SEEN_COUNTERS, MAX_VHIDS, MAX_VIPS, ReplayEntry, ReplayKey,
     STATE_MASTER, SeenEntry, SeenKey, Stats, VhidEntry, VhidKey, VipEntry, VipKey, VrrpSeen,
 };
@@ -43,9 +43,12 @@ pub static CARP_VRRP: HashMap<VhidKey, VrrpSeen, { MAX_VHIDS as usize }> = HashM
 #[btf_map]
 pub static CARP_STATS: PerCpuArray<Stats, 1> = PerCpuArray::new();
 
-/// Validated adverts for the agent; written by this program.
+/// Validated adverts for the agent (`AdvertEvent` records); written by
+/// this program. Declared without a value type: libbpf (bpftool, libxdp)
+/// refuses a ring buffer whose BTF definition has a sized value
+/// ("conflicting value size"), since a ring buffer's value size is 0.
 #[btf_map]
-pub static CARP_EVENTS: RingBuf<AdvertEvent, { EVENTS_BYTES as usize }> = RingBuf::new();
+pub static CARP_EVENTS: RingBuf<(), { EVENTS_BYTES as usize }> = RingBuf::new();
 
 /// HMAC key state and flood policy per vhid; written by the agent.
 #[btf_map]

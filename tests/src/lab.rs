@@ -326,6 +326,7 @@ impl Lab {
         let host = &mut self.hosts[i];
         let socket = self.dir.join(format!("{}.sock", host.name));
         let bpffs = self.dir.join(format!("{}-bpf", host.name));
+        mount_bpffs(&bpffs)?;
         let log = self.dir.join(format!("{}.log", host.name));
         let log_file = fs::OpenOptions::new()
             .create(true)
@@ -572,6 +573,27 @@ impl Lab {
     }
 }
 
+/// Mounts a bpffs at `path` in the test's mount namespace, as systemd
+/// mounts /sys/fs/bpf on a real host: the agent's `ip netns exec` namespace
+/// inherits it, and what the agent pins outlives the agent (the XDP link a
+/// killed agent leaves for its successor). A bpffs the agent mounted itself
+/// would vanish with its mount namespace.
+fn mount_bpffs(path: &std::path::Path) -> anyhow::Result<()> {
+    fs::create_dir_all(path)?;
+    if carp_agent::dataplane::bpffs::is_bpffs(path) {
+        return Ok(());
+    }
+    let status = Command::new("mount")
+        .args(["-t", "bpf", "bpf"])
+        .arg(path)
+        .status()
+        .context("running mount")?;
+    if !status.success() {
+        bail!("mount -t bpf bpf {}: {status}", path.display());
+    }
+    Ok(())
+}
+
 /// The carp-agent binary the lab runs, as the string `Netns::command` takes.
 fn agent_path() -> anyhow::Result<String> {
     crate::agent::binary()
@@ -586,8 +608,8 @@ impl Drop for Lab {
         for host in &mut self.hosts {
             host.agent.take();
         }
-        // `ip netns exec` gives each agent a mount namespace of its own, so
-        // its bpffs mount goes away with it; this is for any that did not.
+        // The hosts' bpffs mounts (see `mount_bpffs`): unmounting releases
+        // whatever a killed agent left pinned in them.
         for host in &self.hosts {
             let _ = Command::new("umount")
                 .arg(self.dir.join(format!("{}-bpf", host.name)))

@@ -491,12 +491,10 @@ fn s11_restart_after_kill9_leaves_nothing_stale() {
         return;
     }
     let mut lab = Lab::new("s11", 2).unwrap();
-    // A bpffs mounted in the test's own mount namespace, as /sys/fs/bpf is on
-    // a real host: the agent's pins outlive a kill -9 there, so a restart
-    // must cope with them (the lab's Drop unmounts it).
-    let bpffs = lab.dir.join("router1-bpf");
-    fs::create_dir_all(&bpffs).unwrap();
-    carp_tests::netns::sh("mount", &["-t", "bpf", "bpf", bpffs.to_str().unwrap()]).unwrap();
+    // The lab mounts each host's bpffs in the test's own mount namespace, as
+    // /sys/fs/bpf is on a real host: the agent's pins outlive a kill -9
+    // there, so a restart must cope with them.
+    let bpffs = lab.dir.join(format!("{}-bpf", lab.hosts[0].name));
     lab.start_agent(0, &vhid1_args("0", false))
         .expect("start agent");
     lab.start_agent(1, &vhid1_args("100", false))
@@ -505,11 +503,17 @@ fn s11_restart_after_kill9_leaves_nothing_stale() {
         .unwrap();
     lab.wait_state(1, 1, "BACKUP", Duration::from_secs(2))
         .unwrap();
+    // The maps, and the XDP link (by interface index) that a killed agent
+    // leaves for its successor (tests/e2e_restart.rs).
     let expected_pins: Vec<String> = {
+        let out = lab.hosts[0].ns.ip(&["-o", "link", "show", "eth0"]).unwrap();
+        let text = String::from_utf8_lossy(&out.stdout);
+        let ifindex = text.split(':').next().unwrap().trim().to_string();
         let mut v: Vec<String> = carp_agent::dataplane::PINNED_MAPS
             .iter()
             .map(|s| s.to_string())
             .collect();
+        v.push(format!("xdp_link_{ifindex}"));
         v.sort();
         v
     };
@@ -566,7 +570,7 @@ fn s11_restart_after_kill9_leaves_nothing_stale() {
     );
     assert_eq!(xdp_programs(&lab, 0), 1, "exactly one XDP program");
     assert_eq!(egress_programs(&lab, 0), 1, "exactly one egress program");
-    assert_eq!(pins(&bpffs), expected_pins, "exactly the 5 maps");
+    assert_eq!(pins(&bpffs), expected_pins, "exactly the maps and the link");
     assert_eq!(vmac_fdb_entries(&lab, 0), 1, "one vMAC fdb entry");
     // It works as a BACKUP: stays one while the other is MASTER.
     stays(&lab, 0, "BACKUP", Duration::from_secs(2));

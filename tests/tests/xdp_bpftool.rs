@@ -89,8 +89,9 @@ fn bpftool_map_dump_shows_field_names() {
 struct Bpffs(std::path::PathBuf);
 
 impl Bpffs {
-    fn mount() -> Self {
-        let dir = std::env::temp_dir().join(format!("carpt-{}-bpffs", std::process::id()));
+    /// `tag`: one per test, which run in parallel.
+    fn mount(tag: &str) -> Self {
+        let dir = std::env::temp_dir().join(format!("carpt-{}-{tag}-bpffs", std::process::id()));
         std::fs::create_dir_all(&dir).unwrap();
         let fs = Self(dir);
         let status = Command::new("mount")
@@ -115,7 +116,7 @@ fn pinned_maps_dump_by_path() {
     if !require_root("pinned_maps_dump_by_path") {
         return;
     }
-    let bpffs = Bpffs::mount();
+    let bpffs = Bpffs::mount("pins");
     let ebpf = loaded();
     let dir = bpffs.0.join("carp");
     std::fs::create_dir(&dir).unwrap();
@@ -128,4 +129,37 @@ fn pinned_maps_dump_by_path() {
     let path = dir.join(MAP_VHIDS);
     let dump = bpftool(&["map", "dump", "pinned", path.to_str().unwrap()]);
     assert!(dump.contains("\"state\": "), "{dump}");
+}
+
+/// libbpf (through bpftool) opens and loads the agent's object, as libxdp
+/// and `xdp-loader` would: a ring buffer declared with a sized value made
+/// it fail with "conflicting value size".
+#[test]
+fn libbpf_loads_the_object() {
+    if !require_root("libbpf_loads_the_object") {
+        return;
+    }
+    let bpffs = Bpffs::mount("libbpf");
+    let object = bpffs.0.with_extension("o");
+    std::fs::write(&object, carp_agent::dataplane::XDP_OBJECT).unwrap();
+    let pins = bpffs.0.join("progs");
+    let out = Command::new("bpftool")
+        .args(["prog", "loadall"])
+        .arg(&object)
+        .arg(&pins)
+        .output()
+        .expect("running bpftool");
+    let _ = std::fs::remove_file(&object);
+    assert!(
+        out.status.success(),
+        "bpftool prog loadall: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    for program in [
+        carp_agent::dataplane::XDP_PROGRAM,
+        carp_agent::dataplane::EGRESS_PROGRAM,
+    ] {
+        assert!(pins.join(program).exists(), "{program} not loaded");
+    }
+    let _ = std::fs::remove_dir_all(&pins);
 }

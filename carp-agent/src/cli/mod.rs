@@ -4,6 +4,7 @@ pub mod config;
 pub mod decode;
 pub mod demote;
 pub mod events;
+pub mod reload;
 pub mod run;
 pub mod simulate;
 pub mod state;

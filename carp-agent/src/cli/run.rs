@@ -34,7 +34,9 @@ pub fn run(args: &RunArgs) -> anyhow::Result<i32> {
         }
     }
     let runtime = builder.build().context("starting the tokio runtime")?;
-    runtime.block_on(daemon::run(config))?;
+    // A reload reads the same flags and files again.
+    let read = || Ok(Config::from_args(args)?);
+    runtime.block_on(daemon::run(config, read))?;
     Ok(0)
 }
 

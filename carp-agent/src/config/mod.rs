@@ -143,7 +143,7 @@ pub struct Config {
 }
 
 /// One vhid on one interface.
-#[derive(Clone, Debug)]
+#[derive(Clone, Debug, PartialEq, Eq)]
 pub struct VhidSettings {
     pub interface: String,
     pub vhid: u8,

@@ -23,6 +23,7 @@
 //! > {"version":1,"op":"demote","delta":240}
 //! > {"version":1,"op":"set_demotion","value":0}
 //! > {"version":1,"op":"set_state","vhid":1,"interface":"eth0","state":"backup"}
+//! > {"version":1,"op":"reload"}
 //! > {"version":1,"op":"events"}
 //! ```
 //!
@@ -39,7 +40,12 @@
 //! ```text
 //! < {"version":1,"result":"ok","status":{"demotion":240,"vhids":[...],"counters":{...}}}
 //! < {"version":1,"result":"error","kind":"refused","message":"no vhid 9 configured"}
+//! < {"version":1,"result":"ok","reload":{"added":[],"removed":[],"changed":["eth0 vhid 1"],"unchanged":2,"warnings":[]}}
 //! ```
+//!
+//! A `reload` the agent refuses (the new file does not validate, an
+//! interface is missing) is an error of kind `refused`: the running
+//! configuration stays.
 //!
 //! # Versions
 //!
@@ -116,6 +122,9 @@ pub enum Request {
         interface: Option<String>,
         state: TargetState,
     },
+    /// Re-read the configuration and apply it without a failover (as
+    /// SIGHUP does); answered with a [`ReloadReport`].
+    Reload,
     /// Subscribe to events: the connection stays open and the agent
     /// writes one event per line ([`events`]).
     Events,
@@ -152,6 +161,48 @@ pub struct Body {
     /// The report for `status`, or the state after a change.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub status: Option<StatusReport>,
+    /// What a `reload` changed.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub reload: Option<ReloadReport>,
+}
+
+/// What a reload did, vhid by vhid (`IFACE vhid N`).
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ReloadReport {
+    #[serde(default)]
+    pub added: Vec<String>,
+    #[serde(default)]
+    pub removed: Vec<String>,
+    /// Vhids that took new settings and kept their state.
+    #[serde(default)]
+    pub changed: Vec<String>,
+    /// Vhids left untouched.
+    #[serde(default)]
+    pub unchanged: usize,
+    /// Settings that changed but apply at the next start.
+    #[serde(default)]
+    pub warnings: Vec<String>,
+}
+
+impl fmt::Display for ReloadReport {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let list = |names: &[String]| match names.is_empty() {
+            true => "none".to_string(),
+            false => names.join(", "),
+        };
+        write!(
+            f,
+            "added: {}; removed: {}; changed: {}; unchanged: {}",
+            list(&self.added),
+            list(&self.removed),
+            list(&self.changed),
+            self.unchanged
+        )?;
+        for warning in &self.warnings {
+            write!(f, "\nwarning: {warning}")?;
+        }
+        Ok(())
+    }
 }
 
 /// Why a request failed.
@@ -191,6 +242,15 @@ impl Response {
     pub fn with_status(status: StatusReport) -> Response {
         Response::Ok(Body {
             status: Some(status),
+            ..Body::default()
+        })
+    }
+
+    /// Success of a reload.
+    pub fn reloaded(report: ReloadReport) -> Response {
+        Response::Ok(Body {
+            reload: Some(report),
+            ..Body::default()
         })
     }
 

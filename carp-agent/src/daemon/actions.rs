@@ -114,7 +114,10 @@ impl Daemon {
         };
         self.publish_transition(&transition);
         if to == State::Master {
-            if self.start_pre_master(key, transition.clone()) {
+            // An adopted MASTER never stopped answering (the previous
+            // agent's dataplane did): its pre-master hooks ran then.
+            let adopted = matches!(reason, Reason::Adopted);
+            if !adopted && self.start_pre_master(key, transition.clone()) {
                 return;
             }
             self.take_vips(key).await;
@@ -133,6 +136,11 @@ impl Daemon {
                     );
                 }
             }
+        }
+        // Carrying on a previous agent's MASTER is no transition for the
+        // host: its MASTER hooks ran under that agent.
+        if *reason == Reason::Adopted {
+            return;
         }
         let rt = &self.vhids[&key];
         self.hooks.transition(&rt.settings.hooks, transition);

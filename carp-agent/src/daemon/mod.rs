@@ -9,6 +9,7 @@ mod counters;
 mod instance;
 mod notify;
 mod pre_master;
+mod reload;
 mod status;
 mod vhid_runtime;
 mod watch;
@@ -20,6 +21,7 @@ use std::{
 };
 
 use anyhow::Context as _;
+use aya::programs::links::PinnedLink;
 use carp_common::{VipEntry, VipKey};
 pub use counters::AgentCounters;
 use instance::Instance;
@@ -33,8 +35,8 @@ use vhid_runtime::VhidRuntime;
 use crate::{
     config::Config,
     control::{self, Request, Response},
-    dataplane::{AdvertReader, Dataplane, ReceivedAdvert},
-    engine::{Iface, Time},
+    dataplane::{AdvertReader, Dataplane, Leftovers, ReceivedAdvert},
+    engine::{Iface, State, Time},
     hooks::HookRunner,
     net::{
         FrameSender, Interface, LinkEvent, Netlink,
@@ -77,8 +79,9 @@ pub(crate) struct Daemon {
 }
 
 /// Runs the agent until SIGTERM/SIGINT; then bows out, withdraws the VIPs,
-/// detaches XDP and removes its pins.
-pub async fn run(config: Config) -> anyhow::Result<()> {
+/// detaches XDP and removes its pins. SIGHUP and the control socket's
+/// `reload` call `read` for the configuration to apply (see [`reload`]).
+pub async fn run(config: Config, read: impl Fn() -> anyhow::Result<Config>) -> anyhow::Result<()> {
     // First of all, before anything on the system changes: from here on a
     // SIGTERM/SIGINT waits in its stream until start-up is done and then
     // shuts down cleanly (pins, XDP, sysctls put back) instead of killing a
@@ -89,8 +92,11 @@ pub async fn run(config: Config) -> anyhow::Result<()> {
     // Before anything is touched: a second agent on the same bpffs or
     // control socket must fail here, having changed nothing.
     let instance = Instance::acquire(&config)?;
+    // Before the pins are replaced: what an agent that did not exit cleanly
+    // left attached and still MASTER (its successor carries on).
+    let leftovers = Leftovers::read(&config.bpffs, monotonic_now().as_nanos() as u64);
     let (netlink, mut link_events) = Netlink::open().context("opening netlink")?;
-    let mut daemon = Daemon::start(config, netlink, instance).await?;
+    let mut daemon = Daemon::start(config, netlink, instance, leftovers).await?;
     let mut adverts = daemon.dataplane.take_advert_reader()?;
     let mut pre_master_done = daemon
         .pre_master
@@ -121,11 +127,10 @@ pub async fn run(config: Config) -> anyhow::Result<()> {
             biased;
             _ = sigterm.recv() => { info!("SIGTERM: shutting down"); break; }
             _ = sigint.recv() => { info!("SIGINT: shutting down"); break; }
-            _ = sighup.recv() => warn!(
-                "SIGHUP: reloading the configuration is not supported yet; \
-                 carp-agent keeps running with the configuration it started with \
-                 (restart it to apply a change)"
-            ),
+            _ = sighup.recv() => {
+                info!("SIGHUP: reloading the configuration");
+                let _ = daemon.reload_logged(&read).await;
+            }
             () = tokio::time::sleep_until(deadline) => daemon.on_timer(&mut adverts),
             advert = adverts.next() => match advert {
                 Ok(advert) => daemon.on_advert(advert),
@@ -133,7 +138,13 @@ pub async fn run(config: Config) -> anyhow::Result<()> {
             },
             Some(event) = link_events.next() => daemon.on_link(event),
             Some((request, reply)) = control_rx.recv() => {
-                let response = daemon.on_control(request);
+                let response = match request {
+                    Request::Reload => {
+                        info!("reload requested through the control socket");
+                        daemon.reload_logged(&read).await
+                    }
+                    request => daemon.on_control(request),
+                };
                 let _ = reply.send(response);
             }
             _ = watch_tick.tick() => daemon.poll_watch(),
@@ -152,7 +163,8 @@ impl Daemon {
     async fn start(
         config: Config,
         netlink: Netlink,
-        mut instance: Instance,
+        instance: Instance,
+        mut leftovers: Leftovers,
     ) -> anyhow::Result<Self> {
         let mut interfaces = BTreeMap::new();
         for settings in &config.vhids {
@@ -169,48 +181,45 @@ impl Daemon {
         for iface in interfaces.values() {
             foreign_xdp(&netlink, iface).await?;
         }
-        let mut dataplane = Dataplane::load_pinned(&config.bpffs)
+        let dataplane = Dataplane::load_pinned(&config.bpffs)
             .with_context(|| format!("loading XDP with pins under {}", config.bpffs.display()))?;
-        let mut senders = HashMap::new();
-        let mut watch = watch::Watch::default();
-        for iface in interfaces.values() {
-            instance
-                .restore
-                .set_arp_announce(&iface.name, iface.index)?;
-            dataplane.set_iface(
-                iface.index,
-                watch.add_interface(iface.index, &iface.name, iface.mac),
-            )?;
-            attach(&mut dataplane, &netlink, iface, config.xdp_mode).await?;
-            senders.insert(iface.index, FrameSender::open(iface.index)?);
-        }
-        // Both groups on every vhid interface; only a family its VIPs use
-        // must succeed (net::membership says why both).
-        let memberships = Memberships::join(interfaces.values().map(|iface| {
-            let vips = config.vhids.iter().filter(|v| v.interface == iface.name);
-            let addrs = vips.flat_map(|v| v.vips.iter().map(|vip| vip.addr));
-            (iface, Families::of(addrs))
-        }))
-        .context("joining the CARP multicast groups")?;
         let mut daemon = Self {
             node: Node::new(),
             dataplane,
             netlink,
-            senders,
+            senders: HashMap::new(),
             hooks: HookRunner::new(config.hook_timeout),
             counters: AgentCounters::default(),
             instance,
-            watch,
-            memberships,
+            watch: watch::Watch::default(),
+            memberships: Memberships::default(),
             events: control::events::EventHub::default(),
             pre_master: pre_master::Channel::default(),
             demotion_seen: config.demotion,
             demotion_cause: None,
             vhids: BTreeMap::new(),
-            interfaces,
+            interfaces: BTreeMap::new(),
             config,
         };
-        daemon.add_vhids().await?;
+        for iface in interfaces.into_values() {
+            // Both groups on every vhid interface; only a family its VIPs
+            // use must succeed (net::membership says why both).
+            let vips = daemon.config.vhids.iter();
+            let vips = vips.filter(|v| v.interface == iface.name);
+            let families = Families::of(vips.flat_map(|v| v.vips.iter().map(|vip| vip.addr)));
+            daemon.open_interface(iface, families).await?;
+        }
+        // The maps are filled before XDP runs on them: an adopted link
+        // switches to this agent's program with every vhid in place.
+        daemon.add_vhids(&leftovers.masters).await?;
+        let indexes: Vec<u32> = daemon.interfaces.keys().copied().collect();
+        for index in indexes {
+            let adopted = leftovers.links.remove(&index);
+            daemon.attach_interface(index, adopted).await?;
+        }
+        // Links of interfaces no longer configured close here: unpinned
+        // already, their XDP program goes.
+        drop(leftovers);
         let now = daemon.now();
         let demotion = daemon.config.demotion;
         daemon.node.input(now, |e, t| e.set_demotion(t, demotion));
@@ -228,44 +237,111 @@ impl Daemon {
         Ok(daemon)
     }
 
-    async fn add_vhids(&mut self) -> anyhow::Result<()> {
+    /// Adds the configured vhids; `masters`: the previous agent's MASTERs
+    /// still within their deadline, (ifindex, vhid) → deadline.
+    async fn add_vhids(&mut self, masters: &BTreeMap<(u32, u8), u64>) -> anyhow::Result<()> {
         for settings in self.config.vhids.clone() {
             let iface = self
                 .interfaces
                 .values()
                 .find(|i| i.name == settings.interface);
-            let iface = iface.expect("looked up in start").clone();
-            let rt = VhidRuntime::new(settings, &iface)?;
-            // A previous agent killed with -9 may have left its VIPs behind.
-            for vip in &rt.settings.vips {
+            let iface = iface.expect("looked up in start");
+            // Only on a running link: a down one starts in INIT anyway.
+            let adopted = masters
+                .get(&(iface.index, settings.vhid))
+                .filter(|_| iface.carrier)
+                .copied();
+            let rt = VhidRuntime::new(settings, iface)?;
+            self.add_vhid(rt, adopted).await?;
+        }
+        Ok(())
+    }
+
+    /// Sets up the advert sender, the CARP groups and the interface's map
+    /// entry on a vhid interface; `families`: the groups it cannot do
+    /// without. XDP comes after ([`Self::attach_interface`]).
+    async fn open_interface(&mut self, iface: Interface, families: Families) -> anyhow::Result<()> {
+        self.instance
+            .restore
+            .set_arp_announce(&iface.name, iface.index)?;
+        let entry = self
+            .watch
+            .add_interface(iface.index, &iface.name, iface.mac);
+        self.dataplane.set_iface(iface.index, entry)?;
+        self.senders
+            .insert(iface.index, FrameSender::open(iface.index)?);
+        self.memberships
+            .join(&iface, families)
+            .context("joining the CARP multicast groups")?;
+        self.interfaces.insert(iface.index, iface);
+        Ok(())
+    }
+
+    /// Attaches XDP to an opened interface, adopting the link a previous
+    /// agent left there if any.
+    async fn attach_interface(
+        &mut self,
+        index: u32,
+        adopted: Option<PinnedLink>,
+    ) -> anyhow::Result<()> {
+        let Some(iface) = self.interfaces.get(&index) else {
+            return Ok(());
+        };
+        attach(
+            &mut self.dataplane,
+            &self.netlink,
+            iface,
+            self.config.xdp_mode,
+            adopted,
+        )
+        .await
+    }
+
+    /// Starts one vhid: its VIPs and map entries, then the node. `adopted`:
+    /// the deadline of the previous agent's MASTER, carried on.
+    async fn add_vhid(&mut self, rt: VhidRuntime, adopted: Option<u64>) -> anyhow::Result<()> {
+        for vip in &rt.settings.vips {
+            // A previous agent killed with -9 may have left its VIPs behind;
+            // an adopted MASTER keeps them.
+            if adopted.is_none() {
                 self.netlink
                     .remove_address(rt.ifindex, vip.addr, vip.prefix)
                     .await?;
-                self.dataplane.set_vip(
-                    vip_key(rt.ifindex, vip.addr),
-                    VipEntry {
-                        vhid: rt.settings.vhid,
-                        _pad: [0; 3],
-                    },
-                )?;
             }
-            self.dataplane
-                .set_vhid(rt.map_key(), rt.map_entry(rt.state, rt.settings.advskew, 0))?;
-            // No counter checks in XDP where the node makes none per source.
-            let no_replay = rt.settings.flavor == crate::engine::Flavor::OpenBsd
-                || rt.settings.replay_protection == crate::node::ReplayProtection::Off;
-            self.dataplane
-                .set_auth(rt.map_key(), &rt.node_config().auth, no_replay)?;
-            if !rt.settings.real_mac {
-                self.filter_virtual_mac(rt.ifindex, rt.mac).await?;
-            }
-            let now = self.now();
-            let key = self
-                .node
-                .add_vhid(now, rt.key.iface, rt.node_config())
-                .with_context(|| format!("vhid {} on {}", rt.settings.vhid, rt.interface))?;
-            self.vhids.insert(key, rt);
+            self.dataplane.set_vip(
+                vip_key(rt.ifindex, vip.addr),
+                VipEntry {
+                    vhid: rt.settings.vhid,
+                    _pad: [0; 3],
+                },
+            )?;
         }
+        let entry = match adopted {
+            Some(until) => rt.map_entry(State::Master, rt.settings.advskew, until),
+            None => rt.map_entry(rt.state, rt.settings.advskew, 0),
+        };
+        self.dataplane.set_vhid(rt.map_key(), entry)?;
+        // No counter checks in XDP where the node makes none per source.
+        let no_replay = rt.settings.flavor == crate::engine::Flavor::OpenBsd
+            || rt.settings.replay_protection == crate::node::ReplayProtection::Off;
+        self.dataplane
+            .set_auth(rt.map_key(), &rt.node_config().auth, no_replay)?;
+        if !rt.settings.real_mac {
+            self.filter_virtual_mac(rt.ifindex, rt.mac).await?;
+        }
+        let now = self.now();
+        let key = self
+            .node
+            .add_vhid(now, rt.key.iface, rt.node_config())
+            .with_context(|| format!("vhid {} on {}", rt.settings.vhid, rt.interface))?;
+        if adopted.is_some() {
+            info!(
+                "vhid {} on {}: the previous agent's MASTER, within its deadline: carrying on",
+                rt.settings.vhid, rt.interface
+            );
+            self.node.adopt_master(now, key)?;
+        }
+        self.vhids.insert(key, rt);
         Ok(())
     }
 
@@ -384,6 +460,21 @@ impl Daemon {
         }
     }
 
+    /// A reload, logged, with its answer for a control client.
+    async fn reload_logged(&mut self, read: &dyn Fn() -> anyhow::Result<Config>) -> Response {
+        match self.reload(read).await {
+            Ok(report) => {
+                info!("configuration reloaded: {report}");
+                Response::reloaded(report)
+            }
+            Err(err) => {
+                let message = format!("{err:#}");
+                warn!("reload: {message}; the agent runs on with the configuration it had");
+                Response::error(control::ErrorKind::Refused, message)
+            }
+        }
+    }
+
     fn on_control(&mut self, request: Request) -> Response {
         status::handle(self, request)
     }
@@ -424,12 +515,27 @@ async fn attach(
     netlink: &Netlink,
     iface: &Interface,
     mode: crate::dataplane::AttachMode,
+    adopted: Option<PinnedLink>,
 ) -> anyhow::Result<()> {
+    if let Some(link) = adopted {
+        match dataplane.adopt(&iface.name, iface.index, link) {
+            Ok(()) => {
+                info!(
+                    "XDP on {}: adopted the previous agent's link, now running this agent's program",
+                    iface.name
+                );
+                attach_egress(dataplane, iface);
+                return Ok(());
+            }
+            // The link is closed with the error: attach afresh.
+            Err(err) => warn!("{err}; attaching afresh"),
+        }
+    }
     let choice = crate::dataplane::choose_mode(mode, iface.kind.as_deref());
     if let Some(warning) = &choice.warning {
         warn!("{}: {warning}", iface.name);
     }
-    let used = match dataplane.attach(&iface.name, choice.mode) {
+    let used = match dataplane.attach(&iface.name, iface.index, choice.mode) {
         Ok(used) => used,
         Err(first) => {
             // Someone else's program may have arrived since the check at start.
@@ -443,7 +549,7 @@ async fn attach(
                 carp_common::PROGRAM_NAME
             );
             netlink.detach_xdp(iface.index).await?;
-            dataplane.attach(&iface.name, choice.mode)?
+            dataplane.attach(&iface.name, iface.index, choice.mode)?
         }
     };
     info!(
@@ -452,6 +558,11 @@ async fn attach(
         used.label(),
         choice.describe(used)
     );
+    attach_egress(dataplane, iface);
+    Ok(())
+}
+
+fn attach_egress(dataplane: &mut Dataplane, iface: &Interface) {
     // Without it the agent still works; IPv6 neighbours may just learn a
     // VIP on the NIC's MAC (until the next failover's NA moves them).
     match dataplane.attach_egress(&iface.name) {
@@ -460,7 +571,6 @@ async fn attach(
             "{err}; Neighbor Discovery sent from IPv6 VIPs will carry the NIC's MAC, not the virtual MAC"
         ),
     }
-    Ok(())
 }
 
 /// The XDP program attached to `iface`: `Ok(None)` if there is none,

@@ -57,6 +57,11 @@ pub(super) fn handle(daemon: &mut Daemon, request: Request) -> Response {
             }
             ok(daemon)
         }
+        // The event loop carries reloads out itself (they wait on netlink).
+        Request::Reload => Response::error(
+            ErrorKind::Unavailable,
+            "reload is handled by the event loop",
+        ),
         // The control server answers it with a subscription itself.
         Request::Events => Response::error(
             ErrorKind::BadRequest,

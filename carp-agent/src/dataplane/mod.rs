@@ -5,6 +5,7 @@
 pub mod auth;
 pub mod bpffs;
 pub mod events;
+pub mod leftovers;
 
 use std::path::{Path, PathBuf};
 
@@ -13,8 +14,9 @@ use aya::{
     maps::{HashMap, MapData, PerCpuArray, RingBuf},
     programs::{
         ProgramError, SchedClassifier, TcAttachType, Xdp, XdpMode,
+        links::{FdLink, PinnedLink},
         tc::{self, SchedClassifierLinkId},
-        xdp::XdpLinkId,
+        xdp::{XdpLink, XdpLinkId},
     },
     util::KernelVersion,
 };
@@ -24,6 +26,7 @@ use carp_common::{
     VhidKey, VipEntry, VipKey, VrrpSeen,
 };
 pub use events::{AdvertReader, ReceivedAdvert};
+pub use leftovers::Leftovers;
 use tracing::warn;
 
 /// The XDP object built by `build.rs` from `carp-ebpf`, with BTF.
@@ -67,6 +70,11 @@ pub enum DataplaneError {
     AttachEgress {
         interface: String,
         source: ProgramError,
+    },
+    #[error("the pinned XDP link on {interface}: {source}")]
+    Link {
+        interface: String,
+        source: aya::programs::links::LinkError,
     },
     #[error("map {name}: {source}")]
     Map {
@@ -266,12 +274,23 @@ fn map_err(name: &'static str) -> impl FnOnce(aya::maps::MapError) -> DataplaneE
     move |source| DataplaneError::Map { name, source }
 }
 
+/// How the XDP program is attached to one interface.
+enum XdpAttachment {
+    /// A bpf_link pinned in the pin directory: it outlives the process (see
+    /// [`leftovers`]); unpinned and closed on a clean exit.
+    Pinned(PinnedLink),
+    /// Owned by the program object (netlink attachment on kernels before
+    /// 5.9, which have no XDP links to pin).
+    Owned(XdpLinkId),
+}
+
 /// A loaded, pinned XDP object and the interfaces it is attached to.
-/// Dropping it detaches the program (links are fd-based) and removes the pins.
+/// Dropping it detaches the program and removes the pins; a process that
+/// dies without dropping it leaves the XDP links pinned, on purpose.
 pub struct Dataplane {
     ebpf: Ebpf,
     pin_dir: Option<PathBuf>,
-    links: Vec<(String, XdpLinkId)>,
+    links: Vec<(String, XdpAttachment)>,
     egress_links: Vec<(String, SchedClassifierLinkId)>,
 }
 
@@ -300,10 +319,12 @@ impl Dataplane {
         })
     }
 
-    /// Attaches to `interface`; returns the mode actually used.
+    /// Attaches to `interface` (index `ifindex`); returns the mode
+    /// actually used.
     pub fn attach(
         &mut self,
         interface: &str,
+        ifindex: u32,
         mode: AttachMode,
     ) -> Result<AttachMode, DataplaneError> {
         let program = xdp_program(&mut self.ebpf)?;
@@ -330,8 +351,66 @@ impl Dataplane {
                 }
             },
         };
-        self.links.push((interface.to_string(), link));
+        self.keep_link(interface, ifindex, link)?;
         Ok(used)
+    }
+
+    /// Takes over `link`, the pinned XDP link a previous agent left on
+    /// `interface`: its program is replaced by this one in one step
+    /// (`bpf_link_update`), and the link is pinned again under this agent's
+    /// pin directory.
+    pub fn adopt(
+        &mut self,
+        interface: &str,
+        ifindex: u32,
+        link: PinnedLink,
+    ) -> Result<(), DataplaneError> {
+        let err = |source: ProgramError| DataplaneError::Attach {
+            interface: interface.to_string(),
+            mode: "adopted link",
+            source,
+        };
+        let link =
+            XdpLink::try_from(FdLink::from(link)).map_err(|source| DataplaneError::Link {
+                interface: interface.to_string(),
+                source,
+            })?;
+        let program = xdp_program(&mut self.ebpf)?;
+        let id = program.attach_to_link(link).map_err(err)?;
+        self.keep_link(interface, ifindex, id)
+    }
+
+    /// Pins a new attachment where a successor can find it, where the
+    /// kernel makes XDP links (5.9+).
+    fn keep_link(
+        &mut self,
+        interface: &str,
+        ifindex: u32,
+        id: XdpLinkId,
+    ) -> Result<(), DataplaneError> {
+        let links = KernelVersion::current().is_ok_and(|v| v >= KernelVersion::new(5, 9, 0));
+        let (true, Some(dir)) = (links, &self.pin_dir) else {
+            self.links
+                .push((interface.to_string(), XdpAttachment::Owned(id)));
+            return Ok(());
+        };
+        let path = dir.join(leftovers::link_pin_name(ifindex));
+        let program = xdp_program(&mut self.ebpf)?;
+        let link = program
+            .take_link(id)
+            .map_err(program_err("XDP", XDP_PROGRAM))?;
+        let fd = FdLink::try_from(link).map_err(|source| DataplaneError::Link {
+            interface: interface.to_string(),
+            source,
+        })?;
+        let pinned = fd.pin(&path).map_err(|source| DataplaneError::Pin {
+            name: leftovers::link_pin_name(ifindex),
+            path,
+            source,
+        })?;
+        self.links
+            .push((interface.to_string(), XdpAttachment::Pinned(pinned)));
+        Ok(())
     }
 
     /// Attaches the TC egress program to `interface`.
@@ -363,19 +442,47 @@ impl Dataplane {
         Ok(())
     }
 
+    /// Detaches the XDP and TC programs from one interface.
+    pub fn detach(&mut self, interface: &str) {
+        let (links, kept) = std::mem::take(&mut self.links)
+            .into_iter()
+            .partition(|(name, _)| name == interface);
+        self.links = kept;
+        let (egress, kept) = std::mem::take(&mut self.egress_links)
+            .into_iter()
+            .partition(|(name, _)| name == interface);
+        self.egress_links = kept;
+        self.detach_links(links, egress);
+    }
+
     /// Detaches from every interface (also done on drop).
     pub fn detach_all(&mut self) {
         let links = std::mem::take(&mut self.links);
-        if let Ok(program) = xdp_program(&mut self.ebpf) {
-            for (interface, link) in links {
-                if let Err(err) = program.detach(link) {
-                    warn!("detaching XDP from {interface}: {err}");
+        let egress = std::mem::take(&mut self.egress_links);
+        self.detach_links(links, egress);
+    }
+
+    fn detach_links(
+        &mut self,
+        links: Vec<(String, XdpAttachment)>,
+        egress_links: Vec<(String, SchedClassifierLinkId)>,
+    ) {
+        for (interface, link) in links {
+            let result = match link {
+                // Unpinned and closed: the last reference, so the link goes.
+                XdpAttachment::Pinned(pinned) => {
+                    pinned.unpin().map(drop).map_err(|e| e.to_string())
                 }
+                XdpAttachment::Owned(id) => xdp_program(&mut self.ebpf)
+                    .map_err(|e| e.to_string())
+                    .and_then(|program| program.detach(id).map_err(|e| e.to_string())),
+            };
+            if let Err(err) = result {
+                warn!("detaching XDP from {interface}: {err}");
             }
         }
-        let links = std::mem::take(&mut self.egress_links);
         if let Ok(program) = egress_program(&mut self.ebpf) {
-            for (interface, link) in links {
+            for (interface, link) in egress_links {
                 if let Err(err) = program.detach(link) {
                     warn!("detaching the TC egress program from {interface}: {err}");
                 }
@@ -439,6 +546,14 @@ impl Dataplane {
         self.hash_map(MAP_VIPS)?
             .insert(key, entry, 0)
             .map_err(map_err(MAP_VIPS))
+    }
+
+    pub fn remove_vip(&mut self, key: VipKey) -> Result<(), DataplaneError> {
+        match self.hash_map::<VipKey, VipEntry>(MAP_VIPS)?.remove(&key) {
+            // Already gone is what was wanted.
+            Err(aya::maps::MapError::KeyNotFound) | Ok(()) => Ok(()),
+            Err(err) => Err(map_err(MAP_VIPS)(err)),
+        }
     }
 
     /// The VRRP routers heard using a local vhid's id: one record per vhid

@@ -125,6 +125,10 @@ pub enum Reason {
     Shutdown,
     /// The vhid was removed from the configuration.
     Removed,
+    /// This agent started while the previous one's dataplane still answered
+    /// as MASTER (within its dead-man deadline: no backup can have taken
+    /// over) and carries on as MASTER.
+    Adopted,
 }
 
 impl fmt::Display for Reason {
@@ -171,6 +175,9 @@ impl fmt::Display for Reason {
             Reason::Admin(target) => write!(f, "admin: state {target}"),
             Reason::Shutdown => f.write_str("shutdown"),
             Reason::Removed => f.write_str("vhid removed"),
+            Reason::Adopted => f.write_str(
+                "adopted: MASTER under the previous agent, whose deadline had not passed",
+            ),
         }
     }
 }
@@ -193,6 +200,7 @@ impl Reason {
             Reason::Admin(_) => "admin",
             Reason::Shutdown => "shutdown",
             Reason::Removed => "removed",
+            Reason::Adopted => "adopted",
         }
     }
 }
@@ -353,6 +361,7 @@ mod tests {
             (Reason::Admin(AdminState::Backup), "admin"),
             (Reason::Shutdown, "shutdown"),
             (Reason::Removed, "removed"),
+            (Reason::Adopted, "adopted"),
         ];
         for (reason, token) in cases {
             assert_eq!(reason.token(), token, "{reason}");

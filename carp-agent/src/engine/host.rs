@@ -92,7 +92,9 @@ impl Engine {
         Ok(key)
     }
 
-    /// Removes a vhid; a running one reports a change to INIT.
+    /// Removes a vhid; a running one reports a change to INIT, and a MASTER
+    /// sends the bow-out first (as at shutdown), so its backups take over at
+    /// once instead of after master-down.
     pub fn remove_vhid(&mut self, now: Time, key: VhidKey) -> Result<(), EngineError> {
         let mut vhid = self
             .vhids
@@ -102,8 +104,73 @@ impl Engine {
             demotion: self.demotion,
             actions: &mut self.actions,
         };
-        if vhid.stop(Reason::Removed, &mut host) {
+        let leave = |vhid: &mut Vhid, host: &mut Host<'_>| match self.shut_down {
+            true => vhid.stop(Reason::Removed, host),
+            false => vhid.leave(Reason::Removed, host),
+        };
+        if leave(&mut vhid, &mut host) {
             self.change_demotion(now, |d| d.send_failing(false));
+        }
+        Ok(())
+    }
+
+    /// Gives a configured vhid a new configuration (a reload), keeping its
+    /// state: see the rules of [`Vhid::reconfigure`]. The vhid number must
+    /// stay; a different one is another vhid (remove one, add the other).
+    pub fn reconfigure_vhid(
+        &mut self,
+        now: Time,
+        key: VhidKey,
+        config: VhidConfig,
+    ) -> Result<(), EngineError> {
+        config.validate().map_err(|source| EngineError::Config {
+            iface: key.iface,
+            source,
+        })?;
+        if config.vhid != key.vhid {
+            return Err(EngineError::UnknownVhid {
+                key: VhidKey {
+                    iface: key.iface,
+                    vhid: config.vhid,
+                },
+            });
+        }
+        let demotion = self.demotion;
+        let vhid = self
+            .vhids
+            .get_mut(&key)
+            .ok_or(EngineError::UnknownVhid { key })?;
+        if !self.shut_down {
+            vhid.reconfigure(
+                now,
+                config,
+                &mut Host {
+                    demotion,
+                    actions: &mut self.actions,
+                },
+            );
+        }
+        Ok(())
+    }
+
+    /// Adopts the MASTER state a previous agent had for `key` (see
+    /// [`Reason::Adopted`]): a vhid in INIT goes to MASTER, not BACKUP, when
+    /// its link comes up; a BACKUP becomes MASTER at once. The caller must
+    /// know that no backup can have taken over yet.
+    pub fn adopt_master(&mut self, now: Time, key: VhidKey) -> Result<(), EngineError> {
+        let demotion = self.demotion;
+        let vhid = self
+            .vhids
+            .get_mut(&key)
+            .ok_or(EngineError::UnknownVhid { key })?;
+        if !self.shut_down {
+            vhid.adopt_master(
+                now,
+                &mut Host {
+                    demotion,
+                    actions: &mut self.actions,
+                },
+            );
         }
         Ok(())
     }
@@ -260,10 +327,13 @@ impl Engine {
         }
         let demotion = self.demotion;
         for vhid in self.vhids.values_mut() {
-            vhid.shutdown(&mut Host {
-                demotion,
-                actions: &mut self.actions,
-            });
+            vhid.leave(
+                Reason::Shutdown,
+                &mut Host {
+                    demotion,
+                    actions: &mut self.actions,
+                },
+            );
         }
         self.shut_down = true;
     }

@@ -57,6 +57,9 @@ pub(crate) struct Vhid {
     last_reassert: Option<Time>,
     /// A BACKUP waiting out its bow-out delay: the master that bowed out.
     bowed_out: Option<IpAddr>,
+    /// Go to MASTER instead of BACKUP when the link comes up: the previous
+    /// agent's MASTER was adopted ([`Reason::Adopted`]).
+    adopt: bool,
 }
 
 /// A MASTER hearing a less preferred master re-asserts at most this often:
@@ -76,6 +79,7 @@ impl Vhid {
             send_health: SendHealth::default(),
             last_reassert: None,
             bowed_out: None,
+            adopt: false,
         }
     }
 
@@ -118,7 +122,20 @@ impl Vhid {
 
     pub(crate) fn link_up(&mut self, now: Time, host: &mut Host<'_>) {
         if self.state == State::Init {
-            self.become_backup(now, None, Reason::LinkUp, host);
+            match std::mem::take(&mut self.adopt) {
+                true => self.become_master(now, Reason::Adopted, host),
+                false => self.become_backup(now, None, Reason::LinkUp, host),
+            }
+        }
+    }
+
+    /// Carries on as MASTER after the previous agent: at once if running,
+    /// else when the link comes up. A MASTER stays as it is.
+    pub(crate) fn adopt_master(&mut self, now: Time, host: &mut Host<'_>) {
+        match self.state {
+            State::Init => self.adopt = true,
+            State::Backup => self.become_master(now, Reason::Adopted, host),
+            State::Master => {}
         }
     }
 
@@ -129,6 +146,7 @@ impl Vhid {
         }
         self.deadline = None;
         self.master = None;
+        self.adopt = false;
         self.heard.clear();
         self.send_health.reset()
     }
@@ -358,14 +376,31 @@ impl Vhid {
         true
     }
 
-    /// Sends the bow-out if MASTER, then goes to INIT. Returns whether a
-    /// send-error demotion was released.
-    pub(crate) fn shutdown(&mut self, host: &mut Host<'_>) -> bool {
+    /// Sends the bow-out if MASTER, then goes to INIT for `reason` (shutdown,
+    /// removal). Returns whether a send-error demotion was released.
+    pub(crate) fn leave(&mut self, reason: Reason, host: &mut Host<'_>) -> bool {
         if self.state == State::Master && self.config.send_bow_out {
             let ours = self.advertised(host.demotion);
             self.push_advert(Advertised::bow_out(ours.demote), host);
         }
-        self.stop(Reason::Shutdown, host)
+        self.stop(reason, host)
+    }
+
+    /// Takes a new configuration (a reload) without leaving its state: the
+    /// vhid number and interface stay, everything else may change. A MASTER
+    /// whose advertised timing changed advertises at once, so peers compare
+    /// against the new values without waiting an interval; a BACKUP re-arms
+    /// master-down from the last advert it heard, with the new timing.
+    pub(crate) fn reconfigure(&mut self, now: Time, config: VhidConfig, host: &mut Host<'_>) {
+        let before = self.advertised(host.demotion);
+        self.config = config;
+        match self.state {
+            State::Master if self.advertised(host.demotion) != before => self.advertise(now, host),
+            State::Backup if self.bowed_out.is_none() => {
+                self.deadline = Some(self.last_heard + self.master_down());
+            }
+            _ => {}
+        }
     }
 
     /// Records the outcome of sending an advert; returns `Some(true)` when the

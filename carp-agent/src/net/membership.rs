@@ -72,34 +72,45 @@ pub struct Memberships {
 }
 
 impl Memberships {
-    /// Joins both groups on each interface, logging which were joined; the
-    /// families say which groups each interface cannot do without. Nothing
-    /// is joined when [`SKIP_JOIN_ENV`] is 1.
-    pub fn join<'a>(
-        interfaces: impl IntoIterator<Item = (&'a Interface, Families)>,
-    ) -> Result<Memberships, NetError> {
-        let mut memberships = Memberships::default();
+    /// Joins both groups on `iface`, logging which were joined; `required`
+    /// says which groups it cannot do without. Nothing is joined when
+    /// [`SKIP_JOIN_ENV`] is 1.
+    pub fn join(&mut self, iface: &Interface, required: Families) -> Result<(), NetError> {
         if std::env::var(SKIP_JOIN_ENV).is_ok_and(|v| v == "1") {
-            warn!("{SKIP_JOIN_ENV}=1: not joining the CARP multicast groups (a test setting)");
-            return Ok(memberships);
+            warn!(
+                "{SKIP_JOIN_ENV}=1: not joining the CARP multicast groups on {} (a test setting)",
+                iface.name
+            );
+            return Ok(());
         }
-        for (iface, required) in interfaces {
-            let membership = Membership::join(iface.index, required)?;
-            info!("{}: joined {}", iface.name, membership.groups());
-            for skipped in &membership.skipped {
-                warn!(
-                    "{}: {skipped}; no vhid here uses that family, so nothing depends on it",
-                    iface.name
-                );
-            }
-            memberships.joined.push((iface.name.clone(), membership));
+        let membership = Membership::join(iface.index, required)?;
+        info!("{}: joined {}", iface.name, membership.groups());
+        for skipped in &membership.skipped {
+            warn!(
+                "{}: {skipped}; no vhid here uses that family, so nothing depends on it",
+                iface.name
+            );
         }
-        Ok(memberships)
+        self.joined.push((iface.name.clone(), membership));
+        Ok(())
+    }
+
+    /// Leaves the groups of one interface (a reload removed its last vhid).
+    pub fn leave_one(&mut self, name: &str) {
+        let (gone, kept) = std::mem::take(&mut self.joined)
+            .into_iter()
+            .partition(|(joined, _)| joined == name);
+        self.joined = kept;
+        Self::leave_all(gone);
     }
 
     /// Leaves every group (at exit), logging each interface's outcome.
     pub fn leave(&mut self) {
-        for (name, membership) in self.joined.drain(..) {
+        Self::leave_all(std::mem::take(&mut self.joined));
+    }
+
+    fn leave_all(joined: Vec<(String, Membership)>) {
+        for (name, membership) in joined {
             match membership.leave() {
                 Ok(()) => info!("{name}: left the CARP multicast groups"),
                 Err(err) => warn!("{name}: {err}"),

@@ -196,6 +196,53 @@ impl Node {
         Ok(key)
     }
 
+    /// Carries on as MASTER after the previous agent (see
+    /// [`Engine::adopt_master`]).
+    pub fn adopt_master(&mut self, now: Clock, key: VhidKey) -> Result<(), EngineError> {
+        let now = self.mono(now);
+        self.engine.adopt_master(now.mono, key)?;
+        self.drain(now);
+        Ok(())
+    }
+
+    /// Removes a vhid: a MASTER bows out first (its advert is queued with
+    /// the state change), then the vhid is forgotten.
+    pub fn remove_vhid(&mut self, now: Clock, key: VhidKey) -> Result<(), EngineError> {
+        let now = self.mono(now);
+        self.engine.remove_vhid(now.mono, key)?;
+        self.drain(now);
+        self.vhids.remove(&key);
+        Ok(())
+    }
+
+    /// Gives a vhid a new configuration (a reload) in place: its state, its
+    /// sequence and, while the replay rules stay the same, what it knows of
+    /// its peers' counters are kept.
+    pub fn reconfigure_vhid(
+        &mut self,
+        now: Clock,
+        key: VhidKey,
+        config: NodeVhidConfig,
+    ) -> Result<(), EngineError> {
+        let now = self.mono(now);
+        let vhid = self
+            .vhids
+            .get_mut(&key)
+            .ok_or(EngineError::UnknownVhid { key })?;
+        self.engine
+            .reconfigure_vhid(now.mono, key, config.election.clone())?;
+        // Sequences are wall-clock based: a new password keeps them growing.
+        let same_rules = vhid.config.replay == config.replay
+            && vhid.config.election.flavor == config.election.flavor;
+        if !same_rules {
+            let per_source_counters = config.election.flavor != Flavor::OpenBsd;
+            vhid.guard = ReplayGuard::new(config.replay, per_source_counters);
+        }
+        vhid.config = config;
+        self.drain(now);
+        Ok(())
+    }
+
     /// A protocol-112 payload that arrived on `iface` from `source`, at
     /// `received` (the kernel's timestamp on the monotonic clock); `now` is
     /// when it is handled.
@@ -318,6 +365,8 @@ impl Node {
                         .status(key)
                         .map(|s| s.advertised.advskew)
                         .unwrap_or_default();
+                    // An adopted MASTER's VIPs never moved: nothing to announce.
+                    let announce = to == State::Master && reason != Reason::Adopted;
                     self.outputs.push_back(Output::StateChange {
                         key,
                         from,
@@ -328,7 +377,7 @@ impl Node {
                     if let Some(vhid) = self.vhids.get_mut(&key) {
                         vhid.state = to;
                     }
-                    if to == State::Master {
+                    if announce {
                         self.announce_and_repeat(key);
                     }
                 }

@@ -111,7 +111,9 @@ pub fn shut_down(lab: &mut Lab, vip: &str) -> Vec<String> {
         if xdp {
             problems.push(format!("{} kept its XDP program", lab.hosts[i].name));
         }
-        let pins = lab.dir.join(format!("{}-bpf", lab.hosts[i].name));
+        // The agent's pin directory in the host's bpffs (whose root holds
+        // the kernel's own `maps.debug` and `progs.debug`).
+        let pins = lab.dir.join(format!("{}-bpf/carp", lab.hosts[i].name));
         if std::fs::read_dir(&pins).is_ok_and(|mut d| d.next().is_some()) {
             problems.push(format!("pins left in {}", pins.display()));
         }

@@ -276,7 +276,7 @@ fn a_vhid_that_leaves_master_during_its_pre_master_hook_never_takes_the_vip() {
     let events_out = lab.dir.join("events.jsonl");
     lab.wait_state(0, 1, "BACKUP", Duration::from_secs(8))
         .unwrap();
-    let _events = events(&lab, 0, &events_out);
+    let mut events = events(&lab, 0, &events_out);
     // Alone on the segment: MASTER after master-down, then the hook waits.
     let pre_start = lab.dir.join("pre-start");
     let started = eventually(Duration::from_secs(10), || pre_start.exists());
@@ -313,4 +313,17 @@ fn a_vhid_that_leaves_master_during_its_pre_master_hook_never_takes_the_vip() {
     assert!(!lab.host_has_addr(0, VIP), "log:\n{}", lab.log(0));
     // No MASTER hook ran: the vhid never served as MASTER.
     assert!(!read(&states).contains("state MASTER"), "{}", read(&states));
+
+    // `carp-agent events` ends when the agent does.
+    lab.terminate(0).unwrap();
+    let mut status = None;
+    let ended = eventually(Duration::from_secs(10), || {
+        status = events.0.try_wait().unwrap();
+        status.is_some()
+    });
+    assert!(
+        ended,
+        "carp-agent events still runs after the agent stopped"
+    );
+    assert!(status.unwrap().success(), "{status:?}");
 }

@@ -5,7 +5,7 @@
 //!
 //! A unix stream socket (mode 0600; peers must be root or the agent's own
 //! user, checked with SO_PEERCRED). One request and one response per
-//! connection, each one line of JSON ending in `\n`, at most
+//! connection (the one exception is `events`, below), each one line of JSON ending in `\n`, at most
 //! [`MAX_MESSAGE`] bytes. The agent reads the whole request before it
 //! answers, even one it refuses, so the client's write never meets a closed
 //! socket, and it closes the connection after the response line. A request

@@ -9,6 +9,7 @@ pub mod engine;
 #[doc(hidden)]
 pub mod fuzzing;
 pub mod hooks;
+pub mod metrics;
 pub mod net;
 pub mod node;
 pub mod proto;

@@ -282,3 +282,43 @@ fn realtime_from_the_flag_or_the_file_off_by_default() {
     assert!(err.contains("line 1, column 12"), "{err}");
     assert!(err.contains("expected a boolean"), "{err}");
 }
+
+#[test]
+fn metrics_listen_from_the_flag_or_the_file_off_by_default() {
+    let base = "--interface eth0 --vhid 1 --password p --vip 10.0.0.1";
+    assert_eq!(config(base).unwrap().metrics_listen, None);
+    let c = config(&format!("{base} --metrics-listen [::1]:9709")).unwrap();
+    assert_eq!(c.metrics_listen, Some("[::1]:9709".parse().unwrap()));
+    // Not IP:PORT: clap refuses it, naming the flag.
+    let argv = ["run", "--metrics-listen", "localhost:9709"];
+    let err = Cli::try_parse_from(argv).err().unwrap().to_string();
+    assert!(err.contains("--metrics-listen"), "{err}");
+
+    let dir = tempfile::tempdir().unwrap();
+    let vhid = "[[vhid]]\ninterface = \"eth0\"\nvhid = 3\npassword = \"\"\nvips = [\"10.0.0.3\"]\n";
+    let write = |name: &str, text: &str| {
+        let path = dir.path().join(name);
+        std::fs::write(&path, text).unwrap();
+        path
+    };
+    let on = write(
+        "on.toml",
+        &format!("metrics_listen = \"127.0.0.1:9709\"\n{vhid}"),
+    );
+    let c = config(&format!("--config {}", on.display())).unwrap();
+    assert_eq!(c.metrics_listen, Some("127.0.0.1:9709".parse().unwrap()));
+    // The flag wins over the file.
+    let c = config(&format!(
+        "--config {} --metrics-listen 10.0.0.3:9100",
+        on.display()
+    ))
+    .unwrap();
+    assert_eq!(c.metrics_listen, Some("10.0.0.3:9100".parse().unwrap()));
+    // A port alone, or a name, is refused with its place.
+    let bad = write("bad.toml", &format!("metrics_listen = \"9709\"\n{vhid}"));
+    let err = config(&format!("--config {}", bad.display()))
+        .unwrap_err()
+        .to_string();
+    assert!(err.contains("line 1, column 18"), "{err}");
+    assert!(err.contains("socket address"), "{err}");
+}

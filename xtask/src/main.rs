@@ -62,6 +62,10 @@ enum Task {
         target: String,
         /// Executions (default 10,000,000).
         runs: Option<u64>,
+        /// Build without AddressSanitizer (`cargo fuzz --sanitizer none`):
+        /// 10 to 70 times faster on the agent's safe-Rust parsers.
+        #[arg(long)]
+        no_sanitizer: bool,
     },
 }
 
@@ -85,6 +89,10 @@ fn main() -> anyhow::Result<()> {
             seconds,
         } => bench::run(&what, filter.as_deref(), seconds),
         Task::Chaos { short, filter } => chaos::run(short, filter.as_deref()),
-        Task::Fuzz { target, runs } => fuzz::run(&target, runs),
+        Task::Fuzz {
+            target,
+            runs,
+            no_sanitizer,
+        } => fuzz::run(&target, runs, no_sanitizer),
     }
 }

@@ -1,6 +1,9 @@
 //! `carp-agent run`'s flags.
 
-use std::{net::IpAddr, path::PathBuf};
+use std::{
+    net::{IpAddr, SocketAddr},
+    path::PathBuf,
+};
 
 use super::{
     Config, ConfigError, DEFAULT_BPFFS, DEFAULT_CONTROL_SOCKET, DEFAULT_HOOK_TIMEOUT,
@@ -116,6 +119,10 @@ pub struct RunArgs {
     /// a busy host still answers in time; what cannot be had is a warning.
     #[arg(long)]
     pub realtime: bool,
+    /// Serve Prometheus metrics on http://ADDR/metrics (ADDR is IP:PORT,
+    /// e.g. 127.0.0.1:9709; IPv6 in brackets) [default: no metrics listener].
+    #[arg(long, value_name = "ADDR")]
+    pub metrics_listen: Option<SocketAddr>,
 }
 
 impl RunArgs {
@@ -196,6 +203,9 @@ pub(super) fn build(args: &RunArgs) -> Result<Config, ConfigError> {
         config.xdp_mode = mode;
     }
     config.realtime |= args.realtime;
+    if let Some(addr) = args.metrics_listen {
+        config.metrics_listen = Some(addr);
+    }
     if let Some(path) = &args.demotion_script {
         config.demotion_hooks.push(HostHook {
             program: HookProgram::Argv(vec![path.to_string_lossy().into_owned()]),
@@ -238,6 +248,7 @@ fn from_flags(args: &RunArgs) -> Result<Config, ConfigError> {
         hook_timeout: DEFAULT_HOOK_TIMEOUT,
         demotion: 0,
         realtime: false,
+        metrics_listen: None,
         demotion_hooks: Vec::new(),
     })
 }

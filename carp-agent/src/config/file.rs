@@ -1,7 +1,7 @@
 //! The TOML file layout (documented in the module above) and its conversion.
 
 use std::{
-    net::IpAddr,
+    net::{IpAddr, SocketAddr},
     path::{Path, PathBuf},
     time::Duration,
 };
@@ -32,6 +32,7 @@ struct FileConfig {
     demotion: u32,
     #[serde(default)]
     realtime: bool,
+    metrics_listen: Option<SocketAddr>,
     #[serde(default)]
     vhid: Vec<FileVhid>,
     /// Host-wide hooks (`on = ["demotion"]`).
@@ -174,6 +175,7 @@ pub(super) fn parse(text: &str, origin: &Path) -> Result<Config, ConfigError> {
             .map_or(DEFAULT_HOOK_TIMEOUT, Duration::from_millis),
         demotion: file.demotion,
         realtime: file.realtime,
+        metrics_listen: file.metrics_listen,
         demotion_hooks: host_hooks(file.hook)?,
     };
     if config.vhids.is_empty() {

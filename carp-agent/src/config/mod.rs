@@ -26,6 +26,7 @@
 //! hook_timeout_ms = 30000                 # default 30 s
 //! demotion = 0                            # initial host demotion
 //! realtime = false                        # SCHED_FIFO 10 and locked memory (--realtime)
+//! metrics_listen = "127.0.0.1:9709"       # Prometheus GET /metrics; default: none (--metrics-listen)
 //!
 //! [[vhid]]
 //! interface = "em0"
@@ -85,7 +86,7 @@ mod vip;
 
 use std::{
     collections::HashMap,
-    net::IpAddr,
+    net::{IpAddr, SocketAddr},
     path::{Path, PathBuf},
     time::Duration,
 };
@@ -137,6 +138,9 @@ pub struct Config {
     /// Real-time scheduling and locked memory for the agent
     /// (`--realtime`, `realtime = true`; see [`crate::realtime`]).
     pub realtime: bool,
+    /// Where to serve Prometheus metrics (`--metrics-listen`,
+    /// `metrics_listen =`); `None`: no metrics listener (see [`crate::metrics`]).
+    pub metrics_listen: Option<SocketAddr>,
     /// Run when the host demotion changes (`[[hook]]` with `on =
     /// ["demotion"]`, `--demotion-script`).
     pub demotion_hooks: Vec<crate::hooks::HostHook>,

@@ -42,7 +42,11 @@ impl Daemon {
         };
         let mut ok = true;
         for frame in frames {
-            match sender.send_advert(rt.mac, frame.source, &frame.header) {
+            let sent = sender.send_advert(rt.mac, frame.source, &frame.header);
+            self.counters
+                .vhid(key)
+                .count_send(frame.source, sent.is_ok());
+            match sent {
                 Ok(()) if frame.source.is_ipv4() => self.counters.opackets += 1,
                 Ok(()) => self.counters.opackets6 += 1,
                 Err(err) => {
@@ -99,6 +103,7 @@ impl Daemon {
             }
         }
         self.counters.transitions += 1;
+        self.counters.vhid(key).count_transition(to);
         info!(
             "vhid {} on {}: {from} -> {to} ({reason})",
             key.vhid, rt.interface

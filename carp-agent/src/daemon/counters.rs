@@ -5,10 +5,17 @@
 //! [`warn_limit`]).
 pub mod warn_limit;
 
-use std::{collections::HashMap, fmt, net::IpAddr, time::Instant};
+use std::{
+    collections::{BTreeMap, HashMap},
+    fmt,
+    net::IpAddr,
+    time::Instant,
+};
 
 use tracing::warn;
 use warn_limit::{LINES_PER_WINDOW, Summary, Verdict, WINDOW, WarnLimiter};
+
+use crate::{engine::VhidKey, metrics::VhidCounters};
 
 #[derive(Debug, Default)]
 pub struct AgentCounters {
@@ -28,6 +35,9 @@ pub struct AgentCounters {
     /// Authenticated adverts without the carp-agent tag where one is
     /// required: fields changed after signing.
     pub badtag: u64,
+    /// Counters per vhid, for the metrics. Keys come from configured vhids
+    /// only (a packet for another vhid is `badvhid`), so the map stays small.
+    pub per_vhid: BTreeMap<VhidKey, VhidCounters>,
     /// One limiter per kind of per-packet warning (`"badauth"`, ...): the
     /// kinds are names in the code, so this map stays small.
     warnings: HashMap<&'static str, WarnLimiter>,
@@ -53,6 +63,11 @@ impl AgentCounters {
             ("agent_replayed", self.replayed),
             ("badtag", self.badtag),
         ]
+    }
+
+    /// The counters of vhid `key`.
+    pub fn vhid(&mut self, key: VhidKey) -> &mut VhidCounters {
+        self.per_vhid.entry(key).or_default()
     }
 
     /// Warns about an advert from `source` that fails authentication,

@@ -7,6 +7,7 @@
 mod actions;
 mod counters;
 mod instance;
+mod metrics;
 mod notify;
 mod pre_master;
 mod reload;
@@ -80,7 +81,7 @@ pub(crate) struct Daemon {
 
 /// Runs the agent until SIGTERM/SIGINT; then bows out, withdraws the VIPs,
 /// detaches XDP and removes its pins. SIGHUP and the control socket's
-/// `reload` call `read` for the configuration to apply (see [`reload`]).
+/// `reload` call `read` for the configuration to apply (see `daemon/reload.rs`).
 pub async fn run(config: Config, read: impl Fn() -> anyhow::Result<Config>) -> anyhow::Result<()> {
     // First of all, before anything on the system changes: from here on a
     // SIGTERM/SIGINT waits in its stream until start-up is done and then
@@ -95,6 +96,11 @@ pub async fn run(config: Config, read: impl Fn() -> anyhow::Result<Config>) -> a
     // Before the pins are replaced: what an agent that did not exit cleanly
     // left attached and still MASTER (its successor carries on).
     let leftovers = Leftovers::read(&config.bpffs, monotonic_now().as_nanos() as u64);
+    // Also before anything changes: an address in use stops the agent here.
+    let metrics_listener = match config.metrics_listen {
+        Some(addr) => Some(crate::metrics::bind(addr).await?),
+        None => None,
+    };
     let (netlink, mut link_events) = Netlink::open().context("opening netlink")?;
     let mut daemon = Daemon::start(config, netlink, instance, leftovers).await?;
     let mut adverts = daemon.dataplane.take_advert_reader()?;
@@ -110,6 +116,13 @@ pub async fn run(config: Config, read: impl Fn() -> anyhow::Result<Config>) -> a
         control::server::serve_with_events(&control_path, control_tx, limits, events)
             .await
             .with_context(|| format!("control socket {}", control_path.display()))?;
+    let (metrics_tx, mut metrics_rx) = mpsc::channel::<crate::metrics::Call>(4);
+    let metrics_task = metrics_listener.map(|listener| {
+        crate::metrics::serve(listener, metrics_tx, crate::metrics::Limits::default())
+    });
+    if let Some(addr) = daemon.config.metrics_listen {
+        info!("metrics on http://{addr}/metrics");
+    }
     info!(
         "carp-agent running: {} vhid(s), control socket {}",
         daemon.vhids.len(),
@@ -147,6 +160,9 @@ pub async fn run(config: Config, read: impl Fn() -> anyhow::Result<Config>) -> a
                 };
                 let _ = reply.send(response);
             }
+            Some(reply) = metrics_rx.recv() => {
+                let _ = reply.send(daemon.metrics_snapshot());
+            }
             _ = watch_tick.tick() => daemon.poll_watch(),
             Some(done) = pre_master_done.recv() => daemon.on_pre_master_finished(done).await,
         }
@@ -154,6 +170,9 @@ pub async fn run(config: Config, read: impl Fn() -> anyhow::Result<Config>) -> a
     }
 
     control_task.abort();
+    if let Some(task) = metrics_task {
+        task.abort();
+    }
     let _ = std::fs::remove_file(&control_path);
     daemon.shutdown().await;
     Ok(())
@@ -402,7 +421,15 @@ impl Daemon {
             .node
             .handle_advert(now, received, iface, advert.source, &advert.header)
         {
-            Received::Accepted => self.counters.accepted += 1,
+            Received::Accepted => {
+                self.counters.accepted += 1;
+                // Byte 1 of the CARP header is the vhid (proto::advert).
+                let key = crate::engine::VhidKey {
+                    iface,
+                    vhid: advert.header[1],
+                };
+                self.counters.vhid(key).received += 1;
+            }
             Received::Own => {}
             Received::Malformed => {
                 // The XDP program validated it; a mismatch here is a bug, not input.
@@ -411,6 +438,9 @@ impl Daemon {
             Received::UnknownVhid => self.counters.badvhid += 1,
             Received::BadAuth { vhid } => {
                 self.counters.badauth += 1;
+                self.counters
+                    .vhid(crate::engine::VhidKey { iface, vhid })
+                    .badauth += 1;
                 let interface = self.interfaces.get(&advert.ifindex).map_or("", |i| &i.name);
                 if self.counters.warn_badauth(advert.source, interface, vhid) {
                     let interface = interface.to_string();
@@ -418,11 +448,17 @@ impl Daemon {
                 }
             }
             Received::Refused { vhid, why } => {
-                match why {
-                    crate::node::Refused::Unsealed => self.counters.badtag += 1,
-                    _ => self.counters.replayed += 1,
-                }
                 let key = crate::engine::VhidKey { iface, vhid };
+                match why {
+                    crate::node::Refused::Unsealed => {
+                        self.counters.badtag += 1;
+                        self.counters.vhid(key).badtag += 1;
+                    }
+                    _ => {
+                        self.counters.replayed += 1;
+                        self.counters.vhid(key).replayed += 1;
+                    }
+                }
                 if let Some(rt) = self.vhids.get_mut(&key) {
                     let due = rt
                         .last_refused_warning

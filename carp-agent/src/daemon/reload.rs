@@ -15,7 +15,8 @@
 //! checked before the first change, so a refused reload changes nothing and
 //! the agent runs on with the configuration it had. Global settings other
 //! than `demotion` (sockets, bpffs, state directory, XDP mode, real-time,
-//! hook timeout) apply at the next start; a reload that changes one says so.
+//! hook timeout, metrics listener) apply at the next start; a reload that
+//! changes one says so.
 use std::{
     collections::{BTreeMap, BTreeSet},
     net::IpAddr,
@@ -85,6 +86,7 @@ impl Plan {
         global("xdp_mode", new.xdp_mode != old.xdp_mode);
         global("hook_timeout_ms", new.hook_timeout != old.hook_timeout);
         global("realtime", new.realtime != old.realtime);
+        global("metrics_listen", new.metrics_listen != old.metrics_listen);
         plan
     }
 

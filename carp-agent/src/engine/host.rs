@@ -115,8 +115,11 @@ impl Engine {
     }
 
     /// Gives a configured vhid a new configuration (a reload), keeping its
-    /// state: see the rules of [`Vhid::reconfigure`]. The vhid number must
-    /// stay; a different one is another vhid (remove one, add the other).
+    /// state: a MASTER whose advertised timing changed advertises at once,
+    /// so peers compare against the new values without waiting an interval;
+    /// a BACKUP re-arms master-down from the last advert it heard, with the
+    /// new timing. The vhid number must stay; a different one is another
+    /// vhid (remove one, add the other).
     pub fn reconfigure_vhid(
         &mut self,
         now: Time,
@@ -135,22 +138,7 @@ impl Engine {
                 },
             });
         }
-        let demotion = self.demotion;
-        let vhid = self
-            .vhids
-            .get_mut(&key)
-            .ok_or(EngineError::UnknownVhid { key })?;
-        if !self.shut_down {
-            vhid.reconfigure(
-                now,
-                config,
-                &mut Host {
-                    demotion,
-                    actions: &mut self.actions,
-                },
-            );
-        }
-        Ok(())
+        self.running_vhid(key, |vhid, host| vhid.reconfigure(now, config, host))
     }
 
     /// Adopts the MASTER state a previous agent had for `key` (see
@@ -158,14 +146,23 @@ impl Engine {
     /// its link comes up; a BACKUP becomes MASTER at once. The caller must
     /// know that no backup can have taken over yet.
     pub fn adopt_master(&mut self, now: Time, key: VhidKey) -> Result<(), EngineError> {
+        self.running_vhid(key, |vhid, host| vhid.adopt_master(now, host))
+    }
+
+    /// Runs `input` on vhid `key` unless the engine has shut down.
+    fn running_vhid(
+        &mut self,
+        key: VhidKey,
+        input: impl FnOnce(&mut Vhid, &mut Host<'_>),
+    ) -> Result<(), EngineError> {
         let demotion = self.demotion;
         let vhid = self
             .vhids
             .get_mut(&key)
             .ok_or(EngineError::UnknownVhid { key })?;
         if !self.shut_down {
-            vhid.adopt_master(
-                now,
+            input(
+                vhid,
                 &mut Host {
                     demotion,
                     actions: &mut self.actions,

@@ -29,6 +29,8 @@ enum Command {
     Reload(cli::reload::ReloadArgs),
     /// Monitoring check: exit 0 OK, 1 WARNING, 2 CRITICAL.
     Check(cli::check::CheckArgs),
+    /// Stream the agent's events as JSON lines (transitions, demotion, badauth).
+    Events(cli::events::EventsArgs),
     /// Configuration files: `config check FILE` validates one without running.
     Config(cli::config::ConfigArgs),
 }
@@ -45,6 +47,7 @@ fn main() {
         Command::Reload(args) => cli::reload::run(args),
         Command::Check(args) => cli::check::run(args),
         Command::Config(args) => cli::config::run(args),
+        Command::Events(args) => cli::events::run(args),
     };
     match result {
         Ok(code) => std::process::exit(code),

@@ -90,12 +90,22 @@ fn sample_file_parses() {
     assert_eq!(first.key, AuthKey::from_password(b"testpass").unwrap());
     assert_eq!(first.vip_strings(), ["192.168.1.50/32"]);
     assert_eq!(first.source, None);
-    assert_eq!(first.hooks.len(), 1);
+    assert_eq!(first.hooks.len(), 2);
     assert_eq!(first.hooks[0].on, [State::Master]);
+    assert!(!first.hooks[0].pre_master);
     assert_eq!(
         first.hooks[0].program,
         HookProgram::Argv(vec!["/usr/local/bin/promote-db".into(), "--now".into()])
     );
+    // The pre-master hook: no state of its own, its own timeout.
+    assert!(first.hooks[1].on.is_empty());
+    assert!(first.hooks[1].pre_master);
+    assert_eq!(first.hooks[1].timeout, Some(Duration::from_secs(3)));
+    assert_eq!(config.demotion_hooks.len(), 1);
+    assert!(matches!(
+        config.demotion_hooks[0].program,
+        HookProgram::Shell(_)
+    ));
 
     let second = &config.vhids[1];
     // The password file's trailing newline is not part of the password.
@@ -343,6 +353,35 @@ fn bad_xdp_mode_and_source() {
     assert!(msg.contains("xdp_mode: \"driver\" is not an XDP mode (auto, native, skb)"));
     let (err, msg) = error(&one_vhid("source = \"224.0.0.18\""));
     assert!(matches!(reason(&err), Reason::Source(_)), "{msg}");
+}
+
+#[test]
+fn demotion_hooks_are_host_wide_and_state_hooks_per_vhid() {
+    let vhid =
+        "[[vhid]]\ninterface = \"eth0\"\nvhid = 1\npassword = \"p\"\nvips = [\"10.0.0.1\"]\n";
+    let in_vhid = format!("{vhid}[[vhid.hook]]\non = [\"demotion\"]\nshell = \"true\"\n");
+    let err = parse(&in_vhid).unwrap_err();
+    assert!(matches!(reason(&err), Reason::DemotionHookInVhid), "{err}");
+    let state_at_top = format!("{vhid}[[hook]]\non = [\"master\"]\nshell = \"true\"\n");
+    let err = parse(&state_at_top).unwrap_err();
+    assert!(matches!(reason(&err), Reason::HostHookOn), "{err}");
+    assert!(err.to_string().contains("hook[0]"), "{err}");
+    let zero =
+        format!("{vhid}[[vhid.hook]]\non = [\"pre-master\"]\nshell = \"true\"\ntimeout_ms = 0\n");
+    let err = parse(&zero).unwrap_err();
+    assert!(matches!(reason(&err), Reason::HookTimeout), "{err}");
+    let ok = format!(
+        "{vhid}[[vhid.hook]]\non = [\"pre-master\", \"backup\"]\nshell = \"true\"\n\
+         [[hook]]\non = [\"demotion\"]\ncommand = [\"/bin/true\"]\ntimeout_ms = 50\n"
+    );
+    let config = parse(&ok).unwrap();
+    let hook = &config.vhids[0].hooks[0];
+    assert!(hook.pre_master);
+    assert_eq!(hook.on, [State::Backup]);
+    assert_eq!(
+        config.demotion_hooks[0].timeout,
+        Some(Duration::from_millis(50))
+    );
 }
 
 #[test]

@@ -94,6 +94,28 @@ fn missing_interface_or_vips() {
 }
 
 #[test]
+fn pre_master_and_demotion_scripts() {
+    let c = config(
+        "--interface eth0 --vhid 7 --password p --vip 10.0.0.7/24 \
+         --pre-master-script /usr/local/bin/pre --demotion-script /usr/local/bin/demoted",
+    )
+    .unwrap();
+    let v = &c.vhids[0];
+    assert_eq!(v.hooks.len(), 1);
+    assert!(v.hooks[0].pre_master);
+    assert!(v.hooks[0].on.is_empty());
+    assert_eq!(
+        v.hooks[0].program,
+        HookProgram::Argv(vec!["/usr/local/bin/pre".into()])
+    );
+    assert_eq!(c.demotion_hooks.len(), 1);
+    assert_eq!(
+        c.demotion_hooks[0].program,
+        HookProgram::Argv(vec!["/usr/local/bin/demoted".into()])
+    );
+}
+
+#[test]
 fn password_file_and_scripts() {
     let dir = tempfile::tempdir().unwrap();
     let pass = dir.path().join("pass");

@@ -101,6 +101,7 @@ async fn agent(report: StatusReport) -> Agent {
                     ErrorKind::Refused,
                     "the new configuration was refused: carp.toml: vhid 1: advskew 300",
                 ),
+                Request::Events => Response::error(ErrorKind::Refused, "no events here"),
             };
             let _ = reply.send(response);
         }
@@ -823,4 +824,74 @@ fn a_response_is_ok_or_error_never_both() {
         decode_response(r#"{"version":7,"anything":"else"}"#),
         Err(ResponseError::Version(7))
     ));
+}
+
+/// `events`: the one request that keeps its connection: an `ok` line, then
+/// one line per event; capped subscribers; refused where nothing publishes.
+#[tokio::test(flavor = "multi_thread")]
+async fn events_stream_after_an_ok_line_and_subscribers_are_capped() {
+    use carp_agent::control::{
+        client::subscribe,
+        events::{Event, EventHub},
+        server::serve_with_events,
+    };
+    let dir = tempfile::tempdir().unwrap();
+    let socket = dir.path().join("carp.sock");
+    let (tx, _rx) = mpsc::channel::<Call>(1);
+    let hub = EventHub::new(16, 1);
+    serve_with_events(&socket, tx, Limits::default(), Some(hub.clone()))
+        .await
+        .unwrap();
+
+    let (response, mut reader) = subscribe(&socket).await.unwrap();
+    assert_eq!(response, Response::ok());
+    // The subscription is taken once the server has read the request.
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while !hub.has_subscribers() {
+        assert!(Instant::now() < deadline, "never subscribed");
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+    let event = Event::Demotion {
+        time: 1.0,
+        demotion: 240,
+        previous: 0,
+        reason: "admin".to_string(),
+    };
+    hub.publish(&event);
+    let mut line = String::new();
+    reader.read_line(&mut line).await.unwrap();
+    let value: serde_json::Value = serde_json::from_str(&line).unwrap();
+    assert_eq!(value["version"], 1);
+    assert_eq!(value["event"], "demotion");
+    assert_eq!(value["demotion"], 240);
+
+    // A second subscriber is over the cap of 1.
+    let (response, _) = subscribe(&socket).await.unwrap();
+    let Response::Error(body) = response else {
+        panic!("{response:?}");
+    };
+    assert_eq!(body.kind, ErrorKind::Refused);
+    assert!(
+        body.message.contains("event subscribers"),
+        "{}",
+        body.message
+    );
+
+    // The first goes away: its place is given back.
+    drop(reader);
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while hub.has_subscribers() {
+        assert!(Instant::now() < deadline, "the subscription was kept");
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+    let (response, _reader) = subscribe(&socket).await.unwrap();
+    assert_eq!(response, Response::ok());
+
+    // A server without a hub refuses.
+    let agent = agent(healthy()).await;
+    let (response, _) = subscribe(&agent.socket).await.unwrap();
+    assert!(
+        matches!(response, Response::Error(ref b) if b.kind == ErrorKind::Refused),
+        "{response:?}"
+    );
 }

@@ -139,7 +139,8 @@ fn control_seeds() {
                 Request::Status
                 | Request::Demote { .. }
                 | Request::SetDemotion { .. }
-                | Request::Reload,
+                | Request::Reload
+                | Request::Events,
             ) => {
                 requests += 1;
             }

@@ -9,7 +9,7 @@ use std::{
 use carp_agent::{
     engine::State,
     hooks::{
-        HookProgram, HookRunner, HookSpec, Transition,
+        DemotionChange, HookOutcome, HookProgram, HookRunner, HookSpec, HostHook, Transition,
         output::{MAX_LINE_BYTES, MAX_RUN_BYTES, MAX_RUN_LINES},
     },
 };
@@ -20,6 +20,8 @@ fn transition(vhid: u8, from: State, to: State) -> Transition {
         vhid,
         from,
         to,
+        reason: "master_down".to_string(),
+        reason_text: "master down: no advert for 3.00 s".to_string(),
         vips: vec!["192.168.1.50/24".to_string(), "fd00::50/64".to_string()],
     }
 }
@@ -27,7 +29,9 @@ fn transition(vhid: u8, from: State, to: State) -> Transition {
 fn shell(on: &[State], script: String) -> HookSpec {
     HookSpec {
         on: on.to_vec(),
+        pre_master: false,
         program: HookProgram::Shell(script),
+        timeout: None,
     }
 }
 
@@ -150,7 +154,9 @@ async fn argv_is_passed_literally() {
     ];
     let hooks = [HookSpec {
         on: vec![State::Backup],
+        pre_master: false,
         program: HookProgram::Argv(argv),
+        timeout: None,
     }];
     let runner = HookRunner::new(Duration::from_secs(10));
     runner.transition(&hooks, transition(1, State::Init, State::Backup));
@@ -186,7 +192,9 @@ async fn missing_program_and_failures_do_not_stop_the_queue() {
     let hooks = [
         HookSpec {
             on: vec![State::Master],
+            pre_master: false,
             program: HookProgram::Argv(vec!["/nonexistent/promote-db".to_string()]),
+            timeout: None,
         },
         shell(&[State::Master], "echo oops >&2; exit 3".to_string()),
         shell(&[State::Master], format!("touch {}", out.display())),
@@ -413,4 +421,100 @@ async fn a_huge_line_without_newline_is_cut_not_kept() {
     );
     // Reading it whole would take 100 MB; the reader keeps one line's worth.
     assert!(grown < 32 << 20, "peak memory grew by {grown} bytes");
+}
+
+fn pre_master(script: String, timeout: Option<Duration>) -> HookSpec {
+    HookSpec {
+        on: Vec::new(),
+        pre_master: true,
+        program: HookProgram::Shell(script),
+        timeout,
+    }
+}
+
+/// Queues the pre-MASTER hooks and returns what their callback reports.
+async fn run_pre_master(
+    runner: &HookRunner,
+    hooks: &[HookSpec],
+    t: Transition,
+) -> (HookOutcome, Duration) {
+    let (tx, rx) = tokio::sync::oneshot::channel();
+    let done = Box::new(move |outcome, elapsed| {
+        let _ = tx.send((outcome, elapsed));
+    });
+    assert!(runner.pre_master(hooks, t, done));
+    tokio::time::timeout(Duration::from_secs(20), rx)
+        .await
+        .unwrap()
+        .unwrap()
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn pre_master_waits_for_earlier_hooks_and_reports_its_end() {
+    let dir = tempfile::tempdir().unwrap();
+    let log = dir.path().join("log");
+    let runner = HookRunner::new(Duration::from_secs(10));
+    let hooks = [
+        shell(
+            &[State::Backup],
+            format!("sleep 0.3; echo backup >> {}", log.display()),
+        ),
+        pre_master(
+            format!(
+                "echo \"pre $CARP_EVENT $CARP_STATE $CARP_REASON\" >> {}; exit 3",
+                log.display()
+            ),
+            None,
+        ),
+    ];
+    // The state hooks ignore the pre-master one and vice versa.
+    runner.transition(&hooks, transition(1, State::Master, State::Backup));
+    let (outcome, _) =
+        run_pre_master(&runner, &hooks, transition(1, State::Backup, State::Master)).await;
+    assert_eq!(outcome, HookOutcome::Failed);
+    assert_eq!(read(&log), "backup\npre pre-master MASTER master_down\n");
+    assert!(runner.drain(Duration::from_secs(10)).await);
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn pre_master_outcomes() {
+    let runner = HookRunner::new(Duration::from_secs(10));
+    let t = || transition(2, State::Backup, State::Master);
+    let ok = [pre_master("true".to_string(), None)];
+    assert_eq!(run_pre_master(&runner, &ok, t()).await.0, HookOutcome::Done);
+    // Its own timeout, not the runner's.
+    let slow = [pre_master(
+        "sleep 5".to_string(),
+        Some(Duration::from_millis(100)),
+    )];
+    let (outcome, elapsed) = run_pre_master(&runner, &slow, t()).await;
+    assert_eq!(outcome, HookOutcome::TimedOut);
+    assert!(elapsed < Duration::from_secs(5), "{elapsed:?}");
+    // No pre-master hook: nothing queued, no callback.
+    let none = [shell(&[State::Master], "true".to_string())];
+    assert!(!runner.pre_master(&none, t(), Box::new(|_, _| {})));
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn demotion_hooks_see_the_change() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = dir.path().join("out");
+    let runner = HookRunner::new(Duration::from_secs(10));
+    let hooks = [HostHook {
+        program: HookProgram::Shell(format!(
+            "echo \"$CARP_EVENT $CARP_PREVIOUS_DEMOTION $CARP_DEMOTION $CARP_REASON\" >> {}",
+            out.display()
+        )),
+        timeout: None,
+    }];
+    for (previous, demotion) in [(0, 240), (240, 0)] {
+        let change = DemotionChange {
+            previous,
+            demotion,
+            reason: "admin".to_string(),
+        };
+        runner.demotion(&hooks, &change);
+    }
+    assert!(runner.drain(Duration::from_secs(10)).await);
+    assert_eq!(read(&out), "demotion 0 240 admin\ndemotion 240 0 admin\n");
 }

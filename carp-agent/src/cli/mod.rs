@@ -3,6 +3,7 @@ pub mod check;
 pub mod config;
 pub mod decode;
 pub mod demote;
+pub mod events;
 pub mod reload;
 pub mod run;
 pub mod simulate;

@@ -13,11 +13,11 @@ use super::{
 use crate::{
     dataplane::AttachMode,
     engine::State,
-    hooks::{HookProgram, HookSpec},
+    hooks::{HookProgram, HookSpec, HostHook},
 };
 
 /// The single-vhid flags, which `--config` replaces.
-const VHID_FLAGS: [&str; 16] = [
+const VHID_FLAGS: [&str; 17] = [
     "interface",
     "vhid",
     "password",
@@ -34,6 +34,7 @@ const VHID_FLAGS: [&str; 16] = [
     "up_script",
     "down_script",
     "preempt_delay",
+    "pre_master_script",
 ];
 
 /// Run the agent: one vhid from flags, or any number from `--config FILE`.
@@ -107,6 +108,15 @@ pub struct RunArgs {
     /// also at start-up); CARP_PREVIOUS_STATE tells which.
     #[arg(long = "down-script", value_name = "PROGRAM")]
     pub down_script: Option<PathBuf>,
+    /// Run PROGRAM when the vhid becomes MASTER and wait for it (at most
+    /// the hook timeout) before adding the VIPs and answering for them,
+    /// e.g. `conntrackd -c`; CARP_REASON says why.
+    #[arg(long = "pre-master-script", value_name = "PROGRAM")]
+    pub pre_master_script: Option<PathBuf>,
+    /// Run PROGRAM whenever the host demotion changes, with CARP_DEMOTION
+    /// and CARP_PREVIOUS_DEMOTION; added to the file's demotion hooks.
+    #[arg(long = "demotion-script", value_name = "PROGRAM")]
+    pub demotion_script: Option<PathBuf>,
     /// Run at real-time priority (SCHED_FIFO 10) with all memory locked, so
     /// a busy host still answers in time; what cannot be had is a warning.
     #[arg(long)]
@@ -146,6 +156,7 @@ impl RunArgs {
             ("--up-script", self.up_script.is_some()),
             ("--down-script", self.down_script.is_some()),
             ("--preempt-delay", self.preempt_delay.is_some()),
+            ("--pre-master-script", self.pre_master_script.is_some()),
         ];
         given
             .into_iter()
@@ -156,7 +167,9 @@ impl RunArgs {
     fn hooks(&self) -> Vec<HookSpec> {
         let script = |path: &PathBuf, on: Vec<State>| HookSpec {
             on,
+            pre_master: false,
             program: HookProgram::Argv(vec![path.to_string_lossy().into_owned()]),
+            timeout: None,
         };
         let up = self
             .up_script
@@ -166,7 +179,11 @@ impl RunArgs {
             .down_script
             .iter()
             .map(|p| script(p, vec![State::Backup, State::Init]));
-        up.chain(down).collect()
+        let pre_master = self.pre_master_script.iter().map(|p| HookSpec {
+            pre_master: true,
+            ..script(p, Vec::new())
+        });
+        up.chain(down).chain(pre_master).collect()
     }
 }
 
@@ -203,6 +220,12 @@ pub(super) fn build(args: &RunArgs) -> Result<Config, ConfigError> {
     }
     if let Some(addr) = args.metrics_listen {
         config.metrics_listen = Some(addr);
+    }
+    if let Some(path) = &args.demotion_script {
+        config.demotion_hooks.push(HostHook {
+            program: HookProgram::Argv(vec![path.to_string_lossy().into_owned()]),
+            timeout: None,
+        });
     }
     config.validate()?;
     Ok(config)
@@ -244,5 +267,6 @@ fn from_flags(args: &RunArgs) -> Result<Config, ConfigError> {
         tracks: Vec::new(),
         persist_dir: DEFAULT_PERSIST_DIR.into(),
         metrics_listen: None,
+        demotion_hooks: Vec::new(),
     })
 }

@@ -134,4 +134,16 @@ pub enum Reason {
     HookBoth,
     #[error("give command = [\"program\", \"arg\", ...] or shell = \"script\"")]
     HookMissing,
+    #[error("timeout_ms must be at least 1")]
+    HookTimeout,
+    #[error(
+        "a top-level [[hook]] runs on host events only: on = [\"demotion\"] (state hooks go \
+         in [[vhid.hook]])"
+    )]
+    HostHookOn,
+    #[error(
+        "\"demotion\" is a host-wide event: put this hook in a top-level [[hook]], not in \
+         [[vhid.hook]]"
+    )]
+    DemotionHookInVhid,
 }

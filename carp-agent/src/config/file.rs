@@ -17,7 +17,7 @@ use super::{
 use crate::{
     dataplane::AttachMode,
     engine::State,
-    hooks::{HookProgram, HookSpec},
+    hooks::{HookProgram, HookSpec, HostHook},
 };
 
 #[derive(Deserialize)]
@@ -38,6 +38,9 @@ struct FileConfig {
     persist_dir: Option<PathBuf>,
     #[serde(default)]
     track: Vec<crate::track::FileTrack>,
+    /// Host-wide hooks (`on = ["demotion"]`).
+    #[serde(default)]
+    hook: Vec<FileHook>,
 }
 
 /// Numbers are read as i64 so that out-of-range values get this module's
@@ -72,27 +75,77 @@ struct FileVhid {
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
 struct FileHook {
-    on: Vec<StateName>,
+    on: Vec<HookOn>,
     command: Option<Vec<String>>,
     shell: Option<String>,
+    timeout_ms: Option<u64>,
 }
 
-#[derive(Clone, Copy, Deserialize)]
-#[serde(rename_all = "lowercase")]
-enum StateName {
+/// What a hook runs on: a vhid's state, the wait before MASTER, or (for a
+/// top-level `[[hook]]`) a demotion change.
+#[derive(Clone, Copy, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+enum HookOn {
     Master,
     Backup,
     Init,
+    PreMaster,
+    Demotion,
 }
 
-impl From<StateName> for State {
-    fn from(name: StateName) -> State {
-        match name {
-            StateName::Master => State::Master,
-            StateName::Backup => State::Backup,
-            StateName::Init => State::Init,
+impl HookOn {
+    fn state(self) -> Option<State> {
+        match self {
+            HookOn::Master => Some(State::Master),
+            HookOn::Backup => Some(State::Backup),
+            HookOn::Init => Some(State::Init),
+            HookOn::PreMaster | HookOn::Demotion => None,
         }
     }
+}
+
+impl FileHook {
+    /// The program and the timeout; `field` names the hook in errors.
+    fn program(
+        &mut self,
+        fail: impl Fn(Reason) -> ConfigError,
+    ) -> Result<(HookProgram, Option<Duration>), ConfigError> {
+        let program = match (self.command.take(), self.shell.take()) {
+            (Some(argv), None) => HookProgram::Argv(argv),
+            (None, Some(script)) => HookProgram::Shell(script),
+            (both, _) => {
+                return Err(fail(if both.is_some() {
+                    Reason::HookBoth
+                } else {
+                    Reason::HookMissing
+                }));
+            }
+        };
+        let timeout = match self.timeout_ms {
+            Some(0) => return Err(fail(Reason::HookTimeout)),
+            ms => ms.map(Duration::from_millis),
+        };
+        Ok((program, timeout))
+    }
+}
+
+/// The top-level `[[hook]]` entries: demotion hooks only.
+fn host_hooks(hooks: Vec<FileHook>) -> Result<Vec<HostHook>, ConfigError> {
+    hooks
+        .into_iter()
+        .enumerate()
+        .map(|(i, mut hook)| {
+            let fail = |reason| ConfigError::Global {
+                field: format!("hook[{i}]"),
+                reason,
+            };
+            if hook.on.is_empty() || hook.on.iter().any(|on| *on != HookOn::Demotion) {
+                return Err(fail(Reason::HostHookOn));
+            }
+            let (program, timeout) = hook.program(fail)?;
+            Ok(HostHook { program, timeout })
+        })
+        .collect()
 }
 
 /// Errors come back without the file name; the caller adds it.
@@ -131,6 +184,7 @@ pub(super) fn parse(text: &str, origin: &Path) -> Result<Config, ConfigError> {
             .persist_dir
             .unwrap_or_else(|| DEFAULT_PERSIST_DIR.into()),
         metrics_listen: file.metrics_listen,
+        demotion_hooks: host_hooks(file.hook)?,
     };
     if config.vhids.is_empty() {
         return Err(ConfigError::Global {
@@ -153,25 +207,25 @@ fn vhid_input(v: FileVhid, index: usize, base: &Path) -> Result<VhidInput, Confi
         .hook
         .into_iter()
         .enumerate()
-        .map(|(i, hook)| {
-            let program = match (hook.command, hook.shell) {
-                (Some(argv), None) => HookProgram::Argv(argv),
-                (None, Some(script)) => HookProgram::Shell(script),
-                (both, _) => {
-                    return Err(ConfigError::Vhid {
-                        index,
-                        name: format!("{} vhid {}", v.interface, v.vhid),
-                        field: format!("hook[{i}]"),
-                        reason: if both.is_some() {
-                            Reason::HookBoth
-                        } else {
-                            Reason::HookMissing
-                        },
-                    });
-                }
+        .map(|(i, mut hook)| {
+            let fail = |reason| ConfigError::Vhid {
+                index,
+                name: format!("{} vhid {}", v.interface, v.vhid),
+                field: format!("hook[{i}]"),
+                reason,
             };
-            let on = hook.on.into_iter().map(State::from).collect();
-            Ok(HookSpec { on, program })
+            if hook.on.contains(&HookOn::Demotion) {
+                return Err(fail(Reason::DemotionHookInVhid));
+            }
+            let (program, timeout) = hook.program(fail)?;
+            let on = hook.on.iter().filter_map(|on| on.state()).collect();
+            let pre_master = hook.on.contains(&HookOn::PreMaster);
+            Ok(HookSpec {
+                on,
+                pre_master,
+                program,
+                timeout,
+            })
         })
         .collect::<Result<Vec<_>, _>>()?;
     Ok(VhidInput {

@@ -44,12 +44,18 @@
 //! source = "192.168.1.5"        # advert source; default: the interface's first IPv4
 //!
 //! [[vhid.hook]]
-//! on = ["master"]               # any of "master", "backup", "init"
+//! on = ["master"]               # any of "master", "backup", "init", "pre-master"
 //! command = ["/usr/local/bin/promote-db", "--now"]  # run directly, no shell
+//! timeout_ms = 5000             # this hook's bound; default hook_timeout_ms
+//!
+//! [[vhid.hook]]
+//! on = ["pre-master"]           # waited for before the VIPs are added
+//! command = ["/usr/sbin/conntrackd", "-c"]
+//! timeout_ms = 3000
 //!
 //! [[vhid.hook]]
 //! on = ["backup", "init"]
-//! shell = "logger -t carp \"$CARP_INTERFACE vhid $CARP_VHID: $CARP_STATE\""
+//! shell = "logger -t carp \"$CARP_INTERFACE vhid $CARP_VHID: $CARP_STATE ($CARP_REASON)\""
 //!
 //! [[track]]                     # demote by 240 while eth1 is down
 //! name = "uplink"               # unique; `carp-agent status` shows it
@@ -74,12 +80,20 @@
 //! name = "gateway"
 //! weight = 240
 //! route = "default"             # or "default6", "10.1.0.0/16": main table
+//!
+//! [[hook]]                      # host-wide hooks: only "demotion"
+//! on = ["demotion"]
+//! shell = "logger -t carp \"demotion $CARP_PREVIOUS_DEMOTION -> $CARP_DEMOTION\""
 //! ```
 //!
 //! `[[track]]` sources, `persist_dir` and `preempt_delay` are described in
 //! `docs/tracking.md` and [`crate::track`]. Tracking sources exist in the
 //! TOML file only (no flags); `--persist-dir DIR` and `--preempt-delay
 //! SECS` are flags too.
+//!
+//! Hooks, their environment (`CARP_REASON` and the rest) and what a
+//! `pre-master` hook's wait means on the wire are described in
+//! `docs/hooks.md`.
 //!
 //! A relative `password_file` is read relative to the TOML file's directory;
 //! one trailing `\n` or `\r\n` is dropped from it, nothing else.
@@ -168,6 +182,9 @@ pub struct Config {
     /// Where to serve Prometheus metrics (`--metrics-listen`,
     /// `metrics_listen =`); `None`: no metrics listener (see [`crate::metrics`]).
     pub metrics_listen: Option<SocketAddr>,
+    /// Run when the host demotion changes (`[[hook]]` with `on =
+    /// ["demotion"]`, `--demotion-script`).
+    pub demotion_hooks: Vec<crate::hooks::HostHook>,
 }
 
 /// One vhid on one interface.
@@ -326,8 +343,9 @@ impl VhidSettings {
                 crate::hooks::HookProgram::Argv(argv) => argv.first().is_none_or(String::is_empty),
                 crate::hooks::HookProgram::Shell(script) => script.trim().is_empty(),
             };
-            if empty || hook.on.is_empty() {
-                let field = if hook.on.is_empty() { "on" } else { "command" };
+            let no_trigger = hook.on.is_empty() && !hook.pre_master;
+            if empty || no_trigger {
+                let field = if no_trigger { "on" } else { "command" };
                 return Err(fail(&format!("hook[{i}].{field}"), Reason::Empty));
             }
         }

@@ -109,6 +109,29 @@ pub async fn request_within(
 }
 
 async fn exchange(path: &Path, req: &Request) -> Result<Response, ClientError> {
+    converse(path, req).await.map(|(response, _)| response)
+}
+
+/// Subscribes to the agent's events (`carp-agent events`): its response to
+/// the request, within [`TIMEOUT`], and the connection to read the event
+/// lines from ([`super::events`]).
+pub async fn subscribe(path: &Path) -> Result<(Response, BufReader<UnixStream>), ClientError> {
+    tokio::time::timeout(TIMEOUT, converse(path, &Request::Events))
+        .await
+        .unwrap_or_else(|_| {
+            Err(ClientError::Timeout {
+                path: path.to_path_buf(),
+                after: TIMEOUT,
+            })
+        })
+}
+
+/// Sends `req` and reads the response line; returns the connection too,
+/// for what may follow it.
+async fn converse(
+    path: &Path,
+    req: &Request,
+) -> Result<(Response, BufReader<UnixStream>), ClientError> {
     let path_buf = || path.to_path_buf();
     let mut stream = UnixStream::connect(path)
         .await
@@ -126,7 +149,8 @@ async fn exchange(path: &Path, req: &Request) -> Result<Response, ClientError> {
     // and it says more than EPIPE would.
     let sent = stream.write_all(encode_request(req).as_bytes()).await;
     let mut answer = Vec::new();
-    let read = BufReader::new(&mut stream)
+    let mut reader = BufReader::new(stream);
+    let read = (&mut reader)
         .take(MAX_MESSAGE)
         .read_until(b'\n', &mut answer)
         .await;
@@ -151,7 +175,7 @@ async fn exchange(path: &Path, req: &Request) -> Result<Response, ClientError> {
     if !answer.ends_with(b"\n") && answer.len() as u64 >= MAX_MESSAGE {
         return Err(ClientError::TooLong { path: path_buf() });
     }
-    decode_response_bytes(&answer).map_err(|err| match err {
+    let response = decode_response_bytes(&answer).map_err(|err| match err {
         ResponseError::Version(agent) => ClientError::Version {
             path: path_buf(),
             agent,
@@ -161,7 +185,8 @@ async fn exchange(path: &Path, req: &Request) -> Result<Response, ClientError> {
             path: path_buf(),
             reason,
         },
-    })
+    })?;
+    Ok((response, reader))
 }
 
 /// [`request`] for synchronous callers (the CLI): runs it on a private

@@ -5,7 +5,7 @@
 //!
 //! A unix stream socket (mode 0600; peers must be root or the agent's own
 //! user, checked with SO_PEERCRED). One request and one response per
-//! connection, each one line of JSON ending in `\n`, at most
+//! connection (the one exception is `events`, below), each one line of JSON ending in `\n`, at most
 //! [`MAX_MESSAGE`] bytes. The agent reads the whole request before it
 //! answers, even one it refuses, so the client's write never meets a closed
 //! socket, and it closes the connection after the response line. A request
@@ -26,6 +26,7 @@
 //! > {"version":1,"op":"demote","delta":50,"source":"db"}
 //! > {"version":1,"op":"set_demotion","value":0,"source":"db"}
 //! > {"version":1,"op":"reload"}
+//! > {"version":1,"op":"events"}
 //! ```
 //!
 //! `demote` and `set_demotion` change the administrator's demotion, or,
@@ -34,6 +35,11 @@
 //! configured `[[track]]` source is refused). An agent without `source`
 //! support ignores the member and changes the administrator's demotion,
 //! so a CLI sending `source` checks the `demotion_sources` of the answer.
+//!
+//! `events` is the one exception to "one request, one response": after its
+//! `ok` response the connection stays open and the agent writes one event
+//! per line until either side closes it (see [`events`] for the lines and
+//! the bounds that keep a slow reader from holding the agent up).
 //!
 //! Responses say `"result":"ok"` or `"result":"error"`, never both
 //! ([`Response`]). Success may carry the status report ([`StatusReport`]; a
@@ -88,6 +94,7 @@
 //! CLI can branch on the request's version in [`decode_request`] and answer
 //! in the older shape.
 pub mod client;
+pub mod events;
 pub mod server;
 
 use std::{collections::BTreeMap, fmt, path::PathBuf};
@@ -137,6 +144,9 @@ pub enum Request {
     /// Re-read the configuration and apply it without a failover (as
     /// SIGHUP does); answered with a [`ReloadReport`].
     Reload,
+    /// Subscribe to events: the connection stays open and the agent
+    /// writes one event per line ([`events`]).
+    Events,
 }
 
 /// Target of [`Request::SetState`]; the wire form of [`AdminState`].

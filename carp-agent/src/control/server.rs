@@ -17,6 +17,7 @@ use tracing::{debug, warn};
 use super::{
     ControlError, ErrorKind, MAX_MESSAGE, Request, RequestError, Response, decode_request_bytes,
     encode_response,
+    events::{self, EventHub},
 };
 
 /// A request and where its response goes.
@@ -53,6 +54,17 @@ pub async fn serve_with(
     tx: mpsc::Sender<Call>,
     limits: Limits,
 ) -> Result<JoinHandle<()>, ControlError> {
+    serve_with_events(path, tx, limits, None).await
+}
+
+/// [`serve_with`], answering `events` requests with subscriptions to `hub`
+/// (without one they are refused).
+pub async fn serve_with_events(
+    path: &Path,
+    tx: mpsc::Sender<Call>,
+    limits: Limits,
+    hub: Option<EventHub>,
+) -> Result<JoinHandle<()>, ControlError> {
     let listener = bind(path).await?;
     let path = path.to_path_buf();
     Ok(tokio::spawn(async move {
@@ -61,7 +73,7 @@ pub async fn serve_with(
                 () = tx.closed() => break,
                 accepted = listener.accept() => match accepted {
                     Ok((stream, _)) => {
-                        tokio::spawn(handle(stream, tx.clone(), limits));
+                        tokio::spawn(handle(stream, tx.clone(), limits, hub.clone()));
                     }
                     Err(err) => {
                         warn!("control socket {}: accept: {err}", path.display());
@@ -109,9 +121,31 @@ pub fn peer_allowed(peer_uid: u32, own_uid: u32) -> bool {
     peer_uid == 0 || peer_uid == own_uid
 }
 
-async fn handle(mut stream: UnixStream, tx: mpsc::Sender<Call>, limits: Limits) {
+async fn handle(
+    mut stream: UnixStream,
+    tx: mpsc::Sender<Call>,
+    limits: Limits,
+    hub: Option<EventHub>,
+) {
     let line = match answer(&mut stream, &tx, limits).await {
-        Ok(line) => line,
+        Ok(Answer::Line(line)) => line,
+        Ok(Answer::Events) => match hub.as_ref().map(|hub| (hub, hub.subscribe())) {
+            Some((_, Some(subscription))) => {
+                events::stream(&mut stream, subscription).await;
+                return;
+            }
+            Some((hub, None)) => encode_response(&Response::error(
+                ErrorKind::Refused,
+                format!(
+                    "{} event subscribers already connected, the most carp-agent serves",
+                    hub.max_subscribers()
+                ),
+            )),
+            None => encode_response(&Response::error(
+                ErrorKind::Refused,
+                "this control socket publishes no events",
+            )),
+        },
         Err(err) => {
             debug!("control client: {err}");
             return;
@@ -123,8 +157,16 @@ async fn handle(mut stream: UnixStream, tx: mpsc::Sender<Call>, limits: Limits) 
     let _ = stream.shutdown().await;
 }
 
-/// Reads one request and returns the response line. `Err` means the client
-/// went away.
+/// What to do with a connection after its request.
+enum Answer {
+    /// Write this response line and close.
+    Line(String),
+    /// Subscribe it to the events.
+    Events,
+}
+
+/// Reads one request and returns the response line, or that it subscribes
+/// to the events. `Err` means the client went away.
 ///
 /// A refused peer's request is still read before the refusal is sent:
 /// answering first and closing would make the client's write fail with
@@ -133,7 +175,7 @@ async fn answer(
     stream: &mut UnixStream,
     tx: &mpsc::Sender<Call>,
     limits: Limits,
-) -> std::io::Result<String> {
+) -> std::io::Result<Answer> {
     // SAFETY: geteuid(2) cannot fail and touches no memory.
     let own_uid = unsafe { libc::geteuid() };
     let refusal = match stream.peer_cred() {
@@ -149,14 +191,15 @@ async fn answer(
     };
     let line = read_request(stream, limits).await?;
     if let Some(message) = refusal {
-        return Ok(encode_response(&Response::error(
+        return Ok(Answer::Line(encode_response(&Response::error(
             ErrorKind::PermissionDenied,
             message,
-        )));
+        ))));
     }
     let request = match line.and_then(|line| decode_request_bytes(&line)) {
+        Ok(Request::Events) => return Ok(Answer::Events),
         Ok(request) => request,
-        Err(err) => return Ok(err.response_line()),
+        Err(err) => return Ok(Answer::Line(err.response_line())),
     };
     let (reply, response) = oneshot::channel();
     let response = if tx.send((request, reply)).await.is_err() {
@@ -166,7 +209,7 @@ async fn answer(
             Response::error(ErrorKind::Unavailable, "carp-agent dropped the request")
         })
     };
-    Ok(encode_response(&response))
+    Ok(Answer::Line(encode_response(&response)))
 }
 
 /// Reads the request line within the limits. The inner `Err` is a bad

@@ -28,6 +28,7 @@ impl Daemon {
                 Output::Reassert { key, peer } => self.reassert(key, &peer),
             }
         }
+        self.notice_demotion();
     }
 
     /// Sends one advert's frames (one per address family) and tells the
@@ -81,25 +82,25 @@ impl Daemon {
         reason: &Reason,
         advskew: u8,
     ) {
-        let now = self.now();
         let Some(rt) = self.vhids.get_mut(&key) else {
             return;
         };
-        rt.state = to;
+        // Leaving MASTER before the pre-MASTER hooks ended: the VIPs were
+        // never added (daemon::pre_master).
+        let vips_held_back = to != State::Master && rt.pre_master.take().is_some();
         rt.advskew = advskew;
-        let until = match to {
-            State::Master => (now.mono.since_epoch() + rt.master_hold()).as_nanos() as u64,
-            _ => 0,
-        };
-        if let Err(err) = self
-            .dataplane
-            .set_vhid(rt.map_key(), rt.map_entry(to, advskew, until))
-        {
-            // Never lose the VIP silently: say loudly that the dataplane is stale.
-            warn!(
-                "vhid {} on {}: updating the XDP map: {err}",
-                key.vhid, rt.interface
-            );
+        if to != State::Master {
+            rt.state = to;
+            if let Err(err) = self
+                .dataplane
+                .set_vhid(rt.map_key(), rt.map_entry(to, advskew, 0))
+            {
+                // Never lose the VIP silently: say loudly that the dataplane is stale.
+                warn!(
+                    "vhid {} on {}: updating the XDP map: {err}",
+                    key.vhid, rt.interface
+                );
+            }
         }
         self.counters.transitions += 1;
         self.counters.vhid(key).count_transition(to);
@@ -107,23 +108,28 @@ impl Daemon {
             "vhid {} on {}: {from} -> {to} ({reason})",
             key.vhid, rt.interface
         );
-        let (ifindex, interface) = (rt.ifindex, rt.interface.clone());
-        let vips = rt.settings.vips.clone();
+        let transition = Transition {
+            interface: rt.interface.clone(),
+            vhid: key.vhid,
+            from,
+            to,
+            reason: reason.token().to_string(),
+            reason_text: reason.to_string(),
+            vips: rt.settings.vip_strings(),
+        };
+        self.publish_transition(&transition);
         if to == State::Master {
-            for vip in &vips {
-                if let Err(err) = self
-                    .netlink
-                    .add_address(ifindex, vip.addr, vip.prefix)
-                    .await
-                {
-                    warn!(
-                        "vhid {} on {interface}: adding {}: {err}",
-                        key.vhid, vip.addr
-                    );
-                }
+            // An adopted MASTER never stopped answering (the previous
+            // agent's dataplane did): its pre-master hooks ran then.
+            let adopted = matches!(reason, Reason::Adopted);
+            if !adopted && self.start_pre_master(key, transition.clone()) {
+                return;
             }
-        } else if from == State::Master {
-            for vip in &vips {
+            self.take_vips(key).await;
+        } else if from == State::Master && !vips_held_back {
+            let rt = &self.vhids[&key];
+            let (ifindex, interface) = (rt.ifindex, rt.interface.clone());
+            for vip in rt.settings.vips.clone() {
                 if let Err(err) = self
                     .netlink
                     .remove_address(ifindex, vip.addr, vip.prefix)
@@ -142,16 +148,7 @@ impl Daemon {
             return;
         }
         let rt = &self.vhids[&key];
-        self.hooks.transition(
-            &rt.settings.hooks,
-            Transition {
-                interface,
-                vhid: key.vhid,
-                from,
-                to,
-                vips: rt.settings.vip_strings(),
-            },
-        );
+        self.hooks.transition(&rt.settings.hooks, transition);
     }
 
     /// Another master that should yield to us is advertising: our advert
@@ -179,6 +176,10 @@ impl Daemon {
         let Some(rt) = self.vhids.get(&key) else {
             return;
         };
+        // Nothing on this host answers for the VIPs yet.
+        if self.waits_for_pre_master(key) {
+            return;
+        }
         let Some(sender) = self.senders.get(&rt.ifindex) else {
             return;
         };

@@ -72,7 +72,8 @@ impl AgentCounters {
 
     /// Warns about an advert from `source` that fails authentication,
     /// within the limits of `counters::warn_limit` (the caller counts it).
-    pub fn warn_badauth(&mut self, source: IpAddr, interface: &str, vhid: u8) {
+    /// Returns whether it was logged (not held back by the limits).
+    pub fn warn_badauth(&mut self, source: IpAddr, interface: &str, vhid: u8) -> bool {
         self.warn_packet("badauth", source, |f| {
             write!(
                 f,
@@ -80,20 +81,20 @@ impl AgentCounters {
                  (badauth): password or virtual address set differs; further ones from \
                  {source} are counted, warned about once a minute"
             )
-        });
+        })
     }
 
     /// Logs `message`, a warning of kind `kind` (a counter's name, for the
     /// summary) caused by a packet from `source`, unless the limits of
     /// `counters::warn_limit` hold it back. Every per-packet warning goes through
-    /// here; `message` is only formatted when logged.
+    /// here; `message` is only formatted when logged. Returns whether it was.
     pub fn warn_packet(
         &mut self,
         kind: &'static str,
         source: IpAddr,
         message: impl Fn(&mut fmt::Formatter<'_>) -> fmt::Result,
-    ) {
-        self.warn_packet_at(Instant::now(), kind, source, message);
+    ) -> bool {
+        self.warn_packet_at(Instant::now(), kind, source, message)
     }
 
     fn warn_packet_at(
@@ -102,7 +103,7 @@ impl AgentCounters {
         kind: &'static str,
         source: IpAddr,
         message: impl Fn(&mut fmt::Formatter<'_>) -> fmt::Result,
-    ) {
+    ) -> bool {
         let (verdict, summary) = self.warnings.entry(kind).or_default().check(now, source);
         if let Some(summary) = summary {
             log_summary(kind, summary);
@@ -110,6 +111,7 @@ impl AgentCounters {
         if verdict == Verdict::Warn {
             warn!("{}", Lazy(message));
         }
+        verdict == Verdict::Warn
     }
 
     /// Logs the summary of every warning window that is over; for a

@@ -8,6 +8,8 @@ mod actions;
 mod counters;
 mod instance;
 mod metrics;
+mod notify;
+mod pre_master;
 mod reload;
 mod status;
 mod tracking;
@@ -71,6 +73,14 @@ pub(crate) struct Daemon {
     /// The administrative demotion by source: `demote`, `demote --source`,
     /// `[[track]]` (see `crate::track`).
     demotions: crate::track::Ledger,
+    /// Where `carp-agent events` subscribers read from.
+    events: control::events::EventHub,
+    /// Pre-MASTER hook runs report their end here.
+    pre_master: pre_master::Channel,
+    /// The host demotion last seen, and what changed it since, if known
+    /// (`notify::notice_demotion`).
+    demotion_seen: u32,
+    demotion_cause: Option<&'static str>,
 }
 
 /// Runs the agent until SIGTERM/SIGINT; then bows out, withdraws the VIPs,
@@ -98,11 +108,18 @@ pub async fn run(config: Config, read: impl Fn() -> anyhow::Result<Config>) -> a
     let (netlink, mut link_events) = Netlink::open().context("opening netlink")?;
     let mut daemon = Daemon::start(config, netlink, instance, leftovers).await?;
     let mut adverts = daemon.dataplane.take_advert_reader()?;
+    let mut pre_master_done = daemon
+        .pre_master
+        .take_receiver()
+        .context("the pre-master channel")?;
     let (control_tx, mut control_rx) = mpsc::channel::<control::server::Call>(16);
     let control_path = daemon.config.control_socket.clone();
-    let control_task = control::server::serve(&control_path, control_tx)
-        .await
-        .with_context(|| format!("control socket {}", control_path.display()))?;
+    let events = Some(daemon.events.clone());
+    let limits = control::server::Limits::default();
+    let control_task =
+        control::server::serve_with_events(&control_path, control_tx, limits, events)
+            .await
+            .with_context(|| format!("control socket {}", control_path.display()))?;
     let (metrics_tx, mut metrics_rx) = mpsc::channel::<crate::metrics::Call>(4);
     let metrics_task = metrics_listener.map(|listener| {
         crate::metrics::serve(listener, metrics_tx, crate::metrics::Limits::default())
@@ -156,6 +173,7 @@ pub async fn run(config: Config, read: impl Fn() -> anyhow::Result<Config>) -> a
             }
             _ = watch_tick.tick() => daemon.poll_watch(),
             Some(update) = track_rx.recv() => daemon.on_track(update),
+            Some(done) = pre_master_done.recv() => daemon.on_pre_master_finished(done).await,
         }
         daemon.carry_out_actions().await;
     }
@@ -204,6 +222,10 @@ impl Daemon {
             instance,
             watch: watch::Watch::default(),
             memberships: Memberships::default(),
+            events: control::events::EventHub::default(),
+            pre_master: pre_master::Channel::default(),
+            demotion_seen: config.demotion,
+            demotion_cause: None,
             vhids: BTreeMap::new(),
             demotions: tracking::ledger(&config),
             interfaces: BTreeMap::new(),
@@ -431,7 +453,10 @@ impl Daemon {
                     .vhid(crate::engine::VhidKey { iface, vhid })
                     .badauth += 1;
                 let interface = self.interfaces.get(&advert.ifindex).map_or("", |i| &i.name);
-                self.counters.warn_badauth(advert.source, interface, vhid);
+                if self.counters.warn_badauth(advert.source, interface, vhid) {
+                    let interface = interface.to_string();
+                    self.publish_badauth(vhid, &interface, advert.source);
+                }
             }
             Received::Refused { vhid, why } => {
                 let key = crate::engine::VhidKey { iface, vhid };

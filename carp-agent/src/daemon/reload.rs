@@ -135,6 +135,8 @@ impl Daemon {
             .await
             .context("the new configuration was refused")?;
         let report = plan.report();
+        // The new demotion hooks see the reload's own demotion change.
+        self.config.demotion_hooks.clone_from(&new.demotion_hooks);
         self.apply(plan, prepared)
             .await
             .context("the reload was applied in part (see the log)")?;
@@ -222,6 +224,7 @@ impl Daemon {
         if let Some(value) = plan.demotion {
             // The administrator's part of the ledger; tracked and external
             // shares stay (see `crate::track`).
+            self.demotion_cause = Some("reload");
             if let Err(err) = self.demotions.set(None, value) {
                 warn!("reload: demotion: {err}");
             }
@@ -259,6 +262,11 @@ impl Daemon {
     /// New settings for a running vhid, keeping its state.
     async fn reconfigure_vhid(&mut self, mut rt: VhidRuntime) -> anyhow::Result<()> {
         let key = rt.key;
+        // A wait for the pre-master hooks goes on under the new settings.
+        rt.pre_master = self
+            .vhids
+            .get_mut(&key)
+            .and_then(|old| old.pre_master.take());
         let Some(old) = self.vhids.get(&key) else {
             return Ok(());
         };

@@ -15,10 +15,12 @@ pub(super) fn handle(daemon: &mut Daemon, request: Request) -> Response {
     match request {
         Request::Status => Response::with_status(report(daemon)),
         Request::Demote { delta, source } => {
+            daemon.demotion_cause = Some("admin");
             let changed = daemon.demotions.demote(source.as_deref(), delta);
             tracking::answer(daemon, changed)
         }
         Request::SetDemotion { value, source } => {
+            daemon.demotion_cause = Some("admin");
             let changed = daemon.demotions.set(source.as_deref(), value);
             tracking::answer(daemon, changed)
         }
@@ -59,6 +61,11 @@ pub(super) fn handle(daemon: &mut Daemon, request: Request) -> Response {
         Request::Reload => Response::error(
             ErrorKind::Unavailable,
             "reload is handled by the event loop",
+        ),
+        // The control server answers it with a subscription itself.
+        Request::Events => Response::error(
+            ErrorKind::BadRequest,
+            "events are served by the control socket, not the event loop",
         ),
     }
 }

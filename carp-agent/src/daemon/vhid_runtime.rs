@@ -33,6 +33,10 @@ pub struct VhidRuntime {
     /// When a refused (replayed, re-tagged) advert was last warned about:
     /// at most one warning a minute per vhid, whatever the attacker sends.
     pub last_refused_warning: Option<std::time::Instant>,
+    /// MASTER in the engine, waiting for its pre-MASTER hooks: the VIPs
+    /// are not added and the dataplane does not answer yet
+    /// (`daemon::pre_master`).
+    pub pre_master: Option<super::pre_master::Waiting>,
 }
 
 impl VhidRuntime {
@@ -84,6 +88,7 @@ impl VhidRuntime {
             state: State::Init,
             advskew: settings.advskew,
             last_refused_warning: None,
+            pre_master: None,
             settings,
         })
     }

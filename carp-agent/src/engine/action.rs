@@ -182,6 +182,29 @@ impl fmt::Display for Reason {
     }
 }
 
+impl Reason {
+    /// A stable, machine-readable name for the reason (`CARP_REASON` in a
+    /// hook's environment, `reason` in `carp-agent events`); the
+    /// [`Display`](fmt::Display) form is for people and may change.
+    pub fn token(&self) -> &'static str {
+        match self {
+            Reason::LinkUp => "link_up",
+            Reason::LinkDown => "link_down",
+            Reason::MasterDown { .. } => "master_down",
+            Reason::Preempting { .. } => "preempting",
+            Reason::MorePreferredMaster { .. } => "more_preferred_master",
+            Reason::EqualMaster { .. } => "equal_master",
+            Reason::MasterTooSlow { .. } => "master_too_slow",
+            Reason::MoreDemotedMaster { .. } => "more_demoted_master",
+            Reason::BowOut { .. } => "bow_out",
+            Reason::Admin(_) => "admin",
+            Reason::Shutdown => "shutdown",
+            Reason::Removed => "removed",
+            Reason::Adopted => "adopted",
+        }
+    }
+}
+
 /// An output of the engine, for the caller to carry out in order.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum Action {
@@ -292,6 +315,58 @@ mod tests {
         ];
         for (reason, text) in cases {
             assert_eq!(reason.to_string(), text);
+        }
+    }
+
+    #[test]
+    fn reason_tokens_are_stable() {
+        let p = peer(1, 0, 0);
+        let cases = [
+            (Reason::LinkUp, "link_up"),
+            (Reason::LinkDown, "link_down"),
+            (
+                Reason::MasterDown {
+                    silent_for: Duration::from_secs(3),
+                },
+                "master_down",
+            ),
+            (Reason::Preempting { peer: p }, "preempting"),
+            (
+                Reason::MorePreferredMaster {
+                    peer: p,
+                    by_address: false,
+                    demoted_advskew: None,
+                },
+                "more_preferred_master",
+            ),
+            (Reason::EqualMaster { peer: p }, "equal_master"),
+            (
+                Reason::MasterTooSlow {
+                    peer: p,
+                    threshold: Duration::from_secs(3),
+                },
+                "master_too_slow",
+            ),
+            (
+                Reason::MoreDemotedMaster { peer: p, ours: 0 },
+                "more_demoted_master",
+            ),
+            (
+                Reason::BowOut {
+                    source: IpAddr::V4(Ipv4Addr::new(10, 0, 0, 1)),
+                },
+                "bow_out",
+            ),
+            (Reason::Admin(AdminState::Master), "admin"),
+            (Reason::Admin(AdminState::Backup), "admin"),
+            (Reason::Shutdown, "shutdown"),
+            (Reason::Removed, "removed"),
+            (Reason::Adopted, "adopted"),
+        ];
+        for (reason, token) in cases {
+            assert_eq!(reason.token(), token, "{reason}");
+            // Safe in a shell variable and a JSON string as they are.
+            assert!(token.bytes().all(|b| b.is_ascii_lowercase() || b == b'_'));
         }
     }
 

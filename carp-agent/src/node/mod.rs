@@ -329,6 +329,13 @@ impl Node {
         self.drain(now);
     }
 
+    /// Queues the announcements of a new master for `key` (now and again
+    /// after two more adverts), for a caller that held them back: the
+    /// daemon adds a vhid's VIPs only after its pre-MASTER hook.
+    pub fn announce(&mut self, key: VhidKey) {
+        self.announce_and_repeat(key);
+    }
+
     /// The next thing to do.
     pub fn poll_output(&mut self) -> Option<Output> {
         self.outputs.pop_front()

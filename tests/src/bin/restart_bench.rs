@@ -92,11 +92,11 @@ impl Kind {
         }
     }
 
-    /// A log line of a change to MASTER.
+    /// A log line of vhid 1's change to MASTER (ours runs vhid 2 as well).
     fn is_to_master(self, line: &str) -> bool {
         self.is_transition(line)
             && match self {
-                Kind::Ours => line.contains("-> MASTER"),
+                Kind::Ours => line.contains("vhid 1 on eth0: ") && line.contains("-> MASTER"),
                 Kind::Keepalived => line.contains("Entering MASTER STATE"),
                 Kind::Ucarp => line.contains("Switching to state: MASTER"),
             }
@@ -138,13 +138,16 @@ fn cases(kind: Kind) -> Vec<(Case, Option<&'static str>)> {
             (Case::Crash, None),
             (Case::Restart, None),
             (Case::Reload, None),
-            (Case::ReloadChanged, Some("one VRRP instance configured")),
+            (
+                Case::ReloadChanged,
+                Some("n/a: one VRRP instance configured"),
+            ),
         ],
         Kind::Ucarp => vec![
             (Case::Crash, None),
             (Case::Restart, None),
-            (Case::Reload, Some("ucarp has no reload")),
-            (Case::ReloadChanged, Some("ucarp has no reload")),
+            (Case::Reload, Some("n/a: ucarp has no reload")),
+            (Case::ReloadChanged, Some("n/a: ucarp has no reload")),
         ],
     }
 }
@@ -424,11 +427,12 @@ fn load_average() -> f64 {
         .unwrap_or(f64::NAN)
 }
 
-/// One case of one implementation over all rounds, or why it was not run.
+/// One case of one implementation over all rounds, or why it was not run
+/// (or failed: the error goes to stderr, the other cases run on).
 struct Row {
     kind: Kind,
     case: Case,
-    outcome: Result<Vec<Run>, &'static str>,
+    outcome: Result<Vec<Run>, String>,
 }
 
 impl Row {
@@ -479,7 +483,7 @@ fn print_results(rows: &[Row]) {
         let runs = match &row.outcome {
             Ok(runs) => runs,
             Err(why) => {
-                println!("{:<18} {:<23} n/a: {why}", row.kind.name(), row.case.name());
+                println!("{:<18} {:<23} {why}", row.kind.name(), row.case.name());
                 continue;
             }
         };
@@ -573,15 +577,17 @@ fn main() -> anyhow::Result<()> {
                 continue;
             }
             let outcome = match unsupported {
-                Some(why) => Err(why),
-                None => {
-                    let mut runs = Vec::new();
-                    for round in 0..rounds {
+                Some(why) => Err(why.to_string()),
+                None => (0..rounds)
+                    .map(|round| {
                         eprintln!("{label}: round {}", round + 1);
-                        runs.push(run_case(kind, case, round).with_context(|| label.clone())?);
-                    }
-                    Ok(runs)
-                }
+                        run_case(kind, case, round).inspect_err(|e| eprintln!("{label}: {e:#}"))
+                    })
+                    .collect::<anyhow::Result<Vec<Run>>>()
+                    .map_err(|e| {
+                        let message = format!("{e:#}");
+                        format!("failed: {}", message.lines().next().unwrap_or_default())
+                    }),
             };
             rows.push(Row {
                 kind,

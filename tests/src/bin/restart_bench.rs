@@ -397,6 +397,17 @@ fn run_case(kind: Kind, case: Case, round: usize) -> anyhow::Result<Run> {
         arp = Some(arping(&pair.lab)?);
     }
     let sent = result.sent.context("no summary from ping")?;
+    let takeovers = pair
+        .count(BACKUP, to_master)
+        .saturating_sub(takeovers_before);
+    if kind == Kind::Ours && case == Case::Restart && takeovers > 0 {
+        // Ours must carry on as MASTER: the logs say why it did not.
+        eprintln!(
+            "ours: the backup took over after the restart; master's log:\n{}\nbackup's log:\n{}",
+            pair.log(MASTER),
+            pair.log(BACKUP)
+        );
+    }
     let transitions = if matches!(case, Case::Reload | Case::ReloadChanged) {
         pair.count(MASTER, any)
             .saturating_sub(transitions_before[0])

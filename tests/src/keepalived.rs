@@ -104,6 +104,37 @@ impl Keepalived {
     pub fn vrrp_pid(&self) -> Option<i32> {
         read_pid(&self.vrrp_pid).filter(|&pid| is_keepalived(pid))
     }
+
+    /// SIGHUP to the parent: keepalived's reload (it re-reads its file and
+    /// has the VRRP child re-read it).
+    pub fn reload(&self) {
+        if let Some(process) = &self.process {
+            // SAFETY: kill(2) on our own child process.
+            unsafe { libc::kill(process.0.id() as i32, libc::SIGHUP) };
+        }
+    }
+
+    /// `kill -9` of every keepalived process, as a crash: no priority-0
+    /// advert, the VIP left on the interface. The parent is stopped first:
+    /// it would respawn a VRRP child killed under it, and a parent killed
+    /// first would have its children told (SIGTERM) to stop cleanly.
+    pub fn kill9(&mut self) {
+        let Some(mut process) = self.process.take() else {
+            return;
+        };
+        let parent = process.0.id() as i32;
+        let child = self.vrrp_pid();
+        // SAFETY: kill(2) on our own child process.
+        unsafe { libc::kill(parent, libc::SIGSTOP) };
+        if let Some(child) = child {
+            // SAFETY: kill(2) on a process our keepalived forked.
+            unsafe { libc::kill(child, libc::SIGKILL) };
+        }
+        // SAFETY: kill(2) on our own child process.
+        unsafe { libc::kill(parent, libc::SIGKILL) };
+        // Reaped here; dropping a reaped child signals nothing.
+        let _ = process.0.wait();
+    }
 }
 
 impl Drop for Keepalived {

@@ -632,6 +632,8 @@ pub struct Probe {
 
 pub struct ProbeResult {
     pub sent_for: Duration,
+    /// Echo requests sent, from ping's summary ("N packets transmitted").
+    pub sent: Option<usize>,
     pub replies: usize,
     /// Longest time between two consecutive replies (the outage).
     pub longest_gap: Duration,
@@ -657,7 +659,12 @@ impl Probe {
         unsafe { libc::kill(pid, libc::SIGINT) };
         let stdout = self.process.0.stdout.take().expect("piped");
         let mut stamps = Vec::new();
+        let mut sent = None;
         for line in BufReader::new(stdout).lines().map_while(Result::ok) {
+            // "1234 packets transmitted, 1200 received, 2% packet loss, ..."
+            if let Some((count, _)) = line.split_once(" packets transmitted") {
+                sent = count.trim().parse().ok();
+            }
             // "[1700000000.123456] 64 bytes from 10.77.0.100: icmp_seq=1 ttl=64 time=0.1 ms"
             if line.contains("bytes from") {
                 if let Some(ts) = line.strip_prefix('[').and_then(|l| l.split(']').next()) {
@@ -674,6 +681,7 @@ impl Probe {
         let wall = |t: f64| std::time::UNIX_EPOCH + Duration::from_secs_f64(t);
         ProbeResult {
             sent_for: self.started.elapsed(),
+            sent,
             replies: stamps.len(),
             longest_gap: Duration::from_secs_f64(longest_gap),
             first_reply: stamps.first().copied().map(wall),

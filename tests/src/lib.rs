@@ -1,6 +1,6 @@
 //! The test lab: privilege checks, frame builders, an XDP harness, network
 //! namespaces and veths, the agent binary run as a real process, and
-//! keepalived beside it.
+//! keepalived and ucarp beside it.
 pub mod agent;
 pub mod capture;
 pub mod chaos;
@@ -11,4 +11,5 @@ pub mod lab;
 pub mod netns;
 pub mod packet;
 pub mod privileges;
+pub mod ucarp;
 pub mod xdp;

@@ -4,134 +4,28 @@
 //! VIP with gratuitous ARP from the NIC's real MAC (ours: the virtual MAC),
 //! so after every failover the client must still reach the VIP.
 #![allow(clippy::unwrap_used)] // a test's unwrap is its failure report
-use std::{
-    fs,
-    os::unix::fs::PermissionsExt as _,
-    path::{Path, PathBuf},
-    process::Stdio,
-    time::{Duration, Instant},
-};
+use std::time::{Duration, Instant};
 
 // FAILOVER_BOUND holds for ucarp as the advskew-100 backup too: it computes
 // master-down the same way (deadratio 3).
 use carp_tests::{
     lab::{FAILOVER_BOUND, Lab, PASSWORD, VIP, vhid1_args, vmac},
-    netns::Background,
     privileges::require_root,
+    ucarp::Ucarp,
 };
-
-const UCARP: &str = "/usr/sbin/ucarp";
 
 /// ucarp on host 0 (10.77.0.11); our agent runs on host 1 (10.77.0.12).
 const UCARP_HOST: usize = 0;
 const AGENT_HOST: usize = 1;
 
-struct Ucarp {
-    _process: Background,
-    log: PathBuf,
-    up_marker: PathBuf,
-}
-
-impl Ucarp {
-    fn log(&self) -> String {
-        fs::read_to_string(&self.log).unwrap_or_default()
-    }
-
-    /// The state of ucarp's last "Switching to state: X" line.
-    fn state(&self) -> Option<String> {
-        self.log()
-            .lines()
-            .filter_map(|l| l.split("Switching to state: ").nth(1))
-            .next_back()
-            .map(|s| s.trim().to_string())
-    }
-
-    fn wait_state(&self, state: &str, within: Duration) -> Duration {
-        let start = Instant::now();
-        while start.elapsed() < within {
-            if self.state().as_deref() == Some(state) {
-                return start.elapsed();
-            }
-            std::thread::sleep(Duration::from_millis(20));
-        }
-        panic!(
-            "ucarp not {state} within {within:?} (is {:?}); log:\n{}",
-            self.state(),
-            self.log()
-        )
-    }
-
-    fn up_script_ran(&self) -> bool {
-        self.up_marker.exists()
-    }
-
-    /// ucarp logs "Switching to state: MASTER" before it spawns the up
-    /// script, so the marker may lag the log line by a moment.
-    fn up_script_ran_within(&self, within: Duration) -> bool {
-        let start = Instant::now();
-        while !self.up_script_ran() {
-            if start.elapsed() > within {
-                return false;
-            }
-            std::thread::sleep(Duration::from_millis(20));
-        }
-        true
-    }
-}
-
-fn script(dir: &Path, name: &str, body: &str) -> PathBuf {
-    let path = dir.join(name);
-    fs::write(&path, format!("#!/bin/sh\n{body}\n")).unwrap();
-    fs::set_permissions(&path, fs::Permissions::from_mode(0o755)).unwrap();
-    path
-}
-
-/// Starts ucarp on host 0 for vhid 1 with the VIP; `-z` runs the down script
-/// on exit. Its scripts get `<interface> <vip>` as arguments.
+/// Starts ucarp on host 0 for vhid 1 with the VIP.
 fn start_ucarp(lab: &Lab, password: &str, advskew: &str) -> Ucarp {
     start_ucarp_on(lab, UCARP_HOST, password, advskew)
 }
 
 /// [`start_ucarp`] on host `i`.
 fn start_ucarp_on(lab: &Lab, i: usize, password: &str, advskew: &str) -> Ucarp {
-    assert!(
-        Path::new(UCARP).exists(),
-        "{UCARP} is missing: apt-get install ucarp"
-    );
-    let up_marker = lab.dir.join("ucarp-up-ran");
-    let up = script(
-        &lab.dir,
-        "ucarp-up.sh",
-        &format!(
-            "echo \"$@\" >> {}\nexec ip addr add \"$2\"/24 dev \"$1\"",
-            up_marker.display()
-        ),
-    );
-    let down = script(
-        &lab.dir,
-        "ucarp-down.sh",
-        "ip addr del \"$2\"/24 dev \"$1\" 2>/dev/null\nexit 0",
-    );
-    let log = lab.dir.join("ucarp.log");
-    let file = fs::File::create(&log).unwrap();
-    let host = &lab.hosts[i];
-    let mut cmd = host.ns.command(UCARP);
-    cmd.args([
-        "-i", "eth0", "-s", &host.addr, "-v", "1", "-p", password, "-a", VIP, "-b", "1", "-k",
-        advskew, "-z",
-    ])
-    .arg("-u")
-    .arg(&up)
-    .arg("-d")
-    .arg(&down)
-    .stdin(Stdio::null())
-    .stdout(file.try_clone().unwrap())
-    .stderr(file);
-    Ucarp {
-        _process: Background(cmd.spawn().expect("starting ucarp")),
-        log,
-        up_marker,
-    }
+    Ucarp::start(lab, i, password, advskew).unwrap()
 }
 
 fn start_agent(lab: &mut Lab, advskew: &str) {
@@ -152,7 +46,7 @@ fn ucarp_master_our_backup_takes_over_when_ucarp_dies() {
     }
     let mut lab = Lab::new("u9a", 2).unwrap();
     let ucarp = start_ucarp(&lab, PASSWORD, "0");
-    ucarp.wait_state("MASTER", Duration::from_secs(6));
+    ucarp.wait_state("MASTER", Duration::from_secs(6)).unwrap();
     start_agent(&mut lab, "100");
     lab.wait_state(AGENT_HOST, 1, "BACKUP", Duration::from_secs(3))
         .unwrap();
@@ -221,7 +115,7 @@ fn our_master_ucarp_backup_takes_over_when_we_stop() {
     std::thread::sleep(Duration::from_secs(1));
     // SIGTERM: our bow-out advert (advbase 255, advskew 255), VIPs removed.
     lab.terminate(AGENT_HOST).unwrap();
-    let took = ucarp.wait_state("MASTER", FAILOVER_BOUND);
+    let took = ucarp.wait_state("MASTER", FAILOVER_BOUND).unwrap();
     assert!(
         ucarp.up_script_ran_within(Duration::from_secs(2)),
         "{}",
@@ -255,7 +149,7 @@ fn ucarp_with_a_wrong_password_is_counted_as_badauth_and_both_are_master() {
     let ucarp = start_ucarp(&lab, "notthepass", "100");
     // ucarp ignores our adverts (bad digest) and takes over after its
     // master-down; we ignore its adverts and stay MASTER.
-    ucarp.wait_state("MASTER", Duration::from_secs(6));
+    ucarp.wait_state("MASTER", Duration::from_secs(6)).unwrap();
     // ucarp's MASTER line can come before its first advert has reached our
     // agent's counter (a run read 0 here): wait for it, then take the reading.
     let deadline = Instant::now() + Duration::from_secs(2);
@@ -340,7 +234,7 @@ fn equal_rank_with_preempt_never_takes_over_from_ucarp_in_either_order() {
         );
         let mut lab = Lab::new(&format!("u9d{ucarp_host}"), 2).unwrap();
         let ucarp = start_ucarp_on(&lab, ucarp_host, PASSWORD, "0");
-        ucarp.wait_state("MASTER", Duration::from_secs(6));
+        ucarp.wait_state("MASTER", Duration::from_secs(6)).unwrap();
         lab.assert_client_reaches(VIP, &context);
         let ucarp_mac = lab.real_mac(ucarp_host).unwrap();
         assert_eq!(lab.client_neighbour_mac(VIP), ucarp_mac, "{context}");
@@ -394,7 +288,7 @@ fn healed_partition_with_ucarp_leaves_the_lower_address_master_in_either_order()
         isolate("on");
         let ucarp = start_ucarp_on(&lab, ucarp_host, PASSWORD, "0");
         start_agent_on(&mut lab, agent_host, "0", &[]);
-        ucarp.wait_state("MASTER", Duration::from_secs(6));
+        ucarp.wait_state("MASTER", Duration::from_secs(6)).unwrap();
         lab.wait_state(agent_host, 1, "MASTER", Duration::from_secs(6))
             .unwrap();
         // The client learns the VIP while both answer (split brain): its

@@ -38,15 +38,19 @@ enum Task {
     /// Run a benchmark: `xdp` (per-packet cost of the XDP program; root),
     /// `busy` (spurious takeovers and advert timing on a busy host, against
     /// keepalived; root), `flood` (agents under a forged-advert flood, per
-    /// XDP auth mode; root).
+    /// XDP auth mode; root), `restart` (the VIP through a crash, restart or
+    /// reload of the master's daemon, against keepalived and ucarp; root).
     Bench {
         /// Which benchmark.
         what: String,
-        /// Only the cases (xdp) or subjects (busy) whose name contains this.
+        /// Only the cases (xdp, restart) or subjects (busy) whose name contains this.
         filter: Option<String>,
         /// busy: seconds per phase (idle, then CPU hogs) and subject [default: 30].
         #[arg(long)]
         seconds: Option<u64>,
+        /// restart: rounds per case [default: 3].
+        #[arg(long)]
+        rounds: Option<usize>,
     },
     /// Run the chaos suite: faults injected into namespace labs (root).
     Chaos {
@@ -87,7 +91,8 @@ fn main() -> anyhow::Result<()> {
             what,
             filter,
             seconds,
-        } => bench::run(&what, filter.as_deref(), seconds),
+            rounds,
+        } => bench::run(&what, filter.as_deref(), seconds, rounds),
         Task::Chaos { short, filter } => chaos::run(short, filter.as_deref()),
         Task::Fuzz {
             target,

@@ -13,5 +13,6 @@ pub mod net;
 pub mod node;
 pub mod proto;
 pub mod realtime;
+pub mod service;
 pub mod sim;
 pub mod testdata;

@@ -8,6 +8,7 @@ mod actions;
 mod counters;
 mod instance;
 mod status;
+mod systemd;
 mod vhid_runtime;
 mod watch;
 
@@ -34,6 +35,7 @@ use crate::{
     dataplane::{AdvertReader, Dataplane, ReceivedAdvert},
     engine::{Iface, Time},
     hooks::HookRunner,
+    service::notify,
     net::{
         FrameSender, Interface, LinkEvent, Netlink,
         membership::{Families, Memberships},
@@ -92,6 +94,13 @@ pub async fn run(config: Config) -> anyhow::Result<()> {
         daemon.vhids.len(),
         control_path.display()
     );
+    // Start-up is complete and the control socket answers: systemd may now
+    // start what is ordered after the agent.
+    let mut service_status = notify::StatusReporter::from_env();
+    service_status.ready(daemon.service_status_generation(), || {
+        daemon.service_status()
+    });
+    let mut watchdog = notify::Watchdog::from_env();
 
     let mut watch_tick = tokio::time::interval(watch::POLL_EVERY);
     watch_tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
@@ -110,6 +119,9 @@ pub async fn run(config: Config) -> anyhow::Result<()> {
                  (restart it to apply a change)"
             ),
             () = tokio::time::sleep_until(deadline) => daemon.on_timer(&mut adverts),
+            // Pinged from the loop itself: a loop that stops turning stops
+            // the pings, and systemd restarts the agent (WatchdogSec=).
+            () = watchdog.tick() => notify::watchdog_ping(),
             advert = adverts.next() => match advert {
                 Ok(advert) => daemon.on_advert(advert),
                 Err(err) => warn!("reading the advert ring buffer: {err}"),
@@ -122,8 +134,12 @@ pub async fn run(config: Config) -> anyhow::Result<()> {
             _ = watch_tick.tick() => daemon.poll_watch(),
         }
         daemon.carry_out_actions().await;
+        service_status.update(daemon.service_status_generation(), || {
+            daemon.service_status()
+        });
     }
 
+    notify::stopping();
     control_task.abort();
     let _ = std::fs::remove_file(&control_path);
     daemon.shutdown().await;

@@ -1,9 +1,11 @@
-//! Project tasks: `cargo xtask setup | build | test | demo | lint | bench | chaos | fuzz`.
+//! Project tasks: `cargo xtask setup | build | test | demo | lint | bench | chaos | fuzz | gen | deb`.
 mod bench;
 mod chaos;
 mod cmd;
+mod deb;
 mod demo;
 mod fuzz;
+mod generate;
 mod setup;
 mod test;
 
@@ -63,6 +65,11 @@ enum Task {
         /// Executions (default 10,000,000).
         runs: Option<u64>,
     },
+    /// Regenerate the man pages and shell completions under packaging/.
+    Gen,
+    /// Build the Debian package (cargo-deb, installed if missing) and check
+    /// its contents; as root, also install it into a throwaway root and run it.
+    Deb,
 }
 
 fn main() -> anyhow::Result<()> {
@@ -86,5 +93,7 @@ fn main() -> anyhow::Result<()> {
         } => bench::run(&what, filter.as_deref(), seconds),
         Task::Chaos { short, filter } => chaos::run(short, filter.as_deref()),
         Task::Fuzz { target, runs } => fuzz::run(&target, runs),
+        Task::Gen => generate::run(),
+        Task::Deb => deb::run(),
     }
 }

@@ -130,7 +130,11 @@ fn ready_status_watchdog_and_stopping() {
 
     lab.signal(0, libc::SIGTERM);
     let stopping = notes.until(START_WITHIN, |m| has_line(m, "STOPPING=1"));
-    assert!(stopping.is_some(), "STOPPING=1 at shutdown: {:?}", notes.seen);
+    assert!(
+        stopping.is_some(),
+        "STOPPING=1 at shutdown: {:?}",
+        notes.seen
+    );
     let status = lab.wait_exit(0, START_WITHIN).unwrap();
     assert!(status.success(), "{status:?}\n{}", lab.log(0));
 }

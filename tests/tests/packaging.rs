@@ -50,7 +50,11 @@ fn generated_files_are_up_to_date() {
     }
     // One page per subcommand, e.g. the one the unit file points at.
     assert!(root.join(MAN_DIR).join("carp-agent-run.1").exists());
-    assert!(root.join(MAN_DIR).join("carp-agent-config-check.1").exists());
+    assert!(
+        root.join(MAN_DIR)
+            .join("carp-agent-config-check.1")
+            .exists()
+    );
 }
 
 #[test]

@@ -98,7 +98,9 @@ fn check(deb: &Path) -> anyhow::Result<()> {
     }
     let conffiles = stdout_of("dpkg-deb", &["--info", deb_str, "conffiles"])?;
     ensure!(
-        conffiles.lines().any(|l| l.trim() == "/etc/carp-agent/carp.toml"),
+        conffiles
+            .lines()
+            .any(|l| l.trim() == "/etc/carp-agent/carp.toml"),
         "/etc/carp-agent/carp.toml is not a conffile: {conffiles:?}"
     );
 
@@ -125,7 +127,10 @@ fn check(deb: &Path) -> anyhow::Result<()> {
     let root_str = root.to_str().context("path is not UTF-8")?;
     stdout_of("dpkg-deb", &["--extract", deb_str, root_str])?;
     let binary = root.join("usr/bin/carp-agent");
-    let version = stdout_of(binary.to_str().context("path is not UTF-8")?, &["--version"])?;
+    let version = stdout_of(
+        binary.to_str().context("path is not UTF-8")?,
+        &["--version"],
+    )?;
     ensure!(
         version.trim() == format!("carp-agent {}", env!("CARGO_PKG_VERSION")),
         "the packaged binary says {version:?}"
@@ -135,7 +140,10 @@ fn check(deb: &Path) -> anyhow::Result<()> {
         unit == fs::read(cmd::workspace_root().join("packaging/carp-agent.service"))?,
         "the packaged unit differs from packaging/carp-agent.service"
     );
-    println!("deb: contents, conffile, binary (`{}`) and unit checked", version.trim());
+    println!(
+        "deb: contents, conffile, binary (`{}`) and unit checked",
+        version.trim()
+    );
 
     install_in_throwaway_root(deb)
 }
@@ -198,7 +206,10 @@ drwxr-xr-x 0/0               0 2026-11-30 16:00 ./
             vec![
                 ("/".to_string(), "drwxr-xr-x".to_string()),
                 ("/usr/bin/carp-agent".to_string(), "-rwxr-xr-x".to_string()),
-                ("/etc/carp-agent/carp.toml".to_string(), "-rw-------".to_string()),
+                (
+                    "/etc/carp-agent/carp.toml".to_string(),
+                    "-rw-------".to_string()
+                ),
             ]
         );
     }

@@ -98,9 +98,15 @@ impl Daemon {
             );
         }
         self.counters.transitions += 1;
+        // The fields go to the journal as VHID=, INTERFACE=, STATE=
+        // (service::logging); stderr shows the message only.
         info!(
+            vhid = key.vhid,
+            interface = %rt.interface,
+            state = %to,
             "vhid {} on {}: {from} -> {to} ({reason})",
-            key.vhid, rt.interface
+            key.vhid,
+            rt.interface
         );
         let (ifindex, interface) = (rt.ifindex, rt.interface.clone());
         let vips = rt.settings.vips.clone();

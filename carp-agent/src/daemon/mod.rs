@@ -35,12 +35,12 @@ use crate::{
     dataplane::{AdvertReader, Dataplane, ReceivedAdvert},
     engine::{Iface, Time},
     hooks::HookRunner,
-    service::notify,
     net::{
         FrameSender, Interface, LinkEvent, Netlink,
         membership::{Families, Memberships},
     },
     node::{Clock, Node, Received},
+    service::notify,
 };
 
 /// Adverts read from the ring buffer before a timer is handled, at most: a

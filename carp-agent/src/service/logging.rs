@@ -46,11 +46,27 @@ pub fn init() -> Destination {
     }
     tracing_subscriber::fmt()
         .with_env_filter(filter)
+        .fmt_fields(stderr_fields())
         .with_target(false)
         .with_ansi(std::io::stderr().is_terminal())
         .with_writer(std::io::stderr)
         .init();
     Destination::Stderr
+}
+
+/// Fields given to the journal as its own fields (`VHID=1`,
+/// `INTERFACE=eth0`, `STATE=MASTER`, for `journalctl VHID=1`), which
+/// the stderr line leaves out: its message says the same in words.
+const JOURNAL_ONLY: &[&str] = &["vhid", "interface", "state"];
+
+/// How a stderr line shows an event's fields: the message, then any other
+/// field as ` name=value`, except [`JOURNAL_ONLY`] ones.
+fn stderr_fields() -> impl for<'w> tracing_subscriber::fmt::FormatFields<'w> + 'static {
+    tracing_subscriber::fmt::format::debug_fn(|writer, field, value| match field.name() {
+        "message" => write!(writer, "{value:?}"),
+        name if JOURNAL_ONLY.contains(&name) => Ok(()),
+        name => write!(writer, " {name}={value:?}"),
+    })
 }
 
 /// Whether stderr is the stream `JOURNAL_STREAM` (`DEV:INODE`, decimal)
@@ -81,10 +97,64 @@ fn stderr_identity() -> Option<(u64, u64)> {
 mod tests {
     use super::*;
 
+    /// A `MakeWriter` into a shared buffer, to read what was logged.
+    #[derive(Clone, Default)]
+    struct Buffer(std::sync::Arc<std::sync::Mutex<Vec<u8>>>);
+
+    impl std::io::Write for Buffer {
+        fn write(&mut self, bytes: &[u8]) -> std::io::Result<usize> {
+            self.0.lock().unwrap().extend_from_slice(bytes);
+            Ok(bytes.len())
+        }
+        fn flush(&mut self) -> std::io::Result<()> {
+            Ok(())
+        }
+    }
+
+    #[test]
+    fn stderr_lines_keep_their_old_form_without_the_journal_fields() {
+        let buffer = Buffer::default();
+        let writer = buffer.clone();
+        let subscriber = tracing_subscriber::fmt()
+            .fmt_fields(stderr_fields())
+            .with_writer(move || writer.clone())
+            .without_time()
+            .with_level(false)
+            .with_target(false)
+            .with_ansi(false)
+            .finish();
+        tracing::subscriber::with_default(subscriber, || {
+            tracing::info!(
+                vhid = 1,
+                interface = "eth0",
+                state = "MASTER",
+                "vhid {} on {}: BACKUP -> MASTER",
+                1,
+                "eth0"
+            );
+            tracing::info!("plain");
+            tracing::info!(other = 5, "with another field");
+        });
+        let text = String::from_utf8(buffer.0.lock().unwrap().clone()).unwrap();
+        assert_eq!(
+            text,
+            "vhid 1 on eth0: BACKUP -> MASTER\nplain\nwith another field other=5\n"
+        );
+    }
+
     #[test]
     fn journal_stream_is_dev_colon_inode() {
         assert_eq!(parse_journal_stream("8:12345"), Some((8, 12345)));
-        for bad in ["", "8", "8:", ":1", "a:1", "8:1:2", "-1:5", "99999999999999999999:1"] {
+        for bad in [
+            "",
+            "8",
+            "8:",
+            ":1",
+            "a:1",
+            "8:1:2",
+            "-1:5",
+            "99999999999999999999:1",
+        ] {
             assert_eq!(parse_journal_stream(bad), None, "{bad:?}");
         }
     }
@@ -93,7 +163,10 @@ mod tests {
     fn only_the_stream_stderr_really_is_counts_as_the_journal() {
         let (dev, ino) = stderr_identity().expect("stderr is open in tests");
         assert!(stderr_is_journal(Some(&format!("{dev}:{ino}"))));
-        assert!(!stderr_is_journal(Some(&format!("{dev}:{}", ino.wrapping_add(1)))));
+        assert!(!stderr_is_journal(Some(&format!(
+            "{dev}:{}",
+            ino.wrapping_add(1)
+        ))));
         assert!(!stderr_is_journal(Some("garbage")));
         assert!(!stderr_is_journal(None));
     }

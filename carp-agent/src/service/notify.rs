@@ -218,13 +218,19 @@ mod tests {
             (2, "eth0", State::Backup),
             (7, "bond1", State::Init),
         ]);
-        assert_eq!(line, "vhid 1 eth0 MASTER, vhid 2 eth0 BACKUP, vhid 7 bond1 INIT");
+        assert_eq!(
+            line,
+            "vhid 1 eth0 MASTER, vhid 2 eth0 BACKUP, vhid 7 bond1 INIT"
+        );
         assert_eq!(status_line([]), "no vhids");
     }
 
     #[test]
     fn the_watchdog_pings_at_half_the_timeout_within_bounds() {
-        assert_eq!(ping_every(Duration::from_secs(30)), Some(Duration::from_secs(15)));
+        assert_eq!(
+            ping_every(Duration::from_secs(30)),
+            Some(Duration::from_secs(15))
+        );
         assert_eq!(ping_every(Duration::ZERO), None);
         assert_eq!(ping_every(Duration::from_micros(1)), Some(PING_MIN));
         assert_eq!(ping_every(Duration::from_micros(u64::MAX)), Some(PING_MAX));
@@ -238,10 +244,20 @@ mod tests {
             built += 1;
             text.to_string()
         };
-        assert_eq!(reporter.update(0, || line("vhid 1 eth0 INIT")), Some("vhid 1 eth0 INIT"));
+        assert_eq!(
+            reporter.update(0, || line("vhid 1 eth0 INIT")),
+            Some("vhid 1 eth0 INIT")
+        );
         assert_eq!(reporter.update(0, || line("unused")), None);
-        assert_eq!(reporter.update(1, || line("vhid 1 eth0 INIT")), None, "unchanged");
-        assert_eq!(reporter.update(2, || line("vhid 1 eth0 MASTER")), Some("vhid 1 eth0 MASTER"));
+        assert_eq!(
+            reporter.update(1, || line("vhid 1 eth0 INIT")),
+            None,
+            "unchanged"
+        );
+        assert_eq!(
+            reporter.update(2, || line("vhid 1 eth0 MASTER")),
+            Some("vhid 1 eth0 MASTER")
+        );
         drop(line);
         assert_eq!(built, 3, "not rebuilt for an unchanged generation");
     }

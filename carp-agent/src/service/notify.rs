@@ -239,9 +239,9 @@ mod tests {
     #[test]
     fn status_is_rebuilt_only_when_the_generation_moves_and_sent_when_it_changed() {
         let mut reporter = StatusReporter::new(true);
-        let mut built = 0;
-        let mut line = |text: &'static str| {
-            built += 1;
+        let built = std::cell::Cell::new(0);
+        let line = |text: &'static str| {
+            built.set(built.get() + 1);
             text.to_string()
         };
         assert_eq!(
@@ -258,8 +258,7 @@ mod tests {
             reporter.update(2, || line("vhid 1 eth0 MASTER")),
             Some("vhid 1 eth0 MASTER")
         );
-        drop(line);
-        assert_eq!(built, 3, "not rebuilt for an unchanged generation");
+        assert_eq!(built.get(), 3, "not rebuilt for an unchanged generation");
     }
 
     #[test]

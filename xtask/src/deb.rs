@@ -23,7 +23,7 @@ const OUT_DIR: &str = "target/debian";
 const REQUIRED: &[&str] = &[
     "/usr/bin/carp-agent",
     "/etc/carp-agent/carp.toml",
-    "/lib/systemd/system/carp-agent.service",
+    "/usr/lib/systemd/system/carp-agent.service",
     "/usr/share/man/man1/carp-agent.1.gz",
     "/usr/share/man/man1/carp-agent-run.1.gz",
     "/usr/share/man/man1/carp-agent-config-check.1.gz",
@@ -135,7 +135,7 @@ fn check(deb: &Path) -> anyhow::Result<()> {
         version.trim() == format!("carp-agent {}", env!("CARGO_PKG_VERSION")),
         "the packaged binary says {version:?}"
     );
-    let unit = fs::read(root.join("lib/systemd/system/carp-agent.service"))?;
+    let unit = fs::read(root.join("usr/lib/systemd/system/carp-agent.service"))?;
     ensure!(
         unit == fs::read(cmd::workspace_root().join("packaging/carp-agent.service"))?,
         "the packaged unit differs from packaging/carp-agent.service"

@@ -39,10 +39,10 @@ chroot "$root" sh -c 'install -m 0600 /dev/null /etc/carp-agent/vhid2.pass &&
 chroot "$root" carp-agent config check /etc/carp-agent/carp.toml
 if chroot "$root" sh -c 'command -v man' >/dev/null; then
     chroot "$root" man -w carp-agent carp-agent-run >/dev/null
-    chroot "$root" systemd-analyze verify /lib/systemd/system/carp-agent.service
+    chroot "$root" systemd-analyze verify /usr/lib/systemd/system/carp-agent.service
 else
     # No man-db here: the pages are checked to be installed instead.
-    chroot "$root" systemd-analyze verify --man=no /lib/systemd/system/carp-agent.service
+    chroot "$root" systemd-analyze verify --man=no /usr/lib/systemd/system/carp-agent.service
 fi
 
 echo "deb: starting the installed agent with the installed configuration (netns $ns)"

@@ -14,6 +14,7 @@ pub mod net;
 pub mod node;
 pub mod proto;
 pub mod realtime;
+pub mod service;
 pub mod sim;
 pub mod testdata;
 pub mod track;

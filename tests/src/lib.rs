@@ -9,6 +9,7 @@ pub mod frames;
 pub mod keepalived;
 pub mod lab;
 pub mod netns;
+pub mod packaging;
 pub mod packet;
 pub mod privileges;
 pub mod ucarp;

@@ -22,3 +22,25 @@ pub fn require_root(test: &str) -> bool {
     eprintln!("SKIPPED {msg}");
     false
 }
+
+/// Returns `true` if `tool` (a program on PATH) runs with `--version`.
+/// Without it: a panic on CI (`cargo xtask setup` installs it there), a
+/// loud skip elsewhere, as [`require_root`].
+#[must_use]
+pub fn require_tool(test: &str, tool: &str, package: &str) -> bool {
+    let found = std::process::Command::new(tool)
+        .arg("--version")
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .status()
+        .is_ok_and(|status| status.success());
+    if found {
+        return true;
+    }
+    let msg = format!("{test}: needs {tool} (Debian package {package}; `cargo xtask setup`)");
+    if on_ci() {
+        panic!("{msg}; CI=true, so this is a failure, not a skip");
+    }
+    eprintln!("SKIPPED {msg}");
+    false
+}

@@ -1,9 +1,11 @@
-//! Project tasks: `cargo xtask setup | build | test | demo | lint | bench | chaos | fuzz`.
+//! Project tasks: `cargo xtask setup | build | test | demo | lint | bench | chaos | fuzz | gen | deb`.
 mod bench;
 mod chaos;
 mod cmd;
+mod deb;
 mod demo;
 mod fuzz;
+mod generate;
 mod setup;
 mod test;
 
@@ -71,6 +73,11 @@ enum Task {
         #[arg(long)]
         no_sanitizer: bool,
     },
+    /// Regenerate the man pages and shell completions under packaging/.
+    Gen,
+    /// Build the Debian package (cargo-deb, installed if missing) and check
+    /// its contents; as root, also install it into a throwaway root and run it.
+    Deb,
 }
 
 fn main() -> anyhow::Result<()> {
@@ -99,5 +106,7 @@ fn main() -> anyhow::Result<()> {
             runs,
             no_sanitizer,
         } => fuzz::run(&target, runs, no_sanitizer),
+        Task::Gen => generate::run(),
+        Task::Deb => deb::run(),
     }
 }

@@ -17,6 +17,8 @@ const PACKAGES: &[&str] = &[
     "tcpdump",
     "tshark",
     "stress-ng",
+    // systemd-analyze, which checks the shipped unit file.
+    "systemd",
     "ucarp",
     "xdp-tools",
 ];

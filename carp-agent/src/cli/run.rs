@@ -1,22 +1,15 @@
 //! `carp-agent run`: the daemon.
-use std::io::IsTerminal as _;
-
 use anyhow::Context as _;
-use tracing_subscriber::EnvFilter;
 
 pub use crate::config::RunArgs;
-use crate::{config::Config, daemon, realtime};
+use crate::{config::Config, daemon, realtime, service};
 
 /// Checks the configuration, then runs the agent until SIGTERM/SIGINT.
-/// Log level: `CARP_LOG` (tracing filter syntax), default `info`.
+/// Log level: `CARP_LOG` (tracing filter syntax), default `info`; the log
+/// goes to the systemd journal when stderr is connected to it, else to
+/// stderr (`service::logging`).
 pub fn run(args: &RunArgs) -> anyhow::Result<i32> {
-    let filter = EnvFilter::try_from_env("CARP_LOG").unwrap_or_else(|_| EnvFilter::new("info"));
-    tracing_subscriber::fmt()
-        .with_env_filter(filter)
-        .with_target(false)
-        .with_ansi(std::io::stderr().is_terminal())
-        .with_writer(std::io::stderr)
-        .init();
+    service::logging::init();
     if args.password.is_some() {
         tracing::warn!(
             "--password puts the password on the command line, where every user of this host \

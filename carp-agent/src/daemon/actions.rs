@@ -104,9 +104,15 @@ impl Daemon {
         }
         self.counters.transitions += 1;
         self.counters.vhid(key).count_transition(to);
+        // The fields go to the journal as VHID=, INTERFACE=, STATE=
+        // (service::logging); stderr shows the message only.
         info!(
+            vhid = key.vhid,
+            interface = %rt.interface,
+            state = %to,
             "vhid {} on {}: {from} -> {to} ({reason})",
-            key.vhid, rt.interface
+            key.vhid,
+            rt.interface
         );
         let transition = Transition {
             interface: rt.interface.clone(),

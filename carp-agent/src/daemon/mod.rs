@@ -8,10 +8,11 @@ mod actions;
 mod counters;
 mod instance;
 mod metrics;
-mod notify;
 mod pre_master;
+mod publish;
 mod reload;
 mod status;
+mod systemd;
 mod tracking;
 mod vhid_runtime;
 mod watch;
@@ -45,6 +46,7 @@ use crate::{
         membership::{Families, Memberships},
     },
     node::{Clock, Node, Received},
+    service::notify,
 };
 
 /// Adverts read from the ring buffer before a timer is handled, at most: a
@@ -78,7 +80,7 @@ pub(crate) struct Daemon {
     /// Pre-MASTER hook runs report their end here.
     pre_master: pre_master::Channel,
     /// The host demotion last seen, and what changed it since, if known
-    /// (`notify::notice_demotion`).
+    /// (`publish.rs`, `notice_demotion`).
     demotion_seen: u32,
     demotion_cause: Option<&'static str>,
 }
@@ -132,6 +134,13 @@ pub async fn run(config: Config, read: impl Fn() -> anyhow::Result<Config>) -> a
         daemon.vhids.len(),
         control_path.display()
     );
+    // Start-up is complete and the control socket answers: systemd may now
+    // start what is ordered after the agent.
+    let mut service_status = notify::StatusReporter::from_env();
+    service_status.ready(daemon.service_status_generation(), || {
+        daemon.service_status()
+    });
+    let mut watchdog = notify::Watchdog::from_env();
 
     // The sender stays here, so the channel never closes.
     let (track_tx, mut track_rx) = mpsc::channel::<crate::track::Update>(64);
@@ -153,6 +162,9 @@ pub async fn run(config: Config, read: impl Fn() -> anyhow::Result<Config>) -> a
                 let _ = daemon.reload_logged(&read).await;
             }
             () = tokio::time::sleep_until(deadline) => daemon.on_timer(&mut adverts),
+            // Pinged from the loop itself: a loop that stops turning stops
+            // the pings, and systemd restarts the agent (WatchdogSec=).
+            () = watchdog.tick() => notify::watchdog_ping(),
             advert = adverts.next() => match advert {
                 Ok(advert) => daemon.on_advert(advert),
                 Err(err) => warn!("reading the advert ring buffer: {err}"),
@@ -176,8 +188,12 @@ pub async fn run(config: Config, read: impl Fn() -> anyhow::Result<Config>) -> a
             Some(done) = pre_master_done.recv() => daemon.on_pre_master_finished(done).await,
         }
         daemon.carry_out_actions().await;
+        service_status.update(daemon.service_status_generation(), || {
+            daemon.service_status()
+        });
     }
 
+    notify::stopping();
     control_task.abort();
     track_tasks.iter().for_each(tokio::task::JoinHandle::abort);
     if let Some(task) = metrics_task {
@@ -509,7 +525,12 @@ impl Daemon {
 
     /// A reload, logged, with its answer for a control client.
     async fn reload_logged(&mut self, read: &dyn Fn() -> anyhow::Result<Config>) -> Response {
-        match self.reload(read).await {
+        // systemd (Type=notify) hears RELOADING=1 and then READY=1 with the
+        // status, whether the reload applied or was refused.
+        notify::reloading();
+        let outcome = self.reload(read).await;
+        notify::reloaded(&self.service_status());
+        match outcome {
             Ok(report) => {
                 info!("configuration reloaded: {report}");
                 Response::reloaded(report)

@@ -169,3 +169,45 @@ fn crash_without_restart_hands_over_with_one_answer() {
     );
     lab.assert_client_reaches(VIP, "host 1 after the handover");
 }
+
+/// An upgrade: SIGUSR2 makes the agent exit for a successor (no bow-out,
+/// dataplane and VIPs left), and the new agent carries on as MASTER.
+#[test]
+fn sigusr2_exits_for_a_successor_without_a_failover() {
+    if !require_root("sigusr2_exits_for_a_successor_without_a_failover") {
+        return;
+    }
+    let (mut lab, hooks) = pair("rsu");
+    let probe = lab.probe(VIP).unwrap();
+    std::thread::sleep(Duration::from_millis(500));
+    lab.signal(0, libc::SIGUSR2);
+    let status = lab.wait_exit(0, Duration::from_secs(10)).unwrap();
+    let stopped = std::time::SystemTime::now();
+    assert!(status.success(), "{status:?}\n{}", lab.log(0));
+    assert!(lab.log(0).contains("SIGUSR2: exiting for a successor"));
+    assert_eq!(xdp_programs(&lab, 0), 1, "the dataplane stays");
+    assert!(lab.host_has_addr(0, VIP), "the VIP stays");
+    assert_eq!(link_pins(&lab, 0), 1);
+    lab.start_agent_config(0, &master_config(&hooks)).unwrap();
+    lab.wait_state(0, 1, "MASTER", Duration::from_secs(10))
+        .unwrap();
+    std::thread::sleep(Duration::from_secs(4));
+    let result = probe.finish();
+    assert!(
+        lab.log(0).contains("INIT -> MASTER (adopted"),
+        "{}",
+        lab.log(0)
+    );
+    let log1 = lab.log(1);
+    assert!(
+        !log1.contains("BACKUP -> MASTER"),
+        "host 1 took over:\n{log1}"
+    );
+    assert!(!log1.contains("bow-out"), "no bow-out was sent:\n{log1}");
+    assert!(result.answered_across(stopped), "{:?}", result.longest_gap);
+    assert!(
+        result.longest_gap < Duration::from_millis(1000),
+        "outage {:?}",
+        result.longest_gap
+    );
+}

@@ -96,6 +96,7 @@ pub async fn run(config: Config, read: impl Fn() -> anyhow::Result<Config>) -> a
     let mut sigterm = signal(SignalKind::terminate())?;
     let mut sigint = signal(SignalKind::interrupt())?;
     let mut sighup = signal(SignalKind::hangup())?;
+    let mut sigusr2 = signal(SignalKind::user_defined2())?;
     // Before anything is touched: a second agent on the same bpffs or
     // control socket must fail here, having changed nothing.
     let instance = Instance::acquire(&config)?;
@@ -148,6 +149,7 @@ pub async fn run(config: Config, read: impl Fn() -> anyhow::Result<Config>) -> a
 
     let mut watch_tick = tokio::time::interval(watch::POLL_EVERY);
     watch_tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    let mut handover = false;
     loop {
         let deadline = daemon.timer_deadline();
         // In this order when several are ready: signals, then the timer (so a
@@ -157,6 +159,14 @@ pub async fn run(config: Config, read: impl Fn() -> anyhow::Result<Config>) -> a
             biased;
             _ = sigterm.recv() => { info!("SIGTERM: shutting down"); break; }
             _ = sigint.recv() => { info!("SIGINT: shutting down"); break; }
+            _ = sigusr2.recv() => {
+                info!(
+                    "SIGUSR2: exiting for a successor (a restart or an upgrade): no bow-out, the \
+                     VIPs and the XDP dataplane stay; a new agent started within 3 x advbase adopts them"
+                );
+                handover = true;
+                break;
+            }
             _ = sighup.recv() => {
                 info!("SIGHUP: reloading the configuration");
                 let _ = daemon.reload_logged(&read).await;
@@ -200,7 +210,10 @@ pub async fn run(config: Config, read: impl Fn() -> anyhow::Result<Config>) -> a
         task.abort();
     }
     let _ = std::fs::remove_file(&control_path);
-    daemon.shutdown().await;
+    match handover {
+        true => daemon.leave_for_successor().await,
+        false => daemon.shutdown().await,
+    }
     Ok(())
 }
 
@@ -545,6 +558,16 @@ impl Daemon {
 
     fn on_control(&mut self, request: Request) -> Response {
         status::handle(self, request)
+    }
+
+    /// Exits as a crash would for the dataplane, but tidily for the rest:
+    /// no bow-out, the VIPs stay, the XDP link and maps stay pinned with
+    /// each MASTER's dead-man deadline, so the next agent adopts them
+    /// (`dataplane::leftovers`). Running hooks are waited for.
+    async fn leave_for_successor(self) {
+        self.hooks.drain(Duration::from_secs(10)).await;
+        self.dataplane.leave_for_successor();
+        info!("carp-agent stopped for a successor: XDP keeps answering until its deadline");
     }
 
     async fn shutdown(&mut self) {

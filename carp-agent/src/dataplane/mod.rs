@@ -442,6 +442,13 @@ impl Dataplane {
         Ok(())
     }
 
+    /// Leaves everything pinned and attached for the next agent, as a
+    /// killed process would (nothing is detached or unpinned; the process's
+    /// file descriptors close at exit, the pins keep the objects).
+    pub fn leave_for_successor(self) {
+        std::mem::forget(self);
+    }
+
     /// Detaches the XDP and TC programs from one interface.
     pub fn detach(&mut self, interface: &str) {
         let (links, kept) = std::mem::take(&mut self.links)

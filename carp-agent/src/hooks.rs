@@ -76,7 +76,8 @@ impl HookProgram {
         }
     }
 
-    fn command(&self) -> Option<Command> {
+    /// The process to start; `None` for an empty argv.
+    pub(crate) fn command(&self) -> Option<Command> {
         match self {
             HookProgram::Argv(argv) => {
                 let (program, args) = argv.split_first()?;

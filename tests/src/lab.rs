@@ -61,6 +61,22 @@ pub fn vhid1_args(advskew: &str, preempt: bool) -> Vec<String> {
     args
 }
 
+/// Polls `f` every 20 ms until it is true or `within` has passed; whether
+/// it became true. `within` bounds the wait on a slow machine, it asserts
+/// no speed.
+pub fn eventually(within: Duration, mut f: impl FnMut() -> bool) -> bool {
+    let start = Instant::now();
+    loop {
+        if f() {
+            return true;
+        }
+        if start.elapsed() > within {
+            return false;
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    }
+}
+
 /// The lab subnet; hosts are .11, .12, ..., the client .200.
 pub const SUBNET: &str = "10.77.0";
 pub const PREFIX6: &str = "fd77::";

@@ -13,7 +13,7 @@ use std::{
 };
 
 use carp_tests::{
-    lab::{Lab, PASSWORD, vhid1_args},
+    lab::{Lab, PASSWORD, eventually, vhid1_args},
     netns::Background,
     privileges::require_root,
 };
@@ -39,20 +39,6 @@ fn stamp(path: &Path) -> f64 {
         .trim()
         .parse()
         .unwrap_or_else(|e| panic!("{}: {:?}: {e}", path.display(), read(path)))
-}
-
-/// Polls `f` until it is true or `within` has passed.
-fn eventually(within: Duration, mut f: impl FnMut() -> bool) -> bool {
-    let start = Instant::now();
-    loop {
-        if f() {
-            return true;
-        }
-        if start.elapsed() > within {
-            return false;
-        }
-        std::thread::sleep(Duration::from_millis(20));
-    }
 }
 
 /// Host 1's configuration: advskew 100, a pre-MASTER hook that records

@@ -14,7 +14,10 @@
 #![allow(clippy::unwrap_used)] // a test's unwrap is its failure report
 use std::{fs, path::Path, time::Duration};
 
-use carp_tests::{lab::Lab, privileges::require_root};
+use carp_tests::{
+    lab::{Lab, eventually},
+    privileges::require_root,
+};
 
 /// One `[[vhid]]` on eth0, with a hook appending "VHID STATE REASON" lines
 /// to `hooks`.
@@ -55,17 +58,6 @@ fn advskew(lab: &Lab, i: usize, vhid: u8) -> Option<u64> {
         .iter()
         .find(|v| v["vhid"] == vhid)?["advskew"]
         .as_u64()
-}
-
-fn eventually(within: Duration, mut f: impl FnMut() -> bool) -> bool {
-    let start = std::time::Instant::now();
-    while start.elapsed() < within {
-        if f() {
-            return true;
-        }
-        std::thread::sleep(Duration::from_millis(50));
-    }
-    f()
 }
 
 #[test]

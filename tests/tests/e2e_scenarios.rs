@@ -12,7 +12,7 @@ use std::{
 
 use aya::programs::{SchedClassifier, TcAttachType};
 use carp_tests::{
-    lab::{Lab, vhid1_args},
+    lab::{Lab, eventually, vhid1_args},
     privileges::require_root,
 };
 
@@ -55,20 +55,6 @@ fn stays(lab: &Lab, i: usize, state: &str, duration: Duration) {
             lab.log(i)
         );
         std::thread::sleep(Duration::from_millis(50));
-    }
-}
-
-/// Polls `f` until it is true or `within` has passed.
-fn eventually(within: Duration, mut f: impl FnMut() -> bool) -> bool {
-    let start = Instant::now();
-    loop {
-        if f() {
-            return true;
-        }
-        if start.elapsed() > within {
-            return false;
-        }
-        std::thread::sleep(Duration::from_millis(20));
     }
 }
 

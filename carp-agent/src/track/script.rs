@@ -48,20 +48,9 @@ pub async fn run_once(program: &HookProgram, timeout: Duration) -> RunResult {
         stdout: String::new(),
         stderr: String::new(),
     };
-    let mut command = match program {
-        HookProgram::Argv(argv) => {
-            let Some((first, args)) = argv.split_first() else {
-                return failed("empty command".to_string());
-            };
-            let mut command = tokio::process::Command::new(first);
-            command.args(args);
-            command
-        }
-        HookProgram::Shell(script) => {
-            let mut command = tokio::process::Command::new("/bin/sh");
-            command.arg("-c").arg(script);
-            command
-        }
+    // The same program forms as hooks: argv run directly, or `sh -c`.
+    let Some(mut command) = program.command() else {
+        return failed("empty command".to_string());
     };
     command
         .stdin(Stdio::null())

@@ -229,22 +229,7 @@ async fn a_hook_leaving_a_daemon_behind_does_not_block() {
 /// Runs `script` as a MASTER hook (on this thread, so the tasks it spawns
 /// log here) and returns what it logged.
 async fn logged(script: &str, timeout: Duration) -> Vec<String> {
-    use std::{
-        io,
-        sync::{Arc, Mutex},
-    };
-    #[derive(Clone, Default)]
-    struct Buffer(Arc<Mutex<Vec<u8>>>);
-    impl io::Write for Buffer {
-        fn write(&mut self, bytes: &[u8]) -> io::Result<usize> {
-            self.0.lock().unwrap().extend_from_slice(bytes);
-            Ok(bytes.len())
-        }
-        fn flush(&mut self) -> io::Result<()> {
-            Ok(())
-        }
-    }
-    let buffer = Buffer::default();
+    let buffer = carp_agent::testdata::LogBuffer::default();
     let writer = buffer.clone();
     let subscriber = tracing_subscriber::fmt()
         .with_writer(move || writer.clone())
@@ -259,8 +244,7 @@ async fn logged(script: &str, timeout: Duration) -> Vec<String> {
     runner.transition(&hooks, transition(1, State::Backup, State::Master));
     assert!(runner.drain(timeout + Duration::from_secs(10)).await);
     drop(guard);
-    let text = String::from_utf8(buffer.0.lock().unwrap().clone()).unwrap();
-    text.lines().map(str::to_string).collect()
+    buffer.lines()
 }
 
 /// The hook's output lines as logged: `hook NAME: TEXT vhid=1`, where the

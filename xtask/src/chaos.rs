@@ -5,23 +5,10 @@ use crate::{cmd, setup};
 
 pub fn run(short: bool, filter: Option<&str>) -> anyhow::Result<()> {
     setup::run()?;
-    cmd::cargo(&[
-        "build",
-        "--quiet",
-        "--package",
-        "carp-agent",
-        "--package",
-        "carp-tests",
-        "--bin",
-        "carp-agent",
-        "--bin",
-        "carp_chaos",
-    ])?;
-    let chaos = cmd::workspace_root().join("target/debug/carp_chaos");
     let mut args = Vec::new();
     if short {
         args.push("--short");
     }
     args.extend(filter);
-    cmd::run(&chaos.to_string_lossy(), &args)
+    cmd::run_lab_binary("carp_chaos", &args)
 }

@@ -46,3 +46,22 @@ pub fn output(program: &str, args: &[&str]) -> Option<String> {
         .success()
         .then(|| String::from_utf8_lossy(&out.stdout).into_owned())
 }
+
+/// Builds the debug agent and the `carp-tests` binary `bin` (the lab runs
+/// the agent from the same target directory), then runs `bin` with `args`.
+pub fn run_lab_binary(bin: &str, args: &[&str]) -> anyhow::Result<()> {
+    cargo(&[
+        "build",
+        "--quiet",
+        "--package",
+        "carp-agent",
+        "--package",
+        "carp-tests",
+        "--bin",
+        "carp-agent",
+        "--bin",
+        bin,
+    ])?;
+    let path = workspace_root().join("target/debug").join(bin);
+    run(&path.to_string_lossy(), args)
+}

@@ -4,18 +4,5 @@ use crate::{cmd, setup};
 
 pub fn run() -> anyhow::Result<()> {
     setup::run()?;
-    cmd::cargo(&[
-        "build",
-        "--quiet",
-        "--package",
-        "carp-agent",
-        "--package",
-        "carp-tests",
-        "--bin",
-        "carp-agent",
-        "--bin",
-        "carp_demo",
-    ])?;
-    let demo = cmd::workspace_root().join("target/debug/carp_demo");
-    cmd::run(&demo.to_string_lossy(), &[])
+    cmd::run_lab_binary("carp_demo", &[])
 }

@@ -152,36 +152,20 @@ impl<F: Fn(&mut fmt::Formatter<'_>) -> fmt::Result> fmt::Display for Lazy<F> {
 
 #[cfg(test)]
 mod tests {
-    use std::{
-        io,
-        net::Ipv4Addr,
-        sync::{Arc, Mutex},
-    };
+    use std::net::Ipv4Addr;
 
     use super::{warn_limit::MAX_SOURCES, *};
 
     /// The log lines written while `f` runs, as text.
     fn captured(f: impl FnOnce()) -> Vec<String> {
-        #[derive(Clone, Default)]
-        struct Buffer(Arc<Mutex<Vec<u8>>>);
-        impl io::Write for Buffer {
-            fn write(&mut self, bytes: &[u8]) -> io::Result<usize> {
-                self.0.lock().unwrap().extend_from_slice(bytes);
-                Ok(bytes.len())
-            }
-            fn flush(&mut self) -> io::Result<()> {
-                Ok(())
-            }
-        }
-        let buffer = Buffer::default();
+        let buffer = crate::testdata::LogBuffer::default();
         let writer = buffer.clone();
         let subscriber = tracing_subscriber::fmt()
             .with_writer(move || writer.clone())
             .with_ansi(false)
             .finish();
         tracing::subscriber::with_default(subscriber, f);
-        let text = String::from_utf8(buffer.0.lock().unwrap().clone()).unwrap();
-        text.lines().map(str::to_string).collect()
+        buffer.lines()
     }
 
     #[test]

@@ -26,6 +26,9 @@ pub const MAP_REPLAY: &str = "CARP_REPLAY";
 /// (interface, vhid, family), whatever the source; written by the XDP
 /// program (received) and the TC egress program (sent).
 pub const MAP_SEEN: &str = "CARP_SEEN";
+/// Unicast peers of each vhid: the only sources whose unicast adverts the
+/// XDP program accepts (`PeerKey` -> `PeerEntry`).
+pub const MAP_PEERS: &str = "CARP_PEERS";
 /// Name of the XDP program (the function in carp-ebpf).
 pub const PROGRAM_NAME: &str = "carp_xdp";
 /// Name of the TC egress classifier in the same object.
@@ -40,6 +43,9 @@ pub const MAX_REPLAY_SOURCES: u32 = 8192;
 /// adverts at advbase 1, both directions).
 pub const MAX_SEEN_COUNTERS: u32 = 16384;
 /// Ring buffer size in bytes (a power of two and a multiple of the page size).
+/// Unicast peers over all vhids: 16 per vhid (the configuration's bound)
+/// for a quarter of `MAX_VHIDS`, or a few for every vhid.
+pub const MAX_PEERS: u32 = 4096;
 pub const EVENTS_BYTES: u32 = 256 * 1024;
 
 /// Election state as the XDP program sees it.
@@ -92,6 +98,11 @@ pub const BADAUTH_SAMPLE_INTERVAL_NS: u64 = 10_000_000_000;
 pub const REPLAY_WINDOW: u64 = 1 << 40;
 
 /// Address family tags in keys and events.
+/// `PeerEntry::flags`: unicast adverts from this peer need TTL / hop
+/// limit 255 (OpenBSD's rule); without it the TTL of a unicast advert is
+/// not checked (FreeBSD's).
+pub const PEER_FLAG_STRICT_TTL: u8 = 0x01;
+
 pub const FAMILY_IPV4: u8 = 4;
 pub const FAMILY_IPV6: u8 = 6;
 
@@ -317,6 +328,63 @@ pub struct ReplayEntry {
     pub counter: u64,
 }
 
+/// Key of `CARP_PEERS`: one configured unicast peer of one vhid.
+#[repr(C)]
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash)]
+pub struct PeerKey {
+    /// The interface the program runs on (the ingress interface).
+    pub ifindex: u32,
+    /// 802.1Q VLAN id of the vhid, 0 when untagged.
+    pub vlan: u16,
+    pub vhid: u8,
+    /// `FAMILY_IPV4` or `FAMILY_IPV6`.
+    pub family: u8,
+    /// The peer's address: IPv4 in the first 4 bytes, the rest zero.
+    pub addr: [u8; 16],
+}
+
+impl PeerKey {
+    pub const fn v4(ifindex: u32, vlan: u16, vhid: u8, addr: [u8; 4]) -> Self {
+        let mut a = [0u8; 16];
+        a[0] = addr[0];
+        a[1] = addr[1];
+        a[2] = addr[2];
+        a[3] = addr[3];
+        Self {
+            ifindex,
+            vlan,
+            vhid,
+            family: FAMILY_IPV4,
+            addr: a,
+        }
+    }
+
+    pub const fn v6(ifindex: u32, vlan: u16, vhid: u8, addr: [u8; 16]) -> Self {
+        Self {
+            ifindex,
+            vlan,
+            vhid,
+            family: FAMILY_IPV6,
+            addr,
+        }
+    }
+}
+
+/// Value of `CARP_PEERS`.
+#[repr(C)]
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct PeerEntry {
+    /// `PEER_FLAG_*` bits.
+    pub flags: u8,
+    pub _pad: [u8; 3],
+}
+
+impl PeerEntry {
+    pub const fn new(flags: u8) -> Self {
+        Self { flags, _pad: [0; 3] }
+    }
+}
+
 #[cfg(feature = "user")]
 mod pod {
     /// Marks ABI types as `aya::Pod`, each with the same justification.
@@ -340,6 +408,8 @@ mod pod {
         super::ReplayEntry,
         super::SeenKey,
         super::SeenEntry,
+        super::PeerKey,
+        super::PeerEntry,
     );
 }
 
@@ -355,3 +425,5 @@ const _: () = assert!(core::mem::size_of::<ReplayKey>() == 24);
 const _: () = assert!(core::mem::size_of::<ReplayEntry>() == 8);
 const _: () = assert!(core::mem::size_of::<SeenKey>() == 16);
 const _: () = assert!(core::mem::size_of::<SeenEntry>() == 8);
+const _: () = assert!(core::mem::size_of::<PeerKey>() == 24);
+const _: () = assert!(core::mem::size_of::<PeerEntry>() == 4);

@@ -95,6 +95,9 @@ stats! {
     /// Ethernet source / link-layer address option was set to the virtual MAC
     /// (TC egress).
     nd_egress_rewritten => NdEgressRewritten,
+    /// Unicast adverts (destination not 224.0.0.0/4 or ff00::/8) from a
+    /// source that is not a configured peer of the vhid, dropped.
+    badpeer => Badpeer,
 }
 
 pub const STAT_COUNT: usize = Stat::ALL.len();

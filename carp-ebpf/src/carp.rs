@@ -8,7 +8,8 @@
 //!    (IPv4 fragments, MF or offset != 0, are not ours: passed, `ipackets` only);
 //! 3. the IP length fields fit the frame (trailing Ethernet padding is fine;
 //!    IPv4 total length below the header length is `badlen`) — `hdrops`;
-//! 4. TTL / hop limit 255 — `badttl`;
+//! 4. TTL / hop limit 255 — `badttl` — for adverts to a multicast group;
+//!    a unicast advert's TTL is checked at step 8 (see there);
 //! 5. payload exactly 36 bytes and not VRRP of that size (version 3, or
 //!    version 2 with an address count other than CARP's authlen 7), else it
 //!    is VRRP: passed untouched — `vrrp_passed`, or `vrrp_clash` for an IPv4
@@ -16,7 +17,12 @@
 //!    (see `vrrp4`);
 //! 6. byte 0 is 0x21 (version 2, type 1) — `badver`;
 //! 7. RFC 1071 checksum over the 36 bytes — `badsum`;
-//! 8. vhid configured on the receiving interface — `badvhid`;
+//! 8. vhid configured on the receiving interface — `badvhid`; a unicast
+//!    advert (destination not 224.0.0.0/4 or ff00::/8) must come from a
+//!    source in `CARP_PEERS` for the vhid — `badpeer` — and, when that
+//!    peer's entry has `PEER_FLAG_STRICT_TTL` (OpenBSD flavour), with TTL
+//!    255 — `badttl`. FreeBSD does not check the TTL of unicast adverts;
+//!    OpenBSD does;
 //! 9. for a vhid with a `CARP_AUTH` entry (see `auth`): HMAC — `badauth`;
 //!    counter not stale for a known source — `replayed`; a new source within
 //!    the vhid's budget — `ratelimited`.
@@ -26,8 +32,8 @@
 
 use aya_ebpf::{helpers::bpf_ktime_get_ns, programs::XdpContext};
 use carp_common::{
-    AdvertEvent, CARP_ADVERT_LEN, FAMILY_IPV4, FAMILY_IPV6, IPPROTO_CARP, MODE_VIRTUAL_MAC, Stat,
-    VhidKey, VrrpSeen, wire::LINK_LOCAL_TTL,
+    AdvertEvent, CARP_ADVERT_LEN, FAMILY_IPV4, FAMILY_IPV6, IPPROTO_CARP, MODE_VIRTUAL_MAC,
+    PEER_FLAG_STRICT_TTL, Stat, VhidKey, VrrpSeen, wire::LINK_LOCAL_TTL,
 };
 
 use crate::{auth, csum, cursor::Cursor, maps, verdict::Verdict, words};
@@ -69,7 +75,10 @@ pub fn ipv4(ctx: &XdpContext, cur: &Cursor) -> Verdict {
     let Some(advert) = payload(cur, l3 + hlen, total - hlen) else {
         return Verdict::drop2(Stat::Ipackets, Stat::Hdrops);
     };
-    if ip[8] != LINK_LOCAL_TTL {
+    // 224.0.0.0/4: the group (or any multicast) needs TTL 255 here; a
+    // unicast advert's TTL is the peer rule's business (`validate`).
+    let unicast = ip[16] & 0xf0 != 0xe0;
+    if !unicast && ip[8] != LINK_LOCAL_TTL {
         return Verdict::drop2(Stat::Ipackets, Stat::Badttl);
     }
     let advert = match advert {
@@ -83,6 +92,7 @@ pub fn ipv4(ctx: &XdpContext, cur: &Cursor) -> Verdict {
     let header = Header {
         family: FAMILY_IPV4,
         ttl: ip[8],
+        unicast,
         source: [
             u64::from(u32::from_le_bytes([ip[12], ip[13], ip[14], ip[15]])),
             0,
@@ -108,7 +118,9 @@ pub fn ipv6(ctx: &XdpContext, cur: &Cursor) -> Verdict {
         return Verdict::drop2(Stat::Ipackets6, Stat::Hdrops);
     };
     let hop_limit = ip[7];
-    if hop_limit != LINK_LOCAL_TTL {
+    // ff00::/8 is multicast; anything else is a unicast advert.
+    let unicast = ip[24] != 0xff;
+    if !unicast && hop_limit != LINK_LOCAL_TTL {
         return Verdict::drop2(Stat::Ipackets6, Stat::Badttl);
     }
     let advert = match advert {
@@ -121,6 +133,7 @@ pub fn ipv6(ctx: &XdpContext, cur: &Cursor) -> Verdict {
     let header = Header {
         family: FAMILY_IPV6,
         ttl: hop_limit,
+        unicast,
         source,
     };
     validate(ctx, advert, &header, Stat::Ipackets6)
@@ -201,6 +214,9 @@ fn vrrp4(ctx: &XdpContext, cur: &Cursor, offset: usize, len: usize, source: [u8;
 struct Header {
     family: u8,
     ttl: u8,
+    /// Sent to a unicast address, not to a multicast group: accepted only
+    /// from a configured peer of the vhid.
+    unicast: bool,
     /// The source address as the event's 16 bytes, in two native words.
     source: [u64; 2],
 }
@@ -241,6 +257,16 @@ fn validate(ctx: &XdpContext, advert: *const Advert, ip: &Header, seen: Stat) ->
     let vhid = (w[0] >> 8) as u8;
     if !maps::has_vhid(ifindex, vhid) {
         return Verdict::drop2(seen, Stat::Badvhid);
+    }
+    if ip.unicast {
+        // VLAN 0 until the dataplane keys vhids by VLAN.
+        match maps::peer_flags(ifindex, 0, vhid, ip.family, ip.source) {
+            None => return Verdict::drop2(seen, Stat::Badpeer),
+            Some(flags) if flags & PEER_FLAG_STRICT_TTL != 0 && ip.ttl != LINK_LOCAL_TTL => {
+                return Verdict::drop2(seen, Stat::Badttl);
+            }
+            Some(_) => {}
+        }
     }
     // SAFETY: `payload` checked the 36 bytes are in the frame.
     let queued_as = match unsafe { auth::check(ifindex, vhid, advert.cast(), ip.family, ip.source) }

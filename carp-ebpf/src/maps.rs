@@ -15,8 +15,8 @@ use aya_ebpf::{
 };
 use carp_common::{
     AUTH_TAIL_WORDS, AuthEntry, EVENTS_BYTES, FAMILY_IPV4, FAMILY_IPV6, IfaceEntry, MAX_IFACES,
-    MAX_REPLAY_SOURCES, MAX_SEEN_COUNTERS, MAX_VHIDS, MAX_VIPS, ReplayEntry, ReplayKey,
-    STATE_MASTER, SeenEntry, SeenKey, Stats, VhidEntry, VhidKey, VipEntry, VipKey, VrrpSeen,
+    MAX_PEERS, MAX_REPLAY_SOURCES, MAX_SEEN_COUNTERS, MAX_VHIDS, MAX_VIPS, PeerEntry, PeerKey,
+    ReplayEntry, ReplayKey, STATE_MASTER, SeenEntry, SeenKey, Stats, VhidEntry, VhidKey, VipEntry, VipKey, VrrpSeen,
 };
 
 use crate::words;
@@ -66,6 +66,12 @@ pub static CARP_REPLAY: LruHashMap<ReplayKey, ReplayEntry, { MAX_REPLAY_SOURCES 
 #[btf_map]
 pub static CARP_SEEN: LruHashMap<SeenKey, SeenEntry, { MAX_SEEN_COUNTERS as usize }> =
     LruHashMap::new();
+
+/// Unicast peers per (interface, VLAN, vhid, family, address); written by
+/// the agent. A unicast advert is accepted only from a source listed here
+/// for its vhid (see `carp::validate`).
+#[btf_map]
+pub static CARP_PEERS: HashMap<PeerKey, PeerEntry, { MAX_PEERS as usize }> = HashMap::new();
 
 /// Working memory of the HMAC check: a SHA-1 block schedule and state are
 /// more than the 512-byte stack should hold, and map values take indexed
@@ -244,4 +250,39 @@ pub fn seen_key(ifindex: u32, vhid: u8, family: u8, counter: u64) -> AlignedSeen
         words::store(p.add(8), counter);
         key.assume_init()
     }
+}
+
+/// `PeerKey` on an 8-aligned stack slot, as `AlignedVipKey`.
+#[repr(C, align(8))]
+struct AlignedPeerKey(PeerKey);
+
+const _: () = assert!(offset_of!(PeerKey, vlan) == 4);
+const _: () = assert!(offset_of!(PeerKey, vhid) == 6);
+const _: () = assert!(offset_of!(PeerKey, family) == 7);
+const _: () = assert!(offset_of!(PeerKey, addr) == 8);
+const _: () = assert!(core::mem::size_of::<PeerKey>() == 24);
+
+/// The `PEER_FLAG_*` bits of `source` as a unicast peer of `vhid` on
+/// (`ifindex`, `vlan`); `None` when it is not a configured peer.
+#[inline(always)]
+#[allow(clippy::needless_borrows_for_generic_args)]
+pub fn peer_flags(ifindex: u32, vlan: u16, vhid: u8, family: u8, source: [u64; 2]) -> Option<u8> {
+    let mut key = MaybeUninit::<AlignedPeerKey>::uninit();
+    let p = key.as_mut_ptr().cast::<u8>();
+    // SAFETY: the three stores cover all 24 bytes (ifindex, vlan, vhid and
+    // family as one u64; the address as two). By reference, as in
+    // `vip_vhid`.
+    let entry = unsafe {
+        words::store(
+            p,
+            u64::from(ifindex)
+                | u64::from(vlan) << 32
+                | u64::from(vhid) << 48
+                | u64::from(family) << 56,
+        );
+        words::store_all(p.add(8), source);
+        CARP_PEERS.get_ptr(&key.assume_init_ref().0)?
+    };
+    // SAFETY: a successful lookup.
+    Some(unsafe { (*entry).flags })
 }

@@ -17,7 +17,7 @@ use crate::{
 };
 
 /// The single-vhid flags, which `--config` replaces.
-const VHID_FLAGS: [&str; 17] = [
+const VHID_FLAGS: [&str; 18] = [
     "interface",
     "vhid",
     "password",
@@ -35,6 +35,7 @@ const VHID_FLAGS: [&str; 17] = [
     "down_script",
     "preempt_delay",
     "pre_master_script",
+    "peers",
 ];
 
 /// Run the agent: one vhid from flags, or any number from `--config FILE`.
@@ -101,6 +102,11 @@ pub struct RunArgs {
     /// Advert source address [default: the interface's first IPv4 address].
     #[arg(long, value_name = "ADDR")]
     pub source: Option<IpAddr>,
+    /// Unicast peer: adverts go to each peer of their family instead of
+    /// the multicast group, and unicast adverts are accepted from peers
+    /// only (FreeBSD's peer/peer6); repeat for each, at most 16.
+    #[arg(long = "peer", value_name = "ADDR")]
+    pub peers: Vec<String>,
     /// Run PROGRAM on becoming MASTER (like ucarp's --upscript).
     #[arg(long = "up-script", value_name = "PROGRAM")]
     pub up_script: Option<PathBuf>,
@@ -157,6 +163,7 @@ impl RunArgs {
             ("--down-script", self.down_script.is_some()),
             ("--preempt-delay", self.preempt_delay.is_some()),
             ("--pre-master-script", self.pre_master_script.is_some()),
+            ("--peer", !self.peers.is_empty()),
         ];
         given
             .into_iter()
@@ -252,6 +259,7 @@ fn from_flags(args: &RunArgs) -> Result<Config, ConfigError> {
         password_file: args.password_file.clone(),
         vips: args.vips.clone(),
         source: args.source,
+        peers: args.peers.clone(),
         hooks: args.hooks(),
         preempt_delay: args.preempt_delay.map(i64::from),
     };

@@ -123,6 +123,13 @@ pub enum Reason {
     /// interface, whatever its prefix, and two vhids cannot both own it.
     #[error("{addr} is already {first}; each virtual address belongs to one vhid, with one prefix")]
     VipDuplicate { addr: IpAddr, first: String },
+    /// A unicast peer (`peers`, `--peer`).
+    #[error(transparent)]
+    Peer(super::peers::PeerError),
+    #[error(
+        "{count} unicast peers over all vhids; the dataplane holds at most {max}"
+    )]
+    TotalPeers { count: usize, max: usize },
     #[error("{0:?} is not an XDP mode (auto, native, skb)")]
     XdpMode(String),
     #[error(

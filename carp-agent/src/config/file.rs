@@ -67,6 +67,9 @@ struct FileVhid {
     #[serde(default)]
     vips: Vec<String>,
     source: Option<IpAddr>,
+    /// Unicast peers (FreeBSD's `peer`/`peer6`).
+    #[serde(default)]
+    peers: Vec<String>,
     #[serde(default)]
     hook: Vec<FileHook>,
     preempt_delay: Option<i64>,
@@ -242,6 +245,7 @@ fn vhid_input(v: FileVhid, index: usize, base: &Path) -> Result<VhidInput, Confi
         password_file: v.password_file.map(|path| base.join(path)),
         vips: v.vips,
         source: v.source,
+        peers: v.peers,
         hooks,
         preempt_delay: v.preempt_delay,
     })

@@ -42,6 +42,7 @@
 //! password = "testpass"         # at most 19 bytes; or password_file = "..."
 //! vips = ["192.168.1.50/24", "fd00::50/64"]  # prefix optional: /32, /128
 //! source = "192.168.1.5"        # advert source; default: the interface's first IPv4
+//! peers = ["192.168.1.6", "fe80::6%em0"]  # unicast peers, at most 16 (docs/unicast.md)
 //!
 //! [[vhid.hook]]
 //! on = ["master"]               # any of "master", "backup", "init", "pre-master"
@@ -91,6 +92,14 @@
 //! TOML file only (no flags); `--persist-dir DIR` and `--preempt-delay
 //! SECS` are flags too.
 //!
+//! `peers` (`--peer ADDR`, repeatable) sends the vhid's adverts of each
+//! family to every peer of that family by unicast instead of to the
+//! multicast group, for segments that filter multicast, and makes the XDP
+//! program accept unicast adverts from those addresses only (FreeBSD's
+//! `peer`/`peer6`, OpenBSD's `carppeer`; `docs/unicast.md`). Multicast,
+//! unspecified, loopback and broadcast addresses, the vhid's own VIPs, a
+//! family without VIPs and more than 16 peers per vhid are refused.
+//!
 //! Hooks, their environment (`CARP_REASON` and the rest) and what a
 //! `pre-master` hook's wait means on the wire are described in
 //! `docs/hooks.md`.
@@ -111,6 +120,7 @@
 mod args;
 mod error;
 mod file;
+pub mod peers;
 mod read;
 mod toml_error;
 mod vip;
@@ -207,6 +217,9 @@ pub struct VhidSettings {
     /// Advert source; `None`: the interface's first IPv4 address.
     pub source: Option<IpAddr>,
     pub hooks: Vec<HookSpec>,
+    /// Unicast peers: adverts of a family with peers go to each of them
+    /// instead of the multicast group ([`peers`]).
+    pub peers: Vec<IpAddr>,
     /// For this long after the vhid starts it does not preempt a master
     /// (keepalived's `preempt_delay`; master-down still applies).
     pub preempt_delay: Duration,
@@ -338,6 +351,8 @@ impl VhidSettings {
             self.check_source(source)
                 .map_err(|reason| fail("source", reason))?;
         }
+        self.check_peers()
+            .map_err(|(field, err)| fail(&field, Reason::Peer(err)))?;
         for (i, hook) in self.hooks.iter().enumerate() {
             let empty = match &hook.program {
                 crate::hooks::HookProgram::Argv(argv) => argv.first().is_none_or(String::is_empty),
@@ -354,6 +369,29 @@ impl VhidSettings {
 }
 
 impl VhidSettings {
+    /// The peers' rules ([`peers`]); the error names the field.
+    fn check_peers(&self) -> Result<(), (String, peers::PeerError)> {
+        if self.peers.len() > peers::MAX_PEERS_PER_VHID {
+            let count = self.peers.len();
+            return Err(("peers".to_string(), peers::PeerError::TooMany { count }));
+        }
+        for (i, &addr) in self.peers.iter().enumerate() {
+            let field = format!("peers[{i}] = \"{addr}\"");
+            peers::check(addr).map_err(|err| (field.clone(), err))?;
+            if let Some(first) = self.peers[..i].iter().position(|&p| p == addr) {
+                return Err((field, peers::PeerError::Duplicate { addr, first }));
+            }
+            if self.vips.iter().any(|v| v.addr == addr) {
+                return Err((field, peers::PeerError::IsVip { addr }));
+            }
+            if !self.vips.iter().any(|v| v.addr.is_ipv4() == addr.is_ipv4()) {
+                let family = if addr.is_ipv4() { "IPv4" } else { "IPv6" };
+                return Err((field, peers::PeerError::FamilyUnused { addr, family }));
+            }
+        }
+        Ok(())
+    }
+
     /// `source` is only the IPv4 advert source (see `daemon::vhid_runtime`).
     fn check_source(&self, source: IpAddr) -> Result<(), Reason> {
         if Unusable::of(source).is_some() {
@@ -435,6 +473,16 @@ impl Config {
         // of vhids is checked in linear time.
         let mut vhids: HashMap<(&str, u8), usize> = HashMap::new();
         let mut addresses: HashMap<IpAddr, Vec<(usize, usize)>> = HashMap::new();
+        let total_peers: usize = self.vhids.iter().map(|v| v.peers.len()).sum();
+        if total_peers > carp_common::MAX_PEERS as usize {
+            return Err(ConfigError::Global {
+                field: "peers".to_string(),
+                reason: Reason::TotalPeers {
+                    count: total_peers,
+                    max: carp_common::MAX_PEERS as usize,
+                },
+            });
+        }
         for (index, vhid) in self.vhids.iter().enumerate() {
             vhid.validate(index)?;
             let fail = |field: String, reason| ConfigError::Vhid {
@@ -507,6 +555,8 @@ struct VhidInput {
     password_file: Option<PathBuf>,
     vips: Vec<String>,
     source: Option<IpAddr>,
+    /// As written: `ADDR` or `ADDR%IF`.
+    peers: Vec<String>,
     hooks: Vec<HookSpec>,
     /// Seconds.
     preempt_delay: Option<i64>,
@@ -573,6 +623,15 @@ impl VhidInput {
                 }
             })
             .collect::<Result<Vec<_>, _>>()?;
+        let peers = self
+            .peers
+            .iter()
+            .enumerate()
+            .map(|(i, text)| {
+                peers::parse(text, &self.interface)
+                    .map_err(|err| fail(&format!("peers[{i}] = {text:?}"), Reason::Peer(err)))
+            })
+            .collect::<Result<Vec<_>, _>>()?;
         Ok(VhidSettings {
             interface: self.interface,
             vhid,
@@ -587,6 +646,7 @@ impl VhidInput {
             vips,
             source: self.source,
             hooks: self.hooks,
+            peers,
             preempt_delay,
         })
     }

@@ -42,20 +42,34 @@ impl Daemon {
         };
         let mut ok = true;
         for frame in frames {
-            let sent = sender.send_advert(rt.mac, frame.source, &frame.header);
-            self.counters
-                .vhid(key)
-                .count_send(frame.source, sent.is_ok());
-            match sent {
-                Ok(()) if frame.source.is_ipv4() => self.counters.opackets += 1,
-                Ok(()) => self.counters.opackets6 += 1,
-                Err(err) => {
-                    ok = false;
-                    self.counters.oerrors += 1;
-                    warn!(
-                        "vhid {} on {}: sending advert: {err}",
-                        key.vhid, rt.interface
-                    );
+            // With peers of its family, the advert goes to each of them
+            // instead of the group (config::peers, docs/unicast.md).
+            let mut peers = crate::config::peers::of_family(&rt.settings.peers, frame.source)
+                .map(Some)
+                .peekable();
+            let multicast = peers.peek().is_none().then_some(None);
+            for peer in peers.chain(multicast) {
+                let sent = match peer {
+                    None => sender.send_advert(rt.mac, frame.source, &frame.header),
+                    Some(peer) => {
+                        self.unicast
+                            .send_advert(rt.ifindex, frame.source, peer, &frame.header)
+                    }
+                };
+                self.counters
+                    .vhid(key)
+                    .count_send(frame.source, sent.is_ok());
+                match sent {
+                    Ok(()) if frame.source.is_ipv4() => self.counters.opackets += 1,
+                    Ok(()) => self.counters.opackets6 += 1,
+                    Err(err) => {
+                        ok = false;
+                        self.counters.oerrors += 1;
+                        warn!(
+                            "vhid {} on {}: sending advert: {err}",
+                            key.vhid, rt.interface
+                        );
+                    }
                 }
             }
         }

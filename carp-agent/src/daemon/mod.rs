@@ -61,6 +61,8 @@ pub(crate) struct Daemon {
     dataplane: Dataplane,
     netlink: Netlink,
     senders: HashMap<u32, FrameSender>,
+    /// Adverts to unicast peers (`peers`), through the IP stack.
+    unicast: crate::net::UnicastSender,
     interfaces: BTreeMap<u32, Interface>,
     vhids: BTreeMap<crate::engine::VhidKey, VhidRuntime>,
     hooks: HookRunner,
@@ -246,6 +248,7 @@ impl Daemon {
             dataplane,
             netlink,
             senders: HashMap::new(),
+            unicast: crate::net::UnicastSender::default(),
             hooks: HookRunner::new(config.hook_timeout),
             counters: AgentCounters::default(),
             instance,
@@ -385,6 +388,7 @@ impl Daemon {
             || rt.settings.replay_protection == crate::node::ReplayProtection::Off;
         self.dataplane
             .set_auth(rt.map_key(), &rt.node_config().auth, no_replay)?;
+        rt.write_peers(&mut self.dataplane, &[])?;
         if !rt.settings.real_mac {
             self.filter_virtual_mac(rt.ifindex, rt.mac).await?;
         }

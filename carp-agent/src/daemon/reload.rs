@@ -252,6 +252,13 @@ impl Daemon {
             self.dataplane.remove_vip(vip_key(rt.ifindex, vip.addr))?;
         }
         self.dataplane.remove_vhid(rt.map_key())?;
+        self.dataplane.replace_peers(
+            rt.ifindex,
+            rt.settings.vhid,
+            &rt.settings.peers,
+            &[],
+            false,
+        )?;
         if !rt.settings.real_mac {
             let _ = self.netlink.remove_unicast_mac(rt.ifindex, rt.mac).await;
         }
@@ -289,6 +296,7 @@ impl Daemon {
             .copied()
             .collect();
         let (old_mac, old_real_mac) = (old.mac, old.settings.real_mac);
+        let old_peers = old.settings.peers.clone();
 
         if old_mac != rt.mac || old_real_mac != rt.settings.real_mac {
             if !old_real_mac {
@@ -336,6 +344,7 @@ impl Daemon {
             || rt.settings.replay_protection == crate::node::ReplayProtection::Off;
         self.dataplane
             .set_auth(rt.map_key(), &rt.node_config().auth, openbsd_counters)?;
+        rt.write_peers(&mut self.dataplane, &old_peers)?;
         let (ifindex, interface) = (rt.ifindex, rt.interface.clone());
         self.vhids.insert(key, rt);
 

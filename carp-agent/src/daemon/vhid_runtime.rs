@@ -130,6 +130,25 @@ impl VhidRuntime {
         std::time::Duration::from_nanos(ticks * 3_906_250)
     }
 
+    /// Writes the vhid's unicast peers into `CARP_PEERS` in place of
+    /// `old` (the previous settings' peers; empty for a new vhid). An
+    /// OpenBSD-flavour vhid requires TTL 255 of its peers' unicast
+    /// adverts, as OpenBSD does; FreeBSD does not check it.
+    pub fn write_peers(
+        &self,
+        dataplane: &mut crate::dataplane::Dataplane,
+        old: &[IpAddr],
+    ) -> Result<(), crate::dataplane::DataplaneError> {
+        let strict_ttl = self.settings.flavor == Flavor::OpenBsd;
+        dataplane.replace_peers(
+            self.ifindex,
+            self.settings.vhid,
+            old,
+            &self.settings.peers,
+            strict_ttl,
+        )
+    }
+
     pub fn map_key(&self) -> MapKey {
         MapKey::new(self.ifindex, self.settings.vhid)
     }

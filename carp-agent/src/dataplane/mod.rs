@@ -6,6 +6,7 @@ pub mod auth;
 pub mod bpffs;
 pub mod events;
 pub mod leftovers;
+pub mod peers;
 
 use std::path::{Path, PathBuf};
 
@@ -21,7 +22,8 @@ use aya::{
     util::KernelVersion,
 };
 use carp_common::{
-    AuthEntry, EGRESS_PROGRAM_NAME, IfaceEntry, MAP_AUTH, MAP_EVENTS, MAP_IFACES, MAP_REPLAY,
+    AuthEntry, EGRESS_PROGRAM_NAME, IfaceEntry, MAP_AUTH, MAP_EVENTS, MAP_IFACES, MAP_PEERS,
+    MAP_REPLAY,
     MAP_SEEN, MAP_STATS, MAP_VHIDS, MAP_VIPS, MAP_VRRP, MAX_VHIDS, PROGRAM_NAME, Stats, VhidEntry,
     VhidKey, VipEntry, VipKey, VrrpSeen,
 };
@@ -37,9 +39,9 @@ pub const XDP_PROGRAM: &str = PROGRAM_NAME;
 /// Name of the TC egress classifier inside [`XDP_OBJECT`].
 pub const EGRESS_PROGRAM: &str = EGRESS_PROGRAM_NAME;
 /// The maps pinned under `<bpffs>/carp/` for `bpftool`.
-pub const PINNED_MAPS: [&str; 9] = [
+pub const PINNED_MAPS: [&str; 10] = [
     MAP_VHIDS, MAP_VIPS, MAP_IFACES, MAP_STATS, MAP_EVENTS, MAP_VRRP, MAP_AUTH, MAP_REPLAY,
-    MAP_SEEN,
+    MAP_SEEN, MAP_PEERS,
 ];
 
 /// Name of the per-CPU statistics map.

@@ -7,6 +7,8 @@
 //!   interface, for NIC filters and snooping switches ([`Membership`]);
 //! - [`sender`]: adverts, gratuitous ARPs and unsolicited NAs on an AF_PACKET
 //!   socket, so their Ethernet source can be the virtual MAC ([`FrameSender`]);
+//! - [`unicast`]: adverts to unicast peers through the IP stack, on raw
+//!   protocol-112 sockets ([`UnicastSender`]);
 //! - [`frames`]: the ARP and NA frames themselves (pure).
 //!
 //! Netlink and AF_PACKET sockets belong to the network namespace of the
@@ -18,9 +20,11 @@ pub mod membership;
 pub mod netlink;
 pub mod sender;
 pub mod sysctl;
+pub mod unicast;
 
 pub use error::NetError;
 pub use link_events::{LinkEvent, LinkEvents};
 pub use membership::Membership;
 pub use netlink::{Interface, Netlink};
 pub use sender::FrameSender;
+pub use unicast::UnicastSender;

@@ -1,0 +1,56 @@
+//! `CARP_PEERS`: the unicast peers of each vhid, the only sources whose
+//! unicast adverts the XDP program accepts (docs/unicast.md).
+
+use std::net::IpAddr;
+
+use carp_common::{MAP_PEERS, PEER_FLAG_STRICT_TTL, PeerEntry, PeerKey};
+
+use super::{Dataplane, DataplaneError, map_err};
+
+/// The `CARP_PEERS` key of `peer` for `vhid` on (`ifindex`, `vlan`).
+pub fn peer_key(ifindex: u32, vlan: u16, vhid: u8, peer: IpAddr) -> PeerKey {
+    match peer {
+        IpAddr::V4(a) => PeerKey::v4(ifindex, vlan, vhid, a.octets()),
+        IpAddr::V6(a) => PeerKey::v6(ifindex, vlan, vhid, a.octets()),
+    }
+}
+
+/// The entry of a peer: OpenBSD-flavour vhids require TTL 255 of unicast
+/// adverts (`strict_ttl`), FreeBSD's do not check it.
+pub fn peer_entry(strict_ttl: bool) -> PeerEntry {
+    PeerEntry::new(if strict_ttl { PEER_FLAG_STRICT_TTL } else { 0 })
+}
+
+impl Dataplane {
+    /// Makes `new` the peers of `vhid` on `ifindex` where `old` were:
+    /// the ones no longer listed are removed first, then every listed one
+    /// is written (a peer in both lists is never missing in between).
+    pub fn replace_peers(
+        &mut self,
+        ifindex: u32,
+        vhid: u8,
+        old: &[IpAddr],
+        new: &[IpAddr],
+        strict_ttl: bool,
+    ) -> Result<(), DataplaneError> {
+        // VLAN 0 until vhids are keyed by VLAN.
+        let vlan = 0;
+        let mut map = self.hash_map::<PeerKey, PeerEntry>(MAP_PEERS)?;
+        for &peer in old.iter().filter(|p| !new.contains(p)) {
+            match map.remove(&peer_key(ifindex, vlan, vhid, peer)) {
+                // Already gone is what was wanted.
+                Err(aya::maps::MapError::KeyNotFound) | Ok(()) => {}
+                Err(err) => return Err(map_err(MAP_PEERS)(err)),
+            }
+        }
+        for &peer in new {
+            map.insert(
+                peer_key(ifindex, vlan, vhid, peer),
+                peer_entry(strict_ttl),
+                0,
+            )
+            .map_err(map_err(MAP_PEERS))?;
+        }
+        Ok(())
+    }
+}

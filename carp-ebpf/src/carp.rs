@@ -72,22 +72,37 @@ pub fn ipv4(ctx: &XdpContext, cur: &Cursor) -> Verdict {
     if total < hlen {
         return Verdict::drop2(Stat::Ipackets, Stat::Badlen);
     }
-    let Some(advert) = payload(cur, l3 + hlen, total - hlen) else {
-        return Verdict::drop2(Stat::Ipackets, Stat::Hdrops);
-    };
     // 224.0.0.0/4: the group (or any multicast) needs TTL 255 here; a
     // unicast advert's TTL is the peer rule's business (`validate`).
     let unicast = ip[16] & 0xf0 != 0xe0;
-    if !unicast && ip[8] != LINK_LOCAL_TTL {
-        return Verdict::drop2(Stat::Ipackets, Stat::Badttl);
-    }
-    let advert = match advert {
-        // SAFETY: `payload` checked the 36 bytes of an advert are in the frame.
-        Some(a) if !is_vrrp(unsafe { words::load::<u32>(a.cast()) }) => a,
-        _ => {
-            let source = [ip[12], ip[13], ip[14], ip[15]];
-            return vrrp4(ctx, cur, l3 + hlen, total - hlen, source);
+    let bad_ttl = !unicast && ip[8] != LINK_LOCAL_TTL;
+    let (offset, len) = (l3 + hlen, total - hlen);
+    // Two explicit paths rather than one `Option` of the payload tested
+    // again afterwards: LLVM rebuilds such an option from the length and
+    // the verifier then follows a path where the advert's pointer carries
+    // the variable-length check only (see `in_frame`).
+    let advert = if len == CARP_ADVERT_LEN {
+        let Some(advert) = cur.at::<Advert>(offset) else {
+            return Verdict::drop2(Stat::Ipackets, Stat::Hdrops);
+        };
+        if bad_ttl {
+            return Verdict::drop2(Stat::Ipackets, Stat::Badttl);
         }
+        // SAFETY: `at` checked the 36 bytes of an advert are in the frame.
+        if is_vrrp(unsafe { words::load::<u32>(advert.cast()) }) {
+            let source = [ip[12], ip[13], ip[14], ip[15]];
+            return vrrp4(ctx, cur, offset, len, source);
+        }
+        advert.cast_const()
+    } else {
+        if !in_frame(cur, offset, len) {
+            return Verdict::drop2(Stat::Ipackets, Stat::Hdrops);
+        }
+        if bad_ttl {
+            return Verdict::drop2(Stat::Ipackets, Stat::Badttl);
+        }
+        let source = [ip[12], ip[13], ip[14], ip[15]];
+        return vrrp4(ctx, cur, offset, len, source);
     };
     let header = Header {
         family: FAMILY_IPV4,
@@ -114,19 +129,31 @@ pub fn ipv6(ctx: &XdpContext, cur: &Cursor) -> Verdict {
         return Verdict::drop2(Stat::Ipackets6, Stat::Badlen);
     }
     let len = usize::from(u16::from_be_bytes([ip[4], ip[5]]));
-    let Some(advert) = payload(cur, l3 + IPV6_HLEN, len) else {
-        return Verdict::drop2(Stat::Ipackets6, Stat::Hdrops);
-    };
     let hop_limit = ip[7];
     // ff00::/8 is multicast; anything else is a unicast advert.
     let unicast = ip[24] != 0xff;
-    if !unicast && hop_limit != LINK_LOCAL_TTL {
-        return Verdict::drop2(Stat::Ipackets6, Stat::Badttl);
-    }
-    let advert = match advert {
-        // SAFETY: `payload` checked the 36 bytes of an advert are in the frame.
-        Some(a) if !is_vrrp(unsafe { words::load::<u32>(a.cast()) }) => a,
-        _ => return Verdict::pass2(Stat::Ipackets6, Stat::VrrpPassed),
+    let bad_ttl = !unicast && hop_limit != LINK_LOCAL_TTL;
+    // Two explicit paths, as in `ipv4`.
+    let advert = if len == CARP_ADVERT_LEN {
+        let Some(advert) = cur.at::<Advert>(l3 + IPV6_HLEN) else {
+            return Verdict::drop2(Stat::Ipackets6, Stat::Hdrops);
+        };
+        if bad_ttl {
+            return Verdict::drop2(Stat::Ipackets6, Stat::Badttl);
+        }
+        // SAFETY: `at` checked the 36 bytes of an advert are in the frame.
+        if is_vrrp(unsafe { words::load::<u32>(advert.cast()) }) {
+            return Verdict::pass2(Stat::Ipackets6, Stat::VrrpPassed);
+        }
+        advert.cast_const()
+    } else {
+        if !in_frame(cur, l3 + IPV6_HLEN, len) {
+            return Verdict::drop2(Stat::Ipackets6, Stat::Hdrops);
+        }
+        if bad_ttl {
+            return Verdict::drop2(Stat::Ipackets6, Stat::Badttl);
+        }
+        return Verdict::pass2(Stat::Ipackets6, Stat::VrrpPassed);
     };
     // SAFETY: `ip` is the bounds-checked IPv6 header; bytes 8..24 are the source.
     let source = unsafe { words::load::<[u64; 2]>(ip.as_ptr().add(8)) };
@@ -178,7 +205,7 @@ const VRRP_TYPE_ADVERTISEMENT: u8 = 1;
 #[inline(always)]
 fn vrrp4(ctx: &XdpContext, cur: &Cursor, offset: usize, len: usize, source: [u8; 4]) -> Verdict {
     // The bounds check first: were `len >= 2` tested before it, LLVM could
-    // prove it from `payload`'s check and drop the one the verifier needs.
+    // prove it from the caller's check and drop the one the verifier needs.
     let Some(head) = cur.at::<[u8; 2]>(offset) else {
         return Verdict::pass2(Stat::Ipackets, Stat::VrrpPassed);
     };
@@ -221,19 +248,15 @@ struct Header {
     source: [u64; 2],
 }
 
-/// The IP payload of `len` bytes at `offset`: `None` if it runs past the
-/// frame; `Some(None)` if it is in the frame but not advert-sized (VRRP);
-/// `Some(Some(advert))` for 36 bytes.
-///
-/// The advert-sized case is bounds-checked through `Cursor::at` and nothing
-/// else: a separate length check first would let LLVM prove this one
-/// redundant and drop it, and the verifier needs it.
+/// Whether a payload of `len` bytes (not advert-sized) at `offset` is in
+/// the frame. The length goes through memory so LLVM cannot tell it is the
+/// one compared with 36 before, and merge this variable-length check with
+/// the advert's constant-size one, which the verifier needs.
 #[inline(always)]
-fn payload(cur: &Cursor, offset: usize, len: usize) -> Option<Option<*const Advert>> {
-    if len == CARP_ADVERT_LEN {
-        return Some(Some(cur.at::<Advert>(offset)?.cast_const()));
-    }
-    cur.has(offset, len).then_some(None)
+fn in_frame(cur: &Cursor, offset: usize, len: usize) -> bool {
+    // SAFETY: a read of a local.
+    let len = unsafe { core::ptr::read_volatile(&len) };
+    cur.has(offset, len)
 }
 
 /// Validates the advert-sized payload and queues it for the agent.
@@ -242,7 +265,7 @@ fn payload(cur: &Cursor, offset: usize, len: usize) -> Option<Option<*const Adve
 /// the copy: byte-wise they would cost four times the instructions.
 #[inline(always)]
 fn validate(ctx: &XdpContext, advert: *const Advert, ip: &Header, seen: Stat) -> Verdict {
-    // SAFETY: `payload` checked the 36 bytes are in the frame.
+    // SAFETY: the caller checked the 36 bytes are in the frame.
     let w = unsafe { words::load::<[u32; 9]>(advert.cast()) };
     // Little-endian words: byte 0 (version/type) and byte 1 (vhid) are the
     // low bytes of the first.
@@ -268,7 +291,7 @@ fn validate(ctx: &XdpContext, advert: *const Advert, ip: &Header, seen: Stat) ->
             Some(_) => {}
         }
     }
-    // SAFETY: `payload` checked the 36 bytes are in the frame.
+    // SAFETY: the caller checked the 36 bytes are in the frame.
     let queued_as = match unsafe { auth::check(ifindex, vhid, advert.cast(), ip.family, ip.source) }
     {
         auth::Outcome::Queue => Stat::Adverts,

@@ -16,7 +16,8 @@ use aya::{
 };
 use carp_agent::dataplane;
 use carp_common::{
-    AdvertEvent, AuthEntry, IfaceEntry, MAP_AUTH, MAP_EVENTS, MAP_IFACES, MAP_REPLAY, MAP_SEEN,
+    AdvertEvent, AuthEntry, IfaceEntry, MAP_AUTH, MAP_EVENTS, MAP_IFACES, MAP_PEERS, MAP_REPLAY,
+    MAP_SEEN, PeerEntry, PeerKey,
     MAP_VHIDS, MAP_VIPS, MAP_VRRP, ReplayEntry, ReplayKey, STAT_COUNT, SeenEntry, SeenKey, Stat,
     Stats, VhidEntry, VhidKey, VipEntry, VipKey, VrrpSeen,
 };
@@ -138,6 +139,7 @@ pub fn reset(ebpf: &mut Ebpf) -> anyhow::Result<()> {
     clear::<VhidKey, AuthEntry>(ebpf, MAP_AUTH)?;
     clear::<ReplayKey, ReplayEntry>(ebpf, MAP_REPLAY)?;
     clear::<SeenKey, SeenEntry>(ebpf, MAP_SEEN)?;
+    clear::<PeerKey, PeerEntry>(ebpf, MAP_PEERS)?;
     drain_events(ebpf)?;
     Ok(())
 }
@@ -147,6 +149,13 @@ pub fn set_auth(ebpf: &mut Ebpf, key: VhidKey, entry: &AuthEntry) -> anyhow::Res
     hash_map::<VhidKey, AuthEntry>(ebpf, MAP_AUTH)?
         .insert(key, entry, 0)
         .context("inserting an auth entry")
+}
+
+/// Writes one `CARP_PEERS` entry (a unicast peer of a vhid).
+pub fn set_peer(ebpf: &mut Ebpf, key: PeerKey, entry: PeerEntry) -> anyhow::Result<()> {
+    hash_map::<PeerKey, PeerEntry>(ebpf, MAP_PEERS)?
+        .insert(key, entry, 0)
+        .context("inserting a peer")
 }
 
 /// The `CARP_REPLAY` entries (sources the program has accepted).

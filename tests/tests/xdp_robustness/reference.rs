@@ -104,7 +104,10 @@ fn carp_v4(f: &[u8], l3: usize, cfg: &MapConfig, ifindex: u32) -> Expected {
     if total > avail {
         return Expected::drop(&[seen, Stat::Hdrops]);
     }
-    if f[l3 + 8] != 255 {
+    // Unicast adverts (not to 224.0.0.0/4): no TTL check here; accepted
+    // only from a peer of the vhid, and this model configures none.
+    let unicast = f[l3 + 16] & 0xf0 != 0xe0;
+    if !unicast && f[l3 + 8] != 255 {
         return Expected::drop(&[seen, Stat::Badttl]);
     }
     if total - hlen != 36 || is_vrrp(&f[l3 + hlen..l3 + total]) {
@@ -130,6 +133,7 @@ fn carp_v4(f: &[u8], l3: usize, cfg: &MapConfig, ifindex: u32) -> Expected {
         seen,
         FAMILY_IPV4,
         source,
+        unicast,
         cfg,
         ifindex,
     )
@@ -148,7 +152,8 @@ fn carp_v6(f: &[u8], l3: usize, cfg: &MapConfig, ifindex: u32) -> Expected {
     if plen > avail - 40 {
         return Expected::drop(&[seen, Stat::Hdrops]);
     }
-    if f[l3 + 7] != 255 {
+    let unicast = f[l3 + 24] != 0xff;
+    if !unicast && f[l3 + 7] != 255 {
         return Expected::drop(&[seen, Stat::Badttl]);
     }
     if plen != 36 || is_vrrp(&f[l3 + 40..l3 + 76]) {
@@ -160,6 +165,7 @@ fn carp_v6(f: &[u8], l3: usize, cfg: &MapConfig, ifindex: u32) -> Expected {
         seen,
         FAMILY_IPV6,
         source,
+        unicast,
         cfg,
         ifindex,
     )
@@ -176,6 +182,7 @@ fn advert(
     seen: Stat,
     family: u8,
     source: [u8; 16],
+    unicast: bool,
     cfg: &MapConfig,
     ifindex: u32,
 ) -> Expected {
@@ -187,6 +194,9 @@ fn advert(
     }
     if cfg.vhid(ifindex, a[1]).is_none() {
         return Expected::drop(&[seen, Stat::Badvhid]);
+    }
+    if unicast {
+        return Expected::drop(&[seen, Stat::Badpeer]);
     }
     Expected {
         event: Some(Event {

@@ -1,0 +1,124 @@
+//! End-to-end: unicast peers on a segment that drops CARP's multicast
+//! (docs/unicast.md). The switch's bridge drops every frame to 224.0.0.18
+//! and ff02::12 (nftables, family bridge), as clouds and hypervisors that
+//! filter multicast do. Without peers both agents hear nothing and both
+//! become MASTER: the control run, which shows the filter works and makes
+//! this test able to fail. With `--peer` each sends its adverts to the
+//! other by unicast: exactly one MASTER, and the backup takes over when the
+//! master is killed. The agents run with the defaults a user gets (XDP
+//! mode auto: native on veth).
+#![allow(clippy::unwrap_used)] // a test's unwrap is its failure report
+use std::time::Duration;
+
+use carp_tests::{
+    lab::{Lab, eventually, vhid1_args},
+    netns::Netns,
+    privileges::require_root,
+};
+
+const TABLE: &str = "nomcast";
+
+/// Drops CARP's multicast on the bridge, counting what it drops. The
+/// table goes with the switch's namespace.
+fn drop_carp_multicast(switch: &Netns) {
+    let nft = |args: &[&str]| {
+        let out = switch.run("nft", args).unwrap();
+        assert!(out.status.success(), "nft {args:?}: {out:?}");
+    };
+    nft(&["add", "table", "bridge", TABLE]);
+    // `fwd` is an nft keyword: the chain gets a longer name.
+    nft(&[
+        "add", "chain", "bridge", TABLE, "forward", "{", "type", "filter", "hook", "forward",
+        "priority", "0", ";", "}",
+    ]);
+    nft(&[
+        "add", "rule", "bridge", TABLE, "forward", "ip", "daddr", "224.0.0.18", "counter", "drop",
+    ]);
+    nft(&[
+        "add", "rule", "bridge", TABLE, "forward", "ip6", "daddr", "ff02::12", "counter", "drop",
+    ]);
+}
+
+/// Packets the bridge dropped to 224.0.0.18 so far.
+fn dropped_v4(switch: &Netns) -> u64 {
+    let out = switch
+        .run("nft", &["list", "chain", "bridge", TABLE, "forward"])
+        .unwrap();
+    let text = String::from_utf8_lossy(&out.stdout);
+    text.lines()
+        .find(|l| l.contains("224.0.0.18"))
+        .and_then(|l| {
+            let words: Vec<&str> = l.split_whitespace().collect();
+            let at = words.iter().position(|w| *w == "packets")?;
+            words.get(at + 1)?.parse().ok()
+        })
+        .unwrap_or_else(|| panic!("no counter in {text}"))
+}
+
+fn masters(lab: &Lab) -> usize {
+    (0..2)
+        .filter(|&i| lab.state(i, 1).as_deref() == Some("MASTER"))
+        .count()
+}
+
+fn with_peer(advskew: &str, peer: &str) -> Vec<String> {
+    let mut args = vhid1_args(advskew, true);
+    args.extend(["--peer".to_string(), peer.to_string()]);
+    args
+}
+
+#[test]
+fn unicast_peers_elect_one_master_where_multicast_is_dropped() {
+    if !require_root("unicast peers with multicast dropped") {
+        return;
+    }
+    let mut lab = Lab::new("uc", 2).unwrap();
+    drop_carp_multicast(&lab.switch);
+    let (a, b) = (lab.hosts[0].addr.clone(), lab.hosts[1].addr.clone());
+
+    // Control: no peers. Each hears nothing and takes over.
+    lab.start_agent(0, &vhid1_args("0", true)).unwrap();
+    lab.start_agent(1, &vhid1_args("100", true)).unwrap();
+    let both = eventually(Duration::from_secs(15), || masters(&lab) == 2);
+    assert!(
+        both,
+        "control run: expected two MASTERs with multicast dropped, got {:?} / {:?}\n{}\n{}",
+        lab.state(0, 1),
+        lab.state(1, 1),
+        lab.log(0),
+        lab.log(1)
+    );
+    assert!(dropped_v4(&lab.switch) > 0, "the bridge dropped no advert");
+    lab.terminate(0).unwrap();
+    lab.terminate(1).unwrap();
+
+    // With peers: adverts go by unicast and the election works.
+    lab.start_agent(0, &with_peer("0", &b)).unwrap();
+    lab.start_agent(1, &with_peer("100", &a)).unwrap();
+    lab.wait_state(0, 1, "MASTER", Duration::from_secs(15))
+        .unwrap();
+    lab.wait_state(1, 1, "BACKUP", Duration::from_secs(5))
+        .unwrap();
+    // It stays so: three master-down intervals of the backup without a
+    // second MASTER (a lost advert stream would make it take over).
+    let split = eventually(Duration::from_secs(4), || masters(&lab) != 1);
+    assert!(
+        !split,
+        "not exactly one MASTER: {:?} / {:?}\n{}\n{}",
+        lab.state(0, 1),
+        lab.state(1, 1),
+        lab.log(0),
+        lab.log(1)
+    );
+    let heard = lab.counter(1, "adverts").unwrap();
+    assert!(heard >= 3, "the backup queued {heard} adverts");
+    assert_eq!(lab.counter(1, "badpeer").unwrap(), 0);
+    assert!(lab.host_has_addr(0, carp_tests::lab::VIP));
+    assert!(!lab.host_has_addr(1, carp_tests::lab::VIP));
+
+    // Failover: the master dies, the backup takes over.
+    lab.kill9(0);
+    lab.wait_state(1, 1, "MASTER", Duration::from_secs(15))
+        .unwrap();
+    assert!(lab.host_has_addr(1, carp_tests::lab::VIP));
+}

@@ -475,3 +475,71 @@ fn tracking_persist_dir_and_preempt_delay() {
         "/etc/carp.toml: [[track]] #1 \"db\": interval_ms: 0 is out of range 10..=3600000 ms"
     );
 }
+
+#[test]
+fn unicast_peers_parse_and_are_checked() {
+    use carp_agent::config::peers::PeerError;
+    let c = parse(&one_vhid(
+        "vips = [\"10.0.0.100/24\", \"fd00::100/64\"]\npeers = [\"10.0.0.2\", \"fe80::2%eth0\", \"2001:db8::2\"]",
+    ))
+    .unwrap();
+    let want: Vec<std::net::IpAddr> = ["10.0.0.2", "fe80::2", "2001:db8::2"]
+        .iter()
+        .map(|p| p.parse().unwrap())
+        .collect();
+    assert_eq!(c.vhids[0].peers, want);
+    // No peers: the multicast group, as before.
+    assert!(parse(&one_vhid("")).unwrap().vhids[0].peers.is_empty());
+
+    let cases: &[(&str, &str)] = &[
+        ("peers = [\"224.0.0.18\"]", "peers[0] = \"224.0.0.18\""),
+        ("peers = [\"10.0.0.2\", \"0.0.0.0\"]", "peers[1] = \"0.0.0.0\""),
+        ("peers = [\"127.0.0.1\"]", "loopback"),
+        ("peers = [\"10.0.0.2\", \"10.0.0.2\"]", "already peers[0]"),
+        ("peers = [\"10.0.0.100\"]", "own virtual addresses"),
+        ("peers = [\"2001:db8::2\"]", "no IPv6 virtual address"),
+        ("peers = [\"peer.example\"]", "peers[0] = \"peer.example\""),
+        ("peers = [\"fe80::2%eth1\"]", "zone %eth1"),
+    ];
+    for (line, expected) in cases {
+        let (err, msg) = error(&one_vhid(line));
+        assert!(
+            matches!(reason(&err), Reason::Peer(_)),
+            "{line}: {err:?}"
+        );
+        assert!(msg.contains("eth0 vhid 1"), "{line}: {msg}");
+        assert!(msg.contains(expected), "{line}: {msg}");
+    }
+    let many: Vec<String> = (1..=17).map(|i| format!("\"10.0.0.{i}\"")).collect();
+    let (err, msg) = error(&one_vhid(&format!("peers = [{}]", many.join(", "))));
+    assert!(
+        matches!(reason(&err), Reason::Peer(PeerError::TooMany { count: 17 })),
+        "{msg}"
+    );
+    assert!(msg.contains("at most 16"), "{msg}");
+}
+
+#[test]
+fn too_many_peers_over_all_vhids() {
+    // 300 vhids of 14 peers each: 4200 > CARP_PEERS' 4096 entries.
+    let mut text = String::new();
+    for vhid in 1..=255 {
+        let peers: Vec<String> = (1..=14).map(|i| format!("\"10.1.{vhid}.{i}\"")).collect();
+        text.push_str(&format!(
+            "[[vhid]]\ninterface = \"eth0\"\nvhid = {vhid}\npassword = \"s\"\nvips = [\"10.0.{vhid}.1/24\"]\npeers = [{}]\n",
+            peers.join(", ")
+        ));
+    }
+    for vhid in 1..=45 {
+        let peers: Vec<String> = (1..=14).map(|i| format!("\"10.2.{vhid}.{i}\"")).collect();
+        text.push_str(&format!(
+            "[[vhid]]\ninterface = \"eth1\"\nvhid = {vhid}\npassword = \"s\"\nvips = [\"10.3.{vhid}.1/24\"]\npeers = [{}]\n",
+            peers.join(", ")
+        ));
+    }
+    let (err, msg) = error(&text);
+    assert!(
+        matches!(reason(&err), Reason::TotalPeers { count: 4200, max: 4096 }),
+        "{msg}"
+    );
+}

@@ -322,3 +322,24 @@ fn metrics_listen_from_the_flag_or_the_file_off_by_default() {
     assert!(err.contains("line 1, column 18"), "{err}");
     assert!(err.contains("socket address"), "{err}");
 }
+
+#[test]
+fn peer_flags_repeat_and_are_checked() {
+    let c = config(
+        "--interface eth0 --vhid 1 --password s --vip 10.0.0.100/24 --peer 10.0.0.2 --peer 10.0.0.3",
+    )
+    .unwrap();
+    let want: Vec<std::net::IpAddr> = vec!["10.0.0.2".parse().unwrap(), "10.0.0.3".parse().unwrap()];
+    assert_eq!(c.vhids[0].peers, want);
+    let err =
+        config("--interface eth0 --vhid 1 --password s --vip 10.0.0.100/24 --peer ff02::12")
+            .unwrap_err();
+    let msg = err.to_string();
+    assert!(matches!(err, ConfigError::Vhid { reason: Reason::Peer(_), .. }), "{msg}");
+    assert!(msg.contains("eth0 vhid 1") && msg.contains("ff02::12"), "{msg}");
+    // A single-vhid flag: clap refuses it beside --config.
+    let err = Cli::try_parse_from(["run", "--config", "/etc/carp.toml", "--peer", "10.0.0.2"])
+        .err()
+        .expect("--peer conflicts with --config");
+    assert_eq!(err.kind(), clap::error::ErrorKind::ArgumentConflict);
+}

@@ -6,7 +6,7 @@
 use carp_agent::dataplane::PINNED_MAPS;
 use carp_common::{
     AUTH_FLAG_NO_REPLAY, AdvertEvent, AuthEntry, AuthForm, IFACE_FLAG_ROUTER, IfaceEntry,
-    ReplayEntry, ReplayKey, SeenEntry, SeenKey, Stat, VhidEntry, VhidKey, VipEntry, VipKey,
+    PeerEntry, PeerKey, ReplayEntry, ReplayKey, SeenEntry, SeenKey, Stat, VhidEntry, VhidKey, VipEntry, VipKey,
     VrrpSeen,
 };
 
@@ -73,6 +73,8 @@ fn struct_sizes_are_as_documented() {
         ("ReplayEntry", size_of::<ReplayEntry>()),
         ("SeenKey", size_of::<SeenKey>()),
         ("SeenEntry", size_of::<SeenEntry>()),
+        ("PeerKey", size_of::<PeerKey>()),
+        ("PeerEntry", size_of::<PeerEntry>()),
     ];
     for (name, size) in sizes {
         let text = format!("**`{name}`** ({size} bytes)");

@@ -60,6 +60,7 @@ complete -c carp-agent -n "__fish_carp_agent_using_subcommand run" -l xdp-mode -
 native\t'Native (driver) mode only'
 skb\t'Generic mode (slower; works on every interface)'"
 complete -c carp-agent -n "__fish_carp_agent_using_subcommand run" -l source -d 'Advert source address [default: the interface\'s first IPv4 address]' -r
+complete -c carp-agent -n "__fish_carp_agent_using_subcommand run" -l peer -d 'Unicast peer: adverts go to each peer of their family instead of the multicast group, and unicast adverts are accepted from peers only (FreeBSD\'s peer/peer6); repeat for each, at most 16' -r
 complete -c carp-agent -n "__fish_carp_agent_using_subcommand run" -l up-script -d 'Run PROGRAM on becoming MASTER (like ucarp\'s --upscript)' -r -F
 complete -c carp-agent -n "__fish_carp_agent_using_subcommand run" -l down-script -d 'Run PROGRAM on entering BACKUP or INIT (like ucarp\'s --downscript, also at start-up); CARP_PREVIOUS_STATE tells which' -r -F
 complete -c carp-agent -n "__fish_carp_agent_using_subcommand run" -l pre-master-script -d 'Run PROGRAM when the vhid becomes MASTER and wait for it (at most the hook timeout) before adding the VIPs and answering for them, e.g. `conntrackd -c`; CARP_REASON says why' -r -F

@@ -474,6 +474,26 @@ vips = ["198.51.100.20/24"]
     }
 
     #[test]
+    fn a_changed_peer_list_is_a_change() {
+        let with_peers = |peers: &str| {
+            BASE.replace(
+                "vips = [\"192.0.2.20/24\"]",
+                &format!("vips = [\"192.0.2.20/24\"]\npeers = [{peers}]"),
+            )
+        };
+        let one = with_peers("\"192.0.2.3\"");
+        let two = with_peers("\"192.0.2.3\", \"192.0.2.4\"");
+        for (old, new) in [(BASE.to_string(), one.clone()), (one.clone(), two), (one, BASE.to_string())] {
+            let plan = Plan::new(&config(&old), &config(&new));
+            assert_eq!(plan.changed.len(), 1, "{old} -> {new}");
+            assert_eq!(plan.changed[0].vhid, 2);
+            assert_eq!(plan.unchanged, 1);
+        }
+        let same = with_peers("\"192.0.2.3\"");
+        assert_eq!(Plan::new(&config(&same), &config(&same)).unchanged, 2);
+    }
+
+    #[test]
     fn demotion_applies_and_other_globals_wait_for_a_restart() {
         let new = format!("demotion = 50\nxdp_mode = \"skb\"\nhook_timeout_ms = 5000\n{BASE}");
         let plan = Plan::new(&config(BASE), &config(&new));

@@ -10,9 +10,12 @@
 #![allow(clippy::unwrap_used)] // a test's unwrap is its failure report
 use std::time::Duration;
 
+use std::net::Ipv4Addr;
+
 use carp_tests::{
     lab::{Lab, eventually, vhid1_args},
     netns::Netns,
+    packet::{Capture, Frame},
     privileges::require_root,
 };
 
@@ -61,6 +64,26 @@ fn masters(lab: &Lab) -> usize {
         .count()
 }
 
+/// An IPv4 protocol-112 frame: (Ethernet source, IPv4 flags byte, TTL,
+/// destination).
+fn carp_v4(frame: &Frame) -> Option<([u8; 6], u8, u8, Ipv4Addr)> {
+    let b = &frame.bytes;
+    if b.len() < 34 || b[12..14] != [0x08, 0x00] || b[14 + 9] != 112 {
+        return None;
+    }
+    let src: [u8; 6] = b[6..12].try_into().ok()?;
+    let dst = Ipv4Addr::new(b[30], b[31], b[32], b[33]);
+    Some((src, b[14 + 6], b[14 + 8], dst))
+}
+
+fn mac_bytes(text: &str) -> [u8; 6] {
+    let parts: Vec<u8> = text
+        .split(':')
+        .map(|p| u8::from_str_radix(p, 16).unwrap())
+        .collect();
+    parts.try_into().unwrap()
+}
+
 fn with_peer(advskew: &str, peer: &str) -> Vec<String> {
     let mut args = vhid1_args(advskew, true);
     args.extend(["--peer".to_string(), peer.to_string()]);
@@ -93,6 +116,7 @@ fn unicast_peers_elect_one_master_where_multicast_is_dropped() {
     lab.terminate(1).unwrap();
 
     // With peers: adverts go by unicast and the election works.
+    let sent_by_a = Capture::start(&lab.switch, &Lab::port(0)).unwrap();
     lab.start_agent(0, &with_peer("0", &b)).unwrap();
     lab.start_agent(1, &with_peer("100", &a)).unwrap();
     lab.wait_state(0, 1, "MASTER", Duration::from_secs(15))
@@ -110,6 +134,24 @@ fn unicast_peers_elect_one_master_where_multicast_is_dropped() {
         lab.log(0),
         lab.log(1)
     );
+    // On the wire, as FreeBSD sends to a peer: to the peer's address, from
+    // the NIC's own MAC, TTL 255, DF; nothing to the group.
+    let frames = sent_by_a.finish();
+    let adverts: Vec<_> = frames.iter().filter_map(carp_v4).collect();
+    let nic = mac_bytes(&lab.real_mac(0).unwrap());
+    let peer: Ipv4Addr = b.parse().unwrap();
+    assert!(
+        adverts.len() >= 3,
+        "{} adverts from the master on its port: {adverts:?}",
+        adverts.len()
+    );
+    for (src, flags, ttl, dst) in &adverts {
+        assert_eq!(
+            (*src, *ttl, *dst, flags & 0x40),
+            (nic, 255, peer, 0x40),
+            "advert from the master: {adverts:?}"
+        );
+    }
     let heard = lab.counter(1, "adverts").unwrap();
     assert!(heard >= 3, "the backup queued {heard} adverts");
     assert_eq!(lab.counter(1, "badpeer").unwrap(), 0);

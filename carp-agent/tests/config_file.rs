@@ -543,3 +543,10 @@ fn too_many_peers_over_all_vhids() {
         "{msg}"
     );
 }
+
+#[test]
+fn peers_need_an_interface_of_the_vlan() {
+    let (err, msg) = error(&one_vhid("vlan = 100\npeers = [\"10.0.0.2\"]"));
+    assert!(matches!(reason(&err), Reason::Peer(_)), "{msg}");
+    assert!(msg.contains("eth0.100") && msg.contains("peers[0]"), "{msg}");
+}

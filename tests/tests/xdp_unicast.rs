@@ -19,7 +19,7 @@ use carp_agent::{
         auth::{Auth, AuthKey, VipSet},
     },
 };
-use carp_common::{FAMILY_IPV4, FAMILY_IPV6, STATE_BACKUP, Stat};
+use carp_common::{FAMILY_IPV4, FAMILY_IPV6, Port, STATE_BACKUP, Stat};
 use carp_tests::{
     frames::{self, Advert},
     privileges::require_root,
@@ -102,7 +102,7 @@ fn run(ebpf: &mut aya::Ebpf, step: &Step) -> Result<(), String> {
     xdp::reset(ebpf).map_err(|e| fail(format!("{e:#}")))?;
     xdp::install(ebpf, &config(STATE_BACKUP)).map_err(|e| fail(format!("{e:#}")))?;
     for &(peer, strict) in &step.peers {
-        xdp::set_peer(ebpf, peer_key(IFINDEX, 0, VHID, peer), peer_entry(strict))
+        xdp::set_peer(ebpf, peer_key(Port::untagged(IFINDEX), VHID, peer), peer_entry(strict))
             .map_err(|e| fail(format!("{e:#}")))?;
     }
     let before = counters(&xdp::stats(ebpf).map_err(|e| fail(format!("{e:#}")))?);
@@ -331,7 +331,7 @@ fn a_peer_of_another_vhid_is_refused() {
     xdp::install(&mut ebpf, &config(STATE_BACKUP)).unwrap();
     xdp::set_peer(
         &mut ebpf,
-        peer_key(IFINDEX, 0, BACKUP_VHID, peer4()),
+        peer_key(Port::untagged(IFINDEX), BACKUP_VHID, peer4()),
         peer_entry(false),
     )
     .unwrap();

@@ -17,8 +17,9 @@ use crate::{
 };
 
 /// The single-vhid flags, which `--config` replaces.
-const VHID_FLAGS: [&str; 18] = [
+const VHID_FLAGS: [&str; 19] = [
     "interface",
+    "vlan",
     "vhid",
     "password",
     "password_file",
@@ -99,6 +100,10 @@ pub struct RunArgs {
     /// XDP attach mode [default: auto].
     #[arg(long, value_enum)]
     pub xdp_mode: Option<AttachMode>,
+    /// Run the election on 802.1Q VLAN ID, tagged on the interface (a
+    /// trunk). Not needed for a VLAN device such as eth0.100.
+    #[arg(long, value_name = "ID")]
+    pub vlan: Option<u16>,
     /// Advert source address [default: the interface's first IPv4 address].
     #[arg(long, value_name = "ADDR")]
     pub source: Option<IpAddr>,
@@ -159,6 +164,7 @@ impl RunArgs {
             ("--replay-protection", self.replay_protection.is_some()),
             ("--real-mac", self.real_mac),
             ("--source", self.source.is_some()),
+            ("--vlan", self.vlan.is_some()),
             ("--up-script", self.up_script.is_some()),
             ("--down-script", self.down_script.is_some()),
             ("--preempt-delay", self.preempt_delay.is_some()),
@@ -260,6 +266,7 @@ fn from_flags(args: &RunArgs) -> Result<Config, ConfigError> {
         vips: args.vips.clone(),
         source: args.source,
         peers: args.peers.clone(),
+        vlan: args.vlan.map(i64::from),
         hooks: args.hooks(),
         preempt_delay: args.preempt_delay.map(i64::from),
     };

@@ -70,6 +70,7 @@ struct FileVhid {
     /// Unicast peers (FreeBSD's `peer`/`peer6`).
     #[serde(default)]
     peers: Vec<String>,
+    vlan: Option<i64>,
     #[serde(default)]
     hook: Vec<FileHook>,
     preempt_delay: Option<i64>,
@@ -246,6 +247,7 @@ fn vhid_input(v: FileVhid, index: usize, base: &Path) -> Result<VhidInput, Confi
         vips: v.vips,
         source: v.source,
         peers: v.peers,
+        vlan: v.vlan,
         hooks,
         preempt_delay: v.preempt_delay,
     })

@@ -34,6 +34,14 @@ pub enum PeerError {
          {family} adverts"
     )]
     FamilyUnused { addr: IpAddr, family: &'static str },
+    /// Unicast adverts go through the kernel's routing, which needs an
+    /// interface holding the vhid's addresses; `vlan = N` on a trunk has
+    /// none (the agent builds its tagged frames itself).
+    #[error(
+        "unicast peers need an interface of the VLAN: with vlan = {vlan} on the trunk the \
+         kernel has none to route from; name the VLAN device (e.g. eth0.{vlan}) instead"
+    )]
+    TaggedOnTrunk { vlan: u16 },
     #[error("{count} peers; a vhid may have at most {MAX_PEERS_PER_VHID}")]
     TooMany { count: usize },
 }

@@ -3,15 +3,16 @@
 
 use std::net::IpAddr;
 
-use carp_common::{MAP_PEERS, PEER_FLAG_STRICT_TTL, PeerEntry, PeerKey};
+use carp_common::{MAP_PEERS, PEER_FLAG_STRICT_TTL, PeerEntry, PeerKey, Port};
 
 use super::{Dataplane, DataplaneError, map_err};
 
-/// The `CARP_PEERS` key of `peer` for `vhid` on (`ifindex`, `vlan`).
-pub fn peer_key(ifindex: u32, vlan: u16, vhid: u8, peer: IpAddr) -> PeerKey {
+/// The `CARP_PEERS` key of `peer` for `vhid` on `port` (where the XDP
+/// program runs, and the VLAN).
+pub fn peer_key(port: Port, vhid: u8, peer: IpAddr) -> PeerKey {
     match peer {
-        IpAddr::V4(a) => PeerKey::v4(ifindex, vlan, vhid, a.octets()),
-        IpAddr::V6(a) => PeerKey::v6(ifindex, vlan, vhid, a.octets()),
+        IpAddr::V4(a) => PeerKey::v4(port, vhid, a.octets()),
+        IpAddr::V6(a) => PeerKey::v6(port, vhid, a.octets()),
     }
 }
 
@@ -22,22 +23,20 @@ pub fn peer_entry(strict_ttl: bool) -> PeerEntry {
 }
 
 impl Dataplane {
-    /// Makes `new` the peers of `vhid` on `ifindex` where `old` were:
+    /// Makes `new` the peers of `vhid` on `port` where `old` were:
     /// the ones no longer listed are removed first, then every listed one
     /// is written (a peer in both lists is never missing in between).
     pub fn replace_peers(
         &mut self,
-        ifindex: u32,
+        port: Port,
         vhid: u8,
         old: &[IpAddr],
         new: &[IpAddr],
         strict_ttl: bool,
     ) -> Result<(), DataplaneError> {
-        // VLAN 0 until vhids are keyed by VLAN.
-        let vlan = 0;
         let mut map = self.hash_map::<PeerKey, PeerEntry>(MAP_PEERS)?;
         for &peer in old.iter().filter(|p| !new.contains(p)) {
-            match map.remove(&peer_key(ifindex, vlan, vhid, peer)) {
+            match map.remove(&peer_key(port, vhid, peer)) {
                 // Already gone is what was wanted.
                 Err(aya::maps::MapError::KeyNotFound) | Ok(()) => {}
                 Err(err) => return Err(map_err(MAP_PEERS)(err)),
@@ -45,7 +44,7 @@ impl Dataplane {
         }
         for &peer in new {
             map.insert(
-                peer_key(ifindex, vlan, vhid, peer),
+                peer_key(port, vhid, peer),
                 peer_entry(strict_ttl),
                 0,
             )

@@ -9,7 +9,9 @@
 //!   socket, so their Ethernet source can be the virtual MAC ([`FrameSender`]);
 //! - [`unicast`]: adverts to unicast peers through the IP stack, on raw
 //!   protocol-112 sockets ([`UnicastSender`]);
-//! - [`frames`]: the ARP and NA frames themselves (pure).
+//! - [`frames`]: the ARP and NA frames themselves (pure);
+//! - [`vlan`]: where a vhid's frames go on the wire: its interface, or the
+//!   trunk under a VLAN device, and the VLAN id ([`vlan::resolve`], pure).
 //!
 //! Netlink and AF_PACKET sockets belong to the network namespace of the
 //! thread that opens them.
@@ -21,6 +23,7 @@ pub mod netlink;
 pub mod sender;
 pub mod sysctl;
 pub mod unicast;
+pub mod vlan;
 
 pub use error::NetError;
 pub use link_events::{LinkEvent, LinkEvents};

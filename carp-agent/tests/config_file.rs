@@ -493,7 +493,10 @@ fn unicast_peers_parse_and_are_checked() {
 
     let cases: &[(&str, &str)] = &[
         ("peers = [\"224.0.0.18\"]", "peers[0] = \"224.0.0.18\""),
-        ("peers = [\"10.0.0.2\", \"0.0.0.0\"]", "peers[1] = \"0.0.0.0\""),
+        (
+            "peers = [\"10.0.0.2\", \"0.0.0.0\"]",
+            "peers[1] = \"0.0.0.0\"",
+        ),
         ("peers = [\"127.0.0.1\"]", "loopback"),
         ("peers = [\"10.0.0.2\", \"10.0.0.2\"]", "already peers[0]"),
         ("peers = [\"10.0.0.100\"]", "own virtual addresses"),
@@ -503,10 +506,7 @@ fn unicast_peers_parse_and_are_checked() {
     ];
     for (line, expected) in cases {
         let (err, msg) = error(&one_vhid(line));
-        assert!(
-            matches!(reason(&err), Reason::Peer(_)),
-            "{line}: {err:?}"
-        );
+        assert!(matches!(reason(&err), Reason::Peer(_)), "{line}: {err:?}");
         assert!(msg.contains("eth0 vhid 1"), "{line}: {msg}");
         assert!(msg.contains(expected), "{line}: {msg}");
     }
@@ -539,7 +539,13 @@ fn too_many_peers_over_all_vhids() {
     }
     let (err, msg) = error(&text);
     assert!(
-        matches!(reason(&err), Reason::TotalPeers { count: 4200, max: 4096 }),
+        matches!(
+            reason(&err),
+            Reason::TotalPeers {
+                count: 4200,
+                max: 4096
+            }
+        ),
         "{msg}"
     );
 }
@@ -548,5 +554,8 @@ fn too_many_peers_over_all_vhids() {
 fn peers_need_an_interface_of_the_vlan() {
     let (err, msg) = error(&one_vhid("vlan = 100\npeers = [\"10.0.0.2\"]"));
     assert!(matches!(reason(&err), Reason::Peer(_)), "{msg}");
-    assert!(msg.contains("eth0.100") && msg.contains("peers[0]"), "{msg}");
+    assert!(
+        msg.contains("eth0.100") && msg.contains("peers[0]"),
+        "{msg}"
+    );
 }

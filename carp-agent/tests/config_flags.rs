@@ -329,14 +329,26 @@ fn peer_flags_repeat_and_are_checked() {
         "--interface eth0 --vhid 1 --password s --vip 10.0.0.100/24 --peer 10.0.0.2 --peer 10.0.0.3",
     )
     .unwrap();
-    let want: Vec<std::net::IpAddr> = vec!["10.0.0.2".parse().unwrap(), "10.0.0.3".parse().unwrap()];
+    let want: Vec<std::net::IpAddr> =
+        vec!["10.0.0.2".parse().unwrap(), "10.0.0.3".parse().unwrap()];
     assert_eq!(c.vhids[0].peers, want);
-    let err =
-        config("--interface eth0 --vhid 1 --password s --vip 10.0.0.100/24 --peer ff02::12")
-            .unwrap_err();
+    let err = config("--interface eth0 --vhid 1 --password s --vip 10.0.0.100/24 --peer ff02::12")
+        .unwrap_err();
     let msg = err.to_string();
-    assert!(matches!(err, ConfigError::Vhid { reason: Reason::Peer(_), .. }), "{msg}");
-    assert!(msg.contains("eth0 vhid 1") && msg.contains("ff02::12"), "{msg}");
+    assert!(
+        matches!(
+            err,
+            ConfigError::Vhid {
+                reason: Reason::Peer(_),
+                ..
+            }
+        ),
+        "{msg}"
+    );
+    assert!(
+        msg.contains("eth0 vhid 1") && msg.contains("ff02::12"),
+        "{msg}"
+    );
     // A single-vhid flag: clap refuses it beside --config.
     let err = Cli::try_parse_from(["run", "--config", "/etc/carp.toml", "--peer", "10.0.0.2"])
         .err()

@@ -444,7 +444,10 @@ pub struct PeerEntry {
 
 impl PeerEntry {
     pub const fn new(flags: u8) -> Self {
-        Self { flags, _pad: [0; 3] }
+        Self {
+            flags,
+            _pad: [0; 3],
+        }
     }
 }
 

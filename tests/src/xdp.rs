@@ -17,9 +17,8 @@ use aya::{
 use carp_agent::dataplane;
 use carp_common::{
     AdvertEvent, AuthEntry, IfaceEntry, MAP_AUTH, MAP_EVENTS, MAP_IFACES, MAP_PEERS, MAP_REPLAY,
-    MAP_SEEN, PeerEntry, PeerKey,
-    MAP_VHIDS, MAP_VIPS, MAP_VRRP, ReplayEntry, ReplayKey, STAT_COUNT, SeenEntry, SeenKey, Stat,
-    Stats, VhidEntry, VhidKey, VipEntry, VipKey, VrrpSeen,
+    MAP_SEEN, MAP_VHIDS, MAP_VIPS, MAP_VRRP, PeerEntry, PeerKey, ReplayEntry, ReplayKey,
+    STAT_COUNT, SeenEntry, SeenKey, Stat, Stats, VhidEntry, VhidKey, VipEntry, VipKey, VrrpSeen,
 };
 
 pub const XDP_ABORTED: u32 = 0;

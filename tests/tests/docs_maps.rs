@@ -6,8 +6,8 @@
 use carp_agent::dataplane::PINNED_MAPS;
 use carp_common::{
     AUTH_FLAG_NO_REPLAY, AdvertEvent, AuthEntry, AuthForm, IFACE_FLAG_ROUTER, IfaceEntry,
-    PeerEntry, PeerKey, ReplayEntry, ReplayKey, SeenEntry, SeenKey, Stat, VhidEntry, VhidKey, VipEntry, VipKey,
-    VrrpSeen,
+    PeerEntry, PeerKey, ReplayEntry, ReplayKey, SeenEntry, SeenKey, Stat, VhidEntry, VhidKey,
+    VipEntry, VipKey, VrrpSeen,
 };
 
 fn doc() -> String {

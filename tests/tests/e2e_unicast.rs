@@ -8,9 +8,7 @@
 //! master is killed. The agents run with the defaults a user gets (XDP
 //! mode auto: native on veth).
 #![allow(clippy::unwrap_used)] // a test's unwrap is its failure report
-use std::time::Duration;
-
-use std::net::Ipv4Addr;
+use std::{net::Ipv4Addr, time::Duration};
 
 use carp_tests::{
     lab::{Lab, eventually, vhid1_args},
@@ -35,7 +33,16 @@ fn drop_carp_multicast(switch: &Netns) {
         "priority", "0", ";", "}",
     ]);
     nft(&[
-        "add", "rule", "bridge", TABLE, "forward", "ip", "daddr", "224.0.0.18", "counter", "drop",
+        "add",
+        "rule",
+        "bridge",
+        TABLE,
+        "forward",
+        "ip",
+        "daddr",
+        "224.0.0.18",
+        "counter",
+        "drop",
     ]);
     nft(&[
         "add", "rule", "bridge", TABLE, "forward", "ip6", "daddr", "ff02::12", "counter", "drop",

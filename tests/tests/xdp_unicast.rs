@@ -32,7 +32,7 @@ use carp_tests::{
 /// 0x5f3c2a1e00000007, HMAC-SHA1 over `02 01 01 0a000064` and the counter
 /// with key "secret". Both checksums verify.
 const FREEBSD_UNICAST_V4: &str = concat!(
-    "02000000000a",     // Ethernet destination: our NIC MAC
+    "02000000000a",                             // Ethernet destination: our NIC MAC
     "02000000000b",     // source: the FreeBSD host's NIC MAC, not 00:00:5e:00:01:01
     "0800",             //
     "45e000381c464000", // IPv4, TOS 0xe0 (DSCP 56), length 56, id, DF
@@ -102,8 +102,12 @@ fn run(ebpf: &mut aya::Ebpf, step: &Step) -> Result<(), String> {
     xdp::reset(ebpf).map_err(|e| fail(format!("{e:#}")))?;
     xdp::install(ebpf, &config(STATE_BACKUP)).map_err(|e| fail(format!("{e:#}")))?;
     for &(peer, strict) in &step.peers {
-        xdp::set_peer(ebpf, peer_key(Port::untagged(IFINDEX), VHID, peer), peer_entry(strict))
-            .map_err(|e| fail(format!("{e:#}")))?;
+        xdp::set_peer(
+            ebpf,
+            peer_key(Port::untagged(IFINDEX), VHID, peer),
+            peer_entry(strict),
+        )
+        .map_err(|e| fail(format!("{e:#}")))?;
     }
     let before = counters(&xdp::stats(ebpf).map_err(|e| fail(format!("{e:#}")))?);
     let out = xdp::run(ebpf, &step.frame).map_err(|e| fail(format!("{e:#}")))?;

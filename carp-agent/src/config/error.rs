@@ -128,9 +128,7 @@ pub enum Reason {
     /// A unicast peer (`peers`, `--peer`).
     #[error(transparent)]
     Peer(super::peers::PeerError),
-    #[error(
-        "{count} unicast peers over all vhids; the dataplane holds at most {max}"
-    )]
+    #[error("{count} unicast peers over all vhids; the dataplane holds at most {max}")]
     TotalPeers { count: usize, max: usize },
     #[error("{0:?} is not an XDP mode (auto, native, skb)")]
     XdpMode(String),

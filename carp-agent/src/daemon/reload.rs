@@ -496,7 +496,11 @@ vips = ["198.51.100.20/24"]
         };
         let one = with_peers("\"192.0.2.3\"");
         let two = with_peers("\"192.0.2.3\", \"192.0.2.4\"");
-        for (old, new) in [(BASE.to_string(), one.clone()), (one.clone(), two), (one, BASE.to_string())] {
+        for (old, new) in [
+            (BASE.to_string(), one.clone()),
+            (one.clone(), two),
+            (one, BASE.to_string()),
+        ] {
             let plan = Plan::new(&config(&old), &config(&new));
             assert_eq!(plan.changed.len(), 1, "{old} -> {new}");
             assert_eq!(plan.changed[0].vhid, 2);

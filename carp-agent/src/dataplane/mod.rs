@@ -23,9 +23,8 @@ use aya::{
 };
 use carp_common::{
     AuthEntry, EGRESS_PROGRAM_NAME, IfaceEntry, MAP_AUTH, MAP_EVENTS, MAP_IFACES, MAP_PEERS,
-    MAP_REPLAY,
-    MAP_SEEN, MAP_STATS, MAP_VHIDS, MAP_VIPS, MAP_VRRP, MAX_VHIDS, PROGRAM_NAME, Stats, VhidEntry,
-    VhidKey, VipEntry, VipKey, VrrpSeen,
+    MAP_REPLAY, MAP_SEEN, MAP_STATS, MAP_VHIDS, MAP_VIPS, MAP_VRRP, MAX_VHIDS, PROGRAM_NAME, Stats,
+    VhidEntry, VhidKey, VipEntry, VipKey, VrrpSeen,
 };
 pub use events::{AdvertReader, ReceivedAdvert};
 pub use leftovers::Leftovers;

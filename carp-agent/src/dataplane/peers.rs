@@ -43,12 +43,8 @@ impl Dataplane {
             }
         }
         for &peer in new {
-            map.insert(
-                peer_key(port, vhid, peer),
-                peer_entry(strict_ttl),
-                0,
-            )
-            .map_err(map_err(MAP_PEERS))?;
+            map.insert(peer_key(port, vhid, peer), peer_entry(strict_ttl), 0)
+                .map_err(map_err(MAP_PEERS))?;
         }
         Ok(())
     }

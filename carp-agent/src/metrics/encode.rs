@@ -285,7 +285,9 @@ fn xdp_help(stat: Stat) -> &'static str {
         Stat::NdEgressRewritten => {
             "Neighbor Discovery sent from a MASTER VIP, rewritten to the virtual MAC on egress"
         }
-        Stat::Badpeer => "Unicast adverts from a source that is no configured peer of the vhid (dropped)",
+        Stat::Badpeer => {
+            "Unicast adverts from a source that is no configured peer of the vhid (dropped)"
+        }
     }
 }
 

@@ -109,12 +109,7 @@ fn replies(lab: &Lab, request: &[u8], ip: &str) -> Vec<String> {
 }
 
 fn tagged_request(vlan: u16, vip: [u8; 4]) -> Vec<u8> {
-    arp_request_frame(
-        &[Vlan::dot1q(vlan)],
-        CLIENT_MAC,
-        [10, vip[1], 0, 200].into(),
-        vip.into(),
-    )
+    arp_request_frame(&[Vlan::dot1q(vlan)], CLIENT_MAC, [10, vip[1], 0, 200], vip)
 }
 
 fn arp_replies(lab: &Lab, i: usize) -> u64 {
@@ -162,12 +157,7 @@ fn one_program_per_trunk_runs_the_same_vhid_on_two_vlans() {
     assert_eq!(last.1, after.1 + 1, "host 1 answered on VLAN 200");
 
     // Untagged, the VIP is nobody's: no VIP address is on any interface.
-    let untagged = arp_request_frame(
-        &[],
-        CLIENT_MAC,
-        [10, 77, 0, 200].into(),
-        [10, 100, 0, 1].into(),
-    );
+    let untagged = arp_request_frame(&[], CLIENT_MAC, [10, 77, 0, 200], [10, 100, 0, 1]);
     let got = replies(&lab, &untagged, VIP100);
     assert!(got.is_empty(), "no untagged reply for {VIP100}: {got:?}");
     assert!(

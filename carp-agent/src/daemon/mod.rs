@@ -350,9 +350,8 @@ impl Daemon {
             self.dataplane.set_iface(trunk.index, entry)?;
             self.interfaces.insert(trunk.index, trunk.clone());
         }
-        if !self.senders.contains_key(&trunk.index) {
-            self.senders
-                .insert(trunk.index, FrameSender::open(trunk.index)?);
+        if let std::collections::hash_map::Entry::Vacant(slot) = self.senders.entry(trunk.index) {
+            slot.insert(FrameSender::open(trunk.index)?);
         }
         Ok(())
     }

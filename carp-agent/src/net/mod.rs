@@ -10,6 +10,7 @@
 //! - [`unicast`]: adverts to unicast peers through the IP stack, on raw
 //!   protocol-112 sockets ([`UnicastSender`]);
 //! - [`frames`]: the ARP and NA frames themselves (pure);
+//! - [`offload`]: whether a NIC strips VLAN tags before XDP sees them;
 //! - [`vlan`]: where a vhid's frames go on the wire: its interface, or the
 //!   trunk under a VLAN device, and the VLAN id ([`vlan::resolve`], pure).
 //!
@@ -20,6 +21,7 @@ pub mod frames;
 pub mod link_events;
 pub mod membership;
 pub mod netlink;
+pub mod offload;
 pub mod sender;
 pub mod sysctl;
 pub mod unicast;

@@ -5,8 +5,9 @@
 //! become MASTER: the control run, which shows the filter works and makes
 //! this test able to fail. With `--peer` each sends its adverts to the
 //! other by unicast: exactly one MASTER, and the backup takes over when the
-//! master is killed. The agents run with the defaults a user gets (XDP
-//! mode auto: native on veth).
+//! master is killed. Once over IPv4, once over IPv6 with link-local peers.
+//! The agents run with the defaults a user gets (XDP mode auto: native on
+//! veth).
 #![allow(clippy::unwrap_used)] // a test's unwrap is its failure report
 use std::{net::Ipv4Addr, time::Duration};
 
@@ -49,14 +50,14 @@ fn drop_carp_multicast(switch: &Netns) {
     ]);
 }
 
-/// Packets the bridge dropped to 224.0.0.18 so far.
-fn dropped_v4(switch: &Netns) -> u64 {
+/// Packets the bridge dropped to `group` (224.0.0.18 or ff02::12) so far.
+fn dropped(switch: &Netns, group: &str) -> u64 {
     let out = switch
         .run("nft", &["list", "chain", "bridge", TABLE, "forward"])
         .unwrap();
     let text = String::from_utf8_lossy(&out.stdout);
     text.lines()
-        .find(|l| l.contains("224.0.0.18"))
+        .find(|l| l.contains(group))
         .and_then(|l| {
             let words: Vec<&str> = l.split_whitespace().collect();
             let at = words.iter().position(|w| *w == "packets")?;
@@ -118,7 +119,10 @@ fn unicast_peers_elect_one_master_where_multicast_is_dropped() {
         lab.log(0),
         lab.log(1)
     );
-    assert!(dropped_v4(&lab.switch) > 0, "the bridge dropped no advert");
+    assert!(
+        dropped(&lab.switch, "224.0.0.18") > 0,
+        "the bridge dropped no advert"
+    );
     lab.terminate(0).unwrap();
     lab.terminate(1).unwrap();
 
@@ -170,4 +174,89 @@ fn unicast_peers_elect_one_master_where_multicast_is_dropped() {
     lab.wait_state(1, 1, "MASTER", Duration::from_secs(15))
         .unwrap();
     assert!(lab.host_has_addr(1, carp_tests::lab::VIP));
+}
+
+/// Host `i`'s IPv6 link-local address on eth0, once DAD is done.
+fn link_local(lab: &Lab, i: usize) -> String {
+    let mut found = None;
+    let ready = eventually(Duration::from_secs(10), || {
+        let out = lab.hosts[i]
+            .ns
+            .ip(&["-6", "-o", "addr", "show", "dev", "eth0", "scope", "link"])
+            .unwrap();
+        let text = String::from_utf8_lossy(&out.stdout).into_owned();
+        if text.contains("tentative") {
+            return false;
+        }
+        found = text
+            .split_whitespace()
+            .skip_while(|w| *w != "inet6")
+            .nth(1)
+            .and_then(|a| a.split('/').next())
+            .map(str::to_string);
+        found.is_some()
+    });
+    assert!(ready, "no usable link-local address on host {i}");
+    found.unwrap()
+}
+
+#[test]
+fn ipv6_link_local_peers_where_ff02_12_is_dropped() {
+    if !require_root("IPv6 unicast peers with multicast dropped") {
+        return;
+    }
+    let mut lab = Lab::new("uc6", 2).unwrap();
+    drop_carp_multicast(&lab.switch);
+    let (a, b) = (link_local(&lab, 0), link_local(&lab, 1));
+    let args = |advskew: &str, peer: Option<&str>| {
+        let mut args =
+            carp_tests::lab::vhid_args(1, carp_tests::lab::PASSWORD, &["fd77::100/64"], advskew);
+        // The zone form, as `ip` and BSD ifconfig print link-locals.
+        if let Some(peer) = peer {
+            args.extend(["--peer".to_string(), format!("{peer}%eth0")]);
+        }
+        args
+    };
+
+    // Control: without peers the IPv6 adverts are dropped, two MASTERs.
+    lab.start_agent(0, &args("0", None)).unwrap();
+    lab.start_agent(1, &args("100", None)).unwrap();
+    let both = eventually(Duration::from_secs(15), || masters(&lab) == 2);
+    assert!(
+        both,
+        "control run: expected two MASTERs, got {:?} / {:?}\n{}\n{}",
+        lab.state(0, 1),
+        lab.state(1, 1),
+        lab.log(0),
+        lab.log(1)
+    );
+    assert!(
+        dropped(&lab.switch, "ff02::12") > 0,
+        "the bridge dropped no advert"
+    );
+    lab.terminate(0).unwrap();
+    lab.terminate(1).unwrap();
+
+    lab.start_agent(0, &args("0", Some(&b))).unwrap();
+    lab.start_agent(1, &args("100", Some(&a))).unwrap();
+    lab.wait_state(0, 1, "MASTER", Duration::from_secs(15))
+        .unwrap();
+    lab.wait_state(1, 1, "BACKUP", Duration::from_secs(5))
+        .unwrap();
+    let split = eventually(Duration::from_secs(4), || masters(&lab) != 1);
+    assert!(
+        !split,
+        "not exactly one MASTER: {:?} / {:?}\n{}\n{}",
+        lab.state(0, 1),
+        lab.state(1, 1),
+        lab.log(0),
+        lab.log(1)
+    );
+    let heard = lab.counter(1, "adverts").unwrap();
+    assert!(heard >= 3, "the backup queued {heard} adverts");
+    assert!(lab.counter(1, "ipackets6").unwrap() >= heard);
+    assert_eq!(lab.counter(1, "badpeer").unwrap(), 0);
+    lab.kill9(0);
+    lab.wait_state(1, 1, "MASTER", Duration::from_secs(15))
+        .unwrap();
 }

@@ -339,9 +339,9 @@ fn a_peer_of_another_vhid_is_refused() {
         peer_entry(false),
     )
     .unwrap();
-    let before = counters(&xdp::stats(&mut ebpf).unwrap());
+    let before = counters(&xdp::stats(&ebpf).unwrap());
     let out = xdp::run(&mut ebpf, &vector()).unwrap();
-    let after = counters(&xdp::stats(&mut ebpf).unwrap());
+    let after = counters(&xdp::stats(&ebpf).unwrap());
     assert_eq!(out.action, XDP_DROP, "{}", action_name(out.action));
     let delta: Vec<u64> = after.iter().zip(before).map(|(a, b)| a - b).collect();
     assert_eq!(delta[..], delta_of(&[Stat::Ipackets, Stat::Badpeer])[..]);

@@ -37,6 +37,7 @@ fn vhid(interface: &str, vhid: u8, state: VhidState, advskew: u8) -> VhidReport 
         preempt: false,
         vips: vec![format!("192.168.1.{}/24", 49 + vhid)],
         master: None,
+        peers: Vec::new(),
     }
 }
 

@@ -166,6 +166,9 @@ fn unicast_peers_elect_one_master_where_multicast_is_dropped() {
     let heard = lab.counter(1, "adverts").unwrap();
     assert!(heard >= 3, "the backup queued {heard} adverts");
     assert_eq!(lab.counter(1, "badpeer").unwrap(), 0);
+    let status = lab.control(0, &["status"]).unwrap();
+    let status = String::from_utf8_lossy(&status.stdout);
+    assert!(status.contains(&format!("peer {b}")), "{status}");
     assert!(lab.host_has_addr(0, carp_tests::lab::VIP));
     assert!(!lab.host_has_addr(1, carp_tests::lab::VIP));
 
@@ -259,4 +262,61 @@ fn ipv6_link_local_peers_where_ff02_12_is_dropped() {
     lab.kill9(0);
     lab.wait_state(1, 1, "MASTER", Duration::from_secs(15))
         .unwrap();
+}
+
+/// vhid 1 on eth0 with `peers`, as a TOML file.
+fn peers_config(advskew: u8, peers: &[&str]) -> String {
+    let peers: Vec<String> = peers.iter().map(|p| format!("\"{p}\"")).collect();
+    format!(
+        "[[vhid]]\ninterface = \"eth0\"\nvhid = 1\nadvskew = {advskew}\npreempt = true\n\
+         password = \"{}\"\nvips = [\"{}/24\"]\npeers = [{}]\n",
+        carp_tests::lab::PASSWORD,
+        carp_tests::lab::VIP,
+        peers.join(", ")
+    )
+}
+
+fn reload(lab: &Lab, i: usize, text: &str) {
+    std::fs::write(lab.dir.join(format!("{}.toml", lab.hosts[i].name)), text).unwrap();
+    let out = lab.control(i, &["reload"]).unwrap();
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        out.status.success() && stdout.contains("changed: eth0 vhid 1"),
+        "reload: {stdout} {}\n{}",
+        String::from_utf8_lossy(&out.stderr),
+        lab.log(i)
+    );
+}
+
+#[test]
+fn a_reload_replaces_the_peers_in_the_dataplane() {
+    if !require_root("reloading unicast peers") {
+        return;
+    }
+    let mut lab = Lab::new("ucr", 2).unwrap();
+    drop_carp_multicast(&lab.switch);
+    let (a, b) = (lab.hosts[0].addr.clone(), lab.hosts[1].addr.clone());
+    let other = "10.77.0.99";
+    lab.start_agent_config(0, &peers_config(0, &[&b])).unwrap();
+    lab.start_agent_config(1, &peers_config(100, &[&a]))
+        .unwrap();
+    lab.wait_state(0, 1, "MASTER", Duration::from_secs(15))
+        .unwrap();
+    lab.wait_state(1, 1, "BACKUP", Duration::from_secs(5))
+        .unwrap();
+
+    // A peer added beside the master: the master's adverts are never
+    // refused in between, the backup stays BACKUP.
+    reload(&lab, 1, &peers_config(100, &[other, &a]));
+    let split = eventually(Duration::from_secs(4), || masters(&lab) != 1);
+    assert!(!split, "a kept peer went missing\n{}", lab.log(1));
+    assert_eq!(lab.counter(1, "badpeer").unwrap(), 0);
+
+    // The master's address removed: its unicast adverts are refused now,
+    // and the backup takes over (two MASTERs: the reload reached XDP).
+    reload(&lab, 1, &peers_config(100, &[other]));
+    lab.wait_state(1, 1, "MASTER", Duration::from_secs(15))
+        .unwrap();
+    assert!(lab.counter(1, "badpeer").unwrap() > 0, "{}", lab.log(1));
+    assert_eq!(masters(&lab), 2);
 }

@@ -77,6 +77,9 @@ pub fn format_text(status: &StatusReport) -> String {
         for vip in &v.vips {
             let _ = writeln!(out, "    vip {vip}");
         }
+        for peer in &v.peers {
+            let _ = writeln!(out, "    peer {peer}");
+        }
         if let Some(master) = &v.master {
             let _ = writeln!(out, "    master {master}");
         }

@@ -494,6 +494,10 @@ pub struct VhidReport {
     /// The master a BACKUP listens to.
     #[serde(default)]
     pub master: Option<String>,
+    /// Unicast peers its adverts go to instead of the multicast group
+    /// (docs/unicast.md); empty: the group.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub peers: Vec<String>,
 }
 
 impl VhidReport {
@@ -512,6 +516,7 @@ impl VhidReport {
             preempt: status.config.preempt,
             vips: settings.vip_strings(),
             master: status.master.map(|addr| addr.to_string()),
+            peers: settings.peers.iter().map(ToString::to_string).collect(),
         }
     }
 }

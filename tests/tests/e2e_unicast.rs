@@ -6,8 +6,9 @@
 //! this test able to fail. With `--peer` each sends its adverts to the
 //! other by unicast: exactly one MASTER, and the backup takes over when the
 //! master is killed. Once over IPv4, once over IPv6 with link-local peers.
-//! The agents run with the defaults a user gets (XDP mode auto: native on
-//! veth).
+//! The agents run with the defaults a user gets (XDP mode auto, which picks
+//! skb mode on veth; native mode loads the same program, see
+//! e2e_xdp_mode.rs).
 #![allow(clippy::unwrap_used)] // a test's unwrap is its failure report
 use std::{net::Ipv4Addr, time::Duration};
 

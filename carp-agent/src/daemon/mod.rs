@@ -16,6 +16,7 @@ mod systemd;
 mod tracking;
 mod vhid_runtime;
 mod watch;
+mod xdp_slot;
 
 use std::{
     collections::{BTreeMap, HashMap},
@@ -38,7 +39,10 @@ use vhid_runtime::VhidRuntime;
 use crate::{
     config::Config,
     control::{self, Request, Response},
-    dataplane::{AdvertReader, Dataplane, Leftovers, ReceivedAdvert},
+    dataplane::{
+        AdvertReader, Dataplane, Leftovers, ReceivedAdvert,
+        share::{Occupant, Plan, XdpShare},
+    },
     engine::{Iface, State, Time},
     hooks::HookRunner,
     net::{
@@ -237,7 +241,7 @@ impl Daemon {
         // Before anything changes: an interface whose XDP slot holds someone
         // else's program is refused, and the system is left as it was.
         for iface in interfaces.values() {
-            foreign_xdp(&netlink, iface).await?;
+            foreign_xdp(&netlink, iface, config.xdp_share).await?;
         }
         let dataplane = Dataplane::load_pinned(&config.bpffs)
             .with_context(|| format!("loading XDP with pins under {}", config.bpffs.display()))?;
@@ -260,21 +264,32 @@ impl Daemon {
             interfaces: BTreeMap::new(),
             config,
         };
-        for iface in interfaces.into_values() {
-            // Both groups on every vhid interface; only a family its VIPs
-            // use must succeed (net::membership says why both).
-            let vips = daemon.config.vhids.iter();
-            let vips = vips.filter(|v| v.interface == iface.name);
-            let families = Families::of(vips.flat_map(|v| v.vips.iter().map(|vip| vip.addr)));
-            daemon.open_interface(iface, families).await?;
+        let opened: anyhow::Result<()> = async {
+            for iface in interfaces.into_values() {
+                // Both groups on every vhid interface; only a family its VIPs
+                // use must succeed (net::membership says why both).
+                let vips = daemon.config.vhids.iter();
+                let vips = vips.filter(|v| v.interface == iface.name);
+                let families = Families::of(vips.flat_map(|v| v.vips.iter().map(|vip| vip.addr)));
+                daemon.open_interface(iface, families).await?;
+            }
+            // The maps are filled before XDP runs on them: an adopted link
+            // switches to this agent's program with every vhid in place.
+            daemon.add_vhids(&leftovers.masters).await?;
+            let indexes: Vec<u32> = daemon.interfaces.keys().copied().collect();
+            for index in indexes {
+                let adopted = leftovers.links.remove(&index);
+                daemon.attach_interface(index, adopted).await?;
+            }
+            Ok(())
         }
-        // The maps are filled before XDP runs on them: an adopted link
-        // switches to this agent's program with every vhid in place.
-        daemon.add_vhids(&leftovers.masters).await?;
-        let indexes: Vec<u32> = daemon.interfaces.keys().copied().collect();
-        for index in indexes {
-            let adopted = leftovers.links.remove(&index);
-            daemon.attach_interface(index, adopted).await?;
+        .await;
+        if let Err(err) = opened {
+            // A refusal at attach time (libxdp's dispatcher would not take
+            // the program) leaves the interfaces as they were found.
+            daemon.memberships.leave();
+            daemon.instance.restore.put_back(&daemon.netlink).await;
+            return Err(err);
         }
         // Links of interfaces no longer configured close here: unpinned
         // already, their XDP program goes.
@@ -350,7 +365,7 @@ impl Daemon {
             &mut self.dataplane,
             &self.netlink,
             iface,
-            self.config.xdp_mode,
+            (self.config.xdp_mode, self.config.xdp_share),
             adopted,
         )
         .await
@@ -605,7 +620,7 @@ async fn attach(
     dataplane: &mut Dataplane,
     netlink: &Netlink,
     iface: &Interface,
-    mode: crate::dataplane::AttachMode,
+    (mode, share): (crate::dataplane::AttachMode, XdpShare),
     adopted: Option<PinnedLink>,
 ) -> anyhow::Result<()> {
     if let Some(link) = adopted {
@@ -622,6 +637,13 @@ async fn attach(
             Err(err) => warn!("{err}; attaching afresh"),
         }
     }
+    // Shared through libxdp's dispatcher (`xdp_share`), or alone.
+    let (plan, occupant) = xdp_slot::check(netlink, iface, share).await?;
+    if plan == Plan::Join {
+        xdp_slot::join(dataplane, netlink, iface, mode, &occupant).await?;
+        attach_egress(dataplane, iface);
+        return Ok(());
+    }
     let choice = crate::dataplane::choose_mode(mode, iface.kind.as_deref());
     if let Some(warning) = &choice.warning {
         warn!("{}: {warning}", iface.name);
@@ -630,7 +652,7 @@ async fn attach(
         Ok(used) => used,
         Err(first) => {
             // Someone else's program may have arrived since the check at start.
-            let Some(id) = foreign_xdp(netlink, iface).await? else {
+            let Some(id) = foreign_xdp(netlink, iface, share).await? else {
                 return Err(first.into());
             };
             warn!(
@@ -664,29 +686,22 @@ fn attach_egress(dataplane: &mut Dataplane, iface: &Interface) {
     }
 }
 
-/// The XDP program attached to `iface`: `Ok(None)` if there is none,
+/// The XDP program attached to `iface`, as it concerns attaching alone:
 /// `Ok(Some(id))` if it is carp-agent's own (named `carp_xdp`: left by an
 /// agent killed while it held the interface through netlink; one held by a
-/// live agent's link cannot be detached anyway), and an error naming it if
-/// it is anyone else's, which the agent never removes.
-async fn foreign_xdp(netlink: &Netlink, iface: &Interface) -> anyhow::Result<Option<u32>> {
-    let Some(id) = netlink.attached_xdp(iface.index).await? else {
-        return Ok(None);
-    };
-    let name = crate::dataplane::program_name(id);
-    if name.as_deref() == Some(carp_common::PROGRAM_NAME) {
-        return Ok(Some(id));
+/// live agent's link cannot be detached anyway), `Ok(None)` if the slot is
+/// free or the agent will join libxdp's dispatcher there (`xdp_share`), and
+/// an error naming the program if it is anyone else's, which the agent never
+/// removes (see `xdp_slot`).
+async fn foreign_xdp(
+    netlink: &Netlink,
+    iface: &Interface,
+    share: XdpShare,
+) -> anyhow::Result<Option<u32>> {
+    match xdp_slot::check(netlink, iface, share).await? {
+        (Plan::Alone, Occupant::Ours { id }) => Ok(Some(id)),
+        _ => Ok(None),
     }
-    anyhow::bail!(
-        "{}: another XDP program is attached (id {id}, name {}) and it is not carp-agent's; \
-         refusing to replace it, nothing was changed. Remove it if it is not needed \
-         (`ip link set dev {} xdp off`, or `xdp-loader unload {} --all`), or give \
-         carp-agent an interface whose XDP slot is free",
-        iface.name,
-        name.as_deref().unwrap_or("unknown"),
-        iface.name,
-        iface.name
-    )
 }
 
 fn vip_key(ifindex: u32, addr: IpAddr) -> VipKey {

@@ -86,6 +86,7 @@ impl Plan {
         global("bpffs", new.bpffs != old.bpffs);
         global("state_dir", new.state_dir != old.state_dir);
         global("xdp_mode", new.xdp_mode != old.xdp_mode);
+        global("xdp_share", new.xdp_share != old.xdp_share);
         global("hook_timeout_ms", new.hook_timeout != old.hook_timeout);
         global("realtime", new.realtime != old.realtime);
         global("persist_dir", new.persist_dir != old.persist_dir);
@@ -160,7 +161,7 @@ impl Daemon {
                     format!("{}: interface {}", settings.name(), settings.interface)
                 })?;
             if !self.interfaces.contains_key(&iface.index) {
-                foreign_xdp(&self.netlink, &iface).await?;
+                foreign_xdp(&self.netlink, &iface, self.config.xdp_share).await?;
             }
             fresh.insert(settings.interface.clone(), iface);
         }

@@ -213,3 +213,44 @@ fn a_dispatcher_the_agent_cannot_join_is_left_alone() {
         .ns
         .ip(&["link", "set", "dev", "eth0", "xdpgeneric", "off"]);
 }
+
+/// `--xdp-share dispatcher` on a free eth0: the agent attaches through
+/// libxdp, and the copy of `carp_xdp` libxdp loads works on the maps the
+/// agent fills (it answers ARP for the VIP with the virtual MAC). Where the
+/// kernel refuses freplace, libxdp attaches it alone (said loudly); either
+/// way a clean exit leaves eth0 without a program.
+#[test]
+fn dispatcher_mode_attaches_through_libxdp() {
+    let test = "dispatcher_mode_attaches_through_libxdp";
+    if !require_root(test) || !require_xdp_tools(test) {
+        return;
+    }
+    let mut lab = Lab::new("xd", 1).unwrap();
+    let fs = LibxdpFs::mount(&lab).unwrap();
+    let env = fs.env();
+    let (key, value) = env.split_once('=').unwrap();
+    let mut args = vhid1_args("0", false);
+    args.extend(["--xdp-share".to_string(), "dispatcher".to_string()]);
+    lab.start_agent_with_env(0, &args, &[(key, value)]).unwrap();
+    lab.wait_state(0, 1, "MASTER", Duration::from_secs(10))
+        .unwrap();
+    let status = fs.tool(&lab, 0, "xdp-loader", &["status", "eth0"]).unwrap();
+    assert!(status.contains("carp_xdp"), "{status}\n{}", lab.log(0));
+    match attached(&lab, 0).as_deref() {
+        Some(DISPATCHER) => {}
+        Some("carp_xdp") => loud(&format!(
+            "{test}: libxdp attached carp_xdp ALONE: this kernel refuses the freplace programs \
+             (BPF_PROG_TYPE_EXT) of its dispatcher. The agent's libxdp path and map sharing \
+             are exercised; the dispatcher itself is not.\n{status}"
+        )),
+        other => panic!("unexpected program on eth0: {other:?}\n{status}"),
+    }
+    assert!(
+        pings(&lab, VIP),
+        "the VIP answers through libxdp's copy of the program:\n{}",
+        lab.log(0)
+    );
+    assert_eq!(lab.client_neighbour_mac(VIP), vmac(1), "{}", lab.log(0));
+    lab.terminate(0).unwrap();
+    assert_eq!(attached(&lab, 0), None, "detached on a clean exit");
+}

@@ -17,8 +17,9 @@ use crate::{
 };
 
 /// The single-vhid flags, which `--config` replaces.
-const VHID_FLAGS: [&str; 17] = [
+const VHID_FLAGS: [&str; 18] = [
     "interface",
+    "vlan",
     "vhid",
     "password",
     "password_file",
@@ -102,6 +103,10 @@ pub struct RunArgs {
     /// dispatcher [default: auto].
     #[arg(long, value_enum)]
     pub xdp_share: Option<XdpShare>,
+    /// Run the election on 802.1Q VLAN ID, tagged on the interface (a
+    /// trunk). Not needed for a VLAN device such as eth0.100.
+    #[arg(long, value_name = "ID")]
+    pub vlan: Option<u16>,
     /// Advert source address [default: the interface's first IPv4 address].
     #[arg(long, value_name = "ADDR")]
     pub source: Option<IpAddr>,
@@ -157,6 +162,7 @@ impl RunArgs {
             ("--replay-protection", self.replay_protection.is_some()),
             ("--real-mac", self.real_mac),
             ("--source", self.source.is_some()),
+            ("--vlan", self.vlan.is_some()),
             ("--up-script", self.up_script.is_some()),
             ("--down-script", self.down_script.is_some()),
             ("--preempt-delay", self.preempt_delay.is_some()),
@@ -259,6 +265,7 @@ fn from_flags(args: &RunArgs) -> Result<Config, ConfigError> {
         password_file: args.password_file.clone(),
         vips: args.vips.clone(),
         source: args.source,
+        vlan: args.vlan.map(i64::from),
         hooks: args.hooks(),
         preempt_delay: args.preempt_delay.map(i64::from),
     };

@@ -68,6 +68,7 @@ struct FileVhid {
     #[serde(default)]
     vips: Vec<String>,
     source: Option<IpAddr>,
+    vlan: Option<i64>,
     #[serde(default)]
     hook: Vec<FileHook>,
     preempt_delay: Option<i64>,
@@ -251,6 +252,7 @@ fn vhid_input(v: FileVhid, index: usize, base: &Path) -> Result<VhidInput, Confi
         password_file: v.password_file.map(|path| base.join(path)),
         vips: v.vips,
         source: v.source,
+        vlan: v.vlan,
         hooks,
         preempt_delay: v.preempt_delay,
     })

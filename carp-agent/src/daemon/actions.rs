@@ -37,12 +37,12 @@ impl Daemon {
         let Some(rt) = self.vhids.get(&key) else {
             return;
         };
-        let Some(sender) = self.senders.get(&rt.ifindex) else {
+        let Some(sender) = self.senders.get(&rt.port.ifindex) else {
             return;
         };
         let mut ok = true;
         for frame in frames {
-            let sent = sender.send_advert(rt.mac, frame.source, &frame.header);
+            let sent = sender.send_advert(rt.mac, frame.source, &frame.header, rt.port.vlan);
             self.counters
                 .vhid(key)
                 .count_send(frame.source, sent.is_ok());
@@ -134,8 +134,14 @@ impl Daemon {
             self.take_vips(key).await;
         } else if from == State::Master && !vips_held_back {
             let rt = &self.vhids[&key];
-            let (ifindex, interface) = (rt.ifindex, rt.interface.clone());
-            for vip in rt.settings.vips.clone() {
+            let (ifindex, interface) = (rt.address_ifindex(), rt.interface.clone());
+            let vips = if ifindex.is_some() {
+                rt.settings.vips.clone()
+            } else {
+                Vec::new()
+            };
+            let ifindex = ifindex.unwrap_or_default();
+            for vip in vips {
                 if let Err(err) = self
                     .netlink
                     .remove_address(ifindex, vip.addr, vip.prefix)
@@ -186,14 +192,15 @@ impl Daemon {
         if self.waits_for_pre_master(key) {
             return;
         }
-        let Some(sender) = self.senders.get(&rt.ifindex) else {
+        let Some(sender) = self.senders.get(&rt.port.ifindex) else {
             return;
         };
         let router = self.watch.router(rt.ifindex);
+        let vlan = rt.port.vlan;
         for vip in rt.settings.vips.iter().filter(|v| which(&v.addr)) {
             let result = match vip.addr {
-                IpAddr::V4(a) => sender.send_gratuitous_arp(rt.mac, a),
-                IpAddr::V6(a) => sender.send_unsolicited_na(rt.mac, a, router),
+                IpAddr::V4(a) => sender.send_gratuitous_arp(rt.mac, a, vlan),
+                IpAddr::V6(a) => sender.send_unsolicited_na(rt.mac, a, router, vlan),
             };
             if let Err(err) = result {
                 warn!(

@@ -19,14 +19,13 @@ mod watch;
 mod xdp_slot;
 
 use std::{
-    collections::{BTreeMap, HashMap},
-    net::IpAddr,
+    collections::{BTreeMap, BTreeSet, HashMap},
     time::{Duration, Instant, SystemTime},
 };
 
 use anyhow::Context as _;
 use aya::programs::links::PinnedLink;
-use carp_common::{VipEntry, VipKey};
+use carp_common::VhidKey as MapKey;
 pub use counters::AgentCounters;
 use instance::Instance;
 use tokio::{
@@ -64,7 +63,10 @@ pub(crate) struct Daemon {
     node: Node,
     dataplane: Dataplane,
     netlink: Netlink,
+    /// Per interface XDP runs on (`VhidRuntime::port`).
     senders: HashMap<u32, FrameSender>,
+    /// Every interface the agent uses: those the vhids name, and the
+    /// trunks under their VLAN devices.
     interfaces: BTreeMap<u32, Interface>,
     vhids: BTreeMap<crate::engine::VhidKey, VhidRuntime>,
     hooks: HookRunner,
@@ -229,19 +231,16 @@ impl Daemon {
         mut leftovers: Leftovers,
     ) -> anyhow::Result<Self> {
         let mut interfaces = BTreeMap::new();
+        let mut trunks = BTreeMap::new();
         for settings in &config.vhids {
-            let iface = netlink
-                .interface(&settings.interface)
-                .await
-                .with_context(|| {
-                    format!("vhid {}: interface {}", settings.vhid, settings.interface)
-                })?;
+            let (iface, trunk) = resolve_interface(&netlink, settings).await?;
+            trunks.insert(trunk.index, trunk);
             interfaces.insert(iface.index, iface);
         }
         // Before anything changes: an interface whose XDP slot holds someone
         // else's program is refused, and the system is left as it was.
-        for iface in interfaces.values() {
-            foreign_xdp(&netlink, iface, config.xdp_share).await?;
+        for trunk in trunks.values() {
+            foreign_xdp(&netlink, trunk, config.xdp_share).await?;
         }
         let dataplane = Dataplane::load_pinned(&config.bpffs)
             .with_context(|| format!("loading XDP with pins under {}", config.bpffs.display()))?;
@@ -269,15 +268,21 @@ impl Daemon {
                 // Both groups on every vhid interface; only a family its VIPs
                 // use must succeed (net::membership says why both).
                 let vips = daemon.config.vhids.iter();
-                let vips = vips.filter(|v| v.interface == iface.name);
+                // Not for a vhid tagged on this trunk: the groups are joined
+                // untagged (net::vlan).
+                let vips = vips.filter(|v| {
+                    v.interface == iface.name && (v.vlan.is_none() || iface.vlan.is_some())
+                });
                 let families = Families::of(vips.flat_map(|v| v.vips.iter().map(|vip| vip.addr)));
                 daemon.open_interface(iface, families).await?;
+            }
+            for trunk in trunks.into_values() {
+                daemon.open_trunk(trunk)?;
             }
             // The maps are filled before XDP runs on them: an adopted link
             // switches to this agent's program with every vhid in place.
             daemon.add_vhids(&leftovers.masters).await?;
-            let indexes: Vec<u32> = daemon.interfaces.keys().copied().collect();
-            for index in indexes {
+            for index in daemon.trunk_indexes() {
                 let adopted = leftovers.links.remove(&index);
                 daemon.attach_interface(index, adopted).await?;
             }
@@ -303,9 +308,7 @@ impl Daemon {
             .map(|i| (i.index, i.carrier))
             .collect();
         for (index, carrier) in links {
-            daemon
-                .node
-                .input(now, |e, t| e.set_link(t, Iface(index), carrier));
+            daemon.set_link(now, index, carrier);
         }
         daemon.carry_out_actions().await;
         Ok(daemon)
@@ -313,19 +316,20 @@ impl Daemon {
 
     /// Adds the configured vhids; `masters`: the previous agent's MASTERs
     /// still within their deadline, (ifindex, vhid) → deadline.
-    async fn add_vhids(&mut self, masters: &BTreeMap<(u32, u8), u64>) -> anyhow::Result<()> {
+    async fn add_vhids(&mut self, masters: &BTreeMap<MapKey, u64>) -> anyhow::Result<()> {
         for settings in self.config.vhids.clone() {
             let iface = self
                 .interfaces
                 .values()
                 .find(|i| i.name == settings.interface);
             let iface = iface.expect("looked up in start");
+            let port = crate::net::vlan::resolve(iface, settings.vlan)?;
             // Only on a running link: a down one starts in INIT anyway.
             let adopted = masters
-                .get(&(iface.index, settings.vhid))
+                .get(&MapKey::new(port, settings.vhid))
                 .filter(|_| iface.carrier)
                 .copied();
-            let rt = VhidRuntime::new(settings, iface)?;
+            let rt = VhidRuntime::new(settings, iface, port)?;
             self.add_vhid(rt, adopted).await?;
         }
         Ok(())
@@ -342,13 +346,50 @@ impl Daemon {
             .watch
             .add_interface(iface.index, &iface.name, iface.mac);
         self.dataplane.set_iface(iface.index, entry)?;
-        self.senders
-            .insert(iface.index, FrameSender::open(iface.index)?);
         self.memberships
             .join(&iface, families)
             .context("joining the CARP multicast groups")?;
         self.interfaces.insert(iface.index, iface);
         Ok(())
+    }
+
+    /// Sets up an interface XDP runs on: the advert sender (tagged frames
+    /// for VLANs leave here) and, for a trunk under VLAN devices that names
+    /// no vhid itself, its map entry (the NIC MAC frames to a virtual MAC
+    /// are rewritten to).
+    fn open_trunk(&mut self, trunk: Interface) -> anyhow::Result<()> {
+        if !self.interfaces.contains_key(&trunk.index) {
+            let entry = self
+                .watch
+                .add_interface(trunk.index, &trunk.name, trunk.mac);
+            self.dataplane.set_iface(trunk.index, entry)?;
+            self.interfaces.insert(trunk.index, trunk.clone());
+        }
+        if !self.senders.contains_key(&trunk.index) {
+            self.senders
+                .insert(trunk.index, FrameSender::open(trunk.index)?);
+        }
+        Ok(())
+    }
+
+    /// The interfaces XDP runs on: every vhid's `port`.
+    fn trunk_indexes(&self) -> Vec<u32> {
+        let set: BTreeSet<u32> = self.vhids.values().map(|rt| rt.port.ifindex).collect();
+        set.into_iter().collect()
+    }
+
+    /// A carrier change on interface `index`, for every segment of a vhid
+    /// on it (one per VLAN when the vhids run tagged on a trunk).
+    fn set_link(&mut self, now: Clock, index: u32, carrier: bool) {
+        let segments: BTreeSet<Iface> = self
+            .vhids
+            .values()
+            .filter(|rt| rt.ifindex == index)
+            .map(|rt| rt.key.iface)
+            .collect();
+        for segment in segments {
+            self.node.input(now, |e, t| e.set_link(t, segment, carrier));
+        }
     }
 
     /// Attaches XDP to an opened interface, adopting the link a previous
@@ -377,18 +418,13 @@ impl Daemon {
         for vip in &rt.settings.vips {
             // A previous agent killed with -9 may have left its VIPs behind;
             // an adopted MASTER keeps them.
-            if adopted.is_none() {
+            if let (None, Some(ifindex)) = (adopted, rt.address_ifindex()) {
                 self.netlink
-                    .remove_address(rt.ifindex, vip.addr, vip.prefix)
+                    .remove_address(ifindex, vip.addr, vip.prefix)
                     .await?;
             }
-            self.dataplane.set_vip(
-                vip_key(rt.ifindex, vip.addr),
-                VipEntry {
-                    vhid: rt.settings.vhid,
-                    _pad: [0; 3],
-                },
-            )?;
+            let (key, entry) = rt.vip_entry(vip.addr);
+            self.dataplane.set_vip(key, entry)?;
         }
         let entry = match adopted {
             Some(until) => rt.map_entry(State::Master, rt.settings.advskew, until),
@@ -471,7 +507,7 @@ impl Daemon {
     fn on_advert(&mut self, advert: ReceivedAdvert) {
         let now = self.now();
         let received = Time::from_duration(advert.received);
-        let iface = Iface(advert.ifindex);
+        let iface = Iface::tagged(advert.ifindex, advert.vlan);
         match self
             .node
             .handle_advert(now, received, iface, advert.source, &advert.header)
@@ -545,9 +581,7 @@ impl Daemon {
             );
             iface.carrier = event.carrier;
             let now = self.now();
-            let (index, carrier) = (event.index, event.carrier);
-            self.node
-                .input(now, |e, t| e.set_link(t, Iface(index), carrier));
+            self.set_link(now, event.index, event.carrier);
         }
     }
 
@@ -590,10 +624,13 @@ impl Daemon {
         self.node.input(now, |e, t| e.shutdown(t));
         self.carry_out_actions().await;
         for rt in self.vhids.values() {
+            let Some(ifindex) = rt.address_ifindex() else {
+                continue;
+            };
             for vip in &rt.settings.vips {
                 if let Err(err) = self
                     .netlink
-                    .remove_address(rt.ifindex, vip.addr, vip.prefix)
+                    .remove_address(ifindex, vip.addr, vip.prefix)
                     .await
                 {
                     warn!("removing {} from {}: {err}", vip.addr, rt.interface);
@@ -613,9 +650,11 @@ impl Daemon {
 
 /// Attaches XDP, replacing a program a crashed agent left attached through
 /// netlink (bpf_link attachments vanish with their process; netlink ones do
-/// not), then the TC egress program. Any other program on the interface (an
-/// operator's filter, a libxdp dispatcher) is left alone: the agent refuses
-/// to start on that interface and says which program is in the way.
+/// not), then the TC egress program. With `xdp_share` the program joins
+/// libxdp's dispatcher instead (`xdp_slot`). Any other program on the
+/// interface (an operator's filter, a dispatcher it cannot join) is left
+/// alone: the agent refuses to start on that interface and says which
+/// program is in the way.
 async fn attach(
     dataplane: &mut Dataplane,
     netlink: &Netlink,
@@ -704,11 +743,26 @@ async fn foreign_xdp(
     }
 }
 
-fn vip_key(ifindex: u32, addr: IpAddr) -> VipKey {
-    match addr {
-        IpAddr::V4(a) => VipKey::v4(ifindex, a.octets()),
-        IpAddr::V6(a) => VipKey::v6(ifindex, a.octets()),
+/// The interface a vhid names and the one XDP runs on for it: the same
+/// one, or the trunk under a VLAN device (`net::vlan`).
+async fn resolve_interface(
+    netlink: &Netlink,
+    settings: &crate::config::VhidSettings,
+) -> anyhow::Result<(Interface, Interface)> {
+    let context = || format!("vhid {}: interface {}", settings.vhid, settings.interface);
+    let iface = netlink
+        .interface(&settings.interface)
+        .await
+        .with_context(context)?;
+    let port = crate::net::vlan::resolve(&iface, settings.vlan).with_context(context)?;
+    if port.ifindex == iface.index {
+        return Ok((iface.clone(), iface));
     }
+    let trunk = netlink
+        .interface_by_index(port.ifindex)
+        .await
+        .with_context(|| format!("{}: the trunk under VLAN {}", context(), port.vlan))?;
+    Ok((iface, trunk))
 }
 
 /// CLOCK_MONOTONIC, the clock of `bpf_ktime_get_ns` and so of the

@@ -189,7 +189,12 @@ impl Daemon {
                 key.vhid, rt.interface
             );
         }
-        let (ifindex, interface) = (rt.ifindex, rt.interface.clone());
+        // No interface carries a VLAN tagged on its trunk: the VIPs stay
+        // in the dataplane only (net::vlan).
+        let Some(ifindex) = rt.address_ifindex() else {
+            return;
+        };
+        let interface = rt.interface.clone();
         for vip in rt.settings.vips.clone() {
             if let Err(err) = self
                 .netlink

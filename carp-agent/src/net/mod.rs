@@ -7,7 +7,9 @@
 //!   interface, for NIC filters and snooping switches ([`Membership`]);
 //! - [`sender`]: adverts, gratuitous ARPs and unsolicited NAs on an AF_PACKET
 //!   socket, so their Ethernet source can be the virtual MAC ([`FrameSender`]);
-//! - [`frames`]: the ARP and NA frames themselves (pure).
+//! - [`frames`]: the ARP and NA frames themselves (pure);
+//! - [`vlan`]: where a vhid's frames go on the wire: its interface, or the
+//!   trunk under a VLAN device, and the VLAN id ([`vlan::resolve`], pure).
 //!
 //! Netlink and AF_PACKET sockets belong to the network namespace of the
 //! thread that opens them.
@@ -18,6 +20,7 @@ pub mod membership;
 pub mod netlink;
 pub mod sender;
 pub mod sysctl;
+pub mod vlan;
 
 pub use error::NetError;
 pub use link_events::{LinkEvent, LinkEvents};

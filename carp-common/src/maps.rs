@@ -180,6 +180,29 @@ pub struct VhidEntry {
     pub master_until_ns: u64,
 }
 
+impl VhidEntry {
+    /// An entry with every padding byte zero; `state` is a `STATE_*`,
+    /// `mode` a `MODE_*`.
+    pub const fn new(
+        state: u8,
+        mode: u8,
+        advbase: u8,
+        advskew: u8,
+        mac: [u8; 6],
+        master_until_ns: u64,
+    ) -> Self {
+        Self {
+            state,
+            mode,
+            advbase,
+            advskew,
+            mac,
+            _pad: [0; 6],
+            master_until_ns,
+        }
+    }
+}
+
 /// A virtual address: IPv4 as the first 4 bytes of `addr` (rest zero).
 #[repr(C)]
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash)]

@@ -365,9 +365,8 @@ impl Daemon {
             self.dataplane.set_iface(trunk.index, entry)?;
             self.interfaces.insert(trunk.index, trunk.clone());
         }
-        if !self.senders.contains_key(&trunk.index) {
-            self.senders
-                .insert(trunk.index, FrameSender::open(trunk.index)?);
+        if let std::collections::hash_map::Entry::Vacant(slot) = self.senders.entry(trunk.index) {
+            slot.insert(FrameSender::open(trunk.index)?);
         }
         Ok(())
     }
@@ -402,6 +401,13 @@ impl Daemon {
         let Some(iface) = self.interfaces.get(&index) else {
             return Ok(());
         };
+        let vlans: BTreeSet<u16> = self
+            .vhids
+            .values()
+            .filter(|rt| rt.port.ifindex == index && rt.port.vlan != 0)
+            .map(|rt| rt.port.vlan)
+            .collect();
+        warn_if_tags_stripped(iface, &vlans);
         attach(
             &mut self.dataplane,
             &self.netlink,
@@ -740,6 +746,29 @@ async fn foreign_xdp(
     match xdp_slot::check(netlink, iface, share).await? {
         (Plan::Alone, Occupant::Ours { id }) => Ok(Some(id)),
         _ => Ok(None),
+    }
+}
+
+/// A physical NIC that strips VLAN tags on receive hides them from XDP:
+/// the vhids of `vlans` would hear no advert (and all become MASTER). Said
+/// loudly, not changed: the NIC's settings are the administrator's. A
+/// virtual interface (veth, bridge) reports the offload too, but a tag
+/// that arrives in the frame stays there, so only NICs are checked.
+fn warn_if_tags_stripped(iface: &Interface, vlans: &BTreeSet<u16>) {
+    if vlans.is_empty() || iface.kind.is_some() {
+        return;
+    }
+    match crate::net::offload::strips_vlan_tags(&iface.name, iface.index) {
+        Ok(false) => {}
+        Ok(true) => warn!(
+            "{name}: the NIC strips VLAN tags on receive (rx-vlan-offload on), so the XDP program \
+             sees the frames of VLAN(s) {vlans:?} untagged and their vhids hear no advert: run \
+             `ethtool -K {name} rxvlan off` (see docs/vlan.md)",
+            name = iface.name
+        ),
+        Err(err) => warn!(
+            "{err}; if the NIC strips VLAN tags, the vhids of VLAN(s) {vlans:?} hear no advert"
+        ),
     }
 }
 

@@ -185,22 +185,23 @@ impl VhidRuntime {
     /// The XDP map entry mirroring `state` and the advertised timing; a
     /// MASTER answers until `master_until_ns` (CLOCK_MONOTONIC; 0: no limit).
     pub fn map_entry(&self, state: State, advskew: u8, master_until_ns: u64) -> VhidEntry {
-        VhidEntry {
-            state: match state {
-                State::Init => carp_common::STATE_INIT,
-                State::Backup => carp_common::STATE_BACKUP,
-                State::Master => carp_common::STATE_MASTER,
-            },
-            mode: if self.settings.real_mac {
-                MODE_REAL_MAC
-            } else {
-                MODE_VIRTUAL_MAC
-            },
-            advbase: self.settings.advbase,
+        let state = match state {
+            State::Init => carp_common::STATE_INIT,
+            State::Backup => carp_common::STATE_BACKUP,
+            State::Master => carp_common::STATE_MASTER,
+        };
+        let mode = if self.settings.real_mac {
+            MODE_REAL_MAC
+        } else {
+            MODE_VIRTUAL_MAC
+        };
+        VhidEntry::new(
+            state,
+            mode,
+            self.settings.advbase,
             advskew,
-            mac: self.mac,
-            _pad: [0; 6],
+            self.mac,
             master_until_ns,
-        }
+        )
     }
 }

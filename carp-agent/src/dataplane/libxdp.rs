@@ -17,7 +17,7 @@
 //! the agent share one set of maps.
 use std::{
     ffi::{CStr, CString, c_char, c_int, c_long, c_uint, c_void},
-    os::fd::{AsFd, AsRawFd},
+    os::fd::{AsFd as _, AsRawFd as _},
     path::Path,
     ptr::NonNull,
 };

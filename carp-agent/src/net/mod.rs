@@ -8,6 +8,7 @@
 //! - [`sender`]: adverts, gratuitous ARPs and unsolicited NAs on an AF_PACKET
 //!   socket, so their Ethernet source can be the virtual MAC ([`FrameSender`]);
 //! - [`frames`]: the ARP and NA frames themselves (pure);
+//! - [`offload`]: whether a NIC strips VLAN tags before XDP sees them;
 //! - [`vlan`]: where a vhid's frames go on the wire: its interface, or the
 //!   trunk under a VLAN device, and the VLAN id ([`vlan::resolve`], pure).
 //!
@@ -18,6 +19,7 @@ pub mod frames;
 pub mod link_events;
 pub mod membership;
 pub mod netlink;
+pub mod offload;
 pub mod sender;
 pub mod sysctl;
 pub mod vlan;

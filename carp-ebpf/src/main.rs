@@ -19,6 +19,7 @@ mod eth;
 mod fastpath;
 mod maps;
 mod nd;
+mod run_config;
 mod sha1;
 mod verdict;
 mod vmac;

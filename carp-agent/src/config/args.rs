@@ -11,7 +11,7 @@ use super::{
     VhidInput,
 };
 use crate::{
-    dataplane::AttachMode,
+    dataplane::{AttachMode, share::XdpShare},
     engine::State,
     hooks::{HookProgram, HookSpec, HostHook},
 };
@@ -100,6 +100,10 @@ pub struct RunArgs {
     /// XDP attach mode [default: auto].
     #[arg(long, value_enum)]
     pub xdp_mode: Option<AttachMode>,
+    /// Sharing the interface with other XDP programs through libxdp's
+    /// dispatcher [default: auto].
+    #[arg(long, value_enum)]
+    pub xdp_share: Option<XdpShare>,
     /// Run the election on 802.1Q VLAN ID, tagged on the interface (a
     /// trunk). Not needed for a VLAN device such as eth0.100.
     #[arg(long, value_name = "ID")]
@@ -227,6 +231,9 @@ pub(super) fn build(args: &RunArgs) -> Result<Config, ConfigError> {
     if let Some(mode) = args.xdp_mode {
         config.xdp_mode = mode;
     }
+    if let Some(share) = args.xdp_share {
+        config.xdp_share = share;
+    }
     config.realtime |= args.realtime;
     if let Some(dir) = &args.persist_dir {
         config.persist_dir = dir.clone();
@@ -276,6 +283,7 @@ fn from_flags(args: &RunArgs) -> Result<Config, ConfigError> {
         bpffs: DEFAULT_BPFFS.into(),
         state_dir: DEFAULT_STATE_DIR.into(),
         xdp_mode: AttachMode::default(),
+        xdp_share: XdpShare::default(),
         hook_timeout: DEFAULT_HOOK_TIMEOUT,
         demotion: 0,
         realtime: false,

@@ -132,6 +132,8 @@ pub enum Reason {
     TotalPeers { count: usize, max: usize },
     #[error("{0:?} is not an XDP mode (auto, native, skb)")]
     XdpMode(String),
+    #[error("{0:?} is not an XDP sharing setting (auto, dispatcher, exclusive)")]
+    XdpShare(String),
     #[error(
         "{0} is out of range 0..={max} seconds",
         max = super::MAX_PREEMPT_DELAY.as_secs()

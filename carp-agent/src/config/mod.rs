@@ -23,6 +23,7 @@
 //! bpffs = "/sys/fs/bpf"                   # default
 //! state_dir = "/run/carp-agent"           # default; holds the bpffs lock
 //! xdp_mode = "auto"                       # auto | native | skb
+//! xdp_share = "auto"                      # auto | dispatcher | exclusive (libxdp's dispatcher, docs/xdp-coexistence.md)
 //! hook_timeout_ms = 30000                 # default 30 s
 //! demotion = 0                            # host demotion when persist_dir has none kept
 //! persist_dir = "/var/lib/carp-agent"     # default; keeps `demote` across restarts
@@ -141,7 +142,7 @@ pub use toml_error::TomlError;
 pub use vip::{Unusable, Vip, VipError};
 
 use crate::{
-    dataplane::AttachMode,
+    dataplane::{AttachMode, share::XdpShare},
     engine::{Flavor, RangeError, TieBreak, VhidConfig, check_ranges},
     hooks::HookSpec,
     node::ReplayProtection,
@@ -180,6 +181,9 @@ pub struct Config {
     /// cannot hold regular files).
     pub state_dir: PathBuf,
     pub xdp_mode: AttachMode,
+    /// Sharing the XDP slot through libxdp's dispatcher (`--xdp-share`,
+    /// `xdp_share`; see [`crate::dataplane::share`]).
+    pub xdp_share: XdpShare,
     pub hook_timeout: Duration,
     /// Initial host demotion (`net.inet.carp.demotion`).
     pub demotion: u32,

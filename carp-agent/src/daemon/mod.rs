@@ -16,6 +16,7 @@ mod systemd;
 mod tracking;
 mod vhid_runtime;
 mod watch;
+mod xdp_slot;
 
 use std::{
     collections::{BTreeMap, BTreeSet, HashMap},
@@ -37,7 +38,10 @@ use vhid_runtime::VhidRuntime;
 use crate::{
     config::Config,
     control::{self, Request, Response},
-    dataplane::{AdvertReader, Dataplane, Leftovers, ReceivedAdvert},
+    dataplane::{
+        AdvertReader, Dataplane, Leftovers, ReceivedAdvert,
+        share::{Occupant, Plan, XdpShare},
+    },
     engine::{Iface, State, Time},
     hooks::HookRunner,
     net::{
@@ -238,7 +242,7 @@ impl Daemon {
         // Before anything changes: an interface whose XDP slot holds someone
         // else's program is refused, and the system is left as it was.
         for trunk in trunks.values() {
-            foreign_xdp(&netlink, trunk).await?;
+            foreign_xdp(&netlink, trunk, config.xdp_share).await?;
         }
         let dataplane = Dataplane::load_pinned(&config.bpffs)
             .with_context(|| format!("loading XDP with pins under {}", config.bpffs.display()))?;
@@ -262,27 +266,38 @@ impl Daemon {
             interfaces: BTreeMap::new(),
             config,
         };
-        for iface in interfaces.into_values() {
-            // Both groups on every vhid interface; only a family its VIPs
-            // use must succeed (net::membership says why both).
-            let vips = daemon.config.vhids.iter();
-            // Not for a vhid tagged on this trunk: the groups are joined
-            // untagged (net::vlan).
-            let vips = vips.filter(|v| {
-                v.interface == iface.name && (v.vlan.is_none() || iface.vlan.is_some())
-            });
-            let families = Families::of(vips.flat_map(|v| v.vips.iter().map(|vip| vip.addr)));
-            daemon.open_interface(iface, families).await?;
+        let opened: anyhow::Result<()> = async {
+            for iface in interfaces.into_values() {
+                // Both groups on every vhid interface; only a family its VIPs
+                // use must succeed (net::membership says why both).
+                let vips = daemon.config.vhids.iter();
+                // Not for a vhid tagged on this trunk: the groups are joined
+                // untagged (net::vlan).
+                let vips = vips.filter(|v| {
+                    v.interface == iface.name && (v.vlan.is_none() || iface.vlan.is_some())
+                });
+                let families = Families::of(vips.flat_map(|v| v.vips.iter().map(|vip| vip.addr)));
+                daemon.open_interface(iface, families).await?;
+            }
+            for trunk in trunks.into_values() {
+                daemon.open_trunk(trunk)?;
+            }
+            // The maps are filled before XDP runs on them: an adopted link
+            // switches to this agent's program with every vhid in place.
+            daemon.add_vhids(&leftovers.masters).await?;
+            for index in daemon.trunk_indexes() {
+                let adopted = leftovers.links.remove(&index);
+                daemon.attach_interface(index, adopted).await?;
+            }
+            Ok(())
         }
-        for trunk in trunks.into_values() {
-            daemon.open_trunk(trunk)?;
-        }
-        // The maps are filled before XDP runs on them: an adopted link
-        // switches to this agent's program with every vhid in place.
-        daemon.add_vhids(&leftovers.masters).await?;
-        for index in daemon.trunk_indexes() {
-            let adopted = leftovers.links.remove(&index);
-            daemon.attach_interface(index, adopted).await?;
+        .await;
+        if let Err(err) = opened {
+            // A refusal at attach time (libxdp's dispatcher would not take
+            // the program) leaves the interfaces as they were found.
+            daemon.memberships.leave();
+            daemon.instance.restore.put_back(&daemon.netlink).await;
+            return Err(err);
         }
         // Links of interfaces no longer configured close here: unpinned
         // already, their XDP program goes.
@@ -400,7 +415,7 @@ impl Daemon {
             &mut self.dataplane,
             &self.netlink,
             iface,
-            self.config.xdp_mode,
+            (self.config.xdp_mode, self.config.xdp_share),
             adopted,
         )
         .await
@@ -645,14 +660,16 @@ impl Daemon {
 
 /// Attaches XDP, replacing a program a crashed agent left attached through
 /// netlink (bpf_link attachments vanish with their process; netlink ones do
-/// not), then the TC egress program. Any other program on the interface (an
-/// operator's filter, a libxdp dispatcher) is left alone: the agent refuses
-/// to start on that interface and says which program is in the way.
+/// not), then the TC egress program. With `xdp_share` the program joins
+/// libxdp's dispatcher instead (`xdp_slot`). Any other program on the
+/// interface (an operator's filter, a dispatcher it cannot join) is left
+/// alone: the agent refuses to start on that interface and says which
+/// program is in the way.
 async fn attach(
     dataplane: &mut Dataplane,
     netlink: &Netlink,
     iface: &Interface,
-    mode: crate::dataplane::AttachMode,
+    (mode, share): (crate::dataplane::AttachMode, XdpShare),
     adopted: Option<PinnedLink>,
 ) -> anyhow::Result<()> {
     if let Some(link) = adopted {
@@ -669,6 +686,13 @@ async fn attach(
             Err(err) => warn!("{err}; attaching afresh"),
         }
     }
+    // Shared through libxdp's dispatcher (`xdp_share`), or alone.
+    let (plan, occupant) = xdp_slot::check(netlink, iface, share).await?;
+    if plan == Plan::Join {
+        xdp_slot::join(dataplane, netlink, iface, mode, &occupant).await?;
+        attach_egress(dataplane, iface);
+        return Ok(());
+    }
     let choice = crate::dataplane::choose_mode(mode, iface.kind.as_deref());
     if let Some(warning) = &choice.warning {
         warn!("{}: {warning}", iface.name);
@@ -677,7 +701,7 @@ async fn attach(
         Ok(used) => used,
         Err(first) => {
             // Someone else's program may have arrived since the check at start.
-            let Some(id) = foreign_xdp(netlink, iface).await? else {
+            let Some(id) = foreign_xdp(netlink, iface, share).await? else {
                 return Err(first.into());
             };
             warn!(
@@ -711,29 +735,22 @@ fn attach_egress(dataplane: &mut Dataplane, iface: &Interface) {
     }
 }
 
-/// The XDP program attached to `iface`: `Ok(None)` if there is none,
+/// The XDP program attached to `iface`, as it concerns attaching alone:
 /// `Ok(Some(id))` if it is carp-agent's own (named `carp_xdp`: left by an
 /// agent killed while it held the interface through netlink; one held by a
-/// live agent's link cannot be detached anyway), and an error naming it if
-/// it is anyone else's, which the agent never removes.
-async fn foreign_xdp(netlink: &Netlink, iface: &Interface) -> anyhow::Result<Option<u32>> {
-    let Some(id) = netlink.attached_xdp(iface.index).await? else {
-        return Ok(None);
-    };
-    let name = crate::dataplane::program_name(id);
-    if name.as_deref() == Some(carp_common::PROGRAM_NAME) {
-        return Ok(Some(id));
+/// live agent's link cannot be detached anyway), `Ok(None)` if the slot is
+/// free or the agent will join libxdp's dispatcher there (`xdp_share`), and
+/// an error naming the program if it is anyone else's, which the agent never
+/// removes (see `xdp_slot`).
+async fn foreign_xdp(
+    netlink: &Netlink,
+    iface: &Interface,
+    share: XdpShare,
+) -> anyhow::Result<Option<u32>> {
+    match xdp_slot::check(netlink, iface, share).await? {
+        (Plan::Alone, Occupant::Ours { id }) => Ok(Some(id)),
+        _ => Ok(None),
     }
-    anyhow::bail!(
-        "{}: another XDP program is attached (id {id}, name {}) and it is not carp-agent's; \
-         refusing to replace it, nothing was changed. Remove it if it is not needed \
-         (`ip link set dev {} xdp off`, or `xdp-loader unload {} --all`), or give \
-         carp-agent an interface whose XDP slot is free",
-        iface.name,
-        name.as_deref().unwrap_or("unknown"),
-        iface.name,
-        iface.name
-    )
 }
 
 /// A physical NIC that strips VLAN tags on receive hides them from XDP:

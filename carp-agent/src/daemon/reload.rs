@@ -85,6 +85,7 @@ impl Plan {
         global("bpffs", new.bpffs != old.bpffs);
         global("state_dir", new.state_dir != old.state_dir);
         global("xdp_mode", new.xdp_mode != old.xdp_mode);
+        global("xdp_share", new.xdp_share != old.xdp_share);
         global("hook_timeout_ms", new.hook_timeout != old.hook_timeout);
         global("realtime", new.realtime != old.realtime);
         global("persist_dir", new.persist_dir != old.persist_dir);
@@ -158,7 +159,7 @@ impl Daemon {
             // Looked up again: its addresses (advert sources) may have changed.
             let (iface, trunk) = resolve_interface(&self.netlink, settings).await?;
             if !running.contains(&trunk.index) && !trunks.contains_key(&trunk.index) {
-                foreign_xdp(&self.netlink, &trunk).await?;
+                foreign_xdp(&self.netlink, &trunk, self.config.xdp_share).await?;
                 trunks.insert(trunk.index, trunk);
             }
             fresh.insert(settings.interface.clone(), iface);

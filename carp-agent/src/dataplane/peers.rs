@@ -49,3 +49,34 @@ impl Dataplane {
         Ok(())
     }
 }
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used)]
+    use carp_common::{FAMILY_IPV4, FAMILY_IPV6};
+
+    use super::*;
+
+    #[test]
+    fn keys_carry_the_port_and_the_address_as_the_program_reads_them() {
+        let port = Port::new(7, 100);
+        let v4 = peer_key(port, 1, "192.0.2.2".parse().unwrap());
+        assert_eq!(
+            (v4.ifindex, v4.vlan, v4.vhid, v4.family),
+            (7, 100, 1, FAMILY_IPV4)
+        );
+        assert_eq!(v4.addr[..4], [192, 0, 2, 2]);
+        assert_eq!(v4.addr[4..], [0; 12]);
+        let v6 = peer_key(port, 1, "fe80::2".parse().unwrap());
+        assert_eq!(v6.family, FAMILY_IPV6);
+        assert_eq!(v6.addr[0], 0xfe);
+        assert_eq!(v6.addr[15], 2);
+    }
+
+    #[test]
+    fn only_the_openbsd_flavour_requires_ttl_255() {
+        assert_eq!(peer_entry(true).flags, PEER_FLAG_STRICT_TTL);
+        assert_eq!(peer_entry(false).flags, 0);
+        assert_eq!(peer_entry(true)._pad, [0; 3]);
+    }
+}

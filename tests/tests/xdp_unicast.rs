@@ -347,3 +347,63 @@ fn a_peer_of_another_vhid_is_refused() {
     assert_eq!(delta[..], delta_of(&[Stat::Ipackets, Stat::Badpeer])[..]);
     assert!(xdp::drain_events(&mut ebpf).unwrap().is_empty());
 }
+
+/// `frame` with an 802.1Q tag of `vlan` after the MAC addresses.
+fn tagged(frame: &[u8], vlan: u16) -> Vec<u8> {
+    let mut out = frame[..12].to_vec();
+    out.extend_from_slice(&[0x81, 0x00]);
+    out.extend_from_slice(&vlan.to_be_bytes());
+    out.extend_from_slice(&frame[12..]);
+    out
+}
+
+/// One run of `frame` with `peers` as (port, vhid, address): the action,
+/// the counter delta and the events queued.
+fn run_once(
+    ebpf: &mut aya::Ebpf,
+    peers: &[(Port, u8, IpAddr)],
+    frame: &[u8],
+) -> (u32, Vec<u64>, usize) {
+    xdp::reset(ebpf).unwrap();
+    xdp::install(ebpf, &config(STATE_BACKUP)).unwrap();
+    for &(port, vhid, peer) in peers {
+        xdp::set_peer(ebpf, peer_key(port, vhid, peer), peer_entry(false)).unwrap();
+    }
+    let before = counters(&xdp::stats(ebpf).unwrap());
+    let out = xdp::run(ebpf, frame).unwrap();
+    let after = counters(&xdp::stats(ebpf).unwrap());
+    let delta = after.iter().zip(before).map(|(a, b)| a - b).collect();
+    (out.action, delta, xdp::drain_events(ebpf).unwrap().len())
+}
+
+#[test]
+fn peers_are_per_vlan() {
+    if !require_root("peers_are_per_vlan") {
+        return;
+    }
+    let mut ebpf = xdp::load().unwrap();
+    let frame = tagged(&vector(), TAGGED_VLAN);
+    let on_vlan = Port::new(IFINDEX, TAGGED_VLAN);
+    let untagged = Port::untagged(IFINDEX);
+    let accepted = delta_of(&[Stat::Ipackets, Stat::Adverts]).to_vec();
+    let refused = delta_of(&[Stat::Ipackets, Stat::Badpeer]).to_vec();
+    // The peer on the advert's VLAN: accepted.
+    assert_eq!(
+        run_once(&mut ebpf, &[(on_vlan, VHID, peer4())], &frame),
+        (XDP_DROP, accepted.clone(), 1)
+    );
+    // The same address as a peer of the untagged vhid only: refused.
+    assert_eq!(
+        run_once(&mut ebpf, &[(untagged, VHID, peer4())], &frame),
+        (XDP_DROP, refused.clone(), 0)
+    );
+    // And the other way round.
+    assert_eq!(
+        run_once(&mut ebpf, &[(on_vlan, VHID, peer4())], &vector()),
+        (XDP_DROP, refused, 0)
+    );
+    assert_eq!(
+        run_once(&mut ebpf, &[(untagged, VHID, peer4())], &vector()),
+        (XDP_DROP, accepted, 1)
+    );
+}

@@ -645,6 +645,14 @@ impl Drop for Dataplane {
     }
 }
 
+/// The `CARP_VIPS` key of `addr` on `port`.
+fn vip_key(port: Port, addr: IpAddr) -> VipKey {
+    match addr {
+        IpAddr::V4(a) => VipKey::v4(port, a.octets()),
+        IpAddr::V6(a) => VipKey::v6(port, a.octets()),
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::{
@@ -699,13 +707,5 @@ mod tests {
         let skb = choose_mode(AttachMode::Skb, None);
         assert_eq!(skb.mode, AttachMode::Skb);
         assert_eq!(skb.reason, "--xdp-mode skb");
-    }
-}
-
-/// The `CARP_VIPS` key of `addr` on `port`.
-fn vip_key(port: Port, addr: IpAddr) -> VipKey {
-    match addr {
-        IpAddr::V4(a) => VipKey::v4(port, a.octets()),
-        IpAddr::V6(a) => VipKey::v6(port, a.octets()),
     }
 }

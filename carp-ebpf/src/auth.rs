@@ -16,7 +16,7 @@ use carp_common::{
     AUTH_FLAG_NO_REPLAY, AUTH_MAX_FORMS, AUTH_MODE_FULL, AUTH_MODE_OFF, AUTH_TAIL_WORDS, AuthEntry,
     AuthForm, BADAUTH_SAMPLE_INTERVAL_NS, FAMILY_IPV4, FAMILY_IPV6, IPPROTO_CARP, NEW_SOURCE_BURST,
     NEW_SOURCE_INTERVAL_NS, Port, REPLAY_WINDOW, ReplayEntry, SeenEntry, Stat, VhidKey,
-    wire::{ETHERTYPE_IPV4, ETHERTYPE_IPV6},
+    wire::{ETHERTYPE_IPV4, ETHERTYPE_IPV6, ipv4, ipv6},
 };
 
 use crate::{cursor::Cursor, egress, eth, maps, sha1, words};
@@ -24,7 +24,6 @@ use crate::{cursor::Cursor, egress, eth, maps, sha1, words};
 /// Byte 0 of a CARP advert: version 2, type 1.
 const CARP_VERSION_TYPE: u8 = 0x21;
 /// The IPv6 fixed header.
-const IPV6_HLEN: usize = 40;
 
 /// Byte offsets in the CARP header.
 const COUNTER_AT: usize = 8;
@@ -152,19 +151,21 @@ pub fn record_sent(ctx: &TcContext) {
     };
     let l3 = cur.pos();
     let (family, header_len) = match eth.ethertype {
-        ETHERTYPE_IPV4 => match cur.at::<[u8; 10]>(l3) {
+        ETHERTYPE_IPV4 => match cur.at::<[u8; ipv4::PROTOCOL + 1]>(l3) {
             // SAFETY: `at` checked the bytes are in the linear data.
             Some(ip) => match unsafe { *ip } {
-                ip if ip[9] == IPPROTO_CARP && ip[0] >> 4 == 4 => {
+                ip if ip[ipv4::PROTOCOL] == IPPROTO_CARP && ip[0] >> 4 == 4 => {
                     (FAMILY_IPV4, usize::from(ip[0] & 0x0f) * 4)
                 }
                 _ => return,
             },
             None => return,
         },
-        ETHERTYPE_IPV6 => match cur.at::<[u8; 7]>(l3) {
+        ETHERTYPE_IPV6 => match cur.at::<[u8; ipv6::NEXT_HEADER + 1]>(l3) {
             // SAFETY: as above.
-            Some(ip) if unsafe { (*ip)[6] } == IPPROTO_CARP => (FAMILY_IPV6, IPV6_HLEN),
+            Some(ip) if unsafe { (*ip)[ipv6::NEXT_HEADER] } == IPPROTO_CARP => {
+                (FAMILY_IPV6, ipv6::HLEN)
+            }
             _ => return,
         },
         _ => return,

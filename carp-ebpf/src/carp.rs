@@ -33,16 +33,13 @@
 use aya_ebpf::helpers::bpf_ktime_get_ns;
 use carp_common::{
     AdvertEvent, CARP_ADVERT_LEN, FAMILY_IPV4, FAMILY_IPV6, IPPROTO_CARP, MODE_VIRTUAL_MAC,
-    PEER_FLAG_STRICT_TTL, Port, Stat, VhidKey, VrrpSeen, wire::LINK_LOCAL_TTL,
+    PEER_FLAG_STRICT_TTL, Port, Stat, VhidKey, VrrpSeen,
+    wire::{LINK_LOCAL_TTL, ipv4, ipv6},
 };
 
 use crate::{auth, csum, cursor::Cursor, maps, verdict::Verdict, words};
 
 const CARP_VERSION_TYPE: u8 = 0x21;
-const IPV4_MIN_HLEN: usize = 20;
-const IPV6_HLEN: usize = 40;
-/// IPv4 flags/fragment-offset bits that mark a fragment: MF and the offset.
-const IPV4_FRAGMENT_MASK: u16 = 0x3fff;
 
 type Advert = [u8; CARP_ADVERT_LEN];
 
@@ -50,7 +47,7 @@ type Advert = [u8; CARP_ADVERT_LEN];
 #[inline(always)]
 pub fn ipv4(port: Port, cur: &Cursor) -> Verdict {
     let l3 = cur.pos();
-    let Some(ip) = cur.at::<[u8; IPV4_MIN_HLEN]>(l3) else {
+    let Some(ip) = cur.at::<[u8; ipv4::MIN_HLEN]>(l3) else {
         return Verdict::drop2(Stat::Ipackets, Stat::Hdrops);
     };
     // SAFETY: `at` checked the 20 bytes are in the frame.
@@ -59,13 +56,16 @@ pub fn ipv4(port: Port, cur: &Cursor) -> Verdict {
     if ip[0] >> 4 != 4 || ihl < 5 {
         return Verdict::drop2(Stat::Ipackets, Stat::Badlen);
     }
-    if u16::from_be_bytes([ip[6], ip[7]]) & IPV4_FRAGMENT_MASK != 0 {
+    if u16::from_be_bytes([ip[ipv4::FRAGMENT], ip[ipv4::FRAGMENT + 1]]) & ipv4::FRAGMENT_MASK != 0 {
         // A CARP advert is never fragmented; a fragmented VRRP packet may be,
         // and raw sockets in the stack can reassemble it.
         return Verdict::pass(Stat::Ipackets);
     }
     let hlen = ihl * 4;
-    let total = usize::from(u16::from_be_bytes([ip[2], ip[3]]));
+    let total = usize::from(u16::from_be_bytes([
+        ip[ipv4::TOTAL_LEN],
+        ip[ipv4::TOTAL_LEN + 1],
+    ]));
     if !cur.has(l3, hlen) {
         return Verdict::drop2(Stat::Ipackets, Stat::Hdrops);
     }
@@ -74,8 +74,8 @@ pub fn ipv4(port: Port, cur: &Cursor) -> Verdict {
     }
     // 224.0.0.0/4: the group (or any multicast) needs TTL 255 here; a
     // unicast advert's TTL is the peer rule's business (`validate`).
-    let unicast = ip[16] & 0xf0 != 0xe0;
-    let bad_ttl = !unicast && ip[8] != LINK_LOCAL_TTL;
+    let unicast = ip[ipv4::DST] & 0xf0 != 0xe0;
+    let bad_ttl = !unicast && ip[ipv4::TTL] != LINK_LOCAL_TTL;
     let (offset, len) = (l3 + hlen, total - hlen);
     // Two explicit paths rather than one `Option` of the payload tested
     // again afterwards: LLVM rebuilds such an option from the length and
@@ -90,7 +90,12 @@ pub fn ipv4(port: Port, cur: &Cursor) -> Verdict {
         }
         // SAFETY: `at` checked the 36 bytes of an advert are in the frame.
         if is_vrrp(unsafe { words::load::<u32>(advert.cast()) }) {
-            let source = [ip[12], ip[13], ip[14], ip[15]];
+            let source = [
+                ip[ipv4::SRC],
+                ip[ipv4::SRC + 1],
+                ip[ipv4::SRC + 2],
+                ip[ipv4::SRC + 3],
+            ];
             return vrrp4(port, cur, offset, len, source);
         }
         advert.cast_const()
@@ -101,15 +106,25 @@ pub fn ipv4(port: Port, cur: &Cursor) -> Verdict {
         if bad_ttl {
             return Verdict::drop2(Stat::Ipackets, Stat::Badttl);
         }
-        let source = [ip[12], ip[13], ip[14], ip[15]];
+        let source = [
+            ip[ipv4::SRC],
+            ip[ipv4::SRC + 1],
+            ip[ipv4::SRC + 2],
+            ip[ipv4::SRC + 3],
+        ];
         return vrrp4(port, cur, offset, len, source);
     };
     let header = Header {
         family: FAMILY_IPV4,
-        ttl: ip[8],
+        ttl: ip[ipv4::TTL],
         unicast,
         source: [
-            u64::from(u32::from_le_bytes([ip[12], ip[13], ip[14], ip[15]])),
+            u64::from(u32::from_le_bytes([
+                ip[ipv4::SRC],
+                ip[ipv4::SRC + 1],
+                ip[ipv4::SRC + 2],
+                ip[ipv4::SRC + 3],
+            ])),
             0,
         ],
     };
@@ -120,7 +135,7 @@ pub fn ipv4(port: Port, cur: &Cursor) -> Verdict {
 #[inline(always)]
 pub fn ipv6(port: Port, cur: &Cursor) -> Verdict {
     let l3 = cur.pos();
-    let Some(ip) = cur.at::<[u8; IPV6_HLEN]>(l3) else {
+    let Some(ip) = cur.at::<[u8; ipv6::HLEN]>(l3) else {
         return Verdict::drop2(Stat::Ipackets6, Stat::Hdrops);
     };
     // SAFETY: `at` checked the 40 bytes are in the frame.
@@ -128,14 +143,17 @@ pub fn ipv6(port: Port, cur: &Cursor) -> Verdict {
     if ip[0] >> 4 != 6 {
         return Verdict::drop2(Stat::Ipackets6, Stat::Badlen);
     }
-    let len = usize::from(u16::from_be_bytes([ip[4], ip[5]]));
-    let hop_limit = ip[7];
+    let len = usize::from(u16::from_be_bytes([
+        ip[ipv6::PAYLOAD_LEN],
+        ip[ipv6::PAYLOAD_LEN + 1],
+    ]));
+    let hop_limit = ip[ipv6::HOP_LIMIT];
     // ff00::/8 is multicast; anything else is a unicast advert.
-    let unicast = ip[24] != 0xff;
+    let unicast = ip[ipv6::DST] != 0xff;
     let bad_ttl = !unicast && hop_limit != LINK_LOCAL_TTL;
     // Two explicit paths, as in `ipv4`.
     let advert = if len == CARP_ADVERT_LEN {
-        let Some(advert) = cur.at::<Advert>(l3 + IPV6_HLEN) else {
+        let Some(advert) = cur.at::<Advert>(l3 + ipv6::HLEN) else {
             return Verdict::drop2(Stat::Ipackets6, Stat::Hdrops);
         };
         if bad_ttl {
@@ -147,7 +165,7 @@ pub fn ipv6(port: Port, cur: &Cursor) -> Verdict {
         }
         advert.cast_const()
     } else {
-        if !in_frame(cur, l3 + IPV6_HLEN, len) {
+        if !in_frame(cur, l3 + ipv6::HLEN, len) {
             return Verdict::drop2(Stat::Ipackets6, Stat::Hdrops);
         }
         if bad_ttl {
@@ -155,8 +173,8 @@ pub fn ipv6(port: Port, cur: &Cursor) -> Verdict {
         }
         return Verdict::pass2(Stat::Ipackets6, Stat::VrrpPassed);
     };
-    // SAFETY: `ip` is the bounds-checked IPv6 header; bytes 8..24 are the source.
-    let source = unsafe { words::load::<[u64; 2]>(ip.as_ptr().add(8)) };
+    // SAFETY: `ip` is the bounds-checked IPv6 header; the source is in it.
+    let source = unsafe { words::load::<[u64; 2]>(ip.as_ptr().add(ipv6::SRC)) };
     let header = Header {
         family: FAMILY_IPV6,
         ttl: hop_limit,

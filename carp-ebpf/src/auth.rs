@@ -23,7 +23,6 @@ use crate::{cursor::Cursor, egress, eth, maps, sha1, words};
 
 /// Byte 0 of a CARP advert: version 2, type 1.
 const CARP_VERSION_TYPE: u8 = 0x21;
-/// The IPv6 fixed header.
 
 /// Byte offsets in the CARP header.
 const COUNTER_AT: usize = 8;

@@ -135,6 +135,9 @@ pub async fn run(config: Config, read: impl Fn() -> anyhow::Result<Config>) -> a
         daemon.vhids.len(),
         control_path.display()
     );
+    // What loading the XDP object parsed and freed goes back to the kernel
+    // (service::memory): most of an idle agent's heap otherwise.
+    crate::service::memory::release_free_heap();
     // Start-up is complete and the control socket answers: systemd may now
     // start what is ordered after the agent.
     let mut service_status = notify::StatusReporter::from_env();

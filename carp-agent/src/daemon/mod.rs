@@ -5,6 +5,7 @@
 //! handled to completion, then the engine's actions are carried out in order,
 //! the map update first.
 mod actions;
+mod address_queue;
 mod counters;
 mod instance;
 mod metrics;
@@ -79,6 +80,9 @@ pub(crate) struct Daemon {
     events: control::events::EventHub,
     /// Pre-MASTER hook runs report their end here.
     pre_master: pre_master::Channel,
+    /// VIP additions and removals held back until every output of the
+    /// current input is carried out (`address_queue.rs`).
+    addresses: address_queue::AddressQueue,
     /// The host demotion last seen, and what changed it since, if known
     /// (`publish.rs`, `notice_demotion`).
     demotion_seen: u32,
@@ -256,6 +260,7 @@ impl Daemon {
             memberships: Memberships::default(),
             events: control::events::EventHub::default(),
             pre_master: pre_master::Channel::default(),
+            addresses: address_queue::AddressQueue::default(),
             demotion_seen: config.demotion,
             demotion_cause: None,
             vhids: BTreeMap::new(),

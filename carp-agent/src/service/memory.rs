@@ -12,9 +12,8 @@
 //! Sound at any time: it only releases memory the allocator owns and has
 //! no live allocation in; later allocations get fresh pages as usual.
 
-/// Returns the heap's free pages to the kernel; called once start-up (and
-/// each reload, which may have built and dropped large values) is done.
-/// A no-op where the C library is not glibc.
+/// Returns the heap's free pages to the kernel; called once start-up is
+/// done. A no-op where the C library is not glibc.
 pub fn release_free_heap() {
     #[cfg(all(target_os = "linux", target_env = "gnu"))]
     // SAFETY: malloc_trim takes a padding size and only unmaps pages the

@@ -65,13 +65,14 @@ impl Capture {
 
     /// tcpdump on interface `iface` of `ns` with the capture filter
     /// `filter` (e.g. "ip proto 112 or arp"), frames cut at 96 bytes,
-    /// written as they come (`-U`) to `file`; returns once tcpdump says it
+    /// handed over and written as they come (`--immediate-mode`, `-U`: a
+    /// stopped tcpdump loses nothing still buffered) to `file`; returns once tcpdump says it
     /// listens (a quiet interface gets no file header before its first
     /// packet). Read it back with [`Capture::finish_frames`].
     pub fn start_on(ns: &Netns, iface: &str, filter: &str, file: PathBuf) -> anyhow::Result<Self> {
         let _ = fs::remove_file(&file);
         let mut cmd = ns.command("tcpdump");
-        cmd.args(["-i", iface, "-n", "-U", "-s", "96", "-B", "16384"])
+        cmd.args(["-i", iface, "-n", "-U", "--immediate-mode", "-s", "96", "-B", "16384"])
             .arg("--time-stamp-precision=nano")
             .arg("-w")
             .arg(&file)

@@ -268,6 +268,7 @@ impl Daemon {
             interfaces: BTreeMap::new(),
             config,
         };
+        daemon.addresses.start(daemon.netlink.clone());
         for iface in interfaces.into_values() {
             // Both groups on every vhid interface; only a family its VIPs
             // use must succeed (net::membership says why both).
@@ -572,7 +573,9 @@ impl Daemon {
     /// no bow-out, the VIPs stay, the XDP link and maps stay pinned with
     /// each MASTER's dead-man deadline, so the next agent adopts them
     /// (`dataplane::leftovers`). Running hooks are waited for.
-    async fn leave_for_successor(self) {
+    async fn leave_for_successor(mut self) {
+        // The VIPs of the MASTERs stay: every one queued is in place.
+        self.settle_addresses().await;
         self.hooks.drain(Duration::from_secs(10)).await;
         self.dataplane.leave_for_successor();
         info!("carp-agent stopped for a successor: XDP keeps answering until its deadline");
@@ -582,6 +585,8 @@ impl Daemon {
         let now = self.now();
         self.node.input(now, |e, t| e.shutdown(t));
         self.carry_out_actions().await;
+        // No queued addition may land after the removals below.
+        self.settle_addresses().await;
         for rt in self.vhids.values() {
             for vip in &rt.settings.vips {
                 if let Err(err) = self

@@ -297,6 +297,10 @@ struct Row {
     takeover_first: Option<f64>,
     takeover_last: Option<f64>,
     taken: usize,
+    /// The backup's first frame of a vhid minus the master's last advert
+    /// of that vhid: fastest and slowest vhid.
+    reaction_min: Option<f64>,
+    reaction_max: Option<f64>,
     load: f64,
 }
 
@@ -345,8 +349,10 @@ fn run_case(subject: Subject, size: usize, seconds: u64) -> anyhow::Result<Row> 
     let load = load_average();
 
     eprintln!("{} x {size}: the master's trunk goes down", subject.name());
-    let down_at = SystemTime::now();
+    // Each segment's own moment: the ports go down one after the other.
+    let mut down_at = Vec::new();
     for k in 1..=segments {
+        down_at.push(SystemTime::now());
         case.lab
             .switch
             .ip(&["link", "set", &Lab::segment_port(k, MASTER), "down"])?;
@@ -357,6 +363,8 @@ fn run_case(subject: Subject, size: usize, seconds: u64) -> anyhow::Result<Row> 
 
     let mut late = Vec::new();
     let mut taken: BTreeMap<(usize, u8), SystemTime> = BTreeMap::new();
+    // Each vhid's last advert from the master before its trunk went down.
+    let mut master_last: BTreeMap<(usize, u8), SystemTime> = BTreeMap::new();
     let vip_of: BTreeMap<(usize, Ipv4Addr), u8> = vhids(size)
         .into_iter()
         .map(|(k, v)| ((k, vip(k, v)), v))
@@ -375,7 +383,13 @@ fn run_case(subject: Subject, size: usize, seconds: u64) -> anyhow::Result<Row> 
                     }
                 }
             }
-            if at < down_at {
+            // The master's frames stop at its port going down, in the order seen.
+            if let Seen::Advert { source, vhid } = seen {
+                if source == host_addr(k, MASTER) {
+                    master_last.insert((k, vhid), at);
+                }
+            }
+            if at < down_at[i] {
                 continue;
             }
             let vhid = match seen {
@@ -392,8 +406,15 @@ fn run_case(subject: Subject, size: usize, seconds: u64) -> anyhow::Result<Row> 
         }
     }
     let takeovers: Vec<f64> = taken
-        .values()
-        .filter_map(|at| at.duration_since(down_at).ok())
+        .iter()
+        .filter_map(|((k, _), at)| at.duration_since(down_at[k - 1]).ok())
+        .map(|d| d.as_secs_f64())
+        .collect();
+    // From each vhid's last advert from the master: the backup's master-down
+    // and its own reaction, without the phase of the master's adverts.
+    let reactions: Vec<f64> = taken
+        .iter()
+        .filter_map(|(key, at)| at.duration_since(*master_last.get(key)?).ok())
         .map(|d| d.as_secs_f64())
         .collect();
     let adverts = late.len();
@@ -409,6 +430,8 @@ fn run_case(subject: Subject, size: usize, seconds: u64) -> anyhow::Result<Row> 
         takeover_first: takeovers.iter().copied().reduce(f64::min),
         takeover_last: takeovers.iter().copied().reduce(f64::max),
         taken: takeovers.len(),
+        reaction_min: reactions.iter().copied().reduce(f64::min),
+        reaction_max: reactions.iter().copied().reduce(f64::max),
         load,
     })
 }
@@ -419,7 +442,7 @@ fn ms(v: Option<f64>) -> String {
 
 fn print_rows(rows: &[Row]) {
     println!(
-        "\n{:>5} {:<10} {:>9} {:>9} {:>8} {:>8} {:>7} {:>7} {:>7} {:>9} {:>9} {:>10} {:>10} {:>6} {:>9} {:>5}",
+        "\n{:>5} {:<10} {:>8} {:>8} {:>5} {:>7} {:>6} {:>7} {:>7} {:>7} {:>9} {:>9} {:>9} {:>6} {:>9} {:>9} {:>9} {:>5}",
         "vhids",
         "subject",
         "start s",
@@ -435,6 +458,8 @@ fn print_rows(rows: &[Row]) {
         "last ms",
         "l/f",
         "last-first",
+        "adv>min",
+        "adv>max",
         "load"
     );
     for r in rows {
@@ -447,7 +472,7 @@ fn print_rows(rows: &[Row]) {
             _ => "-".into(),
         };
         println!(
-            "{:>5} {:<10} {:>9.3} {:>9.1} {:>8.1} {:>8.3} {:>7.3} {:>7} {:>7} {:>9} {:>9} {:>10} {:>10} {:>6} {:>9} {:>5.1}",
+            "{:>5} {:<10} {:>8.3} {:>8.1} {:>5.1} {:>7.3} {:>6.3} {:>7} {:>7} {:>7} {:>9} {:>9} {:>9} {:>6} {:>9} {:>9} {:>9} {:>5.1}",
             r.size,
             r.subject,
             r.startup,
@@ -463,6 +488,8 @@ fn print_rows(rows: &[Row]) {
             ms(r.takeover_last),
             ratio,
             spread,
+            ms(r.reaction_min),
+            ms(r.reaction_max),
             r.load
         );
     }
@@ -472,13 +499,15 @@ fn print_rows(rows: &[Row]) {
          window; late50/late99: ms an advert came after the configured 1 s, over every \
          spacing of one vhid's adverts from the master (adverts: spacings counted); taken, \
          first/last ms: from the master's trunk going down to the backup's first advert or \
-         gratuitous ARP of each vhid on the bridge; l/f = last / first; load: 1-minute load \
-         average"
+         gratuitous ARP of each vhid on the bridge, of the first and the last vhid; l/f = last / \
+         first; adv>min/max ms: from each vhid's last advert from the master to the backup's \
+         first frame of it (master-down plus reaction, without the phase of the master's \
+         adverts), fastest and slowest vhid; load: 1-minute load average"
     );
     println!("\nours / keepalived:");
     println!(
-        "{:>5} {:>9} {:>9} {:>9} {:>9} {:>9} {:>10} {:>10}",
-        "vhids", "start", "RSS m", "RSS b", "CPU m", "CPU b", "late99", "last ms"
+        "{:>5} {:>9} {:>9} {:>9} {:>9} {:>9} {:>10} {:>10} {:>10}",
+        "vhids", "start", "RSS m", "RSS b", "CPU m", "CPU b", "late99", "last ms", "adv>max"
     );
     let ratio = |a: f64, b: f64| {
         if b > 0.0 && a.is_finite() {
@@ -496,7 +525,7 @@ fn print_rows(rows: &[Row]) {
         };
         let opt = |v: Option<f64>| v.unwrap_or(f64::NAN);
         println!(
-            "{:>5} {:>9} {:>9} {:>9} {:>9} {:>9} {:>10} {:>10}",
+            "{:>5} {:>9} {:>9} {:>9} {:>9} {:>9} {:>10} {:>10} {:>10}",
             ours.size,
             ratio(ours.startup, theirs.startup),
             ratio(ours.rss[0], theirs.rss[0]),
@@ -505,6 +534,7 @@ fn print_rows(rows: &[Row]) {
             ratio(ours.cpu[1], theirs.cpu[1]),
             ratio(opt(ours.late_p99), opt(theirs.late_p99)),
             ratio(opt(ours.takeover_last), opt(theirs.takeover_last)),
+            ratio(opt(ours.reaction_max), opt(theirs.reaction_max)),
         );
     }
 }

@@ -72,14 +72,24 @@ impl Capture {
     pub fn start_on(ns: &Netns, iface: &str, filter: &str, file: PathBuf) -> anyhow::Result<Self> {
         let _ = fs::remove_file(&file);
         let mut cmd = ns.command("tcpdump");
-        cmd.args(["-i", iface, "-n", "-U", "--immediate-mode", "-s", "96", "-B", "16384"])
-            .arg("--time-stamp-precision=nano")
-            .arg("-w")
-            .arg(&file)
-            .args(filter.split_whitespace())
-            .stdin(Stdio::null())
-            .stdout(Stdio::null())
-            .stderr(Stdio::piped());
+        cmd.args([
+            "-i",
+            iface,
+            "-n",
+            "-U",
+            "--immediate-mode",
+            "-s",
+            "96",
+            "-B",
+            "16384",
+        ])
+        .arg("--time-stamp-precision=nano")
+        .arg("-w")
+        .arg(&file)
+        .args(filter.split_whitespace())
+        .stdin(Stdio::null())
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped());
         let mut child = cmd.spawn().context("starting tcpdump")?;
         let stderr = child.stderr.take().context("tcpdump's stderr")?;
         let capture = Self {
@@ -162,7 +172,10 @@ fn read(path: &std::path::Path) -> anyhow::Result<Vec<Seen>> {
 }
 
 /// Calls `each` with every packet of a pcap file (bounded in size).
-fn read_each(path: &std::path::Path, mut each: impl FnMut(SystemTime, &[u8])) -> anyhow::Result<()> {
+fn read_each(
+    path: &std::path::Path,
+    mut each: impl FnMut(SystemTime, &[u8]),
+) -> anyhow::Result<()> {
     let size = fs::metadata(path)
         .with_context(|| format!("{}", path.display()))?
         .len();

@@ -271,7 +271,15 @@ impl Lab {
         for (i, host) in self.hosts.iter().enumerate() {
             let port = Self::segment_port(k, i);
             self.switch.ip(&[
-                "link", "add", &port, "type", "veth", "peer", "name", &iface, "netns",
+                "link",
+                "add",
+                &port,
+                "type",
+                "veth",
+                "peer",
+                "name",
+                &iface,
+                "netns",
                 &host.ns.name,
             ])?;
             self.switch

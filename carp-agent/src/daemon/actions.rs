@@ -77,14 +77,7 @@ impl Daemon {
         self.node.report_send(now, key, ok);
     }
 
-    fn change_state(
-        &mut self,
-        key: VhidKey,
-        from: State,
-        to: State,
-        reason: &Reason,
-        advskew: u8,
-    ) {
+    fn change_state(&mut self, key: VhidKey, from: State, to: State, reason: &Reason, advskew: u8) {
         let Some(rt) = self.vhids.get_mut(&key) else {
             return;
         };

@@ -169,7 +169,10 @@ impl Daemon {
         let vhids = &self.vhids;
         let ops = plan(changes, |change| {
             let rt = vhids.get(&change.key);
-            add_still_wanted(rt.map(|rt| rt.state), rt.is_some_and(|rt| rt.pre_master.is_some()))
+            add_still_wanted(
+                rt.map(|rt| rt.state),
+                rt.is_some_and(|rt| rt.pre_master.is_some()),
+            )
         });
         let ops = match &self.addresses.worker {
             Some(worker) => match worker.send(Work::Ops(ops)) {
@@ -256,10 +259,7 @@ mod tests {
         queue.push(change(1, Direction::Remove));
         queue.push(change(2, Direction::Add));
         let taken = queue.take();
-        let order: Vec<(u8, Direction)> = taken
-            .iter()
-            .map(|c| (c.key.vhid, c.direction))
-            .collect();
+        let order: Vec<(u8, Direction)> = taken.iter().map(|c| (c.key.vhid, c.direction)).collect();
         assert_eq!(
             order,
             [

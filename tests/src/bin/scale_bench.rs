@@ -236,7 +236,12 @@ impl Case {
     /// Every process of `host`'s daemon.
     fn pids(&self, host: usize) -> Vec<i32> {
         match self.subject {
-            Subject::Ours => self.lab.agent_pid(host).map(|p| p as i32).into_iter().collect(),
+            Subject::Ours => self
+                .lab
+                .agent_pid(host)
+                .map(|p| p as i32)
+                .into_iter()
+                .collect(),
             Subject::Keepalived => {
                 let index = if host == MASTER { 0 } else { 1 };
                 self.keepalived.get(index).map_or_else(Vec::new, |k| {
@@ -344,7 +349,11 @@ fn run_case(subject: Subject, size: usize, seconds: u64) -> anyhow::Result<Row> 
     let elapsed = clock.elapsed().as_secs_f64();
     let window_end = SystemTime::now();
     let cpu = [0, 1].map(|h| {
-        cpu_time(&pids[h]).saturating_sub(cpu_before[h]).as_secs_f64() / elapsed * 100.0
+        cpu_time(&pids[h])
+            .saturating_sub(cpu_before[h])
+            .as_secs_f64()
+            / elapsed
+            * 100.0
     });
     let load = load_average();
 
@@ -604,7 +613,10 @@ fn main() -> anyhow::Result<()> {
         .filter(|s| s.name().contains(args.filter.as_str()))
         .collect();
     if subjects.is_empty() {
-        bail!("no subject matches {:?}; subjects: ours, keepalived", args.filter);
+        bail!(
+            "no subject matches {:?}; subjects: ours, keepalived",
+            args.filter
+        );
     }
     println!(
         "scale benchmark: vhids {:?}, {} s idle window, {} CPUs",

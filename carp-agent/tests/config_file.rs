@@ -356,6 +356,22 @@ fn bad_xdp_mode_and_source() {
 }
 
 #[test]
+fn xdp_share_is_parsed_and_checked() {
+    use carp_agent::dataplane::share::XdpShare;
+    assert_eq!(parse(&one_vhid("")).unwrap().xdp_share, XdpShare::Auto);
+    let config = parse(&format!("xdp_share = \"dispatcher\"\n{}", one_vhid(""))).unwrap();
+    assert_eq!(config.xdp_share, XdpShare::Dispatcher);
+    let (err, msg) = error(&format!("xdp_share = \"shared\"\n{}", one_vhid("")));
+    assert!(matches!(reason(&err), Reason::XdpShare(_)), "{msg}");
+    assert!(
+        msg.contains(
+            "xdp_share: \"shared\" is not an XDP sharing setting (auto, dispatcher, exclusive)"
+        ),
+        "{msg}"
+    );
+}
+
+#[test]
 fn demotion_hooks_are_host_wide_and_state_hooks_per_vhid() {
     let vhid =
         "[[vhid]]\ninterface = \"eth0\"\nvhid = 1\npassword = \"p\"\nvips = [\"10.0.0.1\"]\n";

@@ -27,6 +27,7 @@ use tokio::{
 fn vhid(interface: &str, vhid: u8, state: VhidState, advskew: u8) -> VhidReport {
     VhidReport {
         interface: interface.to_string(),
+        vlan: None,
         vhid,
         state,
         advbase: 1,

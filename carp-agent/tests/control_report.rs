@@ -23,7 +23,7 @@ fn report_from_engine_status() {
     let key = engine
         .add_vhid(
             now,
-            Iface(2),
+            Iface::new(2),
             settings.engine_config("192.168.1.5".parse().unwrap()),
         )
         .unwrap();

@@ -12,7 +12,7 @@ use carp_agent::engine::{
     Action, Engine, Flavor, Iface, PeerAdvert, Reason, State, Time, VhidConfig, VhidKey,
 };
 
-const IF1: Iface = Iface(1);
+const IF1: Iface = Iface::new(1);
 const KEY: VhidKey = VhidKey {
     iface: IF1,
     vhid: 1,

@@ -11,13 +11,13 @@ use carp_agent::engine::{
     Time, VhidConfig, VhidKey,
 };
 
-const IF1: Iface = Iface(1);
+const IF1: Iface = Iface::new(1);
 const RULES: [TieBreak; 3] = [
     TieBreak::LowerAddress,
     TieBreak::HigherAddress,
     TieBreak::AlwaysYield,
 ];
-const IF2: Iface = Iface(2);
+const IF2: Iface = Iface::new(2);
 
 fn ip(last: u8) -> IpAddr {
     IpAddr::V4(Ipv4Addr::new(10, 0, 0, last))

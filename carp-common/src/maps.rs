@@ -95,21 +95,67 @@ pub const REPLAY_WINDOW: u64 = 1 << 40;
 pub const FAMILY_IPV4: u8 = 4;
 pub const FAMILY_IPV6: u8 = 6;
 
+/// `vlan` of a key for untagged frames.
+pub const VLAN_UNTAGGED: u16 = 0;
+/// `vlan` of a frame with two tags (Q-in-Q): no configuration uses it
+/// (VLAN ids are 1 to 4094), so such a frame is never ours.
+pub const VLAN_STACKED: u16 = 0xffff;
+/// The largest VLAN id (802.1Q reserves 4095).
+pub const VLAN_MAX: u16 = 4094;
+
+/// Where frames of a vhid arrive and leave: the interface the XDP program
+/// is attached to (a trunk, for a VLAN) and the 802.1Q VLAN id on it
+/// (`VLAN_UNTAGGED` for none). Every map key starts with one.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct Port {
+    pub ifindex: u32,
+    pub vlan: u16,
+}
+
+impl Port {
+    pub const fn new(ifindex: u32, vlan: u16) -> Self {
+        Self { ifindex, vlan }
+    }
+
+    /// Untagged frames on `ifindex`.
+    pub const fn untagged(ifindex: u32) -> Self {
+        Self::new(ifindex, VLAN_UNTAGGED)
+    }
+
+    /// The first 6 bytes of every key (ifindex, then VLAN id) as the low
+    /// 48 bits of a native-endian u64 (the XDP program writes keys as
+    /// words).
+    pub const fn word(self) -> u64 {
+        if cfg!(target_endian = "little") {
+            self.ifindex as u64 | (self.vlan as u64) << 32
+        } else {
+            (self.ifindex as u64) << 32 | (self.vlan as u64) << 16
+        }
+    }
+}
+
 #[repr(C)]
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash)]
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub struct VhidKey {
     pub ifindex: u32,
+    /// 802.1Q VLAN id, `VLAN_UNTAGGED` for none.
+    pub vlan: u16,
     pub vhid: u8,
-    pub _pad: [u8; 3],
+    pub _pad: u8,
 }
 
 impl VhidKey {
-    pub const fn new(ifindex: u32, vhid: u8) -> Self {
+    pub const fn new(port: Port, vhid: u8) -> Self {
         Self {
-            ifindex,
+            ifindex: port.ifindex,
+            vlan: port.vlan,
             vhid,
-            _pad: [0; 3],
+            _pad: 0,
         }
+    }
+
+    pub const fn port(&self) -> Port {
+        Port::new(self.ifindex, self.vlan)
     }
 }
 
@@ -134,39 +180,70 @@ pub struct VhidEntry {
     pub master_until_ns: u64,
 }
 
+impl VhidEntry {
+    /// An entry with every padding byte zero; `state` is a `STATE_*`,
+    /// `mode` a `MODE_*`.
+    pub const fn new(
+        state: u8,
+        mode: u8,
+        advbase: u8,
+        advskew: u8,
+        mac: [u8; 6],
+        master_until_ns: u64,
+    ) -> Self {
+        Self {
+            state,
+            mode,
+            advbase,
+            advskew,
+            mac,
+            _pad: [0; 6],
+            master_until_ns,
+        }
+    }
+}
+
 /// A virtual address: IPv4 as the first 4 bytes of `addr` (rest zero).
 #[repr(C)]
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash)]
 pub struct VipKey {
     pub ifindex: u32,
+    /// 802.1Q VLAN id, `VLAN_UNTAGGED` for none.
+    pub vlan: u16,
     /// `FAMILY_IPV4` or `FAMILY_IPV6`.
     pub family: u8,
-    pub _pad: [u8; 3],
+    pub _pad: u8,
     pub addr: [u8; 16],
 }
 
 impl VipKey {
-    pub const fn v4(ifindex: u32, addr: [u8; 4]) -> Self {
+    pub const fn v4(port: Port, addr: [u8; 4]) -> Self {
         let mut a = [0u8; 16];
         a[0] = addr[0];
         a[1] = addr[1];
         a[2] = addr[2];
         a[3] = addr[3];
         Self {
-            ifindex,
+            ifindex: port.ifindex,
+            vlan: port.vlan,
             family: FAMILY_IPV4,
-            _pad: [0; 3],
+            _pad: 0,
             addr: a,
         }
     }
 
-    pub const fn v6(ifindex: u32, addr: [u8; 16]) -> Self {
+    pub const fn v6(port: Port, addr: [u8; 16]) -> Self {
         Self {
-            ifindex,
+            ifindex: port.ifindex,
+            vlan: port.vlan,
             family: FAMILY_IPV6,
-            _pad: [0; 3],
+            _pad: 0,
             addr,
         }
+    }
+
+    pub const fn port(&self) -> Port {
+        Port::new(self.ifindex, self.vlan)
     }
 }
 
@@ -175,6 +252,12 @@ impl VipKey {
 pub struct VipEntry {
     pub vhid: u8,
     pub _pad: [u8; 3],
+}
+
+impl VipEntry {
+    pub const fn new(vhid: u8) -> Self {
+        Self { vhid, _pad: [0; 3] }
+    }
 }
 
 #[repr(C)]
@@ -220,11 +303,12 @@ pub struct AdvertEvent {
     /// `bpf_ktime_get_ns()`: CLOCK_MONOTONIC, nanoseconds.
     pub timestamp_ns: u64,
     pub ifindex: u32,
+    /// 802.1Q VLAN id, `VLAN_UNTAGGED` for none.
+    pub vlan: u16,
     /// `FAMILY_IPV4` (source in the first 4 bytes) or `FAMILY_IPV6`.
     pub family: u8,
     /// TTL / hop limit as received (always 255 once validated).
     pub ttl: u8,
-    pub _pad: [u8; 2],
     pub source: [u8; 16],
     /// The 36-byte CARP header exactly as on the wire.
     pub advert: [u8; 36],
@@ -281,10 +365,11 @@ pub struct AuthEntry {
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash)]
 pub struct ReplayKey {
     pub ifindex: u32,
+    /// 802.1Q VLAN id, `VLAN_UNTAGGED` for none.
+    pub vlan: u16,
     pub vhid: u8,
     /// `FAMILY_IPV4` (source in the first 4 bytes) or `FAMILY_IPV6`.
     pub family: u8,
-    pub _pad: [u8; 2],
     pub source: [u8; 16],
 }
 
@@ -293,11 +378,12 @@ pub struct ReplayKey {
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash)]
 pub struct SeenKey {
     pub ifindex: u32,
+    /// 802.1Q VLAN id, `VLAN_UNTAGGED` for none.
+    pub vlan: u16,
     pub vhid: u8,
     /// `FAMILY_IPV4` or `FAMILY_IPV6`: a host sends the same counter in
     /// both, from two source addresses.
     pub family: u8,
-    pub _pad: [u8; 2],
     pub counter: u64,
 }
 

@@ -18,7 +18,7 @@
 //!   answer it).
 //! - Anything else (other ARP ops or formats, a target that is no VIP): not ours.
 
-use carp_common::Stat;
+use carp_common::{Port, Stat};
 
 use crate::{
     cursor::Cursor,
@@ -53,7 +53,7 @@ const OP_REPLY: u16 = u16::from_ne_bytes([0, 2]);
 
 /// The cursor on the ARP body; `None` if the frame is not ours.
 #[inline(always)]
-pub fn handle(ifindex: u32, cur: &mut Cursor, eth: *mut EthHdr) -> Option<Verdict> {
+pub fn handle(port: Port, cur: &mut Cursor, eth: *mut EthHdr) -> Option<Verdict> {
     let arp = cur.take::<ArpEthIpv4>()?.cast::<u8>();
     // SAFETY: `take` checked the 28 bytes are in the frame.
     let (fixed, spa, tpa) = unsafe {
@@ -66,11 +66,11 @@ pub fn handle(ifindex: u32, cur: &mut Cursor, eth: *mut EthHdr) -> Option<Verdic
     if fixed != REQUEST {
         return None;
     }
-    let vhid = maps::vip4_vhid(ifindex, tpa)?;
+    let vhid = maps::vip4_vhid(port, tpa)?;
     if spa == tpa {
         return Some(Verdict::drop(Stat::ArpSuppressed));
     }
-    let Some(entry) = maps::vhid(ifindex, vhid) else {
+    let Some(entry) = maps::vhid(port, vhid) else {
         return Some(Verdict::drop(Stat::ArpSuppressed));
     };
     if !entry.answers() {

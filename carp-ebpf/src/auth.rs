@@ -15,11 +15,11 @@ use aya_ebpf::{helpers::bpf_ktime_get_ns, programs::TcContext};
 use carp_common::{
     AUTH_FLAG_NO_REPLAY, AUTH_MAX_FORMS, AUTH_MODE_FULL, AUTH_MODE_OFF, AUTH_TAIL_WORDS, AuthEntry,
     AuthForm, BADAUTH_SAMPLE_INTERVAL_NS, FAMILY_IPV4, FAMILY_IPV6, IPPROTO_CARP, NEW_SOURCE_BURST,
-    NEW_SOURCE_INTERVAL_NS, REPLAY_WINDOW, ReplayEntry, SeenEntry, Stat, VhidKey,
+    NEW_SOURCE_INTERVAL_NS, Port, REPLAY_WINDOW, ReplayEntry, SeenEntry, Stat, VhidKey,
     wire::{ETHERTYPE_IPV4, ETHERTYPE_IPV6},
 };
 
-use crate::{cursor::Cursor, eth, maps, sha1, words};
+use crate::{cursor::Cursor, egress, eth, maps, sha1, words};
 
 /// Byte 0 of a CARP advert: version 2, type 1.
 const CARP_VERSION_TYPE: u8 = 0x21;
@@ -55,13 +55,13 @@ pub enum Outcome {
 #[inline(always)]
 #[allow(clippy::needless_borrows_for_generic_args)]
 pub unsafe fn check(
-    ifindex: u32,
+    port: Port,
     vhid: u8,
     advert: *const u8,
     family: u8,
     source: [u64; 2],
 ) -> Outcome {
-    let Some(entry) = maps::CARP_AUTH.get_ptr_mut(VhidKey::new(ifindex, vhid)) else {
+    let Some(entry) = maps::CARP_AUTH.get_ptr_mut(VhidKey::new(port, vhid)) else {
         return Outcome::Queue;
     };
     // SAFETY: a successful lookup; `advert` per the caller.
@@ -84,7 +84,7 @@ pub unsafe fn check(
         // Replays are judged on authenticated adverts only: without the
         // HMAC anyone could move `last` or fill `CARP_SEEN`.
         let replay_check = mode == AUTH_MODE_FULL && (*entry).flags & AUTH_FLAG_NO_REPLAY == 0;
-        let key = maps::replay_key(ifindex, vhid, family, source);
+        let key = maps::replay_key(port, vhid, family, source);
         let last = maps::CARP_REPLAY.get_ptr_mut(&key.0);
         if replay_check {
             // A known source: its counter must not be stale.
@@ -96,7 +96,7 @@ pub unsafe fn check(
             // Any source: a counter accepted or sent before is a replay,
             // say of the master's advert from a spoofed address (the digest
             // does not cover the source).
-            let seen = maps::seen_key(ifindex, vhid, family, counter);
+            let seen = maps::seen_key(port, vhid, family, counter);
             if maps::CARP_SEEN.get_ptr(&seen.0).is_some() {
                 return Outcome::Drop(Stat::Replayed);
             }
@@ -121,7 +121,7 @@ pub unsafe fn check(
             }
         }
         if replay_check {
-            remember(ifindex, vhid, family, counter);
+            remember(port, vhid, family, counter);
         }
         Outcome::Queue
     }
@@ -129,8 +129,8 @@ pub unsafe fn check(
 
 /// Records `counter` in `CARP_SEEN`.
 #[inline(always)]
-fn remember(ifindex: u32, vhid: u8, family: u8, counter: u64) {
-    let key = maps::seen_key(ifindex, vhid, family, counter);
+fn remember(port: Port, vhid: u8, family: u8, counter: u64) {
+    let key = maps::seen_key(port, vhid, family, counter);
     let entry = SeenEntry {
         // SAFETY: a helper without arguments.
         seen_ns: unsafe { bpf_ktime_get_ns() },
@@ -178,9 +178,8 @@ pub fn record_sent(ctx: &TcContext) {
         return;
     }
     let vhid = head[1];
-    // SAFETY: the context pointer is the program's own.
-    let ifindex = unsafe { (*ctx.skb.skb).ifindex };
-    let Some(entry) = maps::CARP_AUTH.get_ptr(VhidKey::new(ifindex, vhid)) else {
+    let port = egress::port(ctx, eth.vlan);
+    let Some(entry) = maps::CARP_AUTH.get_ptr(VhidKey::new(port, vhid)) else {
         return;
     };
     // SAFETY: a successful lookup.
@@ -191,7 +190,7 @@ pub fn record_sent(ctx: &TcContext) {
     let counter = u64::from_be_bytes([
         head[8], head[9], head[10], head[11], head[12], head[13], head[14], head[15],
     ]);
-    remember(ifindex, vhid, family, counter);
+    remember(port, vhid, family, counter);
 }
 
 /// GCRA: one new source every `NEW_SOURCE_INTERVAL_NS` on average, bursts

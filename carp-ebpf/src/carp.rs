@@ -24,10 +24,10 @@
 //! Every protocol-112 packet whose protocol byte is in the frame counts in
 //! `ipackets` / `ipackets6` first.
 
-use aya_ebpf::{helpers::bpf_ktime_get_ns, programs::XdpContext};
+use aya_ebpf::helpers::bpf_ktime_get_ns;
 use carp_common::{
-    AdvertEvent, CARP_ADVERT_LEN, FAMILY_IPV4, FAMILY_IPV6, IPPROTO_CARP, MODE_VIRTUAL_MAC, Stat,
-    VhidKey, VrrpSeen, wire::LINK_LOCAL_TTL,
+    AdvertEvent, CARP_ADVERT_LEN, FAMILY_IPV4, FAMILY_IPV6, IPPROTO_CARP, MODE_VIRTUAL_MAC, Port,
+    Stat, VhidKey, VrrpSeen, wire::LINK_LOCAL_TTL,
 };
 
 use crate::{auth, csum, cursor::Cursor, maps, verdict::Verdict, words};
@@ -42,7 +42,7 @@ type Advert = [u8; CARP_ADVERT_LEN];
 
 /// IPv4 with protocol 112, the cursor on the IPv4 header.
 #[inline(always)]
-pub fn ipv4(ctx: &XdpContext, cur: &Cursor) -> Verdict {
+pub fn ipv4(port: Port, cur: &Cursor) -> Verdict {
     let l3 = cur.pos();
     let Some(ip) = cur.at::<[u8; IPV4_MIN_HLEN]>(l3) else {
         return Verdict::drop2(Stat::Ipackets, Stat::Hdrops);
@@ -77,7 +77,7 @@ pub fn ipv4(ctx: &XdpContext, cur: &Cursor) -> Verdict {
         Some(a) if !is_vrrp(unsafe { words::load::<u32>(a.cast()) }) => a,
         _ => {
             let source = [ip[12], ip[13], ip[14], ip[15]];
-            return vrrp4(ctx, cur, l3 + hlen, total - hlen, source);
+            return vrrp4(port, cur, l3 + hlen, total - hlen, source);
         }
     };
     let header = Header {
@@ -88,12 +88,12 @@ pub fn ipv4(ctx: &XdpContext, cur: &Cursor) -> Verdict {
             0,
         ],
     };
-    validate(ctx, advert, &header, Stat::Ipackets)
+    validate(port, advert, &header, Stat::Ipackets)
 }
 
 /// IPv6 with next header 112, the cursor on the IPv6 header.
 #[inline(always)]
-pub fn ipv6(ctx: &XdpContext, cur: &Cursor) -> Verdict {
+pub fn ipv6(port: Port, cur: &Cursor) -> Verdict {
     let l3 = cur.pos();
     let Some(ip) = cur.at::<[u8; IPV6_HLEN]>(l3) else {
         return Verdict::drop2(Stat::Ipackets6, Stat::Hdrops);
@@ -123,7 +123,7 @@ pub fn ipv6(ctx: &XdpContext, cur: &Cursor) -> Verdict {
         ttl: hop_limit,
         source,
     };
-    validate(ctx, advert, &header, Stat::Ipackets6)
+    validate(port, advert, &header, Stat::Ipackets6)
 }
 
 /// CARP's authlen (header byte 3): every implementation sends 7.
@@ -163,7 +163,7 @@ const VRRP_TYPE_ADVERTISEMENT: u8 = 1;
 /// a flood of such packets can never fill the ring buffer that real adverts
 /// need. The agent reads it once a second, a few hundred entries at most.
 #[inline(always)]
-fn vrrp4(ctx: &XdpContext, cur: &Cursor, offset: usize, len: usize, source: [u8; 4]) -> Verdict {
+fn vrrp4(port: Port, cur: &Cursor, offset: usize, len: usize, source: [u8; 4]) -> Verdict {
     // The bounds check first: were `len >= 2` tested before it, LLVM could
     // prove it from `payload`'s check and drop the one the verifier needs.
     let Some(head) = cur.at::<[u8; 2]>(offset) else {
@@ -176,9 +176,9 @@ fn vrrp4(ctx: &XdpContext, cur: &Cursor, offset: usize, len: usize, source: [u8;
     {
         return Verdict::pass2(Stat::Ipackets, Stat::VrrpPassed);
     }
-    let key = VhidKey::new(ctx.ingress_ifindex() as u32, vrid);
+    let key = VhidKey::new(port, vrid);
     // A real-MAC-mode vhid never uses its virtual MAC: no clash.
-    if !maps::vhid(key.ifindex, vrid).is_some_and(|v| v.mode == MODE_VIRTUAL_MAC) {
+    if !maps::vhid(port, vrid).is_some_and(|v| v.mode == MODE_VIRTUAL_MAC) {
         return Verdict::pass2(Stat::Ipackets, Stat::VrrpPassed);
     }
     let seen = VrrpSeen {
@@ -225,7 +225,7 @@ fn payload(cur: &Cursor, offset: usize, len: usize) -> Option<Option<*const Adve
 /// The 36 bytes are read once, as nine 32-bit words, for the checks and
 /// the copy: byte-wise they would cost four times the instructions.
 #[inline(always)]
-fn validate(ctx: &XdpContext, advert: *const Advert, ip: &Header, seen: Stat) -> Verdict {
+fn validate(port: Port, advert: *const Advert, ip: &Header, seen: Stat) -> Verdict {
     // SAFETY: `payload` checked the 36 bytes are in the frame.
     let w = unsafe { words::load::<[u32; 9]>(advert.cast()) };
     // Little-endian words: byte 0 (version/type) and byte 1 (vhid) are the
@@ -237,14 +237,12 @@ fn validate(ctx: &XdpContext, advert: *const Advert, ip: &Header, seen: Stat) ->
     if csum::fold(csum::add_u32(0, &w)) != 0xffff {
         return Verdict::drop2(seen, Stat::Badsum);
     }
-    let ifindex = ctx.ingress_ifindex() as u32;
     let vhid = (w[0] >> 8) as u8;
-    if !maps::has_vhid(ifindex, vhid) {
+    if !maps::has_vhid(port, vhid) {
         return Verdict::drop2(seen, Stat::Badvhid);
     }
     // SAFETY: `payload` checked the 36 bytes are in the frame.
-    let queued_as = match unsafe { auth::check(ifindex, vhid, advert.cast(), ip.family, ip.source) }
-    {
+    let queued_as = match unsafe { auth::check(port, vhid, advert.cast(), ip.family, ip.source) } {
         auth::Outcome::Queue => Stat::Adverts,
         auth::Outcome::QueueBadauth => Stat::Badauth,
         auth::Outcome::Drop(stat) => return Verdict::drop2(seen, stat),
@@ -258,8 +256,8 @@ fn validate(ctx: &XdpContext, advert: *const Advert, ip: &Header, seen: Stat) ->
     // at an offset aligned for its width (the layout is checked below).
     unsafe {
         (*event).timestamp_ns = bpf_ktime_get_ns();
-        // ifindex, family, ttl and the two pad bytes as one u64.
-        let meta = u64::from(ifindex) | u64::from(ip.family) << 32 | u64::from(ip.ttl) << 40;
+        // ifindex, VLAN, family and ttl as one u64.
+        let meta = port.word() | u64::from(ip.family) << 48 | u64::from(ip.ttl) << 56;
         words::store((&raw mut (*event).ifindex).cast(), meta);
         words::store_all((&raw mut (*event).source).cast(), ip.source);
         // Copied again from the frame rather than keeping the nine words
@@ -275,9 +273,9 @@ fn validate(ctx: &XdpContext, advert: *const Advert, ip: &Header, seen: Stat) ->
 const _: () = {
     use core::mem::offset_of;
     assert!(offset_of!(AdvertEvent, ifindex) == 8);
-    assert!(offset_of!(AdvertEvent, family) == 12);
-    assert!(offset_of!(AdvertEvent, ttl) == 13);
-    assert!(offset_of!(AdvertEvent, _pad) == 14);
+    assert!(offset_of!(AdvertEvent, vlan) == 12);
+    assert!(offset_of!(AdvertEvent, family) == 14);
+    assert!(offset_of!(AdvertEvent, ttl) == 15);
     assert!(offset_of!(AdvertEvent, source) == 16);
     assert!(offset_of!(AdvertEvent, advert) == 32);
     assert!(offset_of!(AdvertEvent, _pad2) == 68);

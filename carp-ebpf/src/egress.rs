@@ -26,7 +26,7 @@
 
 use aya_ebpf::programs::TcContext;
 use carp_common::{
-    MODE_VIRTUAL_MAC, STATE_MASTER, Stat,
+    MODE_VIRTUAL_MAC, Port, STATE_MASTER, Stat,
     wire::{
         ETHERTYPE_IPV6, IPPROTO_ICMPV6, LINK_LOCAL_TTL, ND_NEIGHBOR_ADVERT, ND_NEIGHBOR_SOLICIT,
     },
@@ -91,10 +91,9 @@ pub fn handle(ctx: &TcContext) -> Option<Stat> {
     if payload < NS_MIN_LEN || l4 + payload > ctx.len() as usize {
         return None;
     }
-    // SAFETY: the context pointer is the program's own.
-    let ifindex = unsafe { (*ctx.skb.skb).ifindex };
-    let vhid = maps::vip6_vhid(ifindex, src)?;
-    let entry = maps::vhid(ifindex, vhid)?;
+    let port = port(ctx, eth.vlan);
+    let vhid = maps::vip6_vhid(port, src)?;
+    let entry = maps::vhid(port, vhid)?;
     if entry.state != STATE_MASTER || entry.mode != MODE_VIRTUAL_MAC {
         return None;
     }
@@ -133,6 +132,27 @@ pub fn handle(ctx: &TcContext) -> Option<Stat> {
         changed = true;
     }
     changed.then_some(Stat::NdEgressRewritten)
+}
+
+/// The port a frame leaves by: the interface, and the VLAN id of its tag.
+/// A frame from a VLAN device on this interface carries its tag outside
+/// the data (`skb->vlan_tci`, the kernel's "hardware accelerated" tag,
+/// which the device or the stack inserts after this program); a frame sent
+/// tagged through a packet socket, as the agent's adverts, carries it
+/// inline (`inline_vlan`, from the parser).
+#[inline(always)]
+pub fn port(ctx: &TcContext, inline_vlan: u16) -> Port {
+    // SAFETY: the context pointer is the program's own.
+    let (ifindex, present, tci) = unsafe {
+        let skb = ctx.skb.skb;
+        ((*skb).ifindex, (*skb).vlan_present, (*skb).vlan_tci)
+    };
+    let vlan = if present != 0 {
+        eth::vlan_id(tci as u16)
+    } else {
+        inline_vlan
+    };
+    Port::new(ifindex, vlan)
 }
 
 /// Offset of the first option of type `wanted` and length 1 (8 bytes, an

@@ -1,6 +1,13 @@
 //! Ethernet with up to two VLAN tags (802.1Q 0x8100, 802.1ad 0x88a8).
+//!
+//! The VLAN id of a frame with one tag is part of every map key, so one
+//! program on a trunk serves the vhids of all its VLANs. A frame with two
+//! tags (Q-in-Q) gets `VLAN_STACKED`, which no configuration uses.
 
-use carp_common::wire::{ETHERTYPE_QINQ, ETHERTYPE_VLAN};
+use carp_common::{
+    VLAN_STACKED, VLAN_UNTAGGED,
+    wire::{ETHERTYPE_QINQ, ETHERTYPE_VLAN},
+};
 
 use crate::cursor::Cursor;
 
@@ -19,7 +26,7 @@ pub struct EthHdr {
 
 #[repr(C)]
 struct VlanTag {
-    _tci: [u8; 2],
+    tci: [u8; 2],
     ethertype: [u8; 2],
 }
 
@@ -27,6 +34,14 @@ pub struct Ethernet {
     pub hdr: *mut EthHdr,
     /// The innermost ethertype, host order.
     pub ethertype: u16,
+    /// The VLAN id of the one tag, `VLAN_UNTAGGED`, or `VLAN_STACKED`.
+    pub vlan: u16,
+}
+
+/// The 12-bit VLAN id of a tag control field (host order).
+#[inline(always)]
+pub fn vlan_id(tci: u16) -> u16 {
+    tci & 0x0fff
 }
 
 #[inline(always)]
@@ -42,7 +57,8 @@ pub fn parse(cur: &mut Cursor) -> Option<Ethernet> {
     let hdr = cur.take::<EthHdr>()?;
     // SAFETY: `take` checked the header lies in the frame.
     let mut ethertype = u16::from_be_bytes(unsafe { (*hdr).ethertype });
-    for _ in 0..MAX_VLAN_TAGS {
+    let mut vlan = VLAN_UNTAGGED;
+    for depth in 0..MAX_VLAN_TAGS {
         if !is_vlan(ethertype) {
             break;
         }
@@ -50,7 +66,17 @@ pub fn parse(cur: &mut Cursor) -> Option<Ethernet> {
             break;
         };
         // SAFETY: checked by `take`.
-        ethertype = u16::from_be_bytes(unsafe { (*tag).ethertype });
+        let (tci, inner) = unsafe { (u16::from_be_bytes((*tag).tci), (*tag).ethertype) };
+        vlan = if depth == 0 {
+            vlan_id(tci)
+        } else {
+            VLAN_STACKED
+        };
+        ethertype = u16::from_be_bytes(inner);
     }
-    Some(Ethernet { hdr, ethertype })
+    Some(Ethernet {
+        hdr,
+        ethertype,
+        vlan,
+    })
 }

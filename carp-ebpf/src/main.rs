@@ -19,6 +19,7 @@ mod eth;
 mod fastpath;
 mod maps;
 mod nd;
+mod run_config;
 mod sha1;
 mod verdict;
 mod vmac;
@@ -30,7 +31,7 @@ use aya_ebpf::{
     programs::{TcContext, XdpContext},
 };
 use carp_common::{
-    STAT_COUNT, Stat, Stats,
+    Port, STAT_COUNT, Stat, Stats,
     wire::{ETHERTYPE_ARP, ETHERTYPE_IPV4, ETHERTYPE_IPV6, IPPROTO_ICMPV6},
 };
 
@@ -79,28 +80,28 @@ fn classify(ctx: &XdpContext, mut cur: Cursor) -> Verdict {
         // Shorter than an Ethernet header.
         return Verdict::PASS;
     };
-    let ifindex = ctx.ingress_ifindex() as u32;
+    let port = Port::new(ctx.ingress_ifindex() as u32, eth.vlan);
     let mine = match eth.ethertype {
         ETHERTYPE_IPV4 => match cur.at::<u8>(cur.pos() + 9) {
             // SAFETY: `at` checked the byte is in the frame.
-            Some(protocol) if carp::is_carp(unsafe { *protocol }) => Some(carp::ipv4(ctx, &cur)),
+            Some(protocol) if carp::is_carp(unsafe { *protocol }) => Some(carp::ipv4(port, &cur)),
             _ => None,
         },
         ETHERTYPE_IPV6 => match cur.at::<u8>(cur.pos() + 6) {
             // SAFETY: as above.
             Some(next) => match unsafe { *next } {
-                next if carp::is_carp(next) => Some(carp::ipv6(ctx, &cur)),
-                IPPROTO_ICMPV6 => nd::handle(ctx, ifindex, &cur, eth.hdr),
+                next if carp::is_carp(next) => Some(carp::ipv6(port, &cur)),
+                IPPROTO_ICMPV6 => nd::handle(ctx, port, &cur, eth.hdr),
                 _ => None,
             },
             None => None,
         },
-        ETHERTYPE_ARP => arp::handle(ifindex, &mut cur, eth.hdr),
+        ETHERTYPE_ARP => arp::handle(port, &mut cur, eth.hdr),
         _ => None,
     };
     match mine {
         Some(verdict) => verdict,
-        None => vmac::rule(ifindex, eth.hdr),
+        None => vmac::rule(port, eth.hdr),
     }
 }
 

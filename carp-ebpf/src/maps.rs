@@ -15,7 +15,7 @@ use aya_ebpf::{
 };
 use carp_common::{
     AUTH_TAIL_WORDS, AuthEntry, EVENTS_BYTES, FAMILY_IPV4, FAMILY_IPV6, IfaceEntry, MAX_IFACES,
-    MAX_REPLAY_SOURCES, MAX_SEEN_COUNTERS, MAX_VHIDS, MAX_VIPS, ReplayEntry, ReplayKey,
+    MAX_REPLAY_SOURCES, MAX_SEEN_COUNTERS, MAX_VHIDS, MAX_VIPS, Port, ReplayEntry, ReplayKey,
     STATE_MASTER, SeenEntry, SeenKey, Stats, VhidEntry, VhidKey, VipEntry, VipKey, VrrpSeen,
 };
 
@@ -112,10 +112,10 @@ const _: () = assert!(offset_of!(VhidEntry, master_until_ns) == 16);
 const _: () = assert!(offset_of!(IfaceEntry, mac) == 0);
 const _: () = assert!(offset_of!(IfaceEntry, flags) == 6);
 
-/// The vhid entry of `vhid` on `ifindex`.
+/// The vhid entry of `vhid` on `port`.
 #[inline(always)]
-pub fn vhid(ifindex: u32, vhid: u8) -> Option<Vhid> {
-    let entry = CARP_VHIDS.get_ptr(VhidKey::new(ifindex, vhid))?;
+pub fn vhid(port: Port, vhid: u8) -> Option<Vhid> {
+    let entry = CARP_VHIDS.get_ptr(VhidKey::new(port, vhid))?;
     // SAFETY: the pointer came from a successful lookup; map values are
     // 8-aligned, so `mac` at offset 4 is 2-aligned.
     unsafe {
@@ -128,10 +128,10 @@ pub fn vhid(ifindex: u32, vhid: u8) -> Option<Vhid> {
     }
 }
 
-/// True if `vhid` is configured on `ifindex`.
+/// True if `vhid` is configured on `port`.
 #[inline(always)]
-pub fn has_vhid(ifindex: u32, vhid: u8) -> bool {
-    CARP_VHIDS.get_ptr(VhidKey::new(ifindex, vhid)).is_some()
+pub fn has_vhid(port: Port, vhid: u8) -> bool {
+    CARP_VHIDS.get_ptr(VhidKey::new(port, vhid)).is_some()
 }
 
 /// The NIC MAC of `ifindex`.
@@ -158,29 +158,30 @@ pub fn iface_flags(ifindex: u32) -> u8 {
 struct AlignedVipKey(VipKey);
 
 const _: () = assert!(offset_of!(VipKey, ifindex) == 0);
-const _: () = assert!(offset_of!(VipKey, family) == 4);
+const _: () = assert!(offset_of!(VipKey, vlan) == 4);
+const _: () = assert!(offset_of!(VipKey, family) == 6);
 const _: () = assert!(offset_of!(VipKey, addr) == 8);
 const _: () = assert!(core::mem::size_of::<VipKey>() == 24);
 
 /// The vhid owning the virtual IPv4 address `addr` (as loaded from the
-/// frame) on `ifindex`, if it is one.
+/// frame) on `port`, if it is one.
 #[inline(always)]
-pub fn vip4_vhid(ifindex: u32, addr: u32) -> Option<u8> {
-    vip_vhid(ifindex, FAMILY_IPV4, [addr, 0, 0, 0])
+pub fn vip4_vhid(port: Port, addr: u32) -> Option<u8> {
+    vip_vhid(port, FAMILY_IPV4, [addr, 0, 0, 0])
 }
 
-/// The vhid owning the virtual IPv6 address `addr` on `ifindex`, if it is one.
+/// The vhid owning the virtual IPv6 address `addr` on `port`, if it is one.
 #[inline(always)]
-pub fn vip6_vhid(ifindex: u32, addr: [u32; 4]) -> Option<u8> {
-    vip_vhid(ifindex, FAMILY_IPV6, addr)
+pub fn vip6_vhid(port: Port, addr: [u32; 4]) -> Option<u8> {
+    vip_vhid(port, FAMILY_IPV6, addr)
 }
 
 #[inline(always)]
-fn vip_vhid(ifindex: u32, family: u8, addr: [u32; 4]) -> Option<u8> {
+fn vip_vhid(port: Port, family: u8, addr: [u32; 4]) -> Option<u8> {
     let mut key = MaybeUninit::<AlignedVipKey>::uninit();
     let p = key.as_mut_ptr().cast::<u8>();
-    // SAFETY: the three stores cover all 24 bytes of the key (ifindex,
-    // family and the 3 padding bytes as one u64; the address as 4 u32).
+    // SAFETY: the two stores cover all 24 bytes of the key (ifindex, VLAN,
+    // family and the padding byte as one u64; the address as 4 u32).
     // The `&` stays although clippy calls it needless: by reference the
     // helper gets a pointer to the 8-byte aligned slot (`AlignedVipKey`) the
     // word stores above filled. By value the key would be copied into a new
@@ -188,7 +189,7 @@ fn vip_vhid(ifindex: u32, family: u8, addr: [u32; 4]) -> Option<u8> {
     // loads, which the verifier tracks less well than the stores it saw.
     #[allow(clippy::needless_borrows_for_generic_args)]
     let entry = unsafe {
-        words::store(p, u64::from(ifindex) | u64::from(family) << 32);
+        words::store(p, port.word() | u64::from(family) << 48);
         words::store_all(p.add(8), addr);
         CARP_VIPS.get_ptr(&key.assume_init_ref().0)?
     };
@@ -200,21 +201,22 @@ fn vip_vhid(ifindex: u32, family: u8, addr: [u32; 4]) -> Option<u8> {
 #[repr(C, align(8))]
 pub struct AlignedReplayKey(pub ReplayKey);
 
-const _: () = assert!(offset_of!(ReplayKey, vhid) == 4);
-const _: () = assert!(offset_of!(ReplayKey, family) == 5);
+const _: () = assert!(offset_of!(ReplayKey, vlan) == 4);
+const _: () = assert!(offset_of!(ReplayKey, vhid) == 6);
+const _: () = assert!(offset_of!(ReplayKey, family) == 7);
 const _: () = assert!(offset_of!(ReplayKey, source) == 8);
 
 /// The `CARP_REPLAY` key of a source, written as three words.
 #[inline(always)]
-pub fn replay_key(ifindex: u32, vhid: u8, family: u8, source: [u64; 2]) -> AlignedReplayKey {
+pub fn replay_key(port: Port, vhid: u8, family: u8, source: [u64; 2]) -> AlignedReplayKey {
     let mut key = MaybeUninit::<AlignedReplayKey>::uninit();
     let p = key.as_mut_ptr().cast::<u8>();
-    // SAFETY: the stores cover all 24 bytes (ifindex, vhid, family and the
-    // two padding bytes as one u64; the source as two).
+    // SAFETY: the stores cover all 24 bytes (ifindex, VLAN, vhid and
+    // family as one u64; the source as two).
     unsafe {
         words::store(
             p,
-            u64::from(ifindex) | u64::from(vhid) << 32 | u64::from(family) << 40,
+            port.word() | u64::from(vhid) << 48 | u64::from(family) << 56,
         );
         words::store_all(p.add(8), source);
         key.assume_init()
@@ -225,21 +227,22 @@ pub fn replay_key(ifindex: u32, vhid: u8, family: u8, source: [u64; 2]) -> Align
 #[repr(C, align(8))]
 pub struct AlignedSeenKey(pub SeenKey);
 
-const _: () = assert!(offset_of!(SeenKey, vhid) == 4);
-const _: () = assert!(offset_of!(SeenKey, family) == 5);
+const _: () = assert!(offset_of!(SeenKey, vlan) == 4);
+const _: () = assert!(offset_of!(SeenKey, vhid) == 6);
+const _: () = assert!(offset_of!(SeenKey, family) == 7);
 const _: () = assert!(offset_of!(SeenKey, counter) == 8);
 
 /// The `CARP_SEEN` key of a counter, written as two words.
 #[inline(always)]
-pub fn seen_key(ifindex: u32, vhid: u8, family: u8, counter: u64) -> AlignedSeenKey {
+pub fn seen_key(port: Port, vhid: u8, family: u8, counter: u64) -> AlignedSeenKey {
     let mut key = MaybeUninit::<AlignedSeenKey>::uninit();
     let p = key.as_mut_ptr().cast::<u8>();
-    // SAFETY: the two stores cover all 16 bytes (ifindex, vhid, family and
-    // the padding as one u64; the counter).
+    // SAFETY: the two stores cover all 16 bytes (ifindex, VLAN, vhid and
+    // family as one u64; the counter).
     unsafe {
         words::store(
             p,
-            u64::from(ifindex) | u64::from(vhid) << 32 | u64::from(family) << 40,
+            port.word() | u64::from(vhid) << 48 | u64::from(family) << 56,
         );
         words::store(p.add(8), counter);
         key.assume_init()

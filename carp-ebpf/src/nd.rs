@@ -27,7 +27,7 @@ use aya_ebpf::{
     programs::XdpContext,
 };
 use carp_common::{
-    IFACE_FLAG_ROUTER, Stat,
+    IFACE_FLAG_ROUTER, Port, Stat,
     wire::{IPPROTO_ICMPV6, LINK_LOCAL_TTL, ND_NEIGHBOR_ADVERT, ND_NEIGHBOR_SOLICIT},
 };
 
@@ -86,7 +86,7 @@ const NA_OPTION_MAC: usize = 26;
 /// The cursor on the IPv6 header of a next-header-58 packet; `None` if the
 /// packet is not an NS for one of our VIPs.
 #[inline(always)]
-pub fn handle(ctx: &XdpContext, ifindex: u32, cur: &Cursor, eth: *mut EthHdr) -> Option<Verdict> {
+pub fn handle(ctx: &XdpContext, port: Port, cur: &Cursor, eth: *mut EthHdr) -> Option<Verdict> {
     let l3 = cur.pos();
     let ip = cur.at::<Ipv6Hdr>(l3)?.cast::<u8>();
     let ns = cur.at::<NeighborSolicit>(l3 + IPV6_HLEN)?.cast::<u8>();
@@ -110,15 +110,15 @@ pub fn handle(ctx: &XdpContext, ifindex: u32, cur: &Cursor, eth: *mut EthHdr) ->
             words::load::<MacWords>(eth.cast::<u8>().add(6)),
         )
     };
-    let vhid = maps::vip6_vhid(ifindex, target)?;
-    let Some(entry) = maps::vhid(ifindex, vhid) else {
+    let vhid = maps::vip6_vhid(port, target)?;
+    let Some(entry) = maps::vhid(port, vhid) else {
         return Some(Verdict::drop(Stat::NdSuppressed));
     };
     if !entry.answers() {
         return Some(Verdict::drop(Stat::NdSuppressed));
     }
 
-    let router = if maps::iface_flags(ifindex) & IFACE_FLAG_ROUTER != 0 {
+    let router = if maps::iface_flags(port.ifindex) & IFACE_FLAG_ROUTER != 0 {
         NA_FLAG_ROUTER
     } else {
         0

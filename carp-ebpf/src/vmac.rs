@@ -7,7 +7,7 @@
 //! same MAC range is VRRP's (00:00:5e:00:01:<vrid>), and a VRRP router or a
 //! real-MAC-mode vhid on the segment must be left alone.
 
-use carp_common::{MODE_VIRTUAL_MAC, Stat, VMAC_PREFIX};
+use carp_common::{MODE_VIRTUAL_MAC, Port, Stat, VMAC_PREFIX};
 
 use crate::{eth::EthHdr, maps, verdict::Verdict, words};
 
@@ -21,14 +21,14 @@ pub const VMAC_HI: u32 = u32::from_ne_bytes([
 
 /// The rule for any frame no other handler took.
 #[inline(always)]
-pub fn rule(ifindex: u32, eth: *mut EthHdr) -> Verdict {
+pub fn rule(port: Port, eth: *mut EthHdr) -> Verdict {
     let dst = eth.cast::<u8>();
     // SAFETY: `eth` was bounds-checked by the Ethernet parser.
     let (hi, fifth, vhid) = unsafe { (words::load::<u32>(dst), *dst.add(4), *dst.add(5)) };
     if hi != VMAC_HI || fifth != VMAC_PREFIX[4] {
         return Verdict::PASS;
     }
-    let Some(entry) = maps::vhid(ifindex, vhid) else {
+    let Some(entry) = maps::vhid(port, vhid) else {
         return Verdict::PASS;
     };
     if entry.mode != MODE_VIRTUAL_MAC {
@@ -39,7 +39,7 @@ pub fn rule(ifindex: u32, eth: *mut EthHdr) -> Verdict {
     }
     // Without the NIC MAC the stack would drop the frame as not ours anyway;
     // say so in the counters rather than pass it silently.
-    let Some(nic) = maps::iface_mac(ifindex) else {
+    let Some(nic) = maps::iface_mac(port.ifindex) else {
         return Verdict::drop(Stat::VmacDropped);
     };
     // SAFETY: as above.

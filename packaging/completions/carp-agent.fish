@@ -59,6 +59,10 @@ complete -c carp-agent -n "__fish_carp_agent_using_subcommand run" -l state-dir 
 complete -c carp-agent -n "__fish_carp_agent_using_subcommand run" -l xdp-mode -d 'XDP attach mode [default: auto]' -r -f -a "auto\t'Skb mode on a veth, native (driver) mode elsewhere, falling back to skb mode with a warning where the driver has no XDP'
 native\t'Native (driver) mode only'
 skb\t'Generic mode (slower; works on every interface)'"
+complete -c carp-agent -n "__fish_carp_agent_using_subcommand run" -l xdp-share -d 'Sharing the interface with other XDP programs through libxdp\'s dispatcher [default: auto]' -r -f -a "auto\t'Join libxdp\'s dispatcher when one is on the interface (an operator ran `xdp-filter` or `xdp-loader`); otherwise take the interface alone'
+dispatcher\t'Always attach through libxdp: join the dispatcher, or create one so that other programs can join later'
+exclusive\t'Take the interface alone; refuse if any other program is there'"
+complete -c carp-agent -n "__fish_carp_agent_using_subcommand run" -l vlan -d 'Run the election on 802.1Q VLAN ID, tagged on the interface (a trunk). Not needed for a VLAN device such as eth0.100' -r
 complete -c carp-agent -n "__fish_carp_agent_using_subcommand run" -l source -d 'Advert source address [default: the interface\'s first IPv4 address]' -r
 complete -c carp-agent -n "__fish_carp_agent_using_subcommand run" -l up-script -d 'Run PROGRAM on becoming MASTER (like ucarp\'s --upscript)' -r -F
 complete -c carp-agent -n "__fish_carp_agent_using_subcommand run" -l down-script -d 'Run PROGRAM on entering BACKUP or INIT (like ucarp\'s --downscript, also at start-up); CARP_PREVIOUS_STATE tells which' -r -F

@@ -295,6 +295,31 @@ impl Lab {
     }
 
     /// A veth from namespace `ns` (as `eth0`) to the bridge (as `port`).
+    /// Makes the switch carry 802.1Q tags inside the frames, as a wire
+    /// does. A veth receiving a tagged frame hands the tag to the stack
+    /// outside the frame (the kernel's "offloaded" tag), and a bridge port
+    /// that can transmit such tags (veth can) passes it on that way; the
+    /// XDP program of the next host would then see an untagged frame. With
+    /// transmit VLAN offload off on the switch's ports, the tag goes back
+    /// into the frame on the way out. (A NIC that strips tags on receive
+    /// needs `ethtool -K IFACE rxvlan off` for the same reason; docs/vlan.md.)
+    pub fn tags_on_the_wire(&self) -> anyhow::Result<()> {
+        let hosts = (0..self.hosts.len()).map(Self::port);
+        for port in std::iter::once(Self::CLIENT_PORT.to_string()).chain(hosts) {
+            let out = self
+                .switch
+                .run("ethtool", &["-K", &port, "txvlan", "off"])?;
+            if !out.status.success() {
+                bail!(
+                    "ethtool -K {port} txvlan off in {}: {}",
+                    self.switch.name,
+                    String::from_utf8_lossy(&out.stderr)
+                );
+            }
+        }
+        Ok(())
+    }
+
     fn plug(&self, ns: &str, port: &str) -> anyhow::Result<()> {
         self.switch.ip(&[
             "link", "add", port, "type", "veth", "peer", "name", "eth0", "netns", ns,

@@ -8,6 +8,7 @@ pub mod flood;
 pub mod frames;
 pub mod keepalived;
 pub mod lab;
+pub mod libxdp;
 pub mod netns;
 pub mod packaging;
 pub mod packet;

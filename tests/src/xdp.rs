@@ -50,10 +50,10 @@ pub struct MapConfig {
 }
 
 impl MapConfig {
-    pub fn vhid(&self, ifindex: u32, vhid: u8) -> Option<&VhidEntry> {
+    pub fn vhid(&self, port: carp_common::Port, vhid: u8) -> Option<&VhidEntry> {
         self.vhids
             .iter()
-            .find(|(k, _)| *k == VhidKey::new(ifindex, vhid))
+            .find(|(k, _)| *k == VhidKey::new(port, vhid))
             .map(|(_, e)| e)
     }
 
@@ -383,34 +383,77 @@ pub mod lab {
         VipEntry { vhid, _pad: [0; 3] }
     }
 
+    /// The VLAN (802.1Q id) the standard maps also configure every vhid
+    /// and VIP on, as an agent with the same vhids on `eth0` and `eth0.10`
+    /// would: tagged fixtures use it. Frames on any other VLAN, and Q-in-Q
+    /// frames, are on no configured port.
+    pub const TAGGED_VLAN: u16 = 10;
+
     /// The standard maps with vhid 1 in `state`.
     pub fn config(state: u8) -> MapConfig {
-        MapConfig {
+        let untagged = MapConfig {
             vhids: vec![
                 (
-                    VhidKey::new(IFINDEX, VHID),
+                    VhidKey::new(carp_common::Port::untagged(IFINDEX), VHID),
                     vhid(state, MODE_VIRTUAL_MAC, virtual_mac(VHID)),
                 ),
                 (
-                    VhidKey::new(IFINDEX, BACKUP_VHID),
+                    VhidKey::new(carp_common::Port::untagged(IFINDEX), BACKUP_VHID),
                     vhid(STATE_BACKUP, MODE_VIRTUAL_MAC, virtual_mac(BACKUP_VHID)),
                 ),
                 (
-                    VhidKey::new(IFINDEX, REAL_VHID),
+                    VhidKey::new(carp_common::Port::untagged(IFINDEX), REAL_VHID),
                     vhid(STATE_MASTER, MODE_REAL_MAC, NIC_MAC),
                 ),
             ],
             vips: vec![
-                (VipKey::v4(IFINDEX, VIP4), vip(VHID)),
-                (VipKey::v6(IFINDEX, VIP6), vip(VHID)),
-                (VipKey::v4(IFINDEX, BACKUP_VIP4), vip(BACKUP_VHID)),
-                (VipKey::v6(IFINDEX, BACKUP_VIP6), vip(BACKUP_VHID)),
-                (VipKey::v4(IFINDEX, REAL_VIP4), vip(REAL_VHID)),
-                (VipKey::v6(IFINDEX, REAL_VIP6), vip(REAL_VHID)),
-                (VipKey::v4(IFINDEX, ORPHAN_VIP4), vip(7)),
+                (
+                    VipKey::v4(carp_common::Port::untagged(IFINDEX), VIP4),
+                    vip(VHID),
+                ),
+                (
+                    VipKey::v6(carp_common::Port::untagged(IFINDEX), VIP6),
+                    vip(VHID),
+                ),
+                (
+                    VipKey::v4(carp_common::Port::untagged(IFINDEX), BACKUP_VIP4),
+                    vip(BACKUP_VHID),
+                ),
+                (
+                    VipKey::v6(carp_common::Port::untagged(IFINDEX), BACKUP_VIP6),
+                    vip(BACKUP_VHID),
+                ),
+                (
+                    VipKey::v4(carp_common::Port::untagged(IFINDEX), REAL_VIP4),
+                    vip(REAL_VHID),
+                ),
+                (
+                    VipKey::v6(carp_common::Port::untagged(IFINDEX), REAL_VIP6),
+                    vip(REAL_VHID),
+                ),
+                (
+                    VipKey::v4(carp_common::Port::untagged(IFINDEX), ORPHAN_VIP4),
+                    vip(7),
+                ),
             ],
             ifaces: vec![(IFINDEX, IfaceEntry::new(NIC_MAC, 0))],
+        };
+        let tagged = carp_common::Port::new(IFINDEX, TAGGED_VLAN);
+        let mut config = untagged.clone();
+        for (key, entry) in &untagged.vhids {
+            config.vhids.push((VhidKey::new(tagged, key.vhid), *entry));
         }
+        for (key, entry) in &untagged.vips {
+            config.vips.push((
+                VipKey {
+                    ifindex: tagged.ifindex,
+                    vlan: tagged.vlan,
+                    ..*key
+                },
+                *entry,
+            ));
+        }
+        config
     }
 }
 

@@ -169,12 +169,14 @@ fn adverts_and_announcements_arrive_from_the_virtual_mac() {
             .ipv6_link_local
             .expect("veth-a has a link-local address");
         let sender = FrameSender::open(veth.index).unwrap();
-        sender.send_advert(VMAC, IpAddr::V4(ADDR_A), &wire).unwrap();
         sender
-            .send_advert(VMAC, IpAddr::V6(link_local), &wire)
+            .send_advert(VMAC, IpAddr::V4(ADDR_A), &wire, 0)
             .unwrap();
-        sender.send_gratuitous_arp(VMAC, VIP4).unwrap();
-        sender.send_unsolicited_na(VMAC, VIP6, false).unwrap();
+        sender
+            .send_advert(VMAC, IpAddr::V6(link_local), &wire, 0)
+            .unwrap();
+        sender.send_gratuitous_arp(VMAC, VIP4, 0).unwrap();
+        sender.send_unsolicited_na(VMAC, VIP6, false, 0).unwrap();
         link_local
     });
 
@@ -261,7 +263,7 @@ fn unsolicited_na_router_flag_reaches_the_neighbour_table() {
             "neigh", "replace", vip, "lladdr", OLD_MASTER, "dev", "veth-b", "nud", "stale",
         ])
         .unwrap();
-        sender.send_unsolicited_na(VMAC, VIP6, router).unwrap();
+        sender.send_unsolicited_na(VMAC, VIP6, router, 0).unwrap();
         let na = capture.find("unsolicited NA", |f| {
             f.len() >= 86 && f[12..14] == [0x86, 0xdd] && f[20] == 58 && f[54] == 136
         });

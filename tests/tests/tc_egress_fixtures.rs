@@ -163,10 +163,16 @@ fn cases() -> Vec<Case> {
             ns_from(&dot1q, VIP6, NIC_MAC),
             ns_from(&dot1q, VIP6, VMAC),
         ),
-        rewritten(
+        // Keys carry the VLAN id; two tags make a port no vhid is on.
+        untouched(
             "NS from the MASTER VIP, QinQ",
+            STATE_MASTER,
             ns_from(&qinq, VIP6, NIC_MAC),
-            ns_from(&qinq, VIP6, VMAC),
+        ),
+        untouched(
+            "NS from the MASTER VIP on a VLAN without it",
+            STATE_MASTER,
+            ns_from(&[Vlan::dot1q(20)], VIP6, NIC_MAC),
         ),
         rewritten(
             "NS from the MASTER VIP, nonce option before the SLLA",
@@ -330,8 +336,8 @@ fn cases() -> Vec<Case> {
             config: {
                 let mut c = config(STATE_MASTER);
                 for (key, _) in &mut c.vips {
-                    if *key == VipKey::v6(IFINDEX, VIP6) {
-                        *key = VipKey::v6(IFINDEX + 1, VIP6);
+                    if *key == VipKey::v6(carp_common::Port::untagged(IFINDEX), VIP6) {
+                        *key = VipKey::v6(carp_common::Port::untagged(IFINDEX + 1), VIP6);
                     }
                 }
                 c
@@ -344,7 +350,7 @@ fn cases() -> Vec<Case> {
             config: {
                 let mut c = config(STATE_MASTER);
                 c.vips.push((
-                    VipKey::v6(IFINDEX, OTHER6),
+                    VipKey::v6(carp_common::Port::untagged(IFINDEX), OTHER6),
                     VipEntry {
                         vhid: 7,
                         _pad: [0; 3],

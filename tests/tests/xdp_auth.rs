@@ -93,7 +93,12 @@ fn setup_with(ebpf: &mut aya::Ebpf, auth: &Auth, vhid: u8, mode: XdpAuthMode, op
     xdp::reset(ebpf).unwrap();
     xdp::install(ebpf, &config(STATE_BACKUP)).unwrap();
     let entry = auth_entry(&auth.xdp_key_state(vhid), mode, openbsd);
-    xdp::set_auth(ebpf, VhidKey::new(IFINDEX, vhid), &entry).unwrap();
+    xdp::set_auth(
+        ebpf,
+        VhidKey::new(carp_common::Port::untagged(IFINDEX), vhid),
+        &entry,
+    )
+    .unwrap();
 }
 
 /// Runs `frame`; checks the action (always XDP_DROP: adverts are consumed

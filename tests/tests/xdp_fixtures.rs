@@ -176,7 +176,7 @@ fn check(ebpf: &mut aya::Ebpf, case: &Case) -> Result<(), String> {
     match (&case.vrrp, records.as_slice()) {
         (None, []) => {}
         (Some(want), [(key, got)]) => {
-            if *key != VhidKey::new(IFINDEX, want.vrid)
+            if *key != VhidKey::new(carp_common::Port::untagged(IFINDEX), want.vrid)
                 || got.source != want.source
                 || got.version != want.version
                 || got._pad != [0; 3]
@@ -397,13 +397,20 @@ fn good_adverts_reach_the_ring_buffer_and_are_dropped() {
             )
             .expect(XDP_DROP, &[Stat::Ipackets, Stat::Adverts])
             .event(FAMILY_IPV4, &PEER4, g),
+            // Keys carry the VLAN id: vhid 1 is configured untagged and on
+            // VLAN 10 only.
             Case::new(
-                "v4 QinQ (802.1ad + 802.1Q)",
+                "v4 on a VLAN without the vhid",
+                STATE_MASTER,
+                advert_v4_frame(&[Vlan::dot1q(20)], &peer_ip(), &g),
+            )
+            .expect(XDP_DROP, &[Stat::Ipackets, Stat::Badvhid]),
+            Case::new(
+                "v4 QinQ (802.1ad + 802.1Q): no configured port",
                 STATE_MASTER,
                 advert_v4_frame(&[Vlan::dot1ad(100), Vlan::dot1q(10)], &peer_ip(), &g),
             )
-            .expect(XDP_DROP, &[Stat::Ipackets, Stat::Adverts])
-            .event(FAMILY_IPV4, &PEER4, g),
+            .expect(XDP_DROP, &[Stat::Ipackets, Stat::Badvhid]),
             Case::new("v6", STATE_MASTER, advert_v6_frame(255, &g))
                 .expect(XDP_DROP, &[Stat::Ipackets6, Stat::Adverts])
                 .event(FAMILY_IPV6, &PEER6_LL, g),
@@ -791,12 +798,17 @@ fn arp_requests_for_vips() {
             .expect(XDP_TX, &[Stat::ArpReplies])
             .output(arp_reply(&dot1q, vmac, VIP4, PEER_MAC, PEER4)),
             Case::new(
-                "MASTER, QinQ tags kept",
+                "MASTER, a VLAN without the VIP: not ours",
+                STATE_MASTER,
+                q(&[Vlan::dot1q(20)], PEER4, VIP4),
+            )
+            .expect(XDP_PASS, &[]),
+            Case::new(
+                "MASTER, QinQ: not ours",
                 STATE_MASTER,
                 q(&qinq, PEER4, VIP4),
             )
-            .expect(XDP_TX, &[Stat::ArpReplies])
-            .output(arp_reply(&qinq, vmac, VIP4, PEER_MAC, PEER4)),
+            .expect(XDP_PASS, &[]),
             Case::new(
                 "MASTER defends against a probe (sender 0.0.0.0)",
                 STATE_MASTER,
@@ -837,7 +849,13 @@ fn arp_requests_for_vips() {
                 .expect(XDP_DROP, &[Stat::ArpSuppressed]),
             Case::new("INIT stays silent", STATE_INIT, q(&[], PEER4, VIP4))
                 .expect(XDP_DROP, &[Stat::ArpSuppressed]),
-            Case::new("BACKUP, QinQ", STATE_BACKUP, q(&qinq, PEER4, VIP4))
+            Case::new(
+                "BACKUP, QinQ: not ours",
+                STATE_BACKUP,
+                q(&qinq, PEER4, VIP4),
+            )
+            .expect(XDP_PASS, &[]),
+            Case::new("BACKUP, one VLAN tag", STATE_BACKUP, q(&dot1q, PEER4, VIP4))
                 .expect(XDP_DROP, &[Stat::ArpSuppressed]),
             Case::new(
                 "the other vhid's VIP while vhid 1 is MASTER",
@@ -1301,7 +1319,7 @@ fn truncated_frames_at_every_length() {
         ),
         (
             "advert v4, 802.1Q",
-            advert_v4_frame(&[Vlan::dot1q(7)], &peer_ip(), &g),
+            advert_v4_frame(&[Vlan::dot1q(TAGGED_VLAN)], &peer_ip(), &g),
             Box::new(|len| match len {
                 ..28 => (XDP_PASS, vec![], None),
                 74 => (XDP_DROP, vec![Stat::Ipackets, Stat::Adverts], None),
@@ -1456,7 +1474,7 @@ fn state_changes_take_effect_immediately() {
     let mut ebpf = xdp::load().unwrap();
     xdp::install(&mut ebpf, &config(STATE_MASTER)).unwrap();
     let request = frames::arp_request_frame(&[], PEER_MAC, PEER4, VIP4);
-    let key = VhidKey::new(IFINDEX, VHID);
+    let key = VhidKey::new(carp_common::Port::untagged(IFINDEX), VHID);
     assert_eq!(xdp::run(&mut ebpf, &request).unwrap().action, XDP_TX);
     xdp::set_state(&mut ebpf, key, STATE_BACKUP).unwrap();
     assert_eq!(xdp::run(&mut ebpf, &request).unwrap().action, XDP_DROP);

@@ -284,7 +284,7 @@ fn random_and_mutated_frames_match_the_reference() {
         if round == 1 {
             // Second half: vhid 1 is BACKUP, the other paths of every rule,
             // and the interface forwards IPv6 (NAs with the Router flag).
-            let key = VhidKey::new(lab::IFINDEX, lab::VHID);
+            let key = VhidKey::new(carp_common::Port::untagged(lab::IFINDEX), lab::VHID);
             xdp::set_state(&mut checker.ebpf, key, STATE_BACKUP).unwrap();
             checker.config = lab::config(STATE_BACKUP);
             for (_, iface) in &mut checker.config.ifaces {

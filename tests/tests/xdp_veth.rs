@@ -177,7 +177,7 @@ fn setup_addresses(pair: &VethPair) {
 fn maps(ifindex: u32) -> MapConfig {
     MapConfig {
         vhids: vec![(
-            VhidKey::new(ifindex, VHID),
+            VhidKey::new(carp_common::Port::untagged(ifindex), VHID),
             VhidEntry {
                 state: STATE_MASTER,
                 mode: MODE_VIRTUAL_MAC,
@@ -190,14 +190,14 @@ fn maps(ifindex: u32) -> MapConfig {
         )],
         vips: vec![
             (
-                VipKey::v4(ifindex, VIP4),
+                VipKey::v4(carp_common::Port::untagged(ifindex), VIP4),
                 VipEntry {
                     vhid: VHID,
                     _pad: [0; 3],
                 },
             ),
             (
-                VipKey::v6(ifindex, VIP6),
+                VipKey::v6(carp_common::Port::untagged(ifindex), VIP6),
                 VipEntry {
                     vhid: VHID,
                     _pad: [0; 3],
@@ -292,7 +292,12 @@ impl Lab {
     }
 
     fn set_state(&mut self, state: u8) {
-        xdp::set_state(&mut self.ebpf, VhidKey::new(self.ifindex, VHID), state).unwrap();
+        xdp::set_state(
+            &mut self.ebpf,
+            VhidKey::new(carp_common::Port::untagged(self.ifindex), VHID),
+            state,
+        )
+        .unwrap();
     }
 
     fn stats(&self) -> carp_common::Stats {

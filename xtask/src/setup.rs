@@ -9,6 +9,8 @@ use crate::cmd;
 /// Debian packages the tests, demo and benchmarks use.
 const PACKAGES: &[&str] = &[
     "bpftool",
+    // The VLAN lab turns off transmit VLAN offload on the switch ports.
+    "ethtool",
     "iproute2",
     "iputils-ping",
     "arping",

@@ -48,6 +48,8 @@ pub fn run(args: &StatusArgs) -> anyhow::Result<i32> {
 /// ```text
 /// eth0: MASTER vhid 1 advbase 1 advskew 0 demotion 0
 ///     vip 192.168.1.50/24
+/// eth1 vlan 100: BACKUP vhid 1 advbase 1 advskew 100 demotion 0
+///     vip 10.100.0.1/24
 /// host demotion 240
 ///     admin (admin) 0
 ///     uplink (interface) 240: eth1 no carrier
@@ -55,10 +57,13 @@ pub fn run(args: &StatusArgs) -> anyhow::Result<i32> {
 pub fn format_text(status: &StatusReport) -> String {
     let mut out = String::new();
     for v in &status.vhids {
+        let place = match v.vlan {
+            Some(vlan) => format!("{} vlan {vlan}", v.interface),
+            None => v.interface.clone(),
+        };
         let _ = writeln!(
             out,
-            "{}: {} vhid {} advbase {} advskew {} demotion {}{}",
-            v.interface,
+            "{place}: {} vhid {} advbase {} advskew {} demotion {}{}",
             v.state,
             v.vhid,
             v.advbase,

@@ -11,14 +11,15 @@ use super::{
     VhidInput,
 };
 use crate::{
-    dataplane::AttachMode,
+    dataplane::{AttachMode, share::XdpShare},
     engine::State,
     hooks::{HookProgram, HookSpec, HostHook},
 };
 
 /// The single-vhid flags, which `--config` replaces.
-const VHID_FLAGS: [&str; 17] = [
+const VHID_FLAGS: [&str; 18] = [
     "interface",
+    "vlan",
     "vhid",
     "password",
     "password_file",
@@ -98,6 +99,14 @@ pub struct RunArgs {
     /// XDP attach mode [default: auto].
     #[arg(long, value_enum)]
     pub xdp_mode: Option<AttachMode>,
+    /// Sharing the interface with other XDP programs through libxdp's
+    /// dispatcher [default: auto].
+    #[arg(long, value_enum)]
+    pub xdp_share: Option<XdpShare>,
+    /// Run the election on 802.1Q VLAN ID, tagged on the interface (a
+    /// trunk). Not needed for a VLAN device such as eth0.100.
+    #[arg(long, value_name = "ID")]
+    pub vlan: Option<u16>,
     /// Advert source address [default: the interface's first IPv4 address].
     #[arg(long, value_name = "ADDR")]
     pub source: Option<IpAddr>,
@@ -153,6 +162,7 @@ impl RunArgs {
             ("--replay-protection", self.replay_protection.is_some()),
             ("--real-mac", self.real_mac),
             ("--source", self.source.is_some()),
+            ("--vlan", self.vlan.is_some()),
             ("--up-script", self.up_script.is_some()),
             ("--down-script", self.down_script.is_some()),
             ("--preempt-delay", self.preempt_delay.is_some()),
@@ -214,6 +224,9 @@ pub(super) fn build(args: &RunArgs) -> Result<Config, ConfigError> {
     if let Some(mode) = args.xdp_mode {
         config.xdp_mode = mode;
     }
+    if let Some(share) = args.xdp_share {
+        config.xdp_share = share;
+    }
     config.realtime |= args.realtime;
     if let Some(dir) = &args.persist_dir {
         config.persist_dir = dir.clone();
@@ -252,6 +265,7 @@ fn from_flags(args: &RunArgs) -> Result<Config, ConfigError> {
         password_file: args.password_file.clone(),
         vips: args.vips.clone(),
         source: args.source,
+        vlan: args.vlan.map(i64::from),
         hooks: args.hooks(),
         preempt_delay: args.preempt_delay.map(i64::from),
     };
@@ -261,6 +275,7 @@ fn from_flags(args: &RunArgs) -> Result<Config, ConfigError> {
         bpffs: DEFAULT_BPFFS.into(),
         state_dir: DEFAULT_STATE_DIR.into(),
         xdp_mode: AttachMode::default(),
+        xdp_share: XdpShare::default(),
         hook_timeout: DEFAULT_HOOK_TIMEOUT,
         demotion: 0,
         realtime: false,

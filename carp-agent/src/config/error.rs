@@ -103,6 +103,8 @@ pub enum Reason {
         interface: String,
         first: usize,
     },
+    #[error("{0} is not an 802.1Q VLAN id (1..=4094)")]
+    Vlan(i64),
     #[error("{0} cannot send adverts; give a unicast address of this host")]
     Source(IpAddr),
     /// IPv6 adverts always leave from the interface's link-local address.
@@ -125,6 +127,8 @@ pub enum Reason {
     VipDuplicate { addr: IpAddr, first: String },
     #[error("{0:?} is not an XDP mode (auto, native, skb)")]
     XdpMode(String),
+    #[error("{0:?} is not an XDP sharing setting (auto, dispatcher, exclusive)")]
+    XdpShare(String),
     #[error(
         "{0} is out of range 0..={max} seconds",
         max = super::MAX_PREEMPT_DELAY.as_secs()

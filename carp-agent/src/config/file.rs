@@ -15,7 +15,7 @@ use super::{
     TomlError, VhidInput,
 };
 use crate::{
-    dataplane::AttachMode,
+    dataplane::{AttachMode, share::XdpShare},
     engine::State,
     hooks::{HookProgram, HookSpec, HostHook},
 };
@@ -27,6 +27,7 @@ struct FileConfig {
     bpffs: Option<PathBuf>,
     state_dir: Option<PathBuf>,
     xdp_mode: Option<String>,
+    xdp_share: Option<String>,
     hook_timeout_ms: Option<u64>,
     #[serde(default)]
     demotion: u32,
@@ -67,6 +68,7 @@ struct FileVhid {
     #[serde(default)]
     vips: Vec<String>,
     source: Option<IpAddr>,
+    vlan: Option<i64>,
     #[serde(default)]
     hook: Vec<FileHook>,
     preempt_delay: Option<i64>,
@@ -159,6 +161,13 @@ pub(super) fn parse(text: &str, origin: &Path) -> Result<Config, ConfigError> {
             reason: Reason::XdpMode(name.clone()),
         })?,
     };
+    let xdp_share = match &file.xdp_share {
+        None => XdpShare::default(),
+        Some(name) => XdpShare::from_str(name, false).map_err(|_| ConfigError::Global {
+            field: "xdp_share".to_string(),
+            reason: Reason::XdpShare(name.clone()),
+        })?,
+    };
     let base = origin.parent().unwrap_or(Path::new("."));
     let vhids = file
         .vhid
@@ -174,6 +183,7 @@ pub(super) fn parse(text: &str, origin: &Path) -> Result<Config, ConfigError> {
         bpffs: file.bpffs.unwrap_or_else(|| DEFAULT_BPFFS.into()),
         state_dir: file.state_dir.unwrap_or_else(|| DEFAULT_STATE_DIR.into()),
         xdp_mode,
+        xdp_share,
         hook_timeout: file
             .hook_timeout_ms
             .map_or(DEFAULT_HOOK_TIMEOUT, Duration::from_millis),
@@ -242,6 +252,7 @@ fn vhid_input(v: FileVhid, index: usize, base: &Path) -> Result<VhidInput, Confi
         password_file: v.password_file.map(|path| base.join(path)),
         vips: v.vips,
         source: v.source,
+        vlan: v.vlan,
         hooks,
         preempt_delay: v.preempt_delay,
     })

@@ -23,6 +23,7 @@
 //! bpffs = "/sys/fs/bpf"                   # default
 //! state_dir = "/run/carp-agent"           # default; holds the bpffs lock
 //! xdp_mode = "auto"                       # auto | native | skb
+//! xdp_share = "auto"                      # auto | dispatcher | exclusive (libxdp's dispatcher, docs/xdp-coexistence.md)
 //! hook_timeout_ms = 30000                 # default 30 s
 //! demotion = 0                            # host demotion when persist_dir has none kept
 //! persist_dir = "/var/lib/carp-agent"     # default; keeps `demote` across restarts
@@ -31,7 +32,9 @@
 //!
 //! [[vhid]]
 //! interface = "em0"
-//! vhid = 1                      # 1..=255, unique per interface
+//! vhid = 1                      # 1..=255, unique per interface (and VLAN)
+//! vlan = 100                    # 802.1Q id 1..=4094: tagged frames on this
+//!                               # trunk; an interface like "em0.100" needs none
 //! advbase = 1                   # seconds; 0 only with flavor = "openbsd"
 //! advskew = 100                 # 0..=254, lower wins
 //! preempt = false
@@ -129,7 +132,7 @@ pub use toml_error::TomlError;
 pub use vip::{Unusable, Vip, VipError};
 
 use crate::{
-    dataplane::AttachMode,
+    dataplane::{AttachMode, share::XdpShare},
     engine::{Flavor, RangeError, TieBreak, VhidConfig, check_ranges},
     hooks::HookSpec,
     node::ReplayProtection,
@@ -168,6 +171,9 @@ pub struct Config {
     /// cannot hold regular files).
     pub state_dir: PathBuf,
     pub xdp_mode: AttachMode,
+    /// Sharing the XDP slot through libxdp's dispatcher (`--xdp-share`,
+    /// `xdp_share`; see [`crate::dataplane::share`]).
+    pub xdp_share: XdpShare,
     pub hook_timeout: Duration,
     /// Initial host demotion (`net.inet.carp.demotion`).
     pub demotion: u32,
@@ -191,6 +197,9 @@ pub struct Config {
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct VhidSettings {
     pub interface: String,
+    /// The 802.1Q VLAN the election runs on, tagged on `interface` (a
+    /// trunk); `None`: untagged, or the VLAN of a VLAN device `interface`.
+    pub vlan: Option<u16>,
     pub vhid: u8,
     pub advbase: u8,
     pub advskew: u8,
@@ -282,7 +291,10 @@ impl From<FlavorName> for Flavor {
 impl VhidSettings {
     /// `em0 vhid 1`, as in errors and logs.
     pub fn name(&self) -> String {
-        format!("{} vhid {}", self.interface, self.vhid)
+        match self.vlan {
+            Some(vlan) => format!("{} vlan {vlan} vhid {}", self.interface, self.vhid),
+            None => format!("{} vhid {}", self.interface, self.vhid),
+        }
     }
 
     /// The engine's view, once the daemon knows the source address.
@@ -433,7 +445,7 @@ impl Config {
         // First [[vhid]] of each (interface, vhid), and every vhid holding
         // each address with the VIP's index: maps, so a file of thousands
         // of vhids is checked in linear time.
-        let mut vhids: HashMap<(&str, u8), usize> = HashMap::new();
+        let mut vhids: HashMap<(&str, Option<u16>, u8), usize> = HashMap::new();
         let mut addresses: HashMap<IpAddr, Vec<(usize, usize)>> = HashMap::new();
         for (index, vhid) in self.vhids.iter().enumerate() {
             vhid.validate(index)?;
@@ -443,10 +455,13 @@ impl Config {
                 field,
                 reason,
             };
-            if let Some(first) = vhids.insert((&vhid.interface, vhid.vhid), index) {
+            if let Some(first) = vhids.insert((&vhid.interface, vhid.vlan, vhid.vhid), index) {
                 let reason = Reason::Duplicate {
                     vhid: vhid.vhid,
-                    interface: vhid.interface.clone(),
+                    interface: match vhid.vlan {
+                        Some(vlan) => format!("{} vlan {vlan}", vhid.interface),
+                        None => vhid.interface.clone(),
+                    },
                     first: first + 1,
                 };
                 return Err(fail("vhid".to_string(), reason));
@@ -495,6 +510,7 @@ fn read_password_file(path: &Path) -> Result<AuthKey, Reason> {
 /// The vhid settings common to flags and file, before checking.
 struct VhidInput {
     interface: String,
+    vlan: Option<i64>,
     vhid: i64,
     advbase: Option<i64>,
     advskew: Option<i64>,
@@ -533,6 +549,15 @@ impl VhidInput {
         let byte = |field: &str, value: Option<i64>, default: u8| match value {
             None => Ok(default),
             Some(v) => u8::try_from(v).map_err(|_| fail(field, Reason::ByteRange(v))),
+        };
+        let vlan = match self.vlan {
+            None => None,
+            Some(id) => Some(
+                u16::try_from(id)
+                    .ok()
+                    .filter(|v| (1..=carp_common::VLAN_MAX).contains(v))
+                    .ok_or_else(|| fail("vlan", Reason::Vlan(id)))?,
+            ),
         };
         let advbase = byte("advbase", self.advbase, 1)?;
         let advskew = byte("advskew", self.advskew, 0)?;
@@ -575,6 +600,7 @@ impl VhidInput {
             .collect::<Result<Vec<_>, _>>()?;
         Ok(VhidSettings {
             interface: self.interface,
+            vlan,
             vhid,
             advbase,
             advskew,

@@ -477,6 +477,9 @@ pub struct DemotionSource {
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct VhidReport {
     pub interface: String,
+    /// The 802.1Q VLAN a vhid runs tagged on `interface` (`vlan = N`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub vlan: Option<u16>,
     pub vhid: u8,
     pub state: VhidState,
     pub advbase: u8,
@@ -499,6 +502,7 @@ impl VhidReport {
     pub fn new(settings: &VhidSettings, status: &VhidStatus, demotion: u32) -> VhidReport {
         VhidReport {
             interface: settings.interface.clone(),
+            vlan: settings.vlan,
             vhid: settings.vhid,
             state: status.state.into(),
             advbase: status.config.advbase,

@@ -40,12 +40,12 @@ impl Daemon {
         let Some(rt) = self.vhids.get(&key) else {
             return;
         };
-        let Some(sender) = self.senders.get(&rt.ifindex) else {
+        let Some(sender) = self.senders.get(&rt.port.ifindex) else {
             return;
         };
         let mut ok = true;
         for frame in frames {
-            let sent = sender.send_advert(rt.mac, frame.source, &frame.header);
+            let sent = sender.send_advert(rt.mac, frame.source, &frame.header, rt.port.vlan);
             self.counters
                 .vhid(key)
                 .count_send(frame.source, sent.is_ok());
@@ -169,14 +169,15 @@ impl Daemon {
         if self.waits_for_pre_master(key) {
             return;
         }
-        let Some(sender) = self.senders.get(&rt.ifindex) else {
+        let Some(sender) = self.senders.get(&rt.port.ifindex) else {
             return;
         };
         let router = self.watch.router(rt.ifindex);
+        let vlan = rt.port.vlan;
         for vip in rt.settings.vips.iter().filter(|v| which(&v.addr)) {
             let result = match vip.addr {
-                IpAddr::V4(a) => sender.send_gratuitous_arp(rt.mac, a),
-                IpAddr::V6(a) => sender.send_unsolicited_na(rt.mac, a, router),
+                IpAddr::V4(a) => sender.send_gratuitous_arp(rt.mac, a, vlan),
+                IpAddr::V6(a) => sender.send_unsolicited_na(rt.mac, a, router, vlan),
             };
             if let Err(err) = result {
                 warn!(

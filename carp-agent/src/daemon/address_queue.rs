@@ -146,14 +146,19 @@ const IN_FLIGHT: usize = 32;
 
 impl Daemon {
     /// Holds back adding or removing the VIPs of `key`, as configured now.
+    /// A vhid tagged on a trunk has no interface to hold them: its VIPs live
+    /// in the dataplane only (`net::vlan`).
     pub(super) fn queue_vips(&mut self, key: VhidKey, direction: Direction) {
         let Some(rt) = self.vhids.get(&key) else {
+            return;
+        };
+        let Some(ifindex) = rt.address_ifindex() else {
             return;
         };
         self.addresses.push(Change {
             key,
             direction,
-            ifindex: rt.ifindex,
+            ifindex,
             interface: rt.interface.clone(),
             vips: rt.settings.vips.clone(),
         });

@@ -17,16 +17,16 @@ mod systemd;
 mod tracking;
 mod vhid_runtime;
 mod watch;
+mod xdp_slot;
 
 use std::{
-    collections::{BTreeMap, HashMap},
-    net::IpAddr,
+    collections::{BTreeMap, BTreeSet, HashMap},
     time::{Duration, Instant, SystemTime},
 };
 
 use anyhow::Context as _;
 use aya::programs::links::PinnedLink;
-use carp_common::{VipEntry, VipKey};
+use carp_common::VhidKey as MapKey;
 pub use counters::AgentCounters;
 use instance::Instance;
 use tokio::{
@@ -39,7 +39,10 @@ use vhid_runtime::VhidRuntime;
 use crate::{
     config::Config,
     control::{self, Request, Response},
-    dataplane::{AdvertReader, Dataplane, Leftovers, ReceivedAdvert},
+    dataplane::{
+        AdvertReader, Dataplane, Leftovers, ReceivedAdvert,
+        share::{Occupant, Plan, XdpShare},
+    },
     engine::{Iface, State, Time},
     hooks::HookRunner,
     net::{
@@ -61,7 +64,10 @@ pub(crate) struct Daemon {
     node: Node,
     dataplane: Dataplane,
     netlink: Netlink,
+    /// Per interface XDP runs on (`VhidRuntime::port`).
     senders: HashMap<u32, FrameSender>,
+    /// Every interface the agent uses: those the vhids name, and the
+    /// trunks under their VLAN devices.
     interfaces: BTreeMap<u32, Interface>,
     vhids: BTreeMap<crate::engine::VhidKey, VhidRuntime>,
     hooks: HookRunner,
@@ -232,19 +238,16 @@ impl Daemon {
         mut leftovers: Leftovers,
     ) -> anyhow::Result<Self> {
         let mut interfaces = BTreeMap::new();
+        let mut trunks = BTreeMap::new();
         for settings in &config.vhids {
-            let iface = netlink
-                .interface(&settings.interface)
-                .await
-                .with_context(|| {
-                    format!("vhid {}: interface {}", settings.vhid, settings.interface)
-                })?;
+            let (iface, trunk) = resolve_interface(&netlink, settings).await?;
+            trunks.insert(trunk.index, trunk);
             interfaces.insert(iface.index, iface);
         }
         // Before anything changes: an interface whose XDP slot holds someone
         // else's program is refused, and the system is left as it was.
-        for iface in interfaces.values() {
-            foreign_xdp(&netlink, iface).await?;
+        for trunk in trunks.values() {
+            foreign_xdp(&netlink, trunk, config.xdp_share).await?;
         }
         let dataplane = Dataplane::load_pinned(&config.bpffs)
             .with_context(|| format!("loading XDP with pins under {}", config.bpffs.display()))?;
@@ -269,21 +272,38 @@ impl Daemon {
             config,
         };
         daemon.addresses.start(daemon.netlink.clone());
-        for iface in interfaces.into_values() {
-            // Both groups on every vhid interface; only a family its VIPs
-            // use must succeed (net::membership says why both).
-            let vips = daemon.config.vhids.iter();
-            let vips = vips.filter(|v| v.interface == iface.name);
-            let families = Families::of(vips.flat_map(|v| v.vips.iter().map(|vip| vip.addr)));
-            daemon.open_interface(iface, families).await?;
+        let opened: anyhow::Result<()> = async {
+            for iface in interfaces.into_values() {
+                // Both groups on every vhid interface; only a family its VIPs
+                // use must succeed (net::membership says why both).
+                let vips = daemon.config.vhids.iter();
+                // Not for a vhid tagged on this trunk: the groups are joined
+                // untagged (net::vlan).
+                let vips = vips.filter(|v| {
+                    v.interface == iface.name && (v.vlan.is_none() || iface.vlan.is_some())
+                });
+                let families = Families::of(vips.flat_map(|v| v.vips.iter().map(|vip| vip.addr)));
+                daemon.open_interface(iface, families).await?;
+            }
+            for trunk in trunks.into_values() {
+                daemon.open_trunk(trunk)?;
+            }
+            // The maps are filled before XDP runs on them: an adopted link
+            // switches to this agent's program with every vhid in place.
+            daemon.add_vhids(&leftovers.masters).await?;
+            for index in daemon.trunk_indexes() {
+                let adopted = leftovers.links.remove(&index);
+                daemon.attach_interface(index, adopted).await?;
+            }
+            Ok(())
         }
-        // The maps are filled before XDP runs on them: an adopted link
-        // switches to this agent's program with every vhid in place.
-        daemon.add_vhids(&leftovers.masters).await?;
-        let indexes: Vec<u32> = daemon.interfaces.keys().copied().collect();
-        for index in indexes {
-            let adopted = leftovers.links.remove(&index);
-            daemon.attach_interface(index, adopted).await?;
+        .await;
+        if let Err(err) = opened {
+            // A refusal at attach time (libxdp's dispatcher would not take
+            // the program) leaves the interfaces as they were found.
+            daemon.memberships.leave();
+            daemon.instance.restore.put_back(&daemon.netlink).await;
+            return Err(err);
         }
         // Links of interfaces no longer configured close here: unpinned
         // already, their XDP program goes.
@@ -297,9 +317,7 @@ impl Daemon {
             .map(|i| (i.index, i.carrier))
             .collect();
         for (index, carrier) in links {
-            daemon
-                .node
-                .input(now, |e, t| e.set_link(t, Iface(index), carrier));
+            daemon.set_link(now, index, carrier);
         }
         daemon.carry_out_actions().await;
         Ok(daemon)
@@ -307,19 +325,20 @@ impl Daemon {
 
     /// Adds the configured vhids; `masters`: the previous agent's MASTERs
     /// still within their deadline, (ifindex, vhid) → deadline.
-    async fn add_vhids(&mut self, masters: &BTreeMap<(u32, u8), u64>) -> anyhow::Result<()> {
+    async fn add_vhids(&mut self, masters: &BTreeMap<MapKey, u64>) -> anyhow::Result<()> {
         for settings in self.config.vhids.clone() {
             let iface = self
                 .interfaces
                 .values()
                 .find(|i| i.name == settings.interface);
             let iface = iface.expect("looked up in start");
+            let port = crate::net::vlan::resolve(iface, settings.vlan)?;
             // Only on a running link: a down one starts in INIT anyway.
             let adopted = masters
-                .get(&(iface.index, settings.vhid))
+                .get(&MapKey::new(port, settings.vhid))
                 .filter(|_| iface.carrier)
                 .copied();
-            let rt = VhidRuntime::new(settings, iface)?;
+            let rt = VhidRuntime::new(settings, iface, port)?;
             self.add_vhid(rt, adopted).await?;
         }
         Ok(())
@@ -336,13 +355,49 @@ impl Daemon {
             .watch
             .add_interface(iface.index, &iface.name, iface.mac);
         self.dataplane.set_iface(iface.index, entry)?;
-        self.senders
-            .insert(iface.index, FrameSender::open(iface.index)?);
         self.memberships
             .join(&iface, families)
             .context("joining the CARP multicast groups")?;
         self.interfaces.insert(iface.index, iface);
         Ok(())
+    }
+
+    /// Sets up an interface XDP runs on: the advert sender (tagged frames
+    /// for VLANs leave here) and, for a trunk under VLAN devices that names
+    /// no vhid itself, its map entry (the NIC MAC frames to a virtual MAC
+    /// are rewritten to).
+    fn open_trunk(&mut self, trunk: Interface) -> anyhow::Result<()> {
+        if !self.interfaces.contains_key(&trunk.index) {
+            let entry = self
+                .watch
+                .add_interface(trunk.index, &trunk.name, trunk.mac);
+            self.dataplane.set_iface(trunk.index, entry)?;
+            self.interfaces.insert(trunk.index, trunk.clone());
+        }
+        if let std::collections::hash_map::Entry::Vacant(slot) = self.senders.entry(trunk.index) {
+            slot.insert(FrameSender::open(trunk.index)?);
+        }
+        Ok(())
+    }
+
+    /// The interfaces XDP runs on: every vhid's `port`.
+    fn trunk_indexes(&self) -> Vec<u32> {
+        let set: BTreeSet<u32> = self.vhids.values().map(|rt| rt.port.ifindex).collect();
+        set.into_iter().collect()
+    }
+
+    /// A carrier change on interface `index`, for every segment of a vhid
+    /// on it (one per VLAN when the vhids run tagged on a trunk).
+    fn set_link(&mut self, now: Clock, index: u32, carrier: bool) {
+        let segments: BTreeSet<Iface> = self
+            .vhids
+            .values()
+            .filter(|rt| rt.ifindex == index)
+            .map(|rt| rt.key.iface)
+            .collect();
+        for segment in segments {
+            self.node.input(now, |e, t| e.set_link(t, segment, carrier));
+        }
     }
 
     /// Attaches XDP to an opened interface, adopting the link a previous
@@ -355,11 +410,18 @@ impl Daemon {
         let Some(iface) = self.interfaces.get(&index) else {
             return Ok(());
         };
+        let vlans: BTreeSet<u16> = self
+            .vhids
+            .values()
+            .filter(|rt| rt.port.ifindex == index && rt.port.vlan != 0)
+            .map(|rt| rt.port.vlan)
+            .collect();
+        warn_if_tags_stripped(iface, &vlans);
         attach(
             &mut self.dataplane,
             &self.netlink,
             iface,
-            self.config.xdp_mode,
+            (self.config.xdp_mode, self.config.xdp_share),
             adopted,
         )
         .await
@@ -371,18 +433,13 @@ impl Daemon {
         for vip in &rt.settings.vips {
             // A previous agent killed with -9 may have left its VIPs behind;
             // an adopted MASTER keeps them.
-            if adopted.is_none() {
+            if let (None, Some(ifindex)) = (adopted, rt.address_ifindex()) {
                 self.netlink
-                    .remove_address(rt.ifindex, vip.addr, vip.prefix)
+                    .remove_address(ifindex, vip.addr, vip.prefix)
                     .await?;
             }
-            self.dataplane.set_vip(
-                vip_key(rt.ifindex, vip.addr),
-                VipEntry {
-                    vhid: rt.settings.vhid,
-                    _pad: [0; 3],
-                },
-            )?;
+            let (key, entry) = rt.vip_entry(vip.addr);
+            self.dataplane.set_vip(key, entry)?;
         }
         let entry = match adopted {
             Some(until) => rt.map_entry(State::Master, rt.settings.advskew, until),
@@ -465,7 +522,7 @@ impl Daemon {
     fn on_advert(&mut self, advert: ReceivedAdvert) {
         let now = self.now();
         let received = Time::from_duration(advert.received);
-        let iface = Iface(advert.ifindex);
+        let iface = Iface::tagged(advert.ifindex, advert.vlan);
         match self
             .node
             .handle_advert(now, received, iface, advert.source, &advert.header)
@@ -539,9 +596,7 @@ impl Daemon {
             );
             iface.carrier = event.carrier;
             let now = self.now();
-            let (index, carrier) = (event.index, event.carrier);
-            self.node
-                .input(now, |e, t| e.set_link(t, Iface(index), carrier));
+            self.set_link(now, event.index, event.carrier);
         }
     }
 
@@ -588,10 +643,13 @@ impl Daemon {
         // No queued addition may land after the removals below.
         self.settle_addresses().await;
         for rt in self.vhids.values() {
+            let Some(ifindex) = rt.address_ifindex() else {
+                continue;
+            };
             for vip in &rt.settings.vips {
                 if let Err(err) = self
                     .netlink
-                    .remove_address(rt.ifindex, vip.addr, vip.prefix)
+                    .remove_address(ifindex, vip.addr, vip.prefix)
                     .await
                 {
                     warn!("removing {} from {}: {err}", vip.addr, rt.interface);
@@ -611,14 +669,16 @@ impl Daemon {
 
 /// Attaches XDP, replacing a program a crashed agent left attached through
 /// netlink (bpf_link attachments vanish with their process; netlink ones do
-/// not), then the TC egress program. Any other program on the interface (an
-/// operator's filter, a libxdp dispatcher) is left alone: the agent refuses
-/// to start on that interface and says which program is in the way.
+/// not), then the TC egress program. With `xdp_share` the program joins
+/// libxdp's dispatcher instead (`xdp_slot`). Any other program on the
+/// interface (an operator's filter, a dispatcher it cannot join) is left
+/// alone: the agent refuses to start on that interface and says which
+/// program is in the way.
 async fn attach(
     dataplane: &mut Dataplane,
     netlink: &Netlink,
     iface: &Interface,
-    mode: crate::dataplane::AttachMode,
+    (mode, share): (crate::dataplane::AttachMode, XdpShare),
     adopted: Option<PinnedLink>,
 ) -> anyhow::Result<()> {
     if let Some(link) = adopted {
@@ -635,6 +695,13 @@ async fn attach(
             Err(err) => warn!("{err}; attaching afresh"),
         }
     }
+    // Shared through libxdp's dispatcher (`xdp_share`), or alone.
+    let (plan, occupant) = xdp_slot::check(netlink, iface, share).await?;
+    if plan == Plan::Join {
+        xdp_slot::join(dataplane, netlink, iface, mode, &occupant).await?;
+        attach_egress(dataplane, iface);
+        return Ok(());
+    }
     let choice = crate::dataplane::choose_mode(mode, iface.kind.as_deref());
     if let Some(warning) = &choice.warning {
         warn!("{}: {warning}", iface.name);
@@ -643,7 +710,7 @@ async fn attach(
         Ok(used) => used,
         Err(first) => {
             // Someone else's program may have arrived since the check at start.
-            let Some(id) = foreign_xdp(netlink, iface).await? else {
+            let Some(id) = foreign_xdp(netlink, iface, share).await? else {
                 return Err(first.into());
             };
             warn!(
@@ -677,36 +744,67 @@ fn attach_egress(dataplane: &mut Dataplane, iface: &Interface) {
     }
 }
 
-/// The XDP program attached to `iface`: `Ok(None)` if there is none,
+/// The XDP program attached to `iface`, as it concerns attaching alone:
 /// `Ok(Some(id))` if it is carp-agent's own (named `carp_xdp`: left by an
 /// agent killed while it held the interface through netlink; one held by a
-/// live agent's link cannot be detached anyway), and an error naming it if
-/// it is anyone else's, which the agent never removes.
-async fn foreign_xdp(netlink: &Netlink, iface: &Interface) -> anyhow::Result<Option<u32>> {
-    let Some(id) = netlink.attached_xdp(iface.index).await? else {
-        return Ok(None);
-    };
-    let name = crate::dataplane::program_name(id);
-    if name.as_deref() == Some(carp_common::PROGRAM_NAME) {
-        return Ok(Some(id));
+/// live agent's link cannot be detached anyway), `Ok(None)` if the slot is
+/// free or the agent will join libxdp's dispatcher there (`xdp_share`), and
+/// an error naming the program if it is anyone else's, which the agent never
+/// removes (see `xdp_slot`).
+async fn foreign_xdp(
+    netlink: &Netlink,
+    iface: &Interface,
+    share: XdpShare,
+) -> anyhow::Result<Option<u32>> {
+    match xdp_slot::check(netlink, iface, share).await? {
+        (Plan::Alone, Occupant::Ours { id }) => Ok(Some(id)),
+        _ => Ok(None),
     }
-    anyhow::bail!(
-        "{}: another XDP program is attached (id {id}, name {}) and it is not carp-agent's; \
-         refusing to replace it, nothing was changed. Remove it if it is not needed \
-         (`ip link set dev {} xdp off`, or `xdp-loader unload {} --all`), or give \
-         carp-agent an interface whose XDP slot is free",
-        iface.name,
-        name.as_deref().unwrap_or("unknown"),
-        iface.name,
-        iface.name
-    )
 }
 
-fn vip_key(ifindex: u32, addr: IpAddr) -> VipKey {
-    match addr {
-        IpAddr::V4(a) => VipKey::v4(ifindex, a.octets()),
-        IpAddr::V6(a) => VipKey::v6(ifindex, a.octets()),
+/// A physical NIC that strips VLAN tags on receive hides them from XDP:
+/// the vhids of `vlans` would hear no advert (and all become MASTER). Said
+/// loudly, not changed: the NIC's settings are the administrator's. A
+/// virtual interface (veth, bridge) reports the offload too, but a tag
+/// that arrives in the frame stays there, so only NICs are checked.
+fn warn_if_tags_stripped(iface: &Interface, vlans: &BTreeSet<u16>) {
+    if vlans.is_empty() || iface.kind.is_some() {
+        return;
     }
+    match crate::net::offload::strips_vlan_tags(&iface.name, iface.index) {
+        Ok(false) => {}
+        Ok(true) => warn!(
+            "{name}: the NIC strips VLAN tags on receive (rx-vlan-offload on), so the XDP program \
+             sees the frames of VLAN(s) {vlans:?} untagged and their vhids hear no advert: run \
+             `ethtool -K {name} rxvlan off` (see docs/vlan.md)",
+            name = iface.name
+        ),
+        Err(err) => warn!(
+            "{err}; if the NIC strips VLAN tags, the vhids of VLAN(s) {vlans:?} hear no advert"
+        ),
+    }
+}
+
+/// The interface a vhid names and the one XDP runs on for it: the same
+/// one, or the trunk under a VLAN device (`net::vlan`).
+async fn resolve_interface(
+    netlink: &Netlink,
+    settings: &crate::config::VhidSettings,
+) -> anyhow::Result<(Interface, Interface)> {
+    let context = || format!("vhid {}: interface {}", settings.vhid, settings.interface);
+    let iface = netlink
+        .interface(&settings.interface)
+        .await
+        .with_context(context)?;
+    let port = crate::net::vlan::resolve(&iface, settings.vlan).with_context(context)?;
+    if port.ifindex == iface.index {
+        return Ok((iface.clone(), iface));
+    }
+    let trunk = netlink
+        .interface_by_index(port.ifindex)
+        .await
+        .with_context(|| format!("{}: the trunk under VLAN {}", context(), port.vlan))?;
+    Ok((iface, trunk))
 }
 
 /// CLOCK_MONOTONIC, the clock of `bpf_ktime_get_ns` and so of the

@@ -2,7 +2,7 @@
 //! failover.
 //!
 //! The new configuration is read and checked in full, then compared with the
-//! running one vhid by vhid (a vhid is its interface and number):
+//! running one vhid by vhid (a vhid is its interface, VLAN and number):
 //! - unchanged vhids are not touched: no advert gap, no map write, no hook;
 //! - changed ones take their new settings in place and keep their state
 //!   (timing, skew, preemption, password, VIPs, source, hooks, MAC mode);
@@ -25,14 +25,13 @@ use std::{
 };
 
 use anyhow::Context as _;
-use carp_common::VipEntry;
 use tracing::{info, warn};
 
-use super::{Daemon, foreign_xdp, vhid_runtime::VhidRuntime, vip_key};
+use super::{Daemon, foreign_xdp, resolve_interface, vhid_runtime::VhidRuntime};
 use crate::{
     config::{Config, VhidSettings},
     control::ReloadReport,
-    engine::{Iface, State, VhidKey},
+    engine::{State, VhidKey},
     net::{Interface, membership::Families},
 };
 
@@ -41,8 +40,8 @@ use crate::{
 pub(crate) struct Plan {
     /// New vhids, in the new file's order.
     pub added: Vec<VhidSettings>,
-    /// Vhids gone from the new configuration: (interface, vhid).
-    pub removed: Vec<(String, u8)>,
+    /// Vhids gone from the new configuration: (interface, VLAN, vhid).
+    pub removed: Vec<(String, Option<u16>, u8)>,
     /// Vhids whose settings differ, with their new settings.
     pub changed: Vec<VhidSettings>,
     pub unchanged: usize,
@@ -55,7 +54,7 @@ pub(crate) struct Plan {
 impl Plan {
     /// Compares the running configuration with a new one.
     pub(crate) fn new(old: &Config, new: &Config) -> Plan {
-        let id = |s: &VhidSettings| (s.interface.clone(), s.vhid);
+        let id = |s: &VhidSettings| (s.interface.clone(), s.vlan, s.vhid);
         let running: BTreeMap<_, _> = old.vhids.iter().map(|s| (id(s), s)).collect();
         let wanted: BTreeSet<_> = new.vhids.iter().map(id).collect();
         let mut plan = Plan::default();
@@ -86,6 +85,7 @@ impl Plan {
         global("bpffs", new.bpffs != old.bpffs);
         global("state_dir", new.state_dir != old.state_dir);
         global("xdp_mode", new.xdp_mode != old.xdp_mode);
+        global("xdp_share", new.xdp_share != old.xdp_share);
         global("hook_timeout_ms", new.hook_timeout != old.hook_timeout);
         global("realtime", new.realtime != old.realtime);
         global("persist_dir", new.persist_dir != old.persist_dir);
@@ -101,7 +101,10 @@ impl Plan {
             removed: self
                 .removed
                 .iter()
-                .map(|(iface, vhid)| format!("{iface} vhid {vhid}"))
+                .map(|(iface, vlan, vhid)| match vlan {
+                    Some(vlan) => format!("{iface} vlan {vlan} vhid {vhid}"),
+                    None => format!("{iface} vhid {vhid}"),
+                })
                 .collect(),
             changed: self.changed.iter().map(name).collect(),
             unchanged: self.unchanged,
@@ -116,6 +119,9 @@ struct Prepared {
     /// Interfaces the new configuration adds, with the address families
     /// their vhids use.
     interfaces: Vec<(Interface, Families)>,
+    /// Interfaces XDP must now run on (new interfaces, or trunks under
+    /// new VLAN devices).
+    trunks: Vec<Interface>,
     added: Vec<VhidRuntime>,
     changed: Vec<VhidRuntime>,
 }
@@ -149,26 +155,21 @@ impl Daemon {
     /// Looks up what the new configuration needs, changing nothing.
     async fn prepare(&mut self, plan: &Plan) -> anyhow::Result<Prepared> {
         let mut fresh: BTreeMap<String, Interface> = BTreeMap::new();
+        let mut trunks: BTreeMap<u32, Interface> = BTreeMap::new();
+        let running = self.trunk_indexes();
         for settings in plan.added.iter().chain(&plan.changed) {
-            if fresh.contains_key(&settings.interface) {
-                continue;
-            }
             // Looked up again: its addresses (advert sources) may have changed.
-            let iface = self
-                .netlink
-                .interface(&settings.interface)
-                .await
-                .with_context(|| {
-                    format!("{}: interface {}", settings.name(), settings.interface)
-                })?;
-            if !self.interfaces.contains_key(&iface.index) {
-                foreign_xdp(&self.netlink, &iface).await?;
+            let (iface, trunk) = resolve_interface(&self.netlink, settings).await?;
+            if !running.contains(&trunk.index) && !trunks.contains_key(&trunk.index) {
+                foreign_xdp(&self.netlink, &trunk, self.config.xdp_share).await?;
+                trunks.insert(trunk.index, trunk);
             }
             fresh.insert(settings.interface.clone(), iface);
         }
         let runtime = |settings: &VhidSettings| -> anyhow::Result<VhidRuntime> {
             let iface = &fresh[&settings.interface];
-            let rt = VhidRuntime::new(settings.clone(), iface)?;
+            let port = crate::net::vlan::resolve(iface, settings.vlan)?;
+            let rt = VhidRuntime::new(settings.clone(), iface, port)?;
             rt.engine_config()
                 .validate()
                 .with_context(|| settings.name())?;
@@ -183,7 +184,9 @@ impl Daemon {
                 let addrs = plan
                     .added
                     .iter()
-                    .filter(|s| s.interface == iface.name)
+                    .filter(|s| {
+                        s.interface == iface.name && (s.vlan.is_none() || iface.vlan.is_some())
+                    })
                     .flat_map(|s| s.vips.iter().map(|v| v.addr));
                 let families = Families::of(addrs);
                 (iface, families)
@@ -191,29 +194,33 @@ impl Daemon {
             .collect();
         Ok(Prepared {
             interfaces,
+            trunks: trunks.into_values().collect(),
             added,
             changed,
         })
     }
 
     async fn apply(&mut self, plan: Plan, prepared: Prepared) -> anyhow::Result<()> {
-        for (interface, vhid) in &plan.removed {
+        for (interface, vlan, vhid) in &plan.removed {
             let key = self
                 .vhids
                 .iter()
-                .find(|(k, rt)| k.vhid == *vhid && rt.interface == *interface)
+                .find(|(k, rt)| {
+                    k.vhid == *vhid && rt.interface == *interface && rt.settings.vlan == *vlan
+                })
                 .map(|(k, _)| *k);
             if let Some(key) = key {
                 self.remove_vhid(key).await?;
             }
         }
+        let mut links = Vec::new();
         for (iface, families) in prepared.interfaces {
-            let (index, carrier) = (iface.index, iface.carrier);
+            links.push((iface.index, iface.carrier));
             self.open_interface(iface, families).await?;
-            self.attach_interface(index, None).await?;
-            let now = self.now();
-            self.node
-                .input(now, |e, t| e.set_link(t, Iface(index), carrier));
+        }
+        let attach: Vec<u32> = prepared.trunks.iter().map(|t| t.index).collect();
+        for trunk in prepared.trunks {
+            self.open_trunk(trunk)?;
         }
         for rt in prepared.changed {
             self.reconfigure_vhid(rt).await?;
@@ -221,8 +228,16 @@ impl Daemon {
         for rt in prepared.added {
             let name = rt.settings.name();
             self.add_vhid(rt, None).await.with_context(|| name)?;
-            self.carry_out_actions().await;
         }
+        // The maps are filled before XDP runs on them.
+        for index in attach {
+            self.attach_interface(index, None).await?;
+        }
+        let now = self.now();
+        for (index, carrier) in links {
+            self.set_link(now, index, carrier);
+        }
+        self.carry_out_actions().await;
         if let Some(value) = plan.demotion {
             // The administrator's part of the ledger; tracked and external
             // shares stay (see `crate::track`).
@@ -251,11 +266,21 @@ impl Daemon {
             return Ok(());
         };
         for vip in &rt.settings.vips {
-            self.dataplane.remove_vip(vip_key(rt.ifindex, vip.addr))?;
+            self.dataplane.remove_vip(rt.vip_entry(vip.addr).0)?;
         }
         self.dataplane.remove_vhid(rt.map_key())?;
         if !rt.settings.real_mac {
             let _ = self.netlink.remove_unicast_mac(rt.ifindex, rt.mac).await;
+        }
+        // The last vhid of its segment gone: reported up, the segment
+        // releases any link-down demotion it held.
+        if !self
+            .vhids
+            .values()
+            .any(|other| other.key.iface == key.iface)
+        {
+            let now = self.now();
+            self.node.input(now, |e, t| e.set_link(t, key.iface, true));
         }
         info!("vhid {} on {}: removed by a reload", key.vhid, rt.interface);
         Ok(())
@@ -301,24 +326,19 @@ impl Daemon {
             }
         }
         for vip in &dropped {
-            if state == State::Master {
+            if let (State::Master, Some(ifindex)) = (state, rt.address_ifindex()) {
                 self.netlink
-                    .remove_address(rt.ifindex, vip.addr, vip.prefix)
+                    .remove_address(ifindex, vip.addr, vip.prefix)
                     .await?;
             }
             let still = rt.settings.vips.iter().any(|v| v.addr == vip.addr);
             if !still {
-                self.dataplane.remove_vip(vip_key(rt.ifindex, vip.addr))?;
+                self.dataplane.remove_vip(rt.vip_entry(vip.addr).0)?;
             }
         }
         for vip in &added {
-            self.dataplane.set_vip(
-                vip_key(rt.ifindex, vip.addr),
-                VipEntry {
-                    vhid: key.vhid,
-                    _pad: [0; 3],
-                },
-            )?;
+            let (key, entry) = rt.vip_entry(vip.addr);
+            self.dataplane.set_vip(key, entry)?;
         }
 
         let now = self.now();
@@ -338,13 +358,13 @@ impl Daemon {
             || rt.settings.replay_protection == crate::node::ReplayProtection::Off;
         self.dataplane
             .set_auth(rt.map_key(), &rt.node_config().auth, openbsd_counters)?;
-        let (ifindex, interface) = (rt.ifindex, rt.interface.clone());
+        let (ifindex, interface) = (rt.address_ifindex(), rt.place());
         self.vhids.insert(key, rt);
 
         if state == State::Master {
-            for vip in &added {
+            for vip in added.iter().filter(|_| ifindex.is_some()) {
                 self.netlink
-                    .add_address(ifindex, vip.addr, vip.prefix)
+                    .add_address(ifindex.unwrap_or_default(), vip.addr, vip.prefix)
                     .await?;
             }
             let fresh: BTreeSet<IpAddr> = added
@@ -362,7 +382,11 @@ impl Daemon {
     /// Interfaces whose last vhid a reload removed are given back: XDP and
     /// the TC program detached, groups left, the sender closed.
     async fn close_unused_interfaces(&mut self) {
-        let used: BTreeSet<u32> = self.vhids.values().map(|rt| rt.ifindex).collect();
+        let used: BTreeSet<u32> = self
+            .vhids
+            .values()
+            .flat_map(|rt| [rt.ifindex, rt.port.ifindex])
+            .collect();
         let unused: Vec<u32> = self
             .interfaces
             .keys()
@@ -376,11 +400,6 @@ impl Daemon {
             self.dataplane.detach(&iface.name);
             self.memberships.leave_one(&iface.name);
             self.senders.remove(&index);
-            // No vhid is left there: reported up, it releases any link-down
-            // demotion it held.
-            let now = self.now();
-            self.node
-                .input(now, |e, t| e.set_link(t, Iface(index), true));
             info!(
                 "{}: no vhid left after the reload; XDP detached",
                 iface.name
@@ -447,7 +466,7 @@ vips = ["198.51.100.20/24"]
         assert_eq!(plan.changed[0].advskew, 100);
         assert_eq!(plan.added.len(), 1);
         assert_eq!(plan.added[0].interface, "eth1");
-        assert_eq!(plan.removed, vec![("eth0".to_string(), 2)]);
+        assert_eq!(plan.removed, vec![("eth0".to_string(), None, 2)]);
         let report = plan.report();
         assert_eq!(report.changed, vec!["eth0 vhid 1"]);
         assert_eq!(report.added, vec!["eth1 vhid 2"]);

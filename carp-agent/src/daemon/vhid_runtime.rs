@@ -3,7 +3,10 @@
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
 
 use anyhow::{Context as _, bail};
-use carp_common::{MODE_REAL_MAC, MODE_VIRTUAL_MAC, VhidEntry, VhidKey as MapKey, virtual_mac};
+use carp_common::{
+    MODE_REAL_MAC, MODE_VIRTUAL_MAC, Port, VhidEntry, VhidKey as MapKey, VipEntry, VipKey,
+    virtual_mac,
+};
 
 use crate::{
     config::VhidSettings,
@@ -17,7 +20,16 @@ pub struct VhidRuntime {
     pub settings: VhidSettings,
     pub key: engine::VhidKey,
     pub interface: String,
+    /// The interface the VIPs, the MAC filter and the CARP groups are on
+    /// (a VLAN device, for one).
     pub ifindex: u32,
+    /// Where the frames are: the interface XDP runs on (the trunk under a
+    /// VLAN device) and the VLAN id. Adverts and announcements leave there,
+    /// tagged (`net::vlan`).
+    pub port: Port,
+    /// The vhid runs over tagged frames on a trunk that has no interface
+    /// for its VLAN (`vlan = N` on the trunk): no VIP is added anywhere.
+    pub tagged_on_trunk: bool,
     /// Source MAC of adverts, gratuitous ARPs, NAs and XDP replies.
     pub mac: [u8; 6],
     /// Advert source per family; `None` when the vhid has no VIP of that family.
@@ -40,12 +52,22 @@ pub struct VhidRuntime {
 }
 
 impl VhidRuntime {
-    pub fn new(settings: VhidSettings, iface: &Interface) -> anyhow::Result<Self> {
+    pub fn new(settings: VhidSettings, iface: &Interface, port: Port) -> anyhow::Result<Self> {
+        let tagged_on_trunk = port.ifindex == iface.index && port.vlan != 0;
         let has_v4 = settings.vips.iter().any(|v| v.addr.is_ipv4());
         let has_v6 = settings.vips.iter().any(|v| v.addr.is_ipv6());
         let source_v4 = match (has_v4, settings.source) {
             (false, _) => None,
             (true, Some(IpAddr::V4(src))) => Some(src),
+            (true, _) if tagged_on_trunk => bail!(
+                "vhid {} on {} VLAN {}: set `source`, the IPv4 address to send adverts from on \
+                 VLAN {} ({}'s own addresses belong to its untagged network)",
+                settings.vhid,
+                iface.name,
+                port.vlan,
+                port.vlan,
+                iface.name
+            ),
             (true, _) => Some(*iface.ipv4.first().with_context(|| {
                 format!(
                     "vhid {} on {}: {} has no IPv4 address to send adverts from; add one or set `source`",
@@ -76,11 +98,13 @@ impl VhidRuntime {
         };
         Ok(Self {
             key: engine::VhidKey {
-                iface: engine::Iface(iface.index),
+                iface: engine::Iface::tagged(port.ifindex, port.vlan),
                 vhid: settings.vhid,
             },
             interface: iface.name.clone(),
             ifindex: iface.index,
+            port,
+            tagged_on_trunk,
             mac,
             source_v4,
             source_v6,
@@ -131,28 +155,53 @@ impl VhidRuntime {
     }
 
     pub fn map_key(&self) -> MapKey {
-        MapKey::new(self.ifindex, self.settings.vhid)
+        MapKey::new(self.port, self.settings.vhid)
+    }
+
+    /// The `CARP_VIPS` key and entry of one of this vhid's addresses.
+    pub fn vip_entry(&self, addr: IpAddr) -> (VipKey, VipEntry) {
+        let key = match addr {
+            IpAddr::V4(a) => VipKey::v4(self.port, a.octets()),
+            IpAddr::V6(a) => VipKey::v6(self.port, a.octets()),
+        };
+        (key, VipEntry::new(self.settings.vhid))
+    }
+
+    /// The interface to add VIP addresses to; `None` when no interface
+    /// carries the vhid's VLAN (`tagged_on_trunk`).
+    pub fn address_ifindex(&self) -> Option<u32> {
+        (!self.tagged_on_trunk).then_some(self.ifindex)
+    }
+
+    /// How the vhid is named in logs: its interface, and the VLAN when it
+    /// runs tagged on a trunk.
+    pub fn place(&self) -> String {
+        match self.tagged_on_trunk {
+            true => format!("{} vlan {}", self.interface, self.port.vlan),
+            false => self.interface.clone(),
+        }
     }
 
     /// The XDP map entry mirroring `state` and the advertised timing; a
     /// MASTER answers until `master_until_ns` (CLOCK_MONOTONIC; 0: no limit).
     pub fn map_entry(&self, state: State, advskew: u8, master_until_ns: u64) -> VhidEntry {
-        VhidEntry {
-            state: match state {
-                State::Init => carp_common::STATE_INIT,
-                State::Backup => carp_common::STATE_BACKUP,
-                State::Master => carp_common::STATE_MASTER,
-            },
-            mode: if self.settings.real_mac {
-                MODE_REAL_MAC
-            } else {
-                MODE_VIRTUAL_MAC
-            },
-            advbase: self.settings.advbase,
+        let state = match state {
+            State::Init => carp_common::STATE_INIT,
+            State::Backup => carp_common::STATE_BACKUP,
+            State::Master => carp_common::STATE_MASTER,
+        };
+        let mode = if self.settings.real_mac {
+            MODE_REAL_MAC
+        } else {
+            MODE_VIRTUAL_MAC
+        };
+        VhidEntry::new(
+            state,
+            mode,
+            self.settings.advbase,
             advskew,
-            mac: self.mac,
-            _pad: [0; 6],
+            self.mac,
             master_until_ns,
-        }
+        )
     }
 }

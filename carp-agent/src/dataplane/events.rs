@@ -12,6 +12,8 @@ use tokio::io::{Interest, unix::AsyncFd};
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct ReceivedAdvert {
     pub ifindex: u32,
+    /// The 802.1Q VLAN id of its tag, 0 for none.
+    pub vlan: u16,
     pub source: IpAddr,
     /// CLOCK_MONOTONIC at reception, from the kernel.
     pub received: Duration,
@@ -28,6 +30,7 @@ impl From<&AdvertEvent> for ReceivedAdvert {
         };
         Self {
             ifindex: ev.ifindex,
+            vlan: ev.vlan,
             source,
             received: Duration::from_nanos(ev.timestamp_ns),
             header: ev.advert,

@@ -40,7 +40,7 @@ pub struct Leftovers {
     pub links: BTreeMap<u32, PinnedLink>,
     /// Its MASTER vhids whose deadline had not passed when read:
     /// (ifindex, vhid) → deadline on CLOCK_MONOTONIC, in ns.
-    pub masters: BTreeMap<(u32, u8), u64>,
+    pub masters: BTreeMap<VhidKey, u64>,
 }
 
 impl Leftovers {
@@ -81,7 +81,7 @@ impl Leftovers {
     }
 }
 
-fn read_masters(path: &Path, now_ns: u64) -> BTreeMap<(u32, u8), u64> {
+fn read_masters(path: &Path, now_ns: u64) -> BTreeMap<VhidKey, u64> {
     let mut masters = BTreeMap::new();
     let Ok(map) = MapData::from_pin(path).and_then(Map::from_map_data) else {
         return masters;
@@ -98,7 +98,7 @@ fn read_masters(path: &Path, now_ns: u64) -> BTreeMap<(u32, u8), u64> {
     };
     for (key, entry) in map.iter().filter_map(Result::ok) {
         if entry.state == STATE_MASTER && entry.master_until_ns > now_ns {
-            masters.insert((key.ifindex, key.vhid), entry.master_until_ns);
+            masters.insert(key, entry.master_until_ns);
         }
     }
     masters

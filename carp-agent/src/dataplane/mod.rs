@@ -6,6 +6,8 @@ pub mod auth;
 pub mod bpffs;
 pub mod events;
 pub mod leftovers;
+pub mod libxdp;
+pub mod share;
 
 use std::path::{Path, PathBuf};
 
@@ -100,6 +102,12 @@ pub enum DataplaneError {
     },
     #[error(transparent)]
     Bpffs(#[from] bpffs::BpffsError),
+    /// Attaching through libxdp's dispatcher ([`Dataplane::attach_shared`]).
+    #[error("attaching XDP to {interface} through libxdp: {source}")]
+    Shared {
+        interface: String,
+        source: libxdp::LibxdpError,
+    },
 }
 
 /// How to attach: chosen per interface kind ([`choose_mode`]), or one mode
@@ -282,6 +290,9 @@ enum XdpAttachment {
     /// Owned by the program object (netlink attachment on kernels before
     /// 5.9, which have no XDP links to pin).
     Owned(XdpLinkId),
+    /// A component of libxdp's dispatcher (`xdp_share`); taken out of the
+    /// dispatcher on a clean exit, left in it (libxdp's pins) otherwise.
+    Shared(libxdp::Component),
 }
 
 /// A loaded, pinned XDP object and the interfaces it is attached to.
@@ -352,6 +363,35 @@ impl Dataplane {
             },
         };
         self.keep_link(interface, ifindex, link)?;
+        Ok(used)
+    }
+
+    /// Attaches through libxdp (`lib`, opened by the caller): into the
+    /// dispatcher on `interface`, or a new one. The copy of the program
+    /// libxdp loads shares this object's pinned maps.
+    pub fn attach_shared(
+        &mut self,
+        lib: &libxdp::Libxdp,
+        interface: &str,
+        ifindex: u32,
+        mode: libxdp::Mode,
+    ) -> Result<libxdp::Mode, DataplaneError> {
+        let err = |source| DataplaneError::Shared {
+            interface: interface.to_string(),
+            source,
+        };
+        let Some(dir) = &self.pin_dir else {
+            return Err(err(libxdp::LibxdpError::Map {
+                name: PINNED_MAPS.join(", "),
+                reason: "not pinned: sharing needs the pinned maps".to_string(),
+            }));
+        };
+        let component = lib
+            .attach(XDP_OBJECT, XDP_PROGRAM, dir, &PINNED_MAPS, ifindex, mode)
+            .map_err(err)?;
+        let used = component.mode();
+        self.links
+            .push((interface.to_string(), XdpAttachment::Shared(component)));
         Ok(used)
     }
 
@@ -483,6 +523,7 @@ impl Dataplane {
                 XdpAttachment::Owned(id) => xdp_program(&mut self.ebpf)
                     .map_err(|e| e.to_string())
                     .and_then(|program| program.detach(id).map_err(|e| e.to_string())),
+                XdpAttachment::Shared(component) => component.detach().map_err(|e| e.to_string()),
             };
             if let Err(err) = result {
                 warn!("detaching XDP from {interface}: {err}");

@@ -4,13 +4,34 @@ use std::{fmt, net::IpAddr, time::Duration};
 
 use super::timing::PeerAdvert;
 
-/// An interface, named by the caller's index (e.g. the Linux ifindex).
+/// A segment adverts are heard on: an interface, named by the caller's
+/// index (e.g. the Linux ifindex), and an 802.1Q VLAN id on it (0 for
+/// untagged frames). The same vhid on two VLANs of one trunk is two
+/// elections.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
-pub struct Iface(pub u32);
+pub struct Iface {
+    pub index: u32,
+    pub vlan: u16,
+}
+
+impl Iface {
+    /// Untagged frames on interface `index`.
+    pub const fn new(index: u32) -> Self {
+        Self { index, vlan: 0 }
+    }
+
+    /// Frames tagged with `vlan` on interface `index`.
+    pub const fn tagged(index: u32, vlan: u16) -> Self {
+        Self { index, vlan }
+    }
+}
 
 impl fmt::Display for Iface {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "if{}", self.0)
+        match self.vlan {
+            0 => write!(f, "if{}", self.index),
+            vlan => write!(f, "if{} vlan {vlan}", self.index),
+        }
     }
 }
 

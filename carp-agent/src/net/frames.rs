@@ -5,7 +5,7 @@
 use std::net::{Ipv4Addr, Ipv6Addr};
 
 use carp_common::wire::{
-    ETHERTYPE_ARP, ETHERTYPE_IPV4, ETHERTYPE_IPV6, IPPROTO_ICMPV6, LINK_LOCAL_TTL,
+    ETHERTYPE_ARP, ETHERTYPE_IPV4, ETHERTYPE_IPV6, ETHERTYPE_VLAN, IPPROTO_ICMPV6, LINK_LOCAL_TTL,
     ND_NEIGHBOR_ADVERT,
 };
 
@@ -82,6 +82,18 @@ pub fn unsolicited_na(mac: [u8; 6], vip: Ipv6Addr, router: bool) -> Vec<u8> {
     frame
 }
 
+/// `frame` (an untagged Ethernet frame) with an 802.1Q tag for `vlan`
+/// (priority 0) between the MACs and the ethertype.
+pub fn tag(frame: &[u8], vlan: u16) -> Vec<u8> {
+    let split = frame.len().min(12);
+    let mut out = Vec::with_capacity(frame.len() + 4);
+    out.extend_from_slice(&frame[..split]);
+    out.extend_from_slice(&ETHERTYPE_VLAN.to_be_bytes());
+    out.extend_from_slice(&(vlan & 0x0fff).to_be_bytes());
+    out.extend_from_slice(&frame[split..]);
+    out
+}
+
 /// ICMPv6 checksum: over the IPv6 pseudo-header (RFC 8200 8.1) and the
 /// message, whose checksum field must be zero.
 pub fn icmpv6_checksum(src: Ipv6Addr, dst: Ipv6Addr, message: &[u8]) -> u16 {
@@ -96,6 +108,16 @@ pub fn icmpv6_checksum(src: Ipv6Addr, dst: Ipv6Addr, message: &[u8]) -> u16 {
 
 #[cfg(test)]
 mod tests {
+    #[test]
+    fn a_tag_goes_between_the_macs_and_the_ethertype() {
+        let frame = gratuitous_arp([0, 0, 0x5e, 0, 1, 7], Ipv4Addr::new(10, 0, 0, 1));
+        let tagged = tag(&frame, 100);
+        assert_eq!(tagged.len(), frame.len() + 4);
+        assert_eq!(tagged[..12], frame[..12]);
+        assert_eq!(tagged[12..16], [0x81, 0x00, 0x00, 100]);
+        assert_eq!(tagged[16..], frame[12..]);
+    }
+
     use super::*;
 
     const MAC: [u8; 6] = carp_common::virtual_mac(7);

@@ -7,7 +7,10 @@
 //!   interface, for NIC filters and snooping switches ([`Membership`]);
 //! - [`sender`]: adverts, gratuitous ARPs and unsolicited NAs on an AF_PACKET
 //!   socket, so their Ethernet source can be the virtual MAC ([`FrameSender`]);
-//! - [`frames`]: the ARP and NA frames themselves (pure).
+//! - [`frames`]: the ARP and NA frames themselves (pure);
+//! - [`offload`]: whether a NIC strips VLAN tags before XDP sees them;
+//! - [`vlan`]: where a vhid's frames go on the wire: its interface, or the
+//!   trunk under a VLAN device, and the VLAN id ([`vlan::resolve`], pure).
 //!
 //! Netlink and AF_PACKET sockets belong to the network namespace of the
 //! thread that opens them.
@@ -16,8 +19,10 @@ pub mod frames;
 pub mod link_events;
 pub mod membership;
 pub mod netlink;
+pub mod offload;
 pub mod sender;
 pub mod sysctl;
+pub mod vlan;
 
 pub use error::NetError;
 pub use link_events::{LinkEvent, LinkEvents};

@@ -42,6 +42,8 @@ pub struct Interface {
     /// The rtnetlink link kind (IFLA_INFO_KIND: "veth", "bridge", "tun",
     /// ...); `None` for a physical NIC's driver, which reports none.
     pub kind: Option<String>,
+    /// Set when this is a VLAN device (kind "vlan", e.g. eth0.100).
+    pub vlan: Option<super::vlan::VlanDevice>,
 }
 
 /// Whether a link message says the link can carry traffic.
@@ -179,6 +181,7 @@ impl Netlink {
         Ok(Interface {
             carrier: has_carrier(&link),
             kind: link_kind(&link),
+            vlan: super::vlan::VlanDevice::of(&link),
             name,
             index,
             mac,

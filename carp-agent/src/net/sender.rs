@@ -64,24 +64,30 @@ impl FrameSender {
     /// Advert: Ethernet src = `src_mac` (the virtual MAC), to
     /// 01:00:5e:00:00:12 / 224.0.0.18 (IPv4 source `src`) or
     /// 33:33:00:00:00:12 / ff02::12 (IPv6 source = the link-local `src`),
-    /// TTL / hop limit 255.
+    /// TTL / hop limit 255. Tagged with `vlan` unless it is 0.
     pub fn send_advert(
         &self,
         src_mac: [u8; 6],
         src: IpAddr,
         advert: &[u8; ADVERT_LEN],
+        vlan: u16,
     ) -> Result<(), NetError> {
         let builder = FrameBuilder {
             src_mac: MacAddr(src_mac),
             ..FrameBuilder::new(0)
         };
-        self.send("an advert", &builder.frame(src, advert))
+        self.send("an advert", &builder.frame(src, advert), vlan)
     }
 
     /// Gratuitous ARP: broadcast ARP request with sender = target = `vip`,
     /// sender MAC = `mac`, Ethernet source = `mac`.
-    pub fn send_gratuitous_arp(&self, mac: [u8; 6], vip: Ipv4Addr) -> Result<(), NetError> {
-        self.send("a gratuitous ARP", &frames::gratuitous_arp(mac, vip))
+    pub fn send_gratuitous_arp(
+        &self,
+        mac: [u8; 6],
+        vip: Ipv4Addr,
+        vlan: u16,
+    ) -> Result<(), NetError> {
+        self.send("a gratuitous ARP", &frames::gratuitous_arp(mac, vip), vlan)
     }
 
     /// Unsolicited NA to ff02::1 with the Override flag (and the Router flag
@@ -92,14 +98,26 @@ impl FrameSender {
         mac: [u8; 6],
         vip: Ipv6Addr,
         router: bool,
+        vlan: u16,
     ) -> Result<(), NetError> {
         self.send(
             "an unsolicited NA",
             &frames::unsolicited_na(mac, vip, router),
+            vlan,
         )
     }
 
-    fn send(&self, what: &'static str, frame: &[u8]) -> Result<(), NetError> {
+    /// Sends `frame`, with an 802.1Q tag for `vlan` after the MACs unless
+    /// `vlan` is 0 (the vhids of a VLAN leave tagged by the trunk).
+    fn send(&self, what: &'static str, frame: &[u8], vlan: u16) -> Result<(), NetError> {
+        let tagged;
+        let frame = match vlan {
+            0 => frame,
+            vlan => {
+                tagged = frames::tag(frame, vlan);
+                &tagged
+            }
+        };
         let mut destination = [0; 6];
         destination.copy_from_slice(&frame[..6]);
         let address = link_address(self.ifindex, destination);

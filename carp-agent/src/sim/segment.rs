@@ -29,7 +29,7 @@ const WALL_EPOCH: Duration = Duration::from_secs(1_800_000_000);
 const WALL_SKEW_PER_NODE: Duration = Duration::from_millis(7_300);
 
 /// The one interface every simulated node has.
-pub const IFACE: Iface = Iface(1);
+pub const IFACE: Iface = Iface::new(1);
 
 /// A simulated host.
 #[derive(Clone, Debug, PartialEq)]

@@ -266,7 +266,11 @@ fn auth_cases(ebpf: &mut Ebpf) -> anyhow::Result<Vec<(&'static str, Vec<u8>)>> {
         (lab::REAL_VHID, &one_form, false),
     ] {
         let entry = auth_entry(&auth.xdp_key_state(vhid), XdpAuthMode::Full, openbsd);
-        xdp::set_auth(ebpf, VhidKey::new(lab::IFINDEX, vhid), &entry)?;
+        xdp::set_auth(
+            ebpf,
+            VhidKey::new(carp_common::Port::untagged(lab::IFINDEX), vhid),
+            &entry,
+        )?;
     }
     let frame = |vhid: u8, md: [u8; 20]| {
         let mut a = Advert::new(vhid);

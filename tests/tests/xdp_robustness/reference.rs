@@ -57,14 +57,23 @@ pub fn classify(frame: &[u8], cfg: &MapConfig, ifindex: u32) -> Expected {
     assert!(frame.len() >= 14);
     let mut ethertype = be16(frame, 12);
     let mut l3 = 14;
-    for _ in 0..2 {
+    // Keys carry the VLAN id of a single tag; two tags make a port no
+    // configuration has.
+    let mut vlan: u16 = 0;
+    for depth in 0..2 {
         if (ethertype == 0x8100 || ethertype == 0x88a8) && frame.len() >= l3 + 4 {
+            vlan = if depth == 0 {
+                (be16(frame, l3) & 0x0fff) as u16
+            } else {
+                carp_common::VLAN_STACKED
+            };
             ethertype = be16(frame, l3 + 2);
             l3 += 4;
         } else {
             break;
         }
     }
+    let ifindex = carp_common::Port::new(ifindex, vlan);
     let mine = match ethertype {
         0x0800 if frame.len() > l3 + 9 && frame[l3 + 9] == 112 => {
             Some(carp_v4(frame, l3, cfg, ifindex))
@@ -80,7 +89,7 @@ pub fn classify(frame: &[u8], cfg: &MapConfig, ifindex: u32) -> Expected {
     mine.unwrap_or_else(|| vmac(frame, cfg, ifindex))
 }
 
-fn carp_v4(f: &[u8], l3: usize, cfg: &MapConfig, ifindex: u32) -> Expected {
+fn carp_v4(f: &[u8], l3: usize, cfg: &MapConfig, ifindex: carp_common::Port) -> Expected {
     let seen = Stat::Ipackets;
     let avail = f.len() - l3;
     if avail < 20 {
@@ -135,7 +144,7 @@ fn carp_v4(f: &[u8], l3: usize, cfg: &MapConfig, ifindex: u32) -> Expected {
     )
 }
 
-fn carp_v6(f: &[u8], l3: usize, cfg: &MapConfig, ifindex: u32) -> Expected {
+fn carp_v6(f: &[u8], l3: usize, cfg: &MapConfig, ifindex: carp_common::Port) -> Expected {
     let seen = Stat::Ipackets6;
     let avail = f.len() - l3;
     if avail < 40 {
@@ -177,7 +186,7 @@ fn advert(
     family: u8,
     source: [u8; 16],
     cfg: &MapConfig,
-    ifindex: u32,
+    ifindex: carp_common::Port,
 ) -> Expected {
     if a[0] != 0x21 {
         return Expected::drop(&[seen, Stat::Badver]);
@@ -199,7 +208,7 @@ fn advert(
     }
 }
 
-fn arp(f: &[u8], l3: usize, cfg: &MapConfig, ifindex: u32) -> Option<Expected> {
+fn arp(f: &[u8], l3: usize, cfg: &MapConfig, ifindex: carp_common::Port) -> Option<Expected> {
     let a = f.get(l3..l3 + 28)?;
     if be16(a, 0) != 1 || be16(a, 2) != 0x0800 || a[4] != 6 || a[5] != 4 || be16(a, 6) != 1 {
         return None;
@@ -234,7 +243,7 @@ fn arp(f: &[u8], l3: usize, cfg: &MapConfig, ifindex: u32) -> Option<Expected> {
     })
 }
 
-fn nd(f: &[u8], l3: usize, cfg: &MapConfig, ifindex: u32) -> Option<Expected> {
+fn nd(f: &[u8], l3: usize, cfg: &MapConfig, ifindex: carp_common::Port) -> Option<Expected> {
     let ip = f.get(l3..l3 + 40)?;
     let ns = f.get(l3 + 40..l3 + 64)?;
     let plen = be16(ip, 4);
@@ -253,7 +262,7 @@ fn nd(f: &[u8], l3: usize, cfg: &MapConfig, ifindex: u32) -> Option<Expected> {
         return Some(Expected::drop(&[Stat::NdSuppressed]));
     };
     let src: [u8; 16] = ip[8..24].try_into().unwrap();
-    let router = match cfg.iface(ifindex) {
+    let router = match cfg.iface(ifindex.ifindex) {
         Some(iface) if iface.flags & IFACE_FLAG_ROUTER != 0 => frames::NA_FLAG_ROUTER,
         _ => 0,
     };
@@ -284,7 +293,7 @@ fn nd(f: &[u8], l3: usize, cfg: &MapConfig, ifindex: u32) -> Option<Expected> {
     })
 }
 
-fn vmac(f: &[u8], cfg: &MapConfig, ifindex: u32) -> Expected {
+fn vmac(f: &[u8], cfg: &MapConfig, ifindex: carp_common::Port) -> Expected {
     if f[..5] != VMAC_PREFIX {
         return Expected::pass(f, &[]);
     }
@@ -297,7 +306,7 @@ fn vmac(f: &[u8], cfg: &MapConfig, ifindex: u32) -> Expected {
     if entry.state != STATE_MASTER {
         return Expected::drop(&[Stat::VmacDropped]);
     }
-    let Some(iface) = cfg.iface(ifindex) else {
+    let Some(iface) = cfg.iface(ifindex.ifindex) else {
         return Expected::drop(&[Stat::VmacDropped]);
     };
     let mut out = f.to_vec();

@@ -247,7 +247,7 @@ mod tests {
     fn change(vhid: u8, direction: Direction) -> Change {
         Change {
             key: VhidKey {
-                iface: Iface(2),
+                iface: Iface { index: 2, vlan: 0 },
                 vhid,
             },
             direction,

@@ -231,6 +231,47 @@ fn duplicate_vhid_on_one_interface() {
 }
 
 #[test]
+fn the_same_vhid_on_two_vlans_of_one_trunk_is_two_elections() {
+    let text = format!(
+        "{}{}",
+        one_vhid("vlan = 100\nsource = \"10.0.0.5\""),
+        one_vhid("vlan = 200\nvips = [\"10.2.0.100/24\"]")
+    );
+    let config = parse(&text).unwrap();
+    let vlans: Vec<Option<u16>> = config.vhids.iter().map(|v| v.vlan).collect();
+    assert_eq!(vlans, [Some(100), Some(200)]);
+    assert_eq!(config.vhids[0].name(), "eth0 vlan 100 vhid 1");
+    // Twice on one VLAN is refused, naming the VLAN.
+    let text = format!(
+        "{}{}",
+        one_vhid("vlan = 100"),
+        one_vhid("vlan = 100\nvips = [\"10.2.0.100/24\"]")
+    );
+    let (err, msg) = error(&text);
+    assert!(matches!(reason(&err), Reason::Duplicate { .. }), "{msg}");
+    assert!(
+        msg.contains("vhid 1 on eth0 vlan 100 is already configured"),
+        "{msg}"
+    );
+    // Untagged is not a VLAN: eth0 vhid 1 beside eth0 vlan 100 vhid 1 is fine.
+    let text = format!(
+        "{}{}",
+        one_vhid(""),
+        one_vhid("vlan = 100\nvips = [\"10.2.0.100/24\"]")
+    );
+    assert_eq!(parse(&text).unwrap().vhids.len(), 2);
+}
+
+#[test]
+fn vlan_ids_outside_802_1q_are_refused() {
+    for bad in ["0", "4095", "-1", "70000"] {
+        let (err, msg) = error(&one_vhid(&format!("vlan = {bad}")));
+        assert!(matches!(reason(&err), Reason::Vlan(_)), "{bad}: {msg}");
+        assert!(msg.contains("vlan") && msg.contains("1..=4094"), "{msg}");
+    }
+}
+
+#[test]
 fn vip_parse_error_names_the_entry() {
     let (err, msg) = error(&one_vhid("vips = [\"10.0.0.1/24\", \"10.0.0.300/24\"]"));
     assert!(

@@ -45,3 +45,51 @@ pub const fn virtual_mac(vhid: u8) -> [u8; 6] {
     let [a, b, c, d, e] = VMAC_PREFIX;
     [a, b, c, d, e, vhid]
 }
+
+/// Length of an Ethernet header without tags.
+pub const ETH_HLEN: usize = 14;
+/// Offset of the source MAC in an Ethernet header.
+pub const ETH_SRC: usize = 6;
+/// Length of one 802.1Q / 802.1ad tag.
+pub const VLAN_TAG_LEN: usize = 4;
+/// Mask of the VLAN id in a tag control field.
+pub const VLAN_ID_MASK: u16 = 0x0fff;
+
+/// IPv4 header fields (RFC 791), as byte offsets from the header's start.
+pub mod ipv4 {
+    /// A header without options.
+    pub const MIN_HLEN: usize = 20;
+    pub const TOTAL_LEN: usize = 2;
+    pub const ID: usize = 4;
+    /// Flags and fragment offset (16 bits).
+    pub const FRAGMENT: usize = 6;
+    pub const TTL: usize = 8;
+    pub const PROTOCOL: usize = 9;
+    pub const CHECKSUM: usize = 10;
+    pub const SRC: usize = 12;
+    pub const DST: usize = 16;
+    /// The bits of `FRAGMENT` that mark a fragment: MF and the offset.
+    pub const FRAGMENT_MASK: u16 = 0x3fff;
+}
+
+/// IPv6 header fields (RFC 8200), as byte offsets from the header's start.
+pub mod ipv6 {
+    /// The fixed header.
+    pub const HLEN: usize = 40;
+    pub const PAYLOAD_LEN: usize = 4;
+    pub const NEXT_HEADER: usize = 6;
+    pub const HOP_LIMIT: usize = 7;
+    pub const SRC: usize = 8;
+    pub const DST: usize = 24;
+}
+
+/// Ethernet/IPv4 ARP (RFC 826) fields, as byte offsets from the body's start.
+pub mod arp {
+    /// The body's length.
+    pub const LEN: usize = 28;
+    pub const OP: usize = 6;
+    pub const SHA: usize = 8;
+    pub const SPA: usize = 14;
+    pub const THA: usize = 18;
+    pub const TPA: usize = 24;
+}

@@ -18,7 +18,7 @@
 //!   answer it).
 //! - Anything else (other ARP ops or formats, a target that is no VIP): not ours.
 
-use carp_common::{Port, Stat};
+use carp_common::{Port, Stat, wire::arp};
 
 use crate::{
     cursor::Cursor,
@@ -39,12 +39,7 @@ struct ArpEthIpv4 {
     tpa: [u8; 4],
 }
 
-const OFF_OP: usize = 6;
-const OFF_SHA: usize = 8;
-const OFF_SPA: usize = 14;
-const OFF_THA: usize = 18;
-const OFF_TPA: usize = 24;
-const _: () = assert!(core::mem::size_of::<ArpEthIpv4>() == 28);
+const _: () = assert!(core::mem::size_of::<ArpEthIpv4>() == arp::LEN);
 
 /// The first 8 bytes of an Ethernet/IPv4 request, as one native load sees them.
 const REQUEST: u64 = u64::from_ne_bytes([0, 1, 0x08, 0x00, 6, 4, 0, 1]);
@@ -59,8 +54,8 @@ pub fn handle(port: Port, cur: &mut Cursor, eth: *mut EthHdr) -> Option<Verdict>
     let (fixed, spa, tpa) = unsafe {
         (
             words::load::<u64>(arp),
-            words::load::<u32>(arp.add(OFF_SPA)),
-            words::load::<u32>(arp.add(OFF_TPA)),
+            words::load::<u32>(arp.add(arp::SPA)),
+            words::load::<u32>(arp.add(arp::TPA)),
         )
     };
     if fixed != REQUEST {
@@ -80,15 +75,15 @@ pub fn handle(port: Port, cur: &mut Cursor, eth: *mut EthHdr) -> Option<Verdict>
     // (checked by the parser) are in the frame; the requester's MAC is read
     // before anything overwrites it.
     unsafe {
-        let requester: MacWords = words::load(arp.add(OFF_SHA));
+        let requester: MacWords = words::load(arp.add(arp::SHA));
         let eth = eth.cast::<u8>();
         words::store_all(eth, requester);
         words::store_all(eth.add(6), entry.mac);
-        words::store(arp.add(OFF_OP), OP_REPLY);
-        words::store_all(arp.add(OFF_SHA), entry.mac);
-        words::store(arp.add(OFF_SPA), tpa);
-        words::store_all(arp.add(OFF_THA), requester);
-        words::store(arp.add(OFF_TPA), spa);
+        words::store(arp.add(arp::OP), OP_REPLY);
+        words::store_all(arp.add(arp::SHA), entry.mac);
+        words::store(arp.add(arp::SPA), tpa);
+        words::store_all(arp.add(arp::THA), requester);
+        words::store(arp.add(arp::TPA), spa);
     }
     Some(Verdict::tx(Stat::ArpReplies))
 }

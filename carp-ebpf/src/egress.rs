@@ -28,7 +28,8 @@ use aya_ebpf::programs::TcContext;
 use carp_common::{
     MODE_VIRTUAL_MAC, Port, STATE_MASTER, Stat,
     wire::{
-        ETHERTYPE_IPV6, IPPROTO_ICMPV6, LINK_LOCAL_TTL, ND_NEIGHBOR_ADVERT, ND_NEIGHBOR_SOLICIT,
+        ETH_SRC, ETHERTYPE_IPV6, IPPROTO_ICMPV6, LINK_LOCAL_TTL, ND_NEIGHBOR_ADVERT,
+        ND_NEIGHBOR_SOLICIT, ipv6,
     },
 };
 
@@ -37,10 +38,7 @@ use crate::{
     cursor::Cursor,
     eth,
     maps::{self, MacWords},
-    nd::{
-        ICMP_CHECKSUM, ICMP_CODE, IP_HOP_LIMIT, IP_NEXT_HEADER, IP_PAYLOAD_LEN, IP_SRC, IPV6_HLEN,
-        ND_OPT_TARGET_LL_ADDR, NS_MIN_LEN,
-    },
+    nd::{ICMP_CHECKSUM, ICMP_CODE, ND_OPT_TARGET_LL_ADDR, NS_MIN_LEN},
     words,
 };
 
@@ -48,14 +46,12 @@ const ND_OPT_SOURCE_LL_ADDR: u8 = 1;
 /// Options looked at before giving up on finding the link-layer one (the
 /// kernel puts it first; a nonce or other options may follow).
 const MAX_OPTIONS: usize = 4;
-/// Offset of the Ethernet source MAC.
-const ETH_SRC: usize = 6;
 /// Offset of the MAC in a link-layer address option (after type, length).
 const OPT_MAC: usize = 2;
 
 /// The IPv6 header plus ICMPv6 type, code and checksum.
 #[repr(C)]
-struct Ipv6Icmp([u8; IPV6_HLEN + 4]);
+struct Ipv6Icmp([u8; ipv6::HLEN + 4]);
 
 /// The counter to bump, if the frame was rewritten.
 #[inline(always)]
@@ -70,23 +66,23 @@ pub fn handle(ctx: &TcContext) -> Option<Stat> {
     // SAFETY: `at` checked the IPv6 header and the first 4 ICMPv6 bytes lie
     // in the linear data; `eth.hdr` was checked by the Ethernet parser.
     let (kind, payload, src, eth_src) = unsafe {
-        let kind = *ip.add(IPV6_HLEN);
-        if *ip.add(IP_NEXT_HEADER) != IPPROTO_ICMPV6
+        let kind = *ip.add(ipv6::HLEN);
+        if *ip.add(ipv6::NEXT_HEADER) != IPPROTO_ICMPV6
             || (kind != ND_NEIGHBOR_SOLICIT && kind != ND_NEIGHBOR_ADVERT)
             || *ip >> 4 != 6
-            || *ip.add(IP_HOP_LIMIT) != LINK_LOCAL_TTL
-            || *ip.add(IPV6_HLEN + ICMP_CODE) != 0
+            || *ip.add(ipv6::HOP_LIMIT) != LINK_LOCAL_TTL
+            || *ip.add(ipv6::HLEN + ICMP_CODE) != 0
         {
             return None;
         }
         (
             kind,
-            usize::from(u16::from_be(words::load(ip.add(IP_PAYLOAD_LEN)))),
-            words::load::<[u32; 4]>(ip.add(IP_SRC)),
+            usize::from(u16::from_be(words::load(ip.add(ipv6::PAYLOAD_LEN)))),
+            words::load::<[u32; 4]>(ip.add(ipv6::SRC)),
             words::load::<MacWords>(eth.hdr.cast::<u8>().add(ETH_SRC)),
         )
     };
-    let l4 = l3 + IPV6_HLEN;
+    let l4 = l3 + ipv6::HLEN;
     // A frame shorter than its IPv6 payload length is not ND we can fix.
     if payload < NS_MIN_LEN || l4 + payload > ctx.len() as usize {
         return None;

@@ -32,7 +32,7 @@ use aya_ebpf::{
 };
 use carp_common::{
     Port, STAT_COUNT, Stat, Stats,
-    wire::{ETHERTYPE_ARP, ETHERTYPE_IPV4, ETHERTYPE_IPV6, IPPROTO_ICMPV6},
+    wire::{ETHERTYPE_ARP, ETHERTYPE_IPV4, ETHERTYPE_IPV6, IPPROTO_ICMPV6, ipv4, ipv6},
 };
 
 use crate::{cursor::Cursor, verdict::Verdict};
@@ -82,12 +82,12 @@ fn classify(ctx: &XdpContext, mut cur: Cursor) -> Verdict {
     };
     let port = Port::new(ctx.ingress_ifindex() as u32, eth.vlan);
     let mine = match eth.ethertype {
-        ETHERTYPE_IPV4 => match cur.at::<u8>(cur.pos() + 9) {
+        ETHERTYPE_IPV4 => match cur.at::<u8>(cur.pos() + ipv4::PROTOCOL) {
             // SAFETY: `at` checked the byte is in the frame.
             Some(protocol) if carp::is_carp(unsafe { *protocol }) => Some(carp::ipv4(port, &cur)),
             _ => None,
         },
-        ETHERTYPE_IPV6 => match cur.at::<u8>(cur.pos() + 6) {
+        ETHERTYPE_IPV6 => match cur.at::<u8>(cur.pos() + ipv6::NEXT_HEADER) {
             // SAFETY: as above.
             Some(next) => match unsafe { *next } {
                 next if carp::is_carp(next) => Some(carp::ipv6(port, &cur)),

@@ -28,7 +28,7 @@ use aya_ebpf::{
 };
 use carp_common::{
     IFACE_FLAG_ROUTER, Port, Stat,
-    wire::{IPPROTO_ICMPV6, LINK_LOCAL_TTL, ND_NEIGHBOR_ADVERT, ND_NEIGHBOR_SOLICIT},
+    wire::{IPPROTO_ICMPV6, LINK_LOCAL_TTL, ND_NEIGHBOR_ADVERT, ND_NEIGHBOR_SOLICIT, ipv6},
 };
 
 use crate::{
@@ -44,7 +44,6 @@ pub(crate) const ND_OPT_TARGET_LL_ADDR: u8 = 2;
 const NA_FLAG_ROUTER: u8 = 0x80;
 const NA_FLAG_SOLICITED: u8 = 0x40;
 const NA_FLAG_OVERRIDE: u8 = 0x20;
-pub(crate) const IPV6_HLEN: usize = 40;
 pub(crate) const NS_MIN_LEN: usize = 24;
 /// type, code, checksum, flags + reserved, target, TLLA option (8 bytes).
 const NA_LEN: usize = 32;
@@ -63,19 +62,14 @@ const ALL_NODES_MAC: MacWords = [
 
 /// The fixed IPv6 header, and the NS body without options.
 #[repr(C)]
-struct Ipv6Hdr([u8; IPV6_HLEN]);
+struct Ipv6Hdr([u8; ipv6::HLEN]);
 #[repr(C)]
 struct NeighborSolicit([u8; NS_MIN_LEN]);
 /// IPv6 header plus the NA: what must be in the frame after the resize.
 #[repr(C)]
-struct Ipv6Na([u8; IPV6_HLEN + NA_LEN]);
+struct Ipv6Na([u8; ipv6::HLEN + NA_LEN]);
 
-// Offsets in the IPv6 header and in the ICMPv6 message.
-pub(crate) const IP_PAYLOAD_LEN: usize = 4;
-pub(crate) const IP_NEXT_HEADER: usize = 6;
-pub(crate) const IP_HOP_LIMIT: usize = 7;
-pub(crate) const IP_SRC: usize = 8;
-const IP_DST: usize = 24;
+// Offsets in the ICMPv6 message (the IPv6 header's are `wire::ipv6`).
 pub(crate) const ICMP_CODE: usize = 1;
 pub(crate) const ICMP_CHECKSUM: usize = 2;
 const ICMP_FLAGS: usize = 4;
@@ -89,16 +83,16 @@ const NA_OPTION_MAC: usize = 26;
 pub fn handle(ctx: &XdpContext, port: Port, cur: &Cursor, eth: *mut EthHdr) -> Option<Verdict> {
     let l3 = cur.pos();
     let ip = cur.at::<Ipv6Hdr>(l3)?.cast::<u8>();
-    let ns = cur.at::<NeighborSolicit>(l3 + IPV6_HLEN)?.cast::<u8>();
+    let ns = cur.at::<NeighborSolicit>(l3 + ipv6::HLEN)?.cast::<u8>();
     // SAFETY: `at` checked both headers lie in the frame; `eth` was checked
     // by the Ethernet parser. Nothing is written before the frame is resized.
     let (target, requester_ip, requester_mac) = unsafe {
-        let payload = usize::from(u16::from_be(words::load(ip.add(IP_PAYLOAD_LEN))));
+        let payload = usize::from(u16::from_be(words::load(ip.add(ipv6::PAYLOAD_LEN))));
         if *ip >> 4 != 6
-            || *ip.add(IP_NEXT_HEADER) != IPPROTO_ICMPV6
-            || *ip.add(IP_HOP_LIMIT) != LINK_LOCAL_TTL
+            || *ip.add(ipv6::NEXT_HEADER) != IPPROTO_ICMPV6
+            || *ip.add(ipv6::HOP_LIMIT) != LINK_LOCAL_TTL
             || payload < NS_MIN_LEN
-            || !cur.has(l3 + IPV6_HLEN, payload)
+            || !cur.has(l3 + ipv6::HLEN, payload)
             || *ns != ND_NEIGHBOR_SOLICIT
             || *ns.add(ICMP_CODE) != 0
         {
@@ -106,7 +100,7 @@ pub fn handle(ctx: &XdpContext, port: Port, cur: &Cursor, eth: *mut EthHdr) -> O
         }
         (
             words::load::<Addr>(ns.add(ND_TARGET)),
-            words::load::<Addr>(ip.add(IP_SRC)),
+            words::load::<Addr>(ip.add(ipv6::SRC)),
             words::load::<MacWords>(eth.cast::<u8>().add(6)),
         )
     };
@@ -134,7 +128,7 @@ pub fn handle(ctx: &XdpContext, port: Port, cur: &Cursor, eth: *mut EthHdr) -> O
         )
     };
 
-    let want = l3 + IPV6_HLEN + NA_LEN;
+    let want = l3 + ipv6::HLEN + NA_LEN;
     // SAFETY: the helpers only need the program's own context.
     let have = unsafe { bpf_xdp_get_buff_len(ctx.ctx) } as usize;
     if want != have {
@@ -159,14 +153,14 @@ pub fn handle(ctx: &XdpContext, port: Port, cur: &Cursor, eth: *mut EthHdr) -> O
         words::store_all(eth, dst_mac);
         words::store_all(eth.add(6), entry.mac);
         words::store(ip, u32::from_ne_bytes([0x60, 0, 0, 0]));
-        words::store(ip.add(IP_PAYLOAD_LEN), (NA_LEN as u16).to_be());
+        words::store(ip.add(ipv6::PAYLOAD_LEN), (NA_LEN as u16).to_be());
         words::store(
-            ip.add(IP_NEXT_HEADER),
+            ip.add(ipv6::NEXT_HEADER),
             u16::from_ne_bytes([IPPROTO_ICMPV6, LINK_LOCAL_TTL]),
         );
-        words::store_all(ip.add(IP_SRC), target);
-        words::store_all(ip.add(IP_DST), dst_ip);
-        let na = ip.add(IPV6_HLEN);
+        words::store_all(ip.add(ipv6::SRC), target);
+        words::store_all(ip.add(ipv6::DST), dst_ip);
+        let na = ip.add(ipv6::HLEN);
         words::store(na, u16::from_ne_bytes([ND_NEIGHBOR_ADVERT, 0]));
         words::store(na.add(ICMP_CHECKSUM), checksum);
         words::store(na.add(ICMP_FLAGS), u32::from_ne_bytes([flags, 0, 0, 0]));

@@ -438,8 +438,8 @@ impl Daemon {
                     .remove_address(ifindex, vip.addr, vip.prefix)
                     .await?;
             }
-            let (key, entry) = rt.vip_entry(vip.addr);
-            self.dataplane.set_vip(key, entry)?;
+            self.dataplane
+                .set_vip(rt.port, vip.addr, rt.settings.vhid)?;
         }
         let entry = match adopted {
             Some(until) => rt.map_entry(State::Master, rt.settings.advskew, until),

@@ -266,7 +266,7 @@ impl Daemon {
             return Ok(());
         };
         for vip in &rt.settings.vips {
-            self.dataplane.remove_vip(rt.vip_entry(vip.addr).0)?;
+            self.dataplane.remove_vip(rt.port, vip.addr)?;
         }
         self.dataplane.remove_vhid(rt.map_key())?;
         if !rt.settings.real_mac {
@@ -333,12 +333,12 @@ impl Daemon {
             }
             let still = rt.settings.vips.iter().any(|v| v.addr == vip.addr);
             if !still {
-                self.dataplane.remove_vip(rt.vip_entry(vip.addr).0)?;
+                self.dataplane.remove_vip(rt.port, vip.addr)?;
             }
         }
         for vip in &added {
-            let (key, entry) = rt.vip_entry(vip.addr);
-            self.dataplane.set_vip(key, entry)?;
+            self.dataplane
+                .set_vip(rt.port, vip.addr, rt.settings.vhid)?;
         }
 
         let now = self.now();

@@ -4,8 +4,7 @@ use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
 
 use anyhow::{Context as _, bail};
 use carp_common::{
-    MODE_REAL_MAC, MODE_VIRTUAL_MAC, Port, VhidEntry, VhidKey as MapKey, VipEntry, VipKey,
-    virtual_mac,
+    MODE_REAL_MAC, MODE_VIRTUAL_MAC, Port, VhidEntry, VhidKey as MapKey, virtual_mac,
 };
 
 use crate::{
@@ -156,15 +155,6 @@ impl VhidRuntime {
 
     pub fn map_key(&self) -> MapKey {
         MapKey::new(self.port, self.settings.vhid)
-    }
-
-    /// The `CARP_VIPS` key and entry of one of this vhid's addresses.
-    pub fn vip_entry(&self, addr: IpAddr) -> (VipKey, VipEntry) {
-        let key = match addr {
-            IpAddr::V4(a) => VipKey::v4(self.port, a.octets()),
-            IpAddr::V6(a) => VipKey::v6(self.port, a.octets()),
-        };
-        (key, VipEntry::new(self.settings.vhid))
     }
 
     /// The interface to add VIP addresses to; `None` when no interface

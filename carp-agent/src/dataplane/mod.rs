@@ -9,7 +9,10 @@ pub mod leftovers;
 pub mod libxdp;
 pub mod share;
 
-use std::path::{Path, PathBuf};
+use std::{
+    net::IpAddr,
+    path::{Path, PathBuf},
+};
 
 use aya::{
     Ebpf,
@@ -24,8 +27,8 @@ use aya::{
 };
 use carp_common::{
     AuthEntry, EGRESS_PROGRAM_NAME, IfaceEntry, MAP_AUTH, MAP_EVENTS, MAP_IFACES, MAP_REPLAY,
-    MAP_SEEN, MAP_STATS, MAP_VHIDS, MAP_VIPS, MAP_VRRP, MAX_VHIDS, PROGRAM_NAME, Stats, VhidEntry,
-    VhidKey, VipEntry, VipKey, VrrpSeen,
+    MAP_SEEN, MAP_STATS, MAP_VHIDS, MAP_VIPS, MAP_VRRP, MAX_VHIDS, PROGRAM_NAME, Port, Stats,
+    VhidEntry, VhidKey, VipEntry, VipKey, VrrpSeen,
 };
 pub use events::{AdvertReader, ReceivedAdvert};
 pub use leftovers::Leftovers;
@@ -590,13 +593,16 @@ impl Dataplane {
             .map_err(map_err(MAP_AUTH))
     }
 
-    pub fn set_vip(&mut self, key: VipKey, entry: VipEntry) -> Result<(), DataplaneError> {
+    /// `addr` on `port` belongs to `vhid`: the program answers ARP / ND
+    /// for it as that vhid's state says.
+    pub fn set_vip(&mut self, port: Port, addr: IpAddr, vhid: u8) -> Result<(), DataplaneError> {
         self.hash_map(MAP_VIPS)?
-            .insert(key, entry, 0)
+            .insert(vip_key(port, addr), VipEntry::new(vhid), 0)
             .map_err(map_err(MAP_VIPS))
     }
 
-    pub fn remove_vip(&mut self, key: VipKey) -> Result<(), DataplaneError> {
+    pub fn remove_vip(&mut self, port: Port, addr: IpAddr) -> Result<(), DataplaneError> {
+        let key = vip_key(port, addr);
         match self.hash_map::<VipKey, VipEntry>(MAP_VIPS)?.remove(&key) {
             // Already gone is what was wanted.
             Err(aya::maps::MapError::KeyNotFound) | Ok(()) => Ok(()),
@@ -636,6 +642,14 @@ impl Drop for Dataplane {
                 warn!("removing pins: {err}");
             }
         }
+    }
+}
+
+/// The `CARP_VIPS` key of `addr` on `port`.
+fn vip_key(port: Port, addr: IpAddr) -> VipKey {
+    match addr {
+        IpAddr::V4(a) => VipKey::v4(port, a.octets()),
+        IpAddr::V6(a) => VipKey::v6(port, a.octets()),
     }
 }
 

@@ -111,8 +111,32 @@ pub fn parse_arp_announce(text: &str) -> Option<u8> {
 /// a missing unicast filter raises (those are invisible here, and are not
 /// ours or the admin's to undo).
 pub fn promiscuous(interface: &str, ifindex: u32) -> Result<bool, NetError> {
+    let operation = format!("reading the flags of {interface} (SIOCGIFFLAGS)");
+    // SAFETY: SIOCGIFFLAGS reads the name and writes the flags of an ifreq.
+    let req =
+        unsafe { interface_ioctl(interface, ifindex, operation, libc::SIOCGIFFLAGS, |_| {}) }?;
+    // SAFETY: SIOCGIFFLAGS filled the flags member of the union.
+    let flags = unsafe { req.ifr_ifru.ifru_flags };
+    Ok(i32::from(flags) & libc::IFF_PROMISC != 0)
+}
+
+/// Runs the interface ioctl `request` on a throwaway socket with an ifreq
+/// naming `interface`, after `prepare` filled the rest; the ifreq as the
+/// kernel left it. Errors name `operation` and the interface.
+///
+/// # Safety
+/// `request` must be an ioctl that takes a `struct ifreq`, and whatever
+/// `prepare` points the ifreq at must be valid for that request and outlive
+/// this call.
+pub(crate) unsafe fn interface_ioctl(
+    interface: &str,
+    ifindex: u32,
+    operation: String,
+    request: libc::Ioctl,
+    prepare: impl FnOnce(&mut libc::ifreq),
+) -> Result<libc::ifreq, NetError> {
     let err = |source| NetError::Socket {
-        operation: format!("reading the flags of {interface} (SIOCGIFFLAGS)"),
+        operation: operation.clone(),
         ifindex,
         source,
     };
@@ -129,15 +153,14 @@ pub fn promiscuous(interface: &str, ifindex: u32) -> Result<bool, NetError> {
     for (dst, src) in req.ifr_name.iter_mut().zip(interface.bytes()) {
         *dst = src as libc::c_char;
     }
+    prepare(&mut req);
     // SAFETY: fd is a socket, req a properly sized ifreq with a NUL-terminated
-    // name (at most 15 bytes were copied into 16).
-    let rc = unsafe { libc::ioctl(fd, libc::SIOCGIFFLAGS, &mut req) };
+    // name (at most 15 bytes were copied into 16); the rest per the caller.
+    let rc = unsafe { libc::ioctl(fd, request, &mut req) };
     let result = if rc < 0 {
         Err(err(io::Error::last_os_error()))
     } else {
-        // SAFETY: SIOCGIFFLAGS filled the flags member of the union.
-        let flags = unsafe { req.ifr_ifru.ifru_flags };
-        Ok(i32::from(flags) & libc::IFF_PROMISC != 0)
+        Ok(req)
     };
     // SAFETY: fd is ours and open.
     unsafe { libc::close(fd) };

@@ -5,17 +5,13 @@ use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
 
 /// IP protocol / IPv6 next header of CARP (and VRRP).
 pub use carp_common::IPPROTO_CARP;
-use carp_common::wire::LINK_LOCAL_TTL;
+use carp_common::wire::{LINK_LOCAL_TTL, ipv4, ipv6};
 
 use super::error::{DecodeError, Layer, LengthError, NotCarp};
 pub const CARP_GROUP_V4: Ipv4Addr = Ipv4Addr::new(224, 0, 0, 18);
 pub const CARP_GROUP_V6: Ipv6Addr = Ipv6Addr::new(0xff02, 0, 0, 0, 0, 0, 0, 0x12);
 
-const IPV4_MIN_HEADER: usize = 20;
-const IPV6_HEADER: usize = 40;
-const IPV4_MORE_FRAGMENTS: u16 = 0x2000;
 const IPV4_DONT_FRAGMENT: u16 = 0x4000;
-const IPV4_FRAGMENT_OFFSET: u16 = 0x1fff;
 
 const IPV6_HOP_BY_HOP: u8 = 0;
 const IPV6_ROUTING: u8 = 43;
@@ -78,7 +74,7 @@ impl<'a> Envelope<'a> {
             Some(other) => Err(DecodeError::NotCarp(NotCarp::NotIp(other))),
             None => Err(DecodeError::TooShort {
                 layer: Layer::Ipv4,
-                needed: IPV4_MIN_HEADER,
+                needed: ipv4::MIN_HLEN,
                 available: 0,
             }),
         }
@@ -86,8 +82,8 @@ impl<'a> Envelope<'a> {
 
     fn parse_version(packet: &'a [u8], expected: u8) -> Result<Self, DecodeError> {
         let (layer, min) = match expected {
-            4 => (Layer::Ipv4, IPV4_MIN_HEADER),
-            _ => (Layer::Ipv6, IPV6_HEADER),
+            4 => (Layer::Ipv4, ipv4::MIN_HLEN),
+            _ => (Layer::Ipv6, ipv6::HLEN),
         };
         if packet.len() < min {
             return Err(DecodeError::TooShort {
@@ -111,27 +107,28 @@ impl<'a> Envelope<'a> {
     }
 
     fn parse_v4(p: &'a [u8]) -> Result<Self, DecodeError> {
-        if p[9] != IPPROTO_CARP {
-            return Err(DecodeError::NotCarp(NotCarp::Protocol(p[9])));
+        if p[ipv4::PROTOCOL] != IPPROTO_CARP {
+            return Err(DecodeError::NotCarp(NotCarp::Protocol(p[ipv4::PROTOCOL])));
         }
-        let flags_offset = u16::from_be_bytes([p[6], p[7]]);
+        let be16 = |at: usize| u16::from_be_bytes([p[at], p[at + 1]]);
+        let addr_at = |at: usize| IpAddr::V4(Ipv4Addr::new(p[at], p[at + 1], p[at + 2], p[at + 3]));
         Ok(Envelope {
             ethernet: None,
-            src: IpAddr::V4(Ipv4Addr::new(p[12], p[13], p[14], p[15])),
-            dst: IpAddr::V4(Ipv4Addr::new(p[16], p[17], p[18], p[19])),
-            ttl: p[8],
-            fragment: flags_offset & (IPV4_MORE_FRAGMENTS | IPV4_FRAGMENT_OFFSET) != 0,
+            src: addr_at(ipv4::SRC),
+            dst: addr_at(ipv4::DST),
+            ttl: p[ipv4::TTL],
+            fragment: be16(ipv4::FRAGMENT) & ipv4::FRAGMENT_MASK != 0,
             lengths: Lengths::V4 {
                 header: usize::from(p[0] & 0x0f) * 4,
-                total: usize::from(u16::from_be_bytes([p[2], p[3]])),
+                total: usize::from(be16(ipv4::TOTAL_LEN)),
             },
             packet: p,
         })
     }
 
     fn parse_v6(p: &'a [u8]) -> Result<Self, DecodeError> {
-        let mut next = p[6];
-        let mut offset = IPV6_HEADER;
+        let mut next = p[ipv6::NEXT_HEADER];
+        let mut offset = ipv6::HLEN;
         let mut fragment = false;
         // Every extension header is at least 8 bytes, so this ends.
         while next != IPPROTO_CARP {
@@ -171,13 +168,16 @@ impl<'a> Envelope<'a> {
         };
         Ok(Envelope {
             ethernet: None,
-            src: addr_at(8),
-            dst: addr_at(24),
-            ttl: p[7],
+            src: addr_at(ipv6::SRC),
+            dst: addr_at(ipv6::DST),
+            ttl: p[ipv6::HOP_LIMIT],
             fragment,
             lengths: Lengths::V6 {
                 payload_start: offset,
-                payload: usize::from(u16::from_be_bytes([p[4], p[5]])),
+                payload: usize::from(u16::from_be_bytes([
+                    p[ipv6::PAYLOAD_LEN],
+                    p[ipv6::PAYLOAD_LEN + 1],
+                ])),
             },
             packet: p,
         })
@@ -192,7 +192,7 @@ impl<'a> Envelope<'a> {
         let available = self.packet.len();
         let (start, end) = match self.lengths {
             Lengths::V4 { header, total } => {
-                if header < IPV4_MIN_HEADER {
+                if header < ipv4::MIN_HLEN {
                     return Err(DecodeError::BadLength(LengthError::Ipv4HeaderLength(
                         header,
                     )));
@@ -216,7 +216,7 @@ impl<'a> Envelope<'a> {
                 payload_start,
                 payload,
             } => {
-                let end = IPV6_HEADER + payload;
+                let end = ipv6::HLEN + payload;
                 if end > available {
                     return Err(DecodeError::TooShort {
                         layer: Layer::Ipv6,
@@ -227,7 +227,7 @@ impl<'a> Envelope<'a> {
                 if payload_start > end {
                     return Err(DecodeError::BadLength(LengthError::Ipv6PayloadLength {
                         payload,
-                        extensions: payload_start - IPV6_HEADER,
+                        extensions: payload_start - ipv6::HLEN,
                     }));
                 }
                 (payload_start, end)
@@ -262,19 +262,19 @@ impl<'a> Envelope<'a> {
 
 /// Appends an IPv4 header to 224.0.0.18 (TTL 255, DF, header checksum) and `payload`.
 pub(crate) fn write_ipv4(src: Ipv4Addr, tos: u8, id: u16, payload: &[u8], out: &mut Vec<u8>) {
-    let total = u16::try_from(IPV4_MIN_HEADER + payload.len()).expect("payload fits in IPv4");
-    let mut header = [0; IPV4_MIN_HEADER];
+    let total = u16::try_from(ipv4::MIN_HLEN + payload.len()).expect("payload fits in IPv4");
+    let mut header = [0; ipv4::MIN_HLEN];
     header[0] = 0x45;
     header[1] = tos;
-    header[2..4].copy_from_slice(&total.to_be_bytes());
-    header[4..6].copy_from_slice(&id.to_be_bytes());
-    header[6..8].copy_from_slice(&IPV4_DONT_FRAGMENT.to_be_bytes());
-    header[8] = LINK_LOCAL_TTL;
-    header[9] = IPPROTO_CARP;
-    header[12..16].copy_from_slice(&src.octets());
-    header[16..20].copy_from_slice(&CARP_GROUP_V4.octets());
+    header[ipv4::TOTAL_LEN..ipv4::TOTAL_LEN + 2].copy_from_slice(&total.to_be_bytes());
+    header[ipv4::ID..ipv4::ID + 2].copy_from_slice(&id.to_be_bytes());
+    header[ipv4::FRAGMENT..ipv4::FRAGMENT + 2].copy_from_slice(&IPV4_DONT_FRAGMENT.to_be_bytes());
+    header[ipv4::TTL] = LINK_LOCAL_TTL;
+    header[ipv4::PROTOCOL] = IPPROTO_CARP;
+    header[ipv4::SRC..ipv4::SRC + 4].copy_from_slice(&src.octets());
+    header[ipv4::DST..ipv4::DST + 4].copy_from_slice(&CARP_GROUP_V4.octets());
     let sum = super::checksum::internet_checksum(&header);
-    header[10..12].copy_from_slice(&sum.to_be_bytes());
+    header[ipv4::CHECKSUM..ipv4::CHECKSUM + 2].copy_from_slice(&sum.to_be_bytes());
     out.extend_from_slice(&header);
     out.extend_from_slice(payload);
 }

@@ -518,8 +518,9 @@ fn print_rows(rows: &[Row]) {
         "{:>5} {:>9} {:>9} {:>9} {:>9} {:>9} {:>10} {:>10} {:>10}",
         "vhids", "start", "RSS m", "RSS b", "CPU m", "CPU b", "late99", "last ms", "adv>max"
     );
+    // Only between positive figures: a signed lateness over another says nothing.
     let ratio = |a: f64, b: f64| {
-        if b > 0.0 && a.is_finite() {
+        if b > 0.0 && a >= 0.0 {
             format!("{:.2}x", a / b)
         } else {
             "-".to_string()

@@ -2,6 +2,7 @@
 //! read back as (kernel receive timestamp, IPv4 source) pairs.
 use std::{
     fs,
+    io::{BufRead as _, BufReader},
     net::Ipv4Addr,
     path::PathBuf,
     process::Stdio,
@@ -58,18 +59,79 @@ impl Capture {
             process: Some(Background(cmd.spawn().context("starting tcpdump")?)),
             file,
         };
-        let start = Instant::now();
-        while fs::metadata(&capture.file).map_or(0, |m| m.len()) < PCAP_HEADER_BYTES {
-            if start.elapsed() > Duration::from_secs(5) {
-                bail!("tcpdump wrote no {} within 5 s", capture.file.display());
-            }
-            std::thread::sleep(Duration::from_millis(20));
-        }
+        capture.wait_header()?;
         Ok(capture)
     }
 
-    /// Stops tcpdump (SIGINT: it flushes its buffer) and reads the capture.
-    pub fn finish(mut self) -> anyhow::Result<Vec<Seen>> {
+    /// tcpdump on interface `iface` of `ns` with the capture filter
+    /// `filter` (e.g. "ip proto 112 or arp"), frames cut at 96 bytes,
+    /// handed over and written as they come (`--immediate-mode`, `-U`: a
+    /// stopped tcpdump loses nothing still buffered) to `file`; returns once tcpdump says it
+    /// listens (a quiet interface gets no file header before its first
+    /// packet). Read it back with [`Capture::finish_frames`].
+    pub fn start_on(ns: &Netns, iface: &str, filter: &str, file: PathBuf) -> anyhow::Result<Self> {
+        let _ = fs::remove_file(&file);
+        let mut cmd = ns.command("tcpdump");
+        cmd.args([
+            "-i",
+            iface,
+            "-n",
+            "-U",
+            "--immediate-mode",
+            "-s",
+            "96",
+            "-B",
+            "16384",
+        ])
+        .arg("--time-stamp-precision=nano")
+        .arg("-w")
+        .arg(&file)
+        .args(filter.split_whitespace())
+        .stdin(Stdio::null())
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped());
+        let mut child = cmd.spawn().context("starting tcpdump")?;
+        let stderr = child.stderr.take().context("tcpdump's stderr")?;
+        let capture = Self {
+            process: Some(Background(child)),
+            file,
+        };
+        let (tx, rx) = std::sync::mpsc::channel();
+        // Reads tcpdump's stderr to its end, so tcpdump never blocks on it.
+        std::thread::spawn(move || {
+            for line in BufReader::new(stderr).lines().map_while(Result::ok) {
+                if line.contains("listening on") {
+                    let _ = tx.send(());
+                }
+            }
+        });
+        rx.recv_timeout(Duration::from_secs(5))
+            .with_context(|| format!("tcpdump on {iface} did not start listening within 5 s"))?;
+        Ok(capture)
+    }
+
+    fn wait_header(&self) -> anyhow::Result<()> {
+        let start = Instant::now();
+        while fs::metadata(&self.file).map_or(0, |m| m.len()) < PCAP_HEADER_BYTES {
+            if start.elapsed() > Duration::from_secs(5) {
+                bail!("tcpdump wrote no {} within 5 s", self.file.display());
+            }
+            std::thread::sleep(Duration::from_millis(20));
+        }
+        Ok(())
+    }
+
+    /// Stops tcpdump and returns every frame (kernel receive time, bytes
+    /// as captured) in capture order.
+    pub fn finish_frames(mut self) -> anyhow::Result<Vec<(SystemTime, Vec<u8>)>> {
+        self.stop()?;
+        let mut frames = Vec::new();
+        read_each(&self.file, |at, data| frames.push((at, data.to_vec())))?;
+        Ok(frames)
+    }
+
+    /// SIGINT (tcpdump flushes its buffer) and waits for the exit.
+    fn stop(&mut self) -> anyhow::Result<()> {
         if let Some(mut process) = self.process.take() {
             // SAFETY: kill(2) on our own child.
             unsafe { libc::kill(process.0.id() as i32, libc::SIGINT) };
@@ -81,6 +143,12 @@ impl Capture {
                 std::thread::sleep(Duration::from_millis(20));
             }
         }
+        Ok(())
+    }
+
+    /// Stops tcpdump (SIGINT: it flushes its buffer) and reads the capture.
+    pub fn finish(mut self) -> anyhow::Result<Vec<Seen>> {
+        self.stop()?;
         read(&self.file)
     }
 }
@@ -94,6 +162,20 @@ impl Drop for Capture {
 
 /// The IPv4 packets of an Ethernet pcap file, in capture order.
 fn read(path: &std::path::Path) -> anyhow::Result<Vec<Seen>> {
+    let mut seen = Vec::new();
+    read_each(path, |at, data| {
+        if let Some(source) = ipv4_source(data) {
+            seen.push(Seen { at, source });
+        }
+    })?;
+    Ok(seen)
+}
+
+/// Calls `each` with every packet of a pcap file (bounded in size).
+fn read_each(
+    path: &std::path::Path,
+    mut each: impl FnMut(SystemTime, &[u8]),
+) -> anyhow::Result<()> {
     let size = fs::metadata(path)
         .with_context(|| format!("{}", path.display()))?
         .len();
@@ -106,17 +188,11 @@ fn read(path: &std::path::Path) -> anyhow::Result<Vec<Seen>> {
     let file = fs::File::open(path).with_context(|| format!("{}", path.display()))?;
     let mut reader =
         PcapReader::new(file).with_context(|| format!("{}: not a pcap file", path.display()))?;
-    let mut seen = Vec::new();
     while let Some(packet) = reader.next_packet() {
         let packet = packet.with_context(|| format!("{}: truncated packet", path.display()))?;
-        if let Some(source) = ipv4_source(&packet.data) {
-            seen.push(Seen {
-                at: UNIX_EPOCH + packet.timestamp,
-                source,
-            });
-        }
+        each(UNIX_EPOCH + packet.timestamp, &packet.data);
     }
-    Ok(seen)
+    Ok(())
 }
 
 /// The source address of an untagged Ethernet IPv4 frame.

@@ -60,12 +60,17 @@ impl Keepalived {
     /// named after the host and the vrid.
     pub fn start(lab: &Lab, host: usize, instance: &Instance) -> anyhow::Result<Self> {
         let name = format!("keepalived-{}-{}", lab.hosts[host].name, instance.vrid);
+        Self::start_config(lab, host, &name, &instance.config(&name))
+    }
+
+    /// Starts keepalived on lab host `host` with the configuration `text`
+    /// (written to `<name>.conf` in the lab directory), e.g. many instances.
+    pub fn start_config(lab: &Lab, host: usize, name: &str, text: &str) -> anyhow::Result<Self> {
         let file = |suffix: &str| lab.dir.join(format!("{name}{suffix}"));
         let conf = file(".conf");
         let vrrp_pid = file("-vrrp.pid");
         let log = file(".log");
-        fs::write(&conf, instance.config(&name))
-            .with_context(|| format!("writing {}", conf.display()))?;
+        fs::write(&conf, text).with_context(|| format!("writing {}", conf.display()))?;
         let log_file =
             fs::File::create(&log).with_context(|| format!("creating {}", log.display()))?;
         let mut cmd = lab.hosts[host].ns.command(BINARY);
@@ -93,6 +98,11 @@ impl Keepalived {
             vrrp_pid,
             log,
         })
+    }
+
+    /// The parent's pid (`ip netns exec` execs keepalived), while it runs.
+    pub fn pid(&self) -> Option<i32> {
+        self.process.as_ref().map(|p| p.0.id() as i32)
     }
 
     pub fn log(&self) -> String {

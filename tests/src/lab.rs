@@ -258,6 +258,42 @@ impl Lab {
             })
     }
 
+    /// One more segment: bridge `br<k>` in the switch, and on every host an
+    /// `eth<k>` plugged into it (switch port `s<k>p<host + 1>`), up, without
+    /// an address. For more vhids than one interface holds (255), each
+    /// segment its own broadcast domain, as VLANs would be.
+    pub fn add_segment(&self, k: usize) -> anyhow::Result<()> {
+        let bridge = format!("br{k}");
+        self.switch
+            .ip(&["link", "add", &bridge, "type", "bridge"])?;
+        self.switch.ip(&["link", "set", &bridge, "up"])?;
+        let iface = format!("eth{k}");
+        for (i, host) in self.hosts.iter().enumerate() {
+            let port = Self::segment_port(k, i);
+            self.switch.ip(&[
+                "link",
+                "add",
+                &port,
+                "type",
+                "veth",
+                "peer",
+                "name",
+                &iface,
+                "netns",
+                &host.ns.name,
+            ])?;
+            self.switch
+                .ip(&["link", "set", &port, "master", &bridge, "up"])?;
+            host.ns.ip(&["link", "set", &iface, "up"])?;
+        }
+        Ok(())
+    }
+
+    /// The switch port of host `i` on segment `k` ([`Lab::add_segment`]).
+    pub fn segment_port(k: usize, i: usize) -> String {
+        format!("s{k}p{}", i + 1)
+    }
+
     /// A veth from namespace `ns` (as `eth0`) to the bridge (as `port`).
     /// Makes the switch carry 802.1Q tags inside the frames, as a wire
     /// does. A veth receiving a tagged frame hands the tag to the stack

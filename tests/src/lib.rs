@@ -13,5 +13,6 @@ pub mod netns;
 pub mod packaging;
 pub mod packet;
 pub mod privileges;
+pub mod scale;
 pub mod ucarp;
 pub mod xdp;

@@ -4,20 +4,34 @@
 //! keepalived; `flood` floods two live agents in the lab with forged adverts
 //! once per XDP auth mode; `restart` measures what a client sees of the VIP
 //! when the master's daemon crashes, restarts or reloads, against keepalived
-//! and ucarp (all need root); see BENCHMARKS.md for what each figure means.
+//! and ucarp; `scale` measures how CPU, advert lateness, start-up, memory
+//! and the takeover of every VIP grow with the number of vhids, against
+//! keepalived (all need root); see BENCHMARKS.md for what each figure means.
 use anyhow::bail;
 
 use crate::{cmd, setup};
 
-pub fn run(
-    what: &str,
-    filter: Option<&str>,
-    seconds: Option<u64>,
-    rounds: Option<usize>,
-) -> anyhow::Result<()> {
+/// The options some benchmarks take.
+pub struct Options {
+    pub seconds: Option<u64>,
+    pub sizes: Option<String>,
+    pub quick: bool,
+    pub rounds: Option<usize>,
+}
+
+pub fn run(what: &str, filter: Option<&str>, options: Options) -> anyhow::Result<()> {
+    let Options {
+        seconds,
+        sizes,
+        quick,
+        rounds,
+    } = options;
     setup::run()?;
-    if seconds.is_some() && what != "busy" {
-        bail!("--seconds is for `bench busy`");
+    if seconds.is_some() && what != "busy" && what != "scale" {
+        bail!("--seconds is for `bench busy` and `bench scale`");
+    }
+    if (sizes.is_some() || quick) && what != "scale" {
+        bail!("--sizes and --quick are for `bench scale`");
     }
     if rounds.is_some() && what != "restart" {
         bail!("--rounds is for `bench restart`");
@@ -57,7 +71,22 @@ pub fn run(
             args.extend(filter);
             lab_bench("restart_bench", &args)
         }
-        other => bail!("unknown benchmark `{other}`; available: xdp, busy, flood, restart"),
+        "scale" => {
+            let seconds = seconds.map(|s| s.to_string());
+            let mut args = vec!["scale"];
+            if let Some(seconds) = &seconds {
+                args.extend(["--seconds", seconds]);
+            }
+            if let Some(sizes) = &sizes {
+                args.extend(["--sizes", sizes]);
+            }
+            if quick {
+                args.push("--quick");
+            }
+            args.extend(filter);
+            lab_bench("scale_bench", &args)
+        }
+        other => bail!("unknown benchmark `{other}`; available: xdp, busy, flood, restart, scale"),
     }
 }
 

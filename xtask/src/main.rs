@@ -41,15 +41,24 @@ enum Task {
     /// `busy` (spurious takeovers and advert timing on a busy host, against
     /// keepalived; root), `flood` (agents under a forged-advert flood, per
     /// XDP auth mode; root), `restart` (the VIP through a crash, restart or
-    /// reload of the master's daemon, against keepalived and ucarp; root).
+    /// reload of the master's daemon, against keepalived and ucarp; root),
+    /// `scale` (cost by number of vhids: CPU, advert lateness, start-up,
+    /// RSS, takeover of every VIP, against keepalived; root).
     Bench {
         /// Which benchmark.
         what: String,
         /// Only the cases (xdp, restart) or subjects (busy) whose name contains this.
         filter: Option<String>,
-        /// busy: seconds per phase (idle, then CPU hogs) and subject [default: 30].
+        /// busy: seconds per phase (idle, then CPU hogs) and subject [default: 30];
+        /// scale: seconds of the idle window per case [default: 10].
         #[arg(long)]
         seconds: Option<u64>,
+        /// scale: the vhid counts, comma-separated [default: 1,10,100,1000].
+        #[arg(long)]
+        sizes: Option<String>,
+        /// scale: a 3-second idle window per case.
+        #[arg(long)]
+        quick: bool,
         /// restart: rounds per case [default: 3].
         #[arg(long)]
         rounds: Option<usize>,
@@ -98,8 +107,19 @@ fn main() -> anyhow::Result<()> {
             what,
             filter,
             seconds,
+            sizes,
+            quick,
             rounds,
-        } => bench::run(&what, filter.as_deref(), seconds, rounds),
+        } => bench::run(
+            &what,
+            filter.as_deref(),
+            bench::Options {
+                seconds,
+                sizes,
+                quick,
+                rounds,
+            },
+        ),
         Task::Chaos { short, filter } => chaos::run(short, filter.as_deref()),
         Task::Fuzz {
             target,

@@ -5,7 +5,7 @@ use std::net::IpAddr;
 
 use tracing::{info, warn};
 
-use super::Daemon;
+use super::{Daemon, address_queue::Direction};
 use crate::{
     engine::{PeerAdvert, Reason, State, VhidKey},
     hooks::Transition,
@@ -23,11 +23,14 @@ impl Daemon {
                     to,
                     reason,
                     advskew,
-                } => self.change_state(key, from, to, &reason, advskew).await,
+                } => self.change_state(key, from, to, &reason, advskew),
                 Output::Announce { key } => self.announce(key),
                 Output::Reassert { key, peer } => self.reassert(key, &peer),
             }
         }
+        // After every announcement and advert of this input: the VIPs'
+        // netlink round trips delay none of them (address_queue.rs).
+        self.apply_address_changes().await;
         self.notice_demotion();
     }
 
@@ -94,14 +97,7 @@ impl Daemon {
         self.node.report_send(now, key, ok);
     }
 
-    async fn change_state(
-        &mut self,
-        key: VhidKey,
-        from: State,
-        to: State,
-        reason: &Reason,
-        advskew: u8,
-    ) {
+    fn change_state(&mut self, key: VhidKey, from: State, to: State, reason: &Reason, advskew: u8) {
         let Some(rt) = self.vhids.get_mut(&key) else {
             return;
         };
@@ -151,28 +147,9 @@ impl Daemon {
             if !adopted && self.start_pre_master(key, transition.clone()) {
                 return;
             }
-            self.take_vips(key).await;
+            self.take_vips(key);
         } else if from == State::Master && !vips_held_back {
-            let rt = &self.vhids[&key];
-            let (ifindex, interface) = (rt.address_ifindex(), rt.interface.clone());
-            let vips = if ifindex.is_some() {
-                rt.settings.vips.clone()
-            } else {
-                Vec::new()
-            };
-            let ifindex = ifindex.unwrap_or_default();
-            for vip in vips {
-                if let Err(err) = self
-                    .netlink
-                    .remove_address(ifindex, vip.addr, vip.prefix)
-                    .await
-                {
-                    warn!(
-                        "vhid {} on {interface}: removing {}: {err}",
-                        key.vhid, vip.addr
-                    );
-                }
-            }
+            self.queue_vips(key, Direction::Remove);
         }
         // Carrying on a previous agent's MASTER is no transition for the
         // host: its MASTER hooks ran under that agent.

@@ -5,6 +5,7 @@
 //! handled to completion, then the engine's actions are carried out in order,
 //! the map update first.
 mod actions;
+mod address_queue;
 mod counters;
 mod instance;
 mod metrics;
@@ -87,6 +88,9 @@ pub(crate) struct Daemon {
     events: control::events::EventHub,
     /// Pre-MASTER hook runs report their end here.
     pre_master: pre_master::Channel,
+    /// VIP additions and removals held back until every output of the
+    /// current input is carried out (`address_queue.rs`).
+    addresses: address_queue::AddressQueue,
     /// The host demotion last seen, and what changed it since, if known
     /// (`publish.rs`, `notice_demotion`).
     demotion_seen: u32,
@@ -143,6 +147,9 @@ pub async fn run(config: Config, read: impl Fn() -> anyhow::Result<Config>) -> a
         daemon.vhids.len(),
         control_path.display()
     );
+    // What loading the XDP object parsed and freed goes back to the kernel
+    // (service::memory): most of an idle agent's heap otherwise.
+    crate::service::memory::release_free_heap();
     // Start-up is complete and the control socket answers: systemd may now
     // start what is ordered after the agent.
     let mut service_status = notify::StatusReporter::from_env();
@@ -259,6 +266,7 @@ impl Daemon {
             memberships: Memberships::default(),
             events: control::events::EventHub::default(),
             pre_master: pre_master::Channel::default(),
+            addresses: address_queue::AddressQueue::default(),
             demotion_seen: config.demotion,
             demotion_cause: None,
             vhids: BTreeMap::new(),
@@ -266,6 +274,7 @@ impl Daemon {
             interfaces: BTreeMap::new(),
             config,
         };
+        daemon.addresses.start(daemon.netlink.clone());
         let opened: anyhow::Result<()> = async {
             for iface in interfaces.into_values() {
                 // Both groups on every vhid interface; only a family its VIPs
@@ -623,7 +632,9 @@ impl Daemon {
     /// no bow-out, the VIPs stay, the XDP link and maps stay pinned with
     /// each MASTER's dead-man deadline, so the next agent adopts them
     /// (`dataplane::leftovers`). Running hooks are waited for.
-    async fn leave_for_successor(self) {
+    async fn leave_for_successor(mut self) {
+        // The VIPs of the MASTERs stay: every one queued is in place.
+        self.settle_addresses().await;
         self.hooks.drain(Duration::from_secs(10)).await;
         self.dataplane.leave_for_successor();
         info!("carp-agent stopped for a successor: XDP keeps answering until its deadline");
@@ -633,6 +644,8 @@ impl Daemon {
         let now = self.now();
         self.node.input(now, |e, t| e.shutdown(t));
         self.carry_out_actions().await;
+        // No queued addition may land after the removals below.
+        self.settle_addresses().await;
         for rt in self.vhids.values() {
             let Some(ifindex) = rt.address_ifindex() else {
                 continue;

@@ -156,7 +156,7 @@ impl Daemon {
                 outcome.name()
             ),
         }
-        self.take_vips(key).await;
+        self.take_vips(key);
         self.node.announce(key);
         if let Some(rt) = self.vhids.get(&key) {
             self.hooks
@@ -171,8 +171,9 @@ impl Daemon {
             .is_some_and(|rt| rt.pre_master.is_some())
     }
 
-    /// The MASTER side of a transition: the map entry first, then the VIPs.
-    pub(super) async fn take_vips(&mut self, key: VhidKey) {
+    /// The MASTER side of a transition: the map entry now, the VIPs once
+    /// the input's outputs are carried out (`address_queue.rs`).
+    pub(super) fn take_vips(&mut self, key: VhidKey) {
         let now = self.now();
         let Some(rt) = self.vhids.get_mut(&key) else {
             return;
@@ -189,23 +190,6 @@ impl Daemon {
                 key.vhid, rt.interface
             );
         }
-        // No interface carries a VLAN tagged on its trunk: the VIPs stay
-        // in the dataplane only (net::vlan).
-        let Some(ifindex) = rt.address_ifindex() else {
-            return;
-        };
-        let interface = rt.interface.clone();
-        for vip in rt.settings.vips.clone() {
-            if let Err(err) = self
-                .netlink
-                .add_address(ifindex, vip.addr, vip.prefix)
-                .await
-            {
-                warn!(
-                    "vhid {} on {interface}: adding {}: {err}",
-                    key.vhid, vip.addr
-                );
-            }
-        }
+        self.queue_vips(key, super::address_queue::Direction::Add);
     }
 }

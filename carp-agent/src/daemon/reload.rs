@@ -141,6 +141,8 @@ impl Daemon {
             .await
             .context("the new configuration was refused")?;
         let report = plan.report();
+        // The reload adds and removes VIPs itself: after every queued change.
+        self.settle_addresses().await;
         // The new demotion hooks see the reload's own demotion change.
         self.config.demotion_hooks.clone_from(&new.demotion_hooks);
         self.apply(plan, prepared)

@@ -3,4 +3,5 @@
 //! Both do nothing outside systemd: without `NOTIFY_SOCKET` no notification
 //! is sent, and without a journal on stderr the log stays plain stderr.
 pub mod logging;
+pub mod memory;
 pub mod notify;

@@ -15,17 +15,9 @@ use carp_tests::{
     privileges::require_root,
 };
 
-/// The program names on host `i`'s eth0, from `ip link show` ("prog/xdp id N
-/// name NAME ...").
+/// The program name on host `i`'s eth0.
 fn xdp_program(lab: &Lab, i: usize) -> Option<String> {
-    let out = lab.hosts[i].ns.ip(&["link", "show", "eth0"]).unwrap();
-    let text = String::from_utf8_lossy(&out.stdout).to_string();
-    let mut words = text.split_whitespace();
-    words.find(|w| *w == "prog/xdp")?;
-    words
-        .skip_while(|w| *w != "name")
-        .nth(1)
-        .map(str::to_string)
+    carp_tests::libxdp::attached(lab, i)
 }
 
 fn arp_announce(lab: &Lab, i: usize) -> String {
